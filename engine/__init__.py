@@ -1,0 +1,1 @@
+"""The resolution engine: decision gates, runbooks, step executors and runs; no Slack, no web."""

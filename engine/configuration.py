@@ -1,0 +1,215 @@
+"""Run-time configuration: category settings, global limits and the kill switch, each change audited."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from engine.audit_actions import AuditAction
+from engine.errors import InvalidInput, NotFound
+from engine.notifier import KillSwitchReport, NotificationError, Notifier
+from storage import audit, config_store
+from storage.database import write_transaction
+from storage.fields import utcnow
+from storage.models import CategorySetting
+
+MIN_THRESHOLD = 0.5  # the seed's safety floor for a category threshold
+CATEGORY_FIELDS = (
+    "auto_resolution_enabled",
+    "confidence_threshold",
+    "max_retry_attempts",
+    "notification_required",
+    "dry_run",
+    "approval_floor",
+)
+
+
+@dataclass(frozen=True)
+class KillSwitchState:
+    active: bool
+    actor: str | None
+    reason: str | None
+    since: datetime | None
+    until: datetime | None
+
+
+def kill_switch_state(now: datetime | None = None) -> KillSwitchState:
+    """The kill switch as it stands now; one with a passed `until` counts as off."""
+    row = config_store.get_global()
+    now = now or utcnow()
+    expired = row.kill_switch_until is not None and row.kill_switch_until <= now
+    return KillSwitchState(
+        active=bool(row.kill_switch_active) and not expired,
+        actor=row.kill_switch_actor,
+        reason=row.kill_switch_reason,
+        since=row.kill_switch_since,
+        until=row.kill_switch_until,
+    )
+
+
+def category_as_dict(row: CategorySetting) -> dict[str, Any]:
+    return {"category": row.category, **{name: getattr(row, name) for name in CATEGORY_FIELDS}}
+
+
+def validate_category_values(values: dict[str, Any]) -> None:
+    """Cross-field rules that a single field's type cannot express."""
+    threshold = values.get("confidence_threshold")
+    if threshold is not None and not MIN_THRESHOLD <= threshold <= 1.0:
+        raise InvalidInput("confidence_threshold", f"must be between {MIN_THRESHOLD} and 1.0")
+    retries = values.get("max_retry_attempts")
+    if retries is not None and not 0 <= retries <= 10:
+        raise InvalidInput("max_retry_attempts", "must be between 0 and 10")
+    floor = values.get("approval_floor")
+    if floor is not None:
+        if not 0.0 <= floor <= 1.0:
+            raise InvalidInput("approval_floor", "must be between 0.0 and 1.0")
+        if threshold is not None and floor >= threshold:
+            raise InvalidInput("approval_floor", "must be below the category's confidence_threshold")
+
+
+class ConfigurationService:
+    """Reads and changes configuration; every change is audited and announced."""
+
+    def __init__(self, notifier: Notifier) -> None:
+        self.notifier = notifier
+
+    def _announce(self, *, actor: str, summary: str, incident_id: str | None = None) -> None:
+        try:
+            self.notifier.announce_config(actor, summary)
+        except NotificationError as exc:
+            audit.record(
+                action=AuditAction.NOTIFICATION_FAILED,
+                actor=actor,
+                incident_id=incident_id,
+                success=False,
+                error_message=str(exc),
+                details={"about": "config_updated"},
+            )
+
+    def categories(self) -> list[CategorySetting]:
+        return config_store.list_categories()
+
+    def category(self, name: str) -> CategorySetting:
+        row = config_store.get_category(category=name)
+        if row is None:
+            raise NotFound(f"Unknown category: {name}")
+        return row
+
+    def update_category(
+        self, *, category: str, actor: str, changes: dict[str, Any], create: bool = False
+    ) -> CategorySetting:
+        """Change some of a category's settings (creating it when `create`); audited with before/after."""
+        unknown = set(changes) - set(CATEGORY_FIELDS)
+        if unknown:
+            raise InvalidInput(sorted(unknown)[0], "not a category setting")
+        with write_transaction():
+            before_row = config_store.get_category(category=category)
+            if before_row is None and not create:
+                raise NotFound(f"Unknown category: {category}")
+            before = category_as_dict(before_row) if before_row else None
+            merged = {**(before or {}), **changes}
+            if before is None and "confidence_threshold" not in changes:
+                merged["confidence_threshold"] = config_store.get_global().default_confidence_threshold
+            validate_category_values(merged)
+            values = {k: merged[k] for k in CATEGORY_FIELDS if k in merged}
+            row = config_store.save_category(category=category, actor=actor, **values)
+            after = category_as_dict(row)
+            changed = {k: after[k] for k in CATEGORY_FIELDS if before is None or before[k] != after[k]}
+            if changed:
+                audit.record(
+                    action=AuditAction.CONFIG_UPDATED,
+                    actor=actor,
+                    details={"category": category, "before": before, "after": after},
+                )
+        if changed:
+            summary = ", ".join(f"{k}={v}" for k, v in changed.items())
+            self._announce(actor=actor, summary=f"category {category}: {summary}")
+        return row
+
+    def update_global(self, *, actor: str, changes: dict[str, Any]) -> None:
+        """Change default_confidence_threshold, max_concurrent_resolutions or notification_recipients."""
+        allowed = {
+            "default_confidence_threshold",
+            "max_concurrent_resolutions",
+            "notification_recipients",
+        }
+        unknown = set(changes) - allowed
+        if unknown:
+            raise InvalidInput(sorted(unknown)[0], "not a global setting")
+        threshold = changes.get("default_confidence_threshold")
+        if threshold is not None and not MIN_THRESHOLD <= threshold <= 1.0:
+            raise InvalidInput("default_confidence_threshold", f"must be between {MIN_THRESHOLD} and 1.0")
+        limit = changes.get("max_concurrent_resolutions")
+        if limit is not None and not 1 <= limit <= 100:
+            raise InvalidInput("max_concurrent_resolutions", "must be between 1 and 100")
+        with write_transaction():
+            row = config_store.get_global()
+            before = {k: getattr(row, k) for k in changes}
+            if before == changes:
+                return
+            config_store.update_global(**changes)
+            audit.record(
+                action=AuditAction.CONFIG_UPDATED,
+                actor=actor,
+                details={"global": True, "before": before, "after": changes},
+            )
+        self._announce(actor=actor, summary=", ".join(f"{k}={v}" for k, v in changes.items()))
+
+    def activate_kill_switch(
+        self, *, actor: str, reason: str | None, duration: timedelta | None = None
+    ) -> KillSwitchState:
+        until = utcnow() + duration if duration else None
+        with write_transaction():
+            config_store.set_kill_switch(active=True, actor=actor, reason=reason, until=until)
+            audit.record(
+                action=AuditAction.KILL_SWITCH_ACTIVATED,
+                actor=actor,
+                details={"reason": reason, "until": until.isoformat() if until else None},
+            )
+        self._tell_kill_switch(KillSwitchReport(active=True, actor=actor, reason=reason, until=until))
+        return kill_switch_state()
+
+    def deactivate_kill_switch(self, *, actor: str, reason: str | None) -> KillSwitchState:
+        with write_transaction():
+            was = kill_switch_state()
+            config_store.set_kill_switch(active=False, actor=actor, reason=reason)
+            audit.record(
+                action=AuditAction.KILL_SWITCH_DEACTIVATED,
+                actor=actor,
+                details={"reason": reason, "was_active": was.active},
+            )
+        self._tell_kill_switch(KillSwitchReport(active=False, actor=actor, reason=reason, until=None))
+        return kill_switch_state()
+
+    def expire_kill_switch(self) -> bool:
+        """Turn off a kill switch whose duration has passed; true if this call did it."""
+        with write_transaction():
+            row = config_store.get_global()
+            now = utcnow()
+            if not (row.kill_switch_active and row.kill_switch_until and row.kill_switch_until <= now):
+                return False
+            config_store.set_kill_switch(active=False, actor="system", reason="duration ended")
+            audit.record(
+                action=AuditAction.KILL_SWITCH_EXPIRED,
+                details={
+                    "activated_by": row.kill_switch_actor,
+                    "until": row.kill_switch_until.isoformat(),
+                },
+            )
+        self._tell_kill_switch(
+            KillSwitchReport(active=False, actor="system", reason="duration ended", until=None)
+        )
+        return True
+
+    def _tell_kill_switch(self, report: KillSwitchReport) -> None:
+        try:
+            self.notifier.announce_kill_switch(report)
+        except NotificationError as exc:
+            audit.record(
+                action=AuditAction.NOTIFICATION_FAILED,
+                actor=report.actor,
+                success=False,
+                error_message=str(exc),
+                details={"about": "kill_switch"},
+            )

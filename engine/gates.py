@@ -1,0 +1,88 @@
+"""The decision gates, in PRODUCT.md's order: the first that fails gives the reason."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from engine.incident import IncidentStatus
+
+# Statuses in which an incident must not be started again (the seed's terminal ones plus an active run).
+BLOCKING_STATUSES = frozenset(
+    {
+        IncidentStatus.AUTO_RESOLVED.value,
+        IncidentStatus.MANUALLY_RESOLVED.value,
+        IncidentStatus.CLOSED.value,
+        "queued",
+        "running",
+    }
+)
+
+
+class Outcome(StrEnum):
+    QUEUED = "queued"
+    SKIPPED = "skipped"
+    AWAITING_APPROVAL = "awaiting_approval"
+
+
+@dataclass(frozen=True)
+class GateInputs:
+    kill_switch_active: bool
+    status: str  # the incident's status, or "queued"/"running" while it has an active run
+    category: str
+    category_enabled: bool
+    runbook_id: str | None
+    confidence: float
+    threshold: float
+    approval_floor: float | None
+    force: bool = False
+
+
+@dataclass(frozen=True)
+class Decision:
+    outcome: Outcome
+    reason: str
+    runbook_id: str | None = None
+    gate: str = ""
+
+
+def percent(value: float) -> str:
+    return f"{value * 100:.2f}%"
+
+
+def below_threshold_reason(confidence: float, threshold: float) -> str:
+    return f"Confidence score {percent(confidence)} below threshold {percent(threshold)}"
+
+
+def decide(inputs: GateInputs) -> Decision:
+    """Apply the gates in order. `force` (an admin's) passes the confidence gate only."""
+    if inputs.kill_switch_active:
+        return Decision(
+            Outcome.SKIPPED,
+            "Auto-resolution is globally disabled (kill switch active)",
+            gate="kill_switch",
+        )
+    if inputs.status in BLOCKING_STATUSES:
+        return Decision(Outcome.SKIPPED, f"Incident already in status: {inputs.status}", gate="status")
+    if not inputs.category_enabled:
+        return Decision(
+            Outcome.SKIPPED,
+            f"Auto-resolution disabled for category: {inputs.category}",
+            gate="category",
+        )
+    if inputs.runbook_id is None:
+        return Decision(Outcome.SKIPPED, "No runbook matches this incident", gate="runbook")
+    # Compare in millionths so 0.9 and 0.90 are equal whatever the float noise (0.8999 stays below).
+    meets_threshold = round(inputs.confidence * 1e6) >= round(inputs.threshold * 1e6)
+    if not meets_threshold and not inputs.force:
+        reason = below_threshold_reason(inputs.confidence, inputs.threshold)
+        floor = inputs.approval_floor
+        if floor is not None and round(inputs.confidence * 1e6) >= round(floor * 1e6):
+            return Decision(
+                Outcome.AWAITING_APPROVAL,
+                f"{reason}; awaiting approval (approval floor {percent(floor)})",
+                inputs.runbook_id,
+                gate="confidence",
+            )
+        return Decision(Outcome.SKIPPED, reason, gate="confidence")
+    return Decision(Outcome.QUEUED, "Queued for auto-resolution", inputs.runbook_id)

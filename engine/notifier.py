@@ -1,0 +1,136 @@
+"""What the engine tells people, as an interface; the Slack side implements it, the console stands in.
+
+The engine calls a Notifier after it has written the matching audit row; a Notifier must not block
+for long (the Slack one queues to an outbox) and raises NotificationError when it cannot take a message.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol, TextIO
+
+from engine.durations import format_duration
+from engine.gates import percent
+
+
+class NotificationError(Exception):
+    """The notifier could not accept the message (unknown user, channel gone, outbox full)."""
+
+
+@dataclass(frozen=True)
+class StepReport:
+    name: str
+    kind: str
+    phase: str
+    status: str
+    attempts: int
+    duration_ms: int | None
+    action: str
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class RunReport:
+    run_id: int
+    incident_id: str
+    title: str
+    category: str
+    created_by: str
+    confidence: float
+    runbook_id: str
+    status: str  # resolved | failed | halted | interrupted | dry_run
+    message: str
+    dry_run: bool
+    started_at: datetime | None
+    finished_at: datetime | None
+    steps: tuple[StepReport, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class DecisionReport:
+    incident_id: str
+    title: str
+    category: str
+    confidence: float
+    outcome: str
+    reason: str
+    runbook_id: str | None
+
+
+@dataclass(frozen=True)
+class KillSwitchReport:
+    active: bool
+    actor: str
+    reason: str | None
+    until: datetime | None
+
+
+class Notifier(Protocol):
+    def notify_creator(self, report: RunReport) -> None:
+        """DM the incident's creator about a terminal outcome."""
+
+    def announce_run(self, report: RunReport) -> None:
+        """Update the audit channel with a run's outcome."""
+
+    def announce_decision(self, report: DecisionReport) -> None:
+        """Post a decision (queued, skipped, awaiting approval) to the audit channel."""
+
+    def announce_kill_switch(self, report: KillSwitchReport) -> None:
+        """Post a kill switch change to the audit channel."""
+
+    def announce_config(self, actor: str, summary: str) -> None:
+        """Post a configuration change to the audit channel."""
+
+
+def summarize_run(report: RunReport) -> str:
+    """Plain-text rendering of a run, shared by the console notifier and logs."""
+    lines = [
+        f"Incident {report.incident_id} ({report.title}): {report.status.upper()}",
+        f"  confidence {percent(report.confidence)}, runbook {report.runbook_id}: {report.message}",
+    ]
+    for step in report.steps:
+        took = "" if step.duration_ms is None else f" in {format_duration(step.duration_ms / 1000)}"
+        prefix = "rollback " if step.phase == "rollback" else ""
+        error = f" ({step.error})" if step.error else ""
+        lines.append(f"  - {prefix}{step.name}: {step.status}{took}{error}")
+    return "\n".join(lines)
+
+
+class ConsoleNotifier:
+    """Offline Slack: prints what would have been sent, clearly labelled."""
+
+    def __init__(self, audit_channel: str | None = None, stream: TextIO | None = None) -> None:
+        self.audit_channel = audit_channel or "#audit (AUDIT_CHANNEL unset)"
+        self._stream = stream
+        self._lock = threading.Lock()
+
+    def _print(self, target: str, text: str) -> None:
+        stream = self._stream or sys.stdout
+        with self._lock:
+            stream.write(f"[slack offline] would send to {target}:\n{text}\n")
+            stream.flush()
+
+    def notify_creator(self, report: RunReport) -> None:
+        self._print(f"DM {report.created_by}", summarize_run(report))
+
+    def announce_run(self, report: RunReport) -> None:
+        self._print(self.audit_channel, summarize_run(report))
+
+    def announce_decision(self, report: DecisionReport) -> None:
+        self._print(
+            self.audit_channel,
+            f"Incident {report.incident_id} ({report.category}, {percent(report.confidence)}): "
+            f"{report.outcome}: {report.reason}",
+        )
+
+    def announce_kill_switch(self, report: KillSwitchReport) -> None:
+        state = "ON" if report.active else "OFF"
+        until = f" until {report.until.isoformat()}" if report.until else ""
+        reason = f": {report.reason}" if report.reason else ""
+        self._print(self.audit_channel, f"Kill switch {state}{until} by {report.actor}{reason}")
+
+    def announce_config(self, actor: str, summary: str) -> None:
+        self._print(self.audit_channel, f"Config changed by {actor}: {summary}")

@@ -1,0 +1,230 @@
+"""Runbooks: the schema of runbooks.yml, loading it (refusing a bad file precisely), and matching."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from engine.durations import parse_duration
+from engine.errors import RunbookError
+from engine.incident import CATEGORY_PATTERN
+from engine.placeholders import PlaceholderError, check_template, templates_in
+
+Seconds = Annotated[float, BeforeValidator(parse_duration)]
+RunbookId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,127}$")]
+DEFAULT_STEP_TIMEOUT = 30.0
+MAX_STEP_TIMEOUT = 3600.0
+
+
+def _checked(template: str) -> str:
+    try:
+        check_template(template)
+    except PlaceholderError as exc:
+        raise ValueError(str(exc)) from exc
+    return template
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HttpAction(Strict):
+    method: Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"] = "GET"
+    url: str
+    headers: dict[str, str] = Field(default_factory=dict)
+    json_body: Any = Field(default=None, alias="json")
+    body: str | None = None
+    expect_status: list[Annotated[int, Field(ge=100, le=599)]] = Field(default_factory=list)
+
+    @field_validator("method", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not re.match(r"^https?://", value):
+            raise ValueError("must start with http:// or https://")
+        return _checked(value)
+
+    @model_validator(mode="after")
+    def _templates(self) -> HttpAction:
+        for template in [*self.headers.values(), *templates_in(self.json_body)]:
+            _checked(template)
+        if self.body is not None:
+            _checked(self.body)
+        if self.json_body is not None and self.body is not None:
+            raise ValueError("give either json or body, not both")
+        return self
+
+
+class Action(Strict):
+    """Exactly one of the step kinds; used for steps and for their rollbacks."""
+
+    http: HttpAction | None = None
+    command: list[Annotated[str, Field(min_length=1)]] | None = Field(default=None, min_length=1)
+    wait: Seconds | None = None
+    log: str | None = None
+    timeout: Seconds = DEFAULT_STEP_TIMEOUT
+
+    @field_validator("command")
+    @classmethod
+    def _argv(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return value
+        if "{" in value[0]:
+            raise ValueError("the program (first element) cannot come from incident data")
+        for element in value:
+            _checked(element)
+        return value
+
+    @field_validator("log")
+    @classmethod
+    def _log(cls, value: str | None) -> str | None:
+        return None if value is None else _checked(value)
+
+    @field_validator("timeout")
+    @classmethod
+    def _timeout(cls, value: float) -> float:
+        if not 0 < value <= MAX_STEP_TIMEOUT:
+            raise ValueError(f"must be more than 0s and at most {int(MAX_STEP_TIMEOUT)}s")
+        return value
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Action:
+        kinds = [k for k in ("http", "command", "wait", "log") if getattr(self, k) is not None]
+        if len(kinds) != 1:
+            raise ValueError(
+                "a step needs exactly one of http, command, wait, log"
+                + (f" (found {', '.join(kinds)})" if kinds else "")
+            )
+        return self
+
+    @property
+    def kind(self) -> str:
+        for kind in ("http", "command", "wait", "log"):
+            if getattr(self, kind) is not None:
+                return kind
+        raise AssertionError("validated to have one kind")
+
+
+class Step(Action):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    retries: Annotated[int, Field(ge=0, le=10)] | None = None
+    backoff: Seconds = 1.0
+    rollback: Action | None = None
+
+
+class MatchRule(Strict):
+    title: str | None = None
+    description: str | None = None
+    service: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("title", "description", "service")
+    @classmethod
+    def _regex(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"not a valid regular expression: {exc}") from exc
+        return value
+
+    def matches(self, incident: Mapping[str, Any]) -> bool:
+        for field in ("title", "description", "service"):
+            pattern = getattr(self, field)
+            if pattern is not None and not re.search(pattern, str(incident.get(field) or "")):
+                return False
+        labels = incident.get("labels") or {}
+        return all(labels.get(key) == value for key, value in self.labels.items())
+
+
+class Runbook(Strict):
+    id: RunbookId
+    category: Annotated[str, StringConstraints(pattern=CATEGORY_PATTERN)]
+    description: str = ""
+    match: MatchRule = Field(default_factory=MatchRule)
+    steps: list[Step] = Field(min_length=1, max_length=100)
+
+
+class RunbookCatalog:
+    """The loaded runbooks, in file order (the first match wins)."""
+
+    def __init__(self, runbooks: list[Runbook], source: str = "<memory>") -> None:
+        self.runbooks = runbooks
+        self.source = source
+        self._by_id = {rb.id: rb for rb in runbooks}
+
+    def get(self, runbook_id: str) -> Runbook | None:
+        return self._by_id.get(runbook_id)
+
+    def find_for(self, incident: Mapping[str, Any]) -> Runbook | None:
+        """The requested runbook if it exists and fits the category, else the first that matches."""
+        requested = incident.get("runbook")
+        if requested:
+            runbook = self._by_id.get(requested)
+            if runbook is None or runbook.category != incident.get("category"):
+                return None
+            return runbook if runbook.match.matches(incident) else None
+        for runbook in self.runbooks:
+            if runbook.category == incident.get("category") and runbook.match.matches(incident):
+                return runbook
+        return None
+
+
+def _location(path: Path, runbook_id: str, loc: tuple[int | str, ...]) -> str:
+    field = ""
+    for part in loc:
+        field += f"[{part}]" if isinstance(part, int) else (f".{part}" if field else str(part))
+    return f"{path}: runbook {runbook_id!r}: {field or '(runbook)'}"
+
+
+def parse_runbooks(data: Any, path: Path) -> RunbookCatalog:
+    """Validate the parsed YAML document; raise RunbookError naming file, runbook and field."""
+    if not isinstance(data, dict) or not isinstance(data.get("runbooks"), list):
+        raise RunbookError(str(path), "expected a top-level 'runbooks:' list")
+    runbooks: list[Runbook] = []
+    seen: set[str] = set()
+    for index, item in enumerate(data["runbooks"]):
+        runbook_id = item.get("id") if isinstance(item, dict) else None
+        label = str(runbook_id) if runbook_id else f"#{index + 1}"
+        try:
+            runbook = Runbook.model_validate(item)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            message = first["msg"].removeprefix("Value error, ")
+            raise RunbookError(_location(path, label, tuple(first["loc"])), message) from None
+        if runbook.id in seen:
+            raise RunbookError(_location(path, label, ("id",)), "duplicate runbook id")
+        seen.add(runbook.id)
+        runbooks.append(runbook)
+    return RunbookCatalog(runbooks, source=str(path))
+
+
+def load_runbooks(path: Path) -> RunbookCatalog:
+    """Read and validate a runbooks file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RunbookError(str(path), f"cannot read the runbooks file ({exc.strerror})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise RunbookError(str(path), f"not valid YAML: {exc}") from None
+    return parse_runbooks(data, path)

@@ -1,0 +1,460 @@
+"""Executing one claimed run: steps with timeouts and retries, rollback, kill switch, dry run, reports."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from enum import StrEnum
+from typing import Any
+
+from engine.audit_actions import AuditAction
+from engine.configuration import kill_switch_state
+from engine.incident import IncidentStatus, ResolutionStatus
+from engine.notifier import NotificationError, Notifier, RunReport, StepReport
+from engine.placeholders import PlaceholderError
+from engine.runbooks import Action, Runbook, RunbookCatalog, Step
+from engine.steps import prepare
+from storage import audit, config_store, incidents, runs
+from storage.fields import utcnow
+from storage.models import Incident, Run
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF_SECONDS = 60.0
+# Outcomes the creator hears about (PRODUCT.md: resolved, failed, halted).
+CREATOR_NOTIFIED = frozenset({"resolved", "failed", "halted"})
+
+
+class StepVerdict(StrEnum):
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    HALTED = "halted"
+    CANCELLED = "cancelled"
+
+
+def incident_values(incident: Incident) -> dict[str, Any]:
+    """The fields placeholders may use."""
+    return {
+        "incident_id": incident.incident_id,
+        "title": incident.title,
+        "description": incident.description,
+        "category": incident.category,
+        "priority": incident.priority,
+        "created_by": incident.created_by,
+        "service": incident.service,
+        "source": incident.source,
+        "fingerprint": incident.fingerprint,
+        "runbook": incident.runbook,
+        "confidence_score": incident.confidence_score,
+        "labels": incident.labels or {},
+    }
+
+
+def build_report(run: Run, incident: Incident) -> RunReport:
+    steps = tuple(
+        StepReport(
+            name=s.name,
+            kind=s.kind,
+            phase=s.phase,
+            status=s.status,
+            attempts=s.attempts,
+            duration_ms=s.duration_ms,
+            action=s.action,
+            error=s.error,
+        )
+        for s in runs.steps_of(run_id=run.id)
+    )
+    return RunReport(
+        run_id=run.id,
+        incident_id=incident.incident_id,
+        title=incident.title,
+        category=incident.category,
+        created_by=incident.created_by,
+        confidence=incident.confidence_score,
+        runbook_id=run.runbook_id,
+        status=run.status,
+        message=run.message or "",
+        dry_run=run.dry_run,
+        started_at=run.started_at,
+        finished_at=run.finished_at,
+        steps=steps,
+    )
+
+
+class RunExecutor:
+    """Runs claimed runs to a terminal status. Thread-safe: one call per run, many runs at once."""
+
+    def __init__(
+        self,
+        *,
+        catalog: Callable[[], RunbookCatalog],
+        notifier: Notifier,
+        cancel: threading.Event,
+        on_finished: Callable[[int], None] = lambda run_id: None,
+    ) -> None:
+        self.catalog = catalog
+        self.notifier = notifier
+        self.cancel = cancel
+        self.on_finished = on_finished
+
+    # -- one run -------------------------------------------------------------------------------
+
+    def execute(self, run: Run) -> str:
+        """Execute a run already claimed (status running); returns its terminal status."""
+        incident = incidents.get(incident_id=run.incident_id)
+        if incident is None:  # cannot happen while incidents are never deleted; fail loudly
+            return self._finish(run, None, "failed", "The incident no longer exists")
+        audit.record(
+            action=AuditAction.AUTO_RESOLUTION_ATTEMPTED,
+            incident_id=incident.incident_id,
+            confidence_score=incident.confidence_score,
+            run_id=run.id,
+            details={"runbook": run.runbook_id, "dry_run": run.dry_run, "forced": run.forced},
+        )
+        incidents.set_resolution(
+            incident_id=incident.incident_id,
+            resolution_status=ResolutionStatus.RUNNING,
+            status=IncidentStatus.IN_PROGRESS.value,
+        )
+        runbook = self.catalog().get(run.runbook_id)
+        if runbook is None:
+            return self._finish(
+                run,
+                incident,
+                "failed",
+                f"Runbook {run.runbook_id} is no longer in the runbooks file",
+            )
+        if run.dry_run:
+            return self._dry_run(run, incident, runbook)
+        return self._run_steps(run, incident, runbook)
+
+    def _dry_run(self, run: Run, incident: Incident, runbook: Runbook) -> str:
+        values = incident_values(incident)
+        problems = 0
+        for position, step in enumerate(runbook.steps, start=1):
+            try:
+                action = prepare(step, values).describe()
+                error = None
+            except PlaceholderError as exc:
+                action, error = f"(cannot prepare: {exc})", str(exc)
+                problems += 1
+            row = runs.start_step(
+                run_id=run.id,
+                position=position,
+                name=step.name,
+                kind=step.kind,
+                phase="step",
+                action=action,
+            )
+            runs.finish_step(step=row, status="would_run" if error is None else "failed", error=error)
+            audit.record(
+                action=AuditAction.STEP_SKIPPED,
+                incident_id=incident.incident_id,
+                run_id=run.id,
+                success=error is None,
+                error_message=error,
+                details={
+                    "step": step.name,
+                    "position": position,
+                    "dry_run": True,
+                    "would_run": action,
+                },
+            )
+        message = f"Dry run: {len(runbook.steps)} step(s) recorded, nothing executed"
+        if problems:
+            message += f"; {problems} step(s) could not be prepared"
+        return self._finish(run, incident, "dry_run", message)
+
+    def _run_steps(self, run: Run, incident: Incident, runbook: Runbook) -> str:
+        category = config_store.get_category(category=incident.category)
+        default_retries = category.max_retry_attempts if category else 3
+        values = incident_values(incident)
+        completed: list[tuple[int, Step]] = []
+        for position, step in enumerate(runbook.steps, start=1):
+            if kill_switch_state().active:
+                return self._finish(
+                    run,
+                    incident,
+                    "halted",
+                    f"Halted by the kill switch before step {position} ({step.name})",
+                )
+            if self.cancel.is_set():
+                return self._finish(
+                    run,
+                    incident,
+                    "interrupted",
+                    f"The bot shut down before step {position} ({step.name})",
+                )
+            retries = step.retries if step.retries is not None else default_retries
+            verdict = self._run_step(run, incident, position, step, values, retries)
+            if verdict is StepVerdict.SUCCEEDED:
+                completed.append((position, step))
+                continue
+            if verdict is StepVerdict.HALTED:
+                return self._finish(
+                    run,
+                    incident,
+                    "halted",
+                    f"Halted by the kill switch during step {position} ({step.name})",
+                )
+            if verdict is StepVerdict.CANCELLED:
+                return self._finish(
+                    run,
+                    incident,
+                    "interrupted",
+                    f"The bot shut down during step {position} ({step.name})",
+                )
+            rolled_back = self._roll_back(run, incident, completed, values)
+            return self._finish(run, incident, "failed", f"Step {position} ({step.name}) failed{rolled_back}")
+        return self._finish(run, incident, "resolved", f"All {len(runbook.steps)} step(s) succeeded")
+
+    # -- steps ---------------------------------------------------------------------------------
+
+    def _run_step(
+        self,
+        run: Run,
+        incident: Incident,
+        position: int,
+        step: Step,
+        values: dict[str, Any],
+        retries: int,
+    ) -> StepVerdict:
+        base = {"step": step.name, "position": position, "kind": step.kind}
+        try:
+            prepared = prepare(step, values)
+        except PlaceholderError as exc:
+            row = runs.start_step(
+                run_id=run.id,
+                position=position,
+                name=step.name,
+                kind=step.kind,
+                phase="step",
+                action="",
+            )
+            runs.finish_step(step=row, status="failed", error=f"refused: {exc}")
+            audit.record(
+                action=AuditAction.STEP_FAILED,
+                incident_id=incident.incident_id,
+                run_id=run.id,
+                success=False,
+                error_message=f"refused: {exc}",
+                details={**base, "refused": True},
+            )
+            return StepVerdict.FAILED
+        action = prepared.describe()
+        row = runs.start_step(
+            run_id=run.id,
+            position=position,
+            name=step.name,
+            kind=step.kind,
+            phase="step",
+            action=action,
+        )
+        audit.record(
+            action=AuditAction.STEP_STARTED,
+            incident_id=incident.incident_id,
+            run_id=run.id,
+            details={**base, "action": action, "max_attempts": retries + 1},
+        )
+        outcome = None
+        for attempt in range(1, retries + 2):
+            if attempt > 1:
+                delay = min(step.backoff * 2 ** (attempt - 2), MAX_BACKOFF_SECONDS)
+                audit.record(
+                    action=AuditAction.STEP_RETRY,
+                    incident_id=incident.incident_id,
+                    run_id=run.id,
+                    details={**base, "attempt": attempt, "delay_seconds": delay},
+                    error_message=outcome.error if outcome else None,
+                )
+                if self.cancel.wait(delay):
+                    runs.finish_step(step=row, status="failed", attempts=attempt - 1, error="cancelled")
+                    return StepVerdict.CANCELLED
+                if kill_switch_state().active:
+                    runs.finish_step(step=row, status="halted", attempts=attempt - 1, error="kill switch")
+                    return StepVerdict.HALTED
+            outcome = prepared.run(step.timeout, self.cancel)
+            if outcome.ok:
+                row = runs.finish_step(step=row, status="succeeded", attempts=attempt, output=outcome.output)
+                audit.record(
+                    action=AuditAction.STEP_SUCCEEDED,
+                    incident_id=incident.incident_id,
+                    run_id=run.id,
+                    details={**base, "attempts": attempt, "duration_ms": row.duration_ms},
+                )
+                return StepVerdict.SUCCEEDED
+            if self.cancel.is_set():
+                break
+        assert outcome is not None
+        row = runs.finish_step(
+            step=row, status="failed", attempts=attempt, output=outcome.output, error=outcome.error
+        )
+        audit.record(
+            action=AuditAction.STEP_FAILED,
+            incident_id=incident.incident_id,
+            run_id=run.id,
+            success=False,
+            error_message=outcome.error,
+            details={
+                **base,
+                "attempts": attempt,
+                "duration_ms": row.duration_ms,
+                "output": outcome.output,
+            },
+        )
+        return StepVerdict.FAILED
+
+    def _roll_back(
+        self,
+        run: Run,
+        incident: Incident,
+        completed: list[tuple[int, Step]],
+        values: dict[str, Any],
+    ) -> str:
+        """Undo completed steps that have a rollback, newest first; returns a phrase for the message."""
+        to_undo = [(position, step) for position, step in reversed(completed) if step.rollback]
+        if not to_undo:
+            return ""
+        failures = 0
+        for position, step in to_undo:
+            assert step.rollback is not None
+            if not self._run_rollback(run, incident, position, step.name, step.rollback, values):
+                failures += 1
+        done = len(to_undo) - failures
+        phrase = f"; rolled back {done} of {len(to_undo)} step(s)"
+        return phrase + (f", {failures} rollback(s) failed" if failures else "")
+
+    def _run_rollback(
+        self,
+        run: Run,
+        incident: Incident,
+        position: int,
+        name: str,
+        action: Action,
+        values: dict[str, Any],
+    ) -> bool:
+        details = {"step": name, "position": position, "kind": action.kind}
+        audit.record(
+            action=AuditAction.ROLLBACK_STARTED,
+            incident_id=incident.incident_id,
+            run_id=run.id,
+            details=details,
+        )
+        try:
+            prepared = prepare(action, values)
+            described = prepared.describe()
+        except PlaceholderError as exc:
+            prepared, described = None, f"(cannot prepare: {exc})"
+        row = runs.start_step(
+            run_id=run.id,
+            position=position,
+            name=name,
+            kind=action.kind,
+            phase="rollback",
+            action=described,
+        )
+        outcome = prepared.run(action.timeout, threading.Event()) if prepared else None
+        ok = outcome is not None and outcome.ok
+        error = None if ok else (outcome.error if outcome else described)
+        runs.finish_step(
+            step=row,
+            status="succeeded" if ok else "failed",
+            attempts=1,
+            output=outcome.output if outcome else "",
+            error=error,
+        )
+        audit.record(
+            action=AuditAction.ROLLBACK_SUCCEEDED if ok else AuditAction.ROLLBACK_FAILED,
+            incident_id=incident.incident_id,
+            run_id=run.id,
+            success=ok,
+            error_message=error,
+            details={**details, "action": described},
+        )
+        return ok
+
+    # -- the end of a run ----------------------------------------------------------------------
+
+    def _finish(self, run: Run, incident: Incident | None, status: str, message: str) -> str:
+        if not runs.finish(run_id=run.id, status=status, message=message):
+            log.warning("run %s was finished elsewhere (lease lapsed?); leaving it", run.id)
+            current = runs.get(run_id=run.id)
+            return current.status if current else status
+        if incident is not None:
+            finish_incident(incident, status, message)
+            finished = runs.get(run_id=run.id)
+            assert finished is not None
+            report_outcome(self.notifier, finished, incident)
+        self.on_finished(run.id)
+        return status
+
+
+TERMINAL_AUDIT_ACTION = {
+    "resolved": AuditAction.AUTO_RESOLUTION_SUCCESS,
+    "failed": AuditAction.AUTO_RESOLUTION_FAILED,
+    "halted": AuditAction.AUTO_RESOLUTION_HALTED,
+    "interrupted": AuditAction.AUTO_RESOLUTION_INTERRUPTED,
+    "dry_run": AuditAction.AUTO_RESOLUTION_DRY_RUN,
+}
+
+
+def finish_incident(incident: Incident, status: str, message: str) -> None:
+    """Move the incident to where its run ended and audit the outcome."""
+    if status == "resolved":
+        incidents.set_resolution(
+            incident_id=incident.incident_id,
+            resolution_status=ResolutionStatus.RESOLVED,
+            reason=message,
+            status=IncidentStatus.AUTO_RESOLVED.value,
+            auto_resolved=True,
+            resolved_at=utcnow(),
+        )
+    else:
+        incidents.set_resolution(
+            incident_id=incident.incident_id,
+            resolution_status=status,
+            reason=message,
+            status=IncidentStatus.OPEN.value,
+        )
+    audit.record(
+        action=TERMINAL_AUDIT_ACTION[status],
+        incident_id=incident.incident_id,
+        confidence_score=incident.confidence_score,
+        success=status in ("resolved", "dry_run"),
+        error_message=None if status in ("resolved", "dry_run") else message,
+        details={"status": status, "message": message},
+    )
+
+
+def report_outcome(notifier: Notifier, run: Run, incident: Incident) -> None:
+    """Tell the creator (if the category wants it) and the audit channel; audit each notification."""
+    report = build_report(run, incident)
+    category = config_store.get_category(category=incident.category)
+    wants_dm = category.notification_required if category else True
+    deliveries: list[tuple[str, Callable[[RunReport], None]]] = [("audit_channel", notifier.announce_run)]
+    if wants_dm and run.status in CREATOR_NOTIFIED and not run.dry_run:
+        deliveries.insert(0, ("creator_dm", notifier.notify_creator))
+    for channel, send in deliveries:
+        try:
+            send(report)
+        except NotificationError as exc:
+            audit.record(
+                action=AuditAction.NOTIFICATION_FAILED,
+                incident_id=incident.incident_id,
+                run_id=run.id,
+                success=False,
+                error_message=str(exc),
+                details={"channel": channel, "recipient": incident.created_by},
+            )
+        else:
+            audit.record(
+                action=AuditAction.NOTIFICATION_SENT,
+                incident_id=incident.incident_id,
+                run_id=run.id,
+                details={
+                    "channel": channel,
+                    "recipient": incident.created_by,
+                    "status": run.status,
+                },
+            )

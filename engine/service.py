@@ -1,0 +1,217 @@
+"""Incidents in: store, decide through the gates, queue a run; and read back where an incident stands."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import peewee
+
+from engine.audit_actions import AuditAction
+from engine.configuration import kill_switch_state
+from engine.errors import InvalidInput, NotFound
+from engine.gates import Decision, GateInputs, Outcome, decide
+from engine.incident import IncidentIn
+from engine.notifier import DecisionReport, NotificationError, Notifier
+from engine.runbooks import RunbookCatalog
+from storage import audit, config_store, incidents, runs
+from storage.database import unit_of_work, write_transaction
+from storage.models import Incident, Run, StepResult
+
+log = logging.getLogger(__name__)
+
+DECISION_AUDIT_ACTION = {
+    Outcome.QUEUED: AuditAction.AUTO_RESOLUTION_QUEUED,
+    Outcome.SKIPPED: AuditAction.AUTO_RESOLUTION_SKIPPED,
+    Outcome.AWAITING_APPROVAL: AuditAction.APPROVAL_REQUESTED,
+}
+
+
+@dataclass(frozen=True)
+class Submission:
+    incident_id: str
+    decision: Decision
+    run_id: int | None
+    created: bool
+
+
+@dataclass(frozen=True)
+class IncidentView:
+    incident: Incident
+    run: Run | None
+    steps: list[StepResult]
+
+
+class ResolutionService:
+    def __init__(
+        self,
+        *,
+        catalog: Callable[[], RunbookCatalog],
+        notifier: Notifier,
+        wake_worker: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.catalog = catalog
+        self.notifier = notifier
+        self.wake_worker = wake_worker
+        self._finished = threading.Condition()
+
+    # -- submitting ------------------------------------------------------------------------------
+
+    def submit(self, incident: IncidentIn, *, actor: str = "system", force: bool = False) -> Submission:
+        """Store (or refresh) the incident, apply the gates and queue a run if they pass.
+
+        Safe under concurrent deliveries of one incident: the decision is taken in a write
+        transaction, and the database refuses a second active run (we then report the first).
+        """
+        self.check_category(incident.category)
+        for attempt in (1, 2):
+            try:
+                submission = self._decide_and_queue(incident, actor=actor, force=force)
+                break
+            except peewee.IntegrityError:
+                if attempt == 2:
+                    raise
+                log.info("concurrent delivery of %s; deciding again", incident.incident_id)
+        if submission.run_id is not None:
+            self.wake_worker()
+        self._announce(incident, submission.decision)
+        return submission
+
+    def check_category(self, category: str, field: str = "category") -> None:
+        """Raise InvalidInput unless `category` is configured."""
+        if config_store.get_category(category=category) is None:
+            known = ", ".join(c.category for c in config_store.list_categories())
+            raise InvalidInput(field, f"unknown category {category!r} (configured: {known})")
+
+    def _decide_and_queue(self, incident: IncidentIn, *, actor: str, force: bool) -> Submission:
+        with write_transaction():
+            existing = incidents.get(incident_id=incident.incident_id)
+            active = runs.active_for(incident_id=incident.incident_id) if existing else None
+            status = active.status if active else (existing.status if existing else incident.status.value)
+            refresh = existing is not None and active is None
+            row = incidents.save_delivery(fields=incident.stored_fields(), refresh=refresh)
+            audit.record(
+                action=AuditAction.INCIDENT_RECEIVED,
+                incident_id=row.incident_id,
+                actor=actor,
+                confidence_score=row.confidence_score,
+                details={"new": existing is None, "source": row.source, "category": row.category},
+            )
+            category = config_store.get_category(category=row.category)
+            assert category is not None
+            runbook = self.catalog().find_for(_match_fields(row))
+            decision = decide(
+                GateInputs(
+                    kill_switch_active=kill_switch_state().active,
+                    status=status,
+                    category=row.category,
+                    category_enabled=category.auto_resolution_enabled,
+                    runbook_id=runbook.id if runbook else None,
+                    confidence=row.confidence_score,
+                    threshold=category.confidence_threshold,
+                    approval_floor=category.approval_floor,
+                    force=force,
+                )
+            )
+            run_id = None
+            if decision.outcome is Outcome.QUEUED:
+                assert decision.runbook_id is not None
+                run = runs.enqueue(
+                    incident_id=row.incident_id,
+                    runbook_id=decision.runbook_id,
+                    dry_run=category.dry_run,
+                    forced=force,
+                    requested_by=actor,
+                )
+                run_id = run.id
+            if decision.gate != "status":  # an active or finished run keeps its own status
+                incidents.set_resolution(
+                    incident_id=row.incident_id,
+                    resolution_status=decision.outcome.value,
+                    reason=decision.reason,
+                )
+            audit.record(
+                action=DECISION_AUDIT_ACTION[decision.outcome],
+                incident_id=row.incident_id,
+                actor=actor,
+                confidence_score=row.confidence_score,
+                run_id=run_id,
+                success=decision.outcome is not Outcome.SKIPPED,
+                details={
+                    "reason": decision.reason,
+                    "gate": decision.gate or None,
+                    "runbook": decision.runbook_id,
+                    "threshold": category.confidence_threshold,
+                    "forced": force,
+                    "dry_run": category.dry_run if run_id else None,
+                },
+            )
+        return Submission(row.incident_id, decision, run_id, created=existing is None)
+
+    def _announce(self, incident: IncidentIn, decision: Decision) -> None:
+        report = DecisionReport(
+            incident_id=incident.incident_id,
+            title=incident.title,
+            category=incident.category,
+            confidence=incident.confidence_score,
+            outcome=decision.outcome.value,
+            reason=decision.reason,
+            runbook_id=decision.runbook_id,
+        )
+        try:
+            self.notifier.announce_decision(report)
+        except NotificationError as exc:
+            audit.record(
+                action=AuditAction.NOTIFICATION_FAILED,
+                incident_id=incident.incident_id,
+                success=False,
+                error_message=str(exc),
+                details={"channel": "audit_channel", "about": "decision"},
+            )
+
+    # -- reading back ----------------------------------------------------------------------------
+
+    def view(self, incident_id: str) -> IncidentView:
+        with unit_of_work():
+            incident = incidents.get(incident_id=incident_id)
+            if incident is None:
+                raise NotFound(f"Incident not found: {incident_id}")
+            run = runs.latest_for(incident_id=incident_id)
+            steps = runs.steps_of(run_id=run.id) if run else []
+        return IncidentView(incident, run, steps)
+
+    def run_finished(self, run_id: int) -> None:
+        """Called by the executor: wakes threads waiting in wait_for_run."""
+        with self._finished:
+            self._finished.notify_all()
+
+    def wait_for_run(self, run_id: int, timeout: float) -> Run:
+        """Block until the run ends or `timeout` passes; returns the run as it then stands.
+
+        Woken at once by runs finishing in this process; polls (for runs finishing elsewhere).
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            run = runs.get(run_id=run_id)
+            if run is None:
+                raise NotFound(f"Run not found: {run_id}")
+            remaining = deadline - time.monotonic()
+            if run.status in runs.TERMINAL_RUN_STATUSES or remaining <= 0:
+                return run
+            with self._finished:
+                self._finished.wait(min(remaining, 0.25))
+
+
+def _match_fields(row: Incident) -> dict[str, object]:
+    return {
+        "incident_id": row.incident_id,
+        "title": row.title,
+        "description": row.description,
+        "category": row.category,
+        "service": row.service,
+        "labels": row.labels or {},
+        "runbook": row.runbook,
+    }

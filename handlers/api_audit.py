@@ -1,0 +1,59 @@
+"""REST: query the audit trail (read only; reading never changes it)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query
+
+from engine.audit_actions import AuditAction
+from engine.errors import InvalidInput
+from engine.incident import INCIDENT_ID_PATTERN
+from handlers.auth import require_api_token
+from handlers.schemas import AuditLogEntry
+from handlers.views import audit_view
+from storage import audit
+
+router = APIRouter(prefix="/api/v1/audit", tags=["Audit"], dependencies=[Depends(require_api_token)])
+
+
+@router.get("", response_model=list[AuditLogEntry])
+def query_audit_log(
+    incident_id: Annotated[str | None, Query(max_length=128)] = None,
+    action: Annotated[str | None, Query(max_length=64)] = None,
+    actor: Annotated[str | None, Query(max_length=320)] = None,
+    start_date: datetime | None = None,
+    end_date: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> list[AuditLogEntry]:
+    """Audit rows matching every filter given, newest first."""
+    if action is not None and action not in AuditAction.__members__.values():
+        raise InvalidInput(
+            "action",
+            f"unknown action {action!r}; one of: {', '.join(a.value for a in AuditAction)}",
+        )
+    for name, value in (("start_date", start_date), ("end_date", end_date)):
+        if value is not None and value.tzinfo is None:
+            raise InvalidInput(name, "needs a time zone, e.g. 2026-11-27T10:00:00Z")
+    if start_date and end_date and start_date > end_date:
+        raise InvalidInput("start_date", "is after end_date")
+    rows = audit.query(
+        incident_id=incident_id,
+        action=action,
+        actor=actor,
+        start_date=start_date,
+        end_date=end_date,
+        limit=limit,
+        offset=offset,
+    )
+    return [audit_view(r) for r in rows]
+
+
+@router.get("/incident/{incident_id}", response_model=list[AuditLogEntry])
+def get_incident_audit_trail(
+    incident_id: Annotated[str, Path(pattern=INCIDENT_ID_PATTERN)],
+) -> list[AuditLogEntry]:
+    """An incident's whole trail in the order it happened (empty if the incident is unknown)."""
+    return [audit_view(r) for r in audit.for_incident(incident_id=incident_id)]

@@ -1,0 +1,135 @@
+"""REST: read and change configuration, and the kill switch (the seed's endpoints and shapes)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, Path, Query, Request
+
+from engine.configuration import ConfigurationService, kill_switch_state
+from engine.durations import parse_duration
+from engine.errors import InvalidInput
+from engine.incident import CATEGORY_PATTERN
+from handlers.auth import require_api_token
+from handlers.deps import runtime_of
+from handlers.schemas import (
+    AutoResolutionConfig,
+    CategoryConfig,
+    ConfigUpdateRequest,
+    KillSwitchRequest,
+)
+from handlers.views import category_view, kill_switch_view
+from storage import config_store
+from storage.database import unit_of_work
+
+router = APIRouter(prefix="/api/v1/config", tags=["Configuration"], dependencies=[Depends(require_api_token)])
+Actor = Annotated[str, Query(max_length=320, description="Who is asking (recorded in the audit trail)")]
+
+
+def current_config(configuration: ConfigurationService) -> AutoResolutionConfig:
+    with unit_of_work():
+        row = config_store.get_global()
+        state = kill_switch_state()
+        categories = configuration.categories()
+    return AutoResolutionConfig(
+        global_enabled=not state.active,
+        default_confidence_threshold=row.default_confidence_threshold,
+        category_configs={c.category: category_view(c) for c in categories},
+        max_concurrent_resolutions=row.max_concurrent_resolutions,
+        notification_recipients=row.notification_recipients or [],
+        kill_switch=kill_switch_view(state),
+    )
+
+
+@router.get("", response_model=AutoResolutionConfig)
+def get_configuration(request: Request) -> AutoResolutionConfig:
+    """Current configuration: global settings, every category, and the kill switch."""
+    return current_config(runtime_of(request).configuration)
+
+
+@router.put("", response_model=AutoResolutionConfig)
+def update_configuration(
+    request: Request, update_request: ConfigUpdateRequest, actor: Actor = "api-user"
+) -> AutoResolutionConfig:
+    """Change global settings and/or one category (a new category name adds it).
+
+    `global_enabled: false` activates the kill switch and `true` deactivates it, as in the seed.
+    """
+    configuration = runtime_of(request).configuration
+    changes = update_request.model_dump(exclude_unset=True, exclude={"global_enabled", "category_config"})
+    with unit_of_work():
+        if changes:
+            configuration.update_global(actor=actor, changes=changes)
+        if update_request.category_config is not None:
+            category_changes = update_request.category_config.model_dump(
+                exclude_unset=True, exclude={"category"}
+            )
+            configuration.update_category(
+                category=update_request.category_config.category,
+                actor=actor,
+                changes=category_changes,
+                create=True,
+            )
+        if update_request.global_enabled is False:
+            configuration.activate_kill_switch(actor=actor, reason="global_enabled set to false")
+        elif update_request.global_enabled is True and kill_switch_state().active:
+            configuration.deactivate_kill_switch(actor=actor, reason="global_enabled set to true")
+    return current_config(configuration)
+
+
+@router.get("/category/{category}", response_model=CategoryConfig)
+def get_category_config(
+    request: Request, category: Annotated[str, Path(pattern=CATEGORY_PATTERN)]
+) -> CategoryConfig:
+    """One category's settings; 404 if the category is not configured."""
+    with unit_of_work():
+        return category_view(runtime_of(request).configuration.category(category))
+
+
+def _kill_switch_args(
+    body: KillSwitchRequest | None, actor: str | None, reason: str | None, duration: str | None
+) -> tuple[str, str | None, timedelta | None]:
+    """Query parameters (the seed's way) or a JSON body; the query wins where both are given."""
+    body = body or KillSwitchRequest()
+    raw_duration = duration if duration is not None else body.duration
+    span = None
+    if raw_duration:
+        try:
+            span = timedelta(seconds=parse_duration(raw_duration))
+        except ValueError as exc:
+            raise InvalidInput("duration", str(exc)) from None
+        if span.total_seconds() <= 0:
+            raise InvalidInput("duration", "must be longer than 0s")
+    return (actor or body.actor or "api-user", reason if reason is not None else body.reason, span)
+
+
+@router.post("/kill-switch/activate", response_model=AutoResolutionConfig)
+def activate_kill_switch(
+    request: Request,
+    body: Annotated[KillSwitchRequest | None, Body()] = None,
+    actor: Annotated[str | None, Query(max_length=320)] = None,
+    reason: Annotated[str | None, Query(max_length=1000)] = None,
+    duration: Annotated[str | None, Query(description="e.g. 30m; off by itself afterwards")] = None,
+) -> AutoResolutionConfig:
+    """EMERGENCY: stop all automation now; runs in flight stop at their next step."""
+    who, why, span = _kill_switch_args(body, actor, reason, duration)
+    configuration = runtime_of(request).configuration
+    with unit_of_work():
+        configuration.activate_kill_switch(actor=who, reason=why or "Emergency activation", duration=span)
+    return current_config(configuration)
+
+
+@router.post("/kill-switch/deactivate", response_model=AutoResolutionConfig)
+def deactivate_kill_switch(
+    request: Request,
+    body: Annotated[KillSwitchRequest | None, Body()] = None,
+    actor: Annotated[str | None, Query(max_length=320)] = None,
+    reason: Annotated[str | None, Query(max_length=1000)] = None,
+) -> AutoResolutionConfig:
+    """Let automation run again."""
+    who, why, _ = _kill_switch_args(body, actor, reason, None)
+    configuration = runtime_of(request).configuration
+    with unit_of_work():
+        configuration.deactivate_kill_switch(actor=who, reason=why)
+    return current_config(configuration)

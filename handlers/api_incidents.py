@@ -1,0 +1,131 @@
+"""REST: auto-resolve one incident or a batch (the seed's endpoints), and read an incident's state."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+import anyio
+from fastapi import APIRouter, Body, Depends, Path, Query, Request
+from fastapi.responses import JSONResponse
+
+from engine.errors import InvalidInput
+from engine.incident import INCIDENT_ID_PATTERN, IncidentIn
+from engine.service import Submission
+from handlers.auth import require_api_token
+from handlers.deps import runtime_of
+from handlers.errors import error_response
+from handlers.schemas import IncidentDetail, IncidentResolutionResponse
+from handlers.views import incident_detail, step_view
+from runtime import Runtime
+from storage import runs
+from storage.database import unit_of_work
+
+router = APIRouter(prefix="/api/v1/incidents", tags=["Incidents"], dependencies=[Depends(require_api_token)])
+
+MAX_BATCH = 100
+# Waiting for runs holds a thread each; this many may wait at once without starving other requests.
+_waiters = anyio.CapacityLimiter(200)
+IncidentPath = Annotated[str, Path(pattern=INCIDENT_ID_PATTERN)]
+
+
+def _outcome(
+    runtime: Runtime, submission: Submission, wait_seconds: float
+) -> tuple[int, IncidentResolutionResponse]:
+    """Wait (bounded) for the submission's run and describe where it ended up."""
+    decision = submission.decision
+    if submission.run_id is None:
+        return 200, IncidentResolutionResponse(
+            incident_id=submission.incident_id,
+            success=False,
+            message=decision.reason,
+            status=decision.outcome.value,
+            runbook=decision.runbook_id,
+        )
+    run = runtime.resolution.wait_for_run(submission.run_id, wait_seconds)
+    with unit_of_work():
+        steps = runs.steps_of(run_id=run.id)
+    finished = run.status in runs.TERMINAL_RUN_STATUSES
+    message = (
+        run.message
+        if finished
+        else (f"Run {run.id} is {run.status}; see GET /api/v1/incidents/{submission.incident_id}")
+    )
+    return (200 if finished else 202), IncidentResolutionResponse(
+        incident_id=submission.incident_id,
+        success=run.status == "resolved",
+        message=message or "",
+        resolution_steps=[step_view(s) for s in steps],
+        resolved_at=run.finished_at if run.status == "resolved" else None,
+        status=run.status,
+        run_id=run.id,
+        runbook=run.runbook_id,
+    )
+
+
+@router.post(
+    "/{incident_id}/auto-resolve",
+    response_model=IncidentResolutionResponse,
+    responses={202: {"model": IncidentResolutionResponse, "description": "Still running after the wait"}},
+)
+async def auto_resolve_incident(
+    request: Request,
+    incident_id: IncidentPath,
+    incident: IncidentIn,
+    force: Annotated[bool, Query(description="Run even below the confidence threshold")] = False,
+    actor: Annotated[str, Query(max_length=320)] = "api-user",
+) -> JSONResponse:
+    """Decide on the incident and, if it passes the gates, run its runbook.
+
+    Answers with the outcome when the run ends within AUTO_RESOLVE_WAIT_SECONDS (30 s by default),
+    otherwise 202 with the run's status; GET /api/v1/incidents/{incident_id} shows it at any time.
+    """
+    if incident.incident_id != incident_id:
+        message = f"incident_id: the path says {incident_id!r}, the body says {incident.incident_id!r}"
+        return error_response(400, message, [{"field": "incident_id", "message": "does not match the path"}])
+    runtime = runtime_of(request)
+    submission = await anyio.to_thread.run_sync(
+        lambda: runtime.resolution.submit(incident, actor=actor, force=force)
+    )
+    status, body = await anyio.to_thread.run_sync(
+        _outcome, runtime, submission, runtime.settings.auto_resolve_wait_seconds, limiter=_waiters
+    )
+    return JSONResponse(status_code=status, content=body.model_dump(mode="json"))
+
+
+@router.post("/batch-resolve", response_model=list[IncidentResolutionResponse])
+async def batch_auto_resolve(
+    request: Request,
+    incidents: Annotated[list[IncidentIn], Body(max_length=MAX_BATCH)],
+    actor: Annotated[str, Query(max_length=320)] = "api-user",
+) -> list[IncidentResolutionResponse]:
+    """Decide on each incident in order; wait for the runs together within the same bounded wait."""
+    runtime = runtime_of(request)
+    seen: set[str] = set()
+    for index, incident in enumerate(incidents):
+        if incident.incident_id in seen:
+            raise InvalidInput(
+                f"[{index}].incident_id", f"{incident.incident_id!r} appears twice in the batch"
+            )
+        seen.add(incident.incident_id)
+        await anyio.to_thread.run_sync(
+            runtime.resolution.check_category, incident.category, f"[{index}].category"
+        )
+
+    def submit_all() -> list[Submission]:
+        return [runtime.resolution.submit(incident, actor=actor) for incident in incidents]
+
+    submissions = await anyio.to_thread.run_sync(submit_all)
+    deadline = time.monotonic() + runtime.settings.auto_resolve_wait_seconds
+
+    def outcomes() -> list[IncidentResolutionResponse]:
+        return [_outcome(runtime, s, max(0.0, deadline - time.monotonic()))[1] for s in submissions]
+
+    return await anyio.to_thread.run_sync(outcomes, limiter=_waiters)
+
+
+@router.get("/{incident_id}", response_model=IncidentDetail)
+def get_incident(request: Request, incident_id: IncidentPath) -> IncidentDetail:
+    """The incident, where it stands in the resolution lifecycle, and its latest run's steps."""
+    view = runtime_of(request).resolution.view(incident_id)
+    return incident_detail(view.incident, view.run, view.steps)

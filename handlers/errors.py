@@ -1,0 +1,74 @@
+"""One place that turns every error into a JSON answer: 4xx naming the field, never a stack trace."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from engine.errors import Conflict, EngineError, InvalidInput, NotAuthorized, NotFound
+
+log = logging.getLogger(__name__)
+
+ENGINE_STATUS = {InvalidInput: 422, NotFound: 404, NotAuthorized: 403, Conflict: 409}
+
+
+def error_response(
+    status: int,
+    message: str,
+    fields: list[dict[str, str]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {"error": message, "status_code": status}
+    if fields:
+        body["fields"] = fields
+    return JSONResponse(status_code=status, content=body, headers=headers)
+
+
+def field_name(loc: tuple[Any, ...] | list[Any]) -> str:
+    """('body', 0, 'confidence_score') -> '[0].confidence_score'; ('query', 'limit') -> 'limit'."""
+    parts = list(loc[1:]) if loc and loc[0] in ("body", "query", "path", "header") else list(loc)
+    name = ""
+    for part in parts:
+        name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else str(part))
+    return name or "body"
+
+
+def _validation_fields(exc: RequestValidationError) -> list[dict[str, str]]:
+    fields = []
+    for error in exc.errors():
+        message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+        if error.get("type") == "json_invalid":
+            message = f"invalid JSON: {error.get('ctx', {}).get('error', 'cannot be parsed')}"
+        fields.append({"field": field_name(tuple(error.get("loc", ()))), "message": message})
+    return fields
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        fields = _validation_fields(exc)
+        summary = "; ".join(f"{f['field']}: {f['message']}" for f in fields[:5])
+        return error_response(422, summary or "invalid request", fields)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return error_response(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(EngineError)
+    async def _engine_error(request: Request, exc: EngineError) -> JSONResponse:
+        status = next((code for cls, code in ENGINE_STATUS.items() if isinstance(exc, cls)), 400)
+        if isinstance(exc, InvalidInput):
+            return error_response(status, str(exc), [{"field": exc.field, "message": exc.message}])
+        return error_response(status, str(exc))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        error_id = uuid.uuid4().hex[:8]
+        log.exception("unhandled error %s on %s %s", error_id, request.method, request.url.path)
+        return error_response(500, f"Internal server error (id {error_id}); the details are in the bot's log")

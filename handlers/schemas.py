@@ -1,0 +1,156 @@
+"""Request and response bodies of the REST API: the seed's shapes and field names, plus additions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from engine.incident import CategoryName
+
+
+class ResolutionStep(BaseModel):
+    """The seed's step shape; `status` onwards added."""
+
+    step_id: str
+    description: str
+    action: str
+    executed_at: datetime | None = None
+    success: bool | None = None
+    error_message: str | None = None
+    status: str
+    phase: str = "step"
+    kind: str
+    attempts: int
+    duration_ms: int | None = None
+    output: str = ""
+
+
+class IncidentResolutionResponse(BaseModel):
+    incident_id: str
+    success: bool
+    message: str
+    resolution_steps: list[ResolutionStep] = Field(default_factory=list)
+    resolved_at: datetime | None = None
+    status: str = Field(description="Where the incident stands in the resolution lifecycle")
+    run_id: int | None = None
+    runbook: str | None = None
+
+
+class RunView(BaseModel):
+    run_id: int
+    runbook: str
+    status: str
+    dry_run: bool
+    forced: bool
+    requested_by: str
+    queued_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    message: str | None
+    steps: list[ResolutionStep]
+
+
+class IncidentDetail(BaseModel):
+    incident_id: str
+    title: str
+    description: str
+    category: str
+    priority: str
+    status: str
+    confidence_score: float
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    resolved_at: datetime | None
+    auto_resolved: bool
+    tags: list[str]
+    source: str | None
+    fingerprint: str | None
+    service: str | None
+    labels: dict[str, str]
+    runbook: str | None
+    callback_url: str | None
+    resolution_status: str
+    resolution_reason: str | None
+    resolution_steps: list[ResolutionStep]
+    latest_run: RunView | None
+
+
+class CategoryConfig(BaseModel):
+    category: str
+    auto_resolution_enabled: bool = True
+    confidence_threshold: float = 0.90
+    max_retry_attempts: int = 3
+    notification_required: bool = True
+    dry_run: bool = False
+    approval_floor: float | None = None
+
+
+class CategoryConfigUpdate(BaseModel):
+    """A category's settings to change; omitted fields keep their value (or the default, if new)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    category: CategoryName
+    auto_resolution_enabled: bool | None = None
+    confidence_threshold: float | None = Field(default=None, ge=0.5, le=1.0)
+    max_retry_attempts: int | None = Field(default=None, ge=0, le=10)
+    notification_required: bool | None = None
+    dry_run: bool | None = None
+    approval_floor: float | None = Field(default=None, ge=0.0, le=1.0)
+
+
+class KillSwitchView(BaseModel):
+    active: bool
+    actor: str | None
+    reason: str | None
+    since: datetime | None
+    until: datetime | None
+
+
+class AutoResolutionConfig(BaseModel):
+    global_enabled: bool = Field(description="False while the kill switch is active")
+    default_confidence_threshold: float
+    category_configs: dict[str, CategoryConfig]
+    max_concurrent_resolutions: int
+    notification_recipients: list[str]
+    kill_switch: KillSwitchView
+
+
+class ConfigUpdateRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    global_enabled: bool | None = None
+    default_confidence_threshold: float | None = Field(default=None, ge=0.5, le=1.0)
+    category_config: CategoryConfigUpdate | None = None
+    max_concurrent_resolutions: int | None = Field(default=None, ge=1, le=100)
+    notification_recipients: list[str] | None = Field(default=None, max_length=50)
+
+
+class KillSwitchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    actor: str | None = Field(default=None, max_length=320)
+    reason: str | None = Field(default=None, max_length=1000)
+    duration: str | None = Field(default=None, description="Turn off by itself after this, e.g. 30m")
+
+
+class AuditLogEntry(BaseModel):
+    audit_id: str
+    incident_id: str | None
+    action: str
+    timestamp: datetime
+    actor: str
+    confidence_score: float | None
+    details: dict[str, Any]
+    success: bool
+    error_message: str | None
+    run_id: int | None = None
+
+
+class ErrorBody(BaseModel):
+    error: str
+    status_code: int
+    fields: list[dict[str, str]] | None = None

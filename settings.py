@@ -1,0 +1,87 @@
+"""Process settings from the environment or .env (pydantic-settings), validated at start-up."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+LOOPBACK_NAMES = {"localhost", "ip6-localhost"}
+
+
+def is_loopback(host: str) -> bool:
+    """True when `host` only accepts connections from this machine."""
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set; category settings and the kill switch live in the database."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    audit_channel: str | None = None
+    admin_users: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    killswitch_anyone: bool = True
+
+    database_url: str = "sqlite:///autoresolve.db"
+    runbooks_file: Path = Path("runbooks.yml")
+    host: str = "127.0.0.1"
+    port: int = Field(default=3000, ge=1, le=65535)
+    api_token: SecretStr | None = None
+    webhook_token: SecretStr | None = None
+    webhook_secret: SecretStr | None = None
+    result_webhook_url: str | None = None
+    log_level: str = "INFO"
+
+    auto_resolve_wait_seconds: float = Field(default=30.0, ge=0, le=300)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    worker_poll_seconds: float = Field(default=0.5, gt=0, le=10)
+    run_lease_seconds: float = Field(default=60.0, ge=5)
+
+    @field_validator("admin_users", mode="before")
+    @classmethod
+    def _split_admins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return level
+
+    @model_validator(mode="after")
+    def _refuse_open_public_bind(self) -> Settings:
+        if is_loopback(self.host):
+            return self
+        missing = []
+        if self.api_token is None:
+            missing.append("API_TOKEN")
+        if self.webhook_token is None and self.webhook_secret is None:
+            missing.append("WEBHOOK_TOKEN or WEBHOOK_SECRET")
+        if missing:
+            raise ValueError(
+                f"HOST={self.host} accepts connections from other machines, so "
+                f"{' and '.join(missing)} must be set (or bind HOST=127.0.0.1)"
+            )
+        return self
+
+    @property
+    def offline(self) -> bool:
+        """No bot token: Slack messages are printed instead of sent."""
+        return self.slack_bot_token is None

@@ -1,0 +1,1 @@
+"""Persistence: peewee models, queries and schema migrations; SQLite by default, PostgreSQL by URL."""

@@ -1,0 +1,75 @@
+"""The audit trail: append a row, query rows. Nothing here updates or deletes one."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from storage.database import db
+from storage.fields import utcnow
+from storage.models import AuditEntry
+
+
+def record(
+    *,
+    action: str,
+    incident_id: str | None = None,
+    actor: str = "system",
+    details: dict[str, Any] | None = None,
+    confidence_score: float | None = None,
+    success: bool = True,
+    error_message: str | None = None,
+    run_id: int | None = None,
+) -> AuditEntry:
+    """Append one audit row."""
+    with db.connection_context():
+        return AuditEntry.create(
+            audit_id=uuid.uuid4().hex,
+            timestamp=utcnow(),
+            action=action,
+            incident_id=incident_id,
+            actor=actor,
+            details=details or {},
+            confidence_score=confidence_score,
+            success=success,
+            error_message=error_message,
+            run_id=run_id,
+        )
+
+
+def query(
+    *,
+    incident_id: str | None = None,
+    action: str | None = None,
+    actor: str | None = None,
+    start_date: datetime | None = None,
+    end_date: datetime | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[AuditEntry]:
+    """Rows matching every given filter, newest first (by insertion order)."""
+    q = AuditEntry.select()
+    if incident_id is not None:
+        q = q.where(AuditEntry.incident_id == incident_id)
+    if action is not None:
+        q = q.where(AuditEntry.action == action)
+    if actor is not None:
+        q = q.where(AuditEntry.actor == actor)
+    if start_date is not None:
+        q = q.where(AuditEntry.timestamp >= start_date)
+    if end_date is not None:
+        q = q.where(AuditEntry.timestamp <= end_date)
+    with db.connection_context():
+        return list(q.order_by(AuditEntry.id.desc()).limit(limit).offset(offset))
+
+
+def for_incident(*, incident_id: str, limit: int = 1000) -> list[AuditEntry]:
+    """An incident's whole trail, oldest first, as it happened."""
+    with db.connection_context():
+        return list(
+            AuditEntry.select()
+            .where(AuditEntry.incident_id == incident_id)
+            .order_by(AuditEntry.id)
+            .limit(limit)
+        )

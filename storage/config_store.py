@@ -1,0 +1,63 @@
+"""Category settings and the global row (defaults, concurrency limit, kill switch)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from storage.database import db
+from storage.fields import utcnow
+from storage.models import CategorySetting, GlobalSetting
+
+GLOBAL_ROW_ID = 1
+
+
+def get_global() -> GlobalSetting:
+    with db.connection_context():
+        row: GlobalSetting = GlobalSetting.get_by_id(GLOBAL_ROW_ID)
+        return row
+
+
+def update_global(**fields: Any) -> GlobalSetting:
+    """Write the given columns of the global row and return it."""
+    with db.connection_context():
+        GlobalSetting.update(updated_at=utcnow(), **fields).where(GlobalSetting.id == GLOBAL_ROW_ID).execute()
+        return get_global()
+
+
+def set_kill_switch(
+    *, active: bool, actor: str, reason: str | None, until: datetime | None = None
+) -> GlobalSetting:
+    now = utcnow()
+    return update_global(
+        kill_switch_active=active,
+        kill_switch_actor=actor,
+        kill_switch_reason=reason,
+        kill_switch_since=now,
+        kill_switch_until=until if active else None,
+    )
+
+
+def list_categories() -> list[CategorySetting]:
+    with db.connection_context():
+        return list(CategorySetting.select().order_by(CategorySetting.category))
+
+
+def get_category(*, category: str) -> CategorySetting | None:
+    with db.connection_context():
+        row: CategorySetting | None = CategorySetting.get_or_none(CategorySetting.category == category)
+        return row
+
+
+def save_category(*, category: str, actor: str, **fields: Any) -> CategorySetting:
+    """Create or update one category's settings."""
+    with db.connection_context(), db.atomic():
+        existing = CategorySetting.get_or_none(CategorySetting.category == category)
+        if existing is None:
+            CategorySetting.create(category=category, updated_by=actor, **fields)
+        elif fields:
+            CategorySetting.update(updated_at=utcnow(), updated_by=actor, **fields).where(
+                CategorySetting.category == category
+            ).execute()
+        row: CategorySetting = CategorySetting.get_by_id(category)
+        return row

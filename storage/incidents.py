@@ -1,0 +1,65 @@
+"""Incident rows: read, create or refresh from a delivery, and move along the lifecycle."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from storage.database import db
+from storage.fields import utcnow
+from storage.models import Incident
+
+# Fields a later delivery of the same incident may refresh (status is ours once we hold it).
+REFRESHABLE_FIELDS = (
+    "title",
+    "description",
+    "category",
+    "priority",
+    "confidence_score",
+    "created_by",
+    "tags",
+    "source",
+    "fingerprint",
+    "service",
+    "labels",
+    "runbook",
+    "callback_url",
+)
+
+
+def get(*, incident_id: str) -> Incident | None:
+    with db.connection_context():
+        row: Incident | None = Incident.get_or_none(Incident.incident_id == incident_id)
+        return row
+
+
+def save_delivery(*, fields: dict[str, Any], refresh: bool) -> Incident:
+    """Store a new incident, or refresh an existing one's data when `refresh` is true.
+
+    Call inside a write transaction when the caller goes on to decide on the stored row.
+    """
+    existing = Incident.get_or_none(Incident.incident_id == fields["incident_id"])
+    now = utcnow()
+    if existing is None:
+        values = {k: v for k, v in fields.items() if v is not None}
+        values.setdefault("created_at", now)
+        values["updated_at"] = now
+        values["resolution_status"] = "received"
+        return Incident.create(**values)
+    if refresh:
+        changes = {k: fields[k] for k in REFRESHABLE_FIELDS if k in fields}
+        Incident.update(updated_at=now, **changes).where(Incident.id == existing.id).execute()
+        return Incident.get_by_id(existing.id)
+    return existing
+
+
+def set_resolution(
+    *, incident_id: str, resolution_status: str, reason: str | None = None, **fields: Any
+) -> None:
+    """Record where the incident stands in the resolution lifecycle (and any seed fields with it)."""
+    with db.connection_context():
+        Incident.update(
+            resolution_status=resolution_status,
+            resolution_reason=reason,
+            updated_at=utcnow(),
+            **fields,
+        ).where(Incident.incident_id == incident_id).execute()

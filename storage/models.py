@@ -1,0 +1,163 @@
+"""The tables as the current code sees them; storage/migrations.py builds and upgrades them."""
+
+from __future__ import annotations
+
+import peewee
+
+from storage.database import db
+from storage.fields import JSONField, UTCDateTimeField, utcnow
+
+ACTIVE_RUN_STATUSES = ("queued", "running")
+
+
+class BaseModel(peewee.Model):
+    class Meta:
+        database = db
+        legacy_table_names = False
+
+
+class SchemaVersion(BaseModel):
+    version = peewee.IntegerField(primary_key=True)
+    name = peewee.CharField(max_length=200)
+    applied_at = UTCDateTimeField(default=utcnow)
+
+
+class Incident(BaseModel):
+    id = peewee.AutoField()
+    incident_id = peewee.CharField(max_length=128, unique=True)
+    title = peewee.CharField(max_length=500)
+    description = peewee.TextField(default="")
+    category = peewee.CharField(max_length=64, index=True)
+    priority = peewee.CharField(max_length=16)
+    status = peewee.CharField(max_length=32, default="open")
+    confidence_score = peewee.DoubleField()
+    created_by = peewee.CharField(max_length=320)
+    created_at = UTCDateTimeField(default=utcnow)
+    updated_at = UTCDateTimeField(default=utcnow)
+    resolved_at = UTCDateTimeField(null=True)
+    auto_resolved = peewee.BooleanField(default=False)
+    tags = JSONField(default=list)
+    # Added by Autoresolve (migration 2).
+    source = peewee.CharField(max_length=200, null=True)
+    fingerprint = peewee.CharField(max_length=200, null=True, index=True)
+    service = peewee.CharField(max_length=200, null=True)
+    labels = JSONField(default=dict)
+    runbook = peewee.CharField(max_length=128, null=True)
+    callback_url = peewee.CharField(max_length=2048, null=True)
+    resolution_status = peewee.CharField(max_length=32, default="received")
+    resolution_reason = peewee.TextField(null=True)
+
+
+class Run(BaseModel):
+    """One execution (or dry run) of a runbook for an incident."""
+
+    id = peewee.AutoField()
+    incident_id = peewee.CharField(max_length=128, index=True)
+    runbook_id = peewee.CharField(max_length=128)
+    status = peewee.CharField(max_length=32, default="queued", index=True)
+    dry_run = peewee.BooleanField(default=False)
+    forced = peewee.BooleanField(default=False)
+    requested_by = peewee.CharField(max_length=320, default="system")
+    queued_at = UTCDateTimeField(default=utcnow)
+    started_at = UTCDateTimeField(null=True)
+    finished_at = UTCDateTimeField(null=True)
+    claimed_by = peewee.CharField(max_length=128, null=True)
+    lease_expires_at = UTCDateTimeField(null=True)
+    message = peewee.TextField(null=True)
+
+    class Meta:
+        indexes = ((("status", "id"), False),)
+
+
+# Never two queued-or-running runs for one incident, enforced by the database itself.
+Run.add_index(
+    Run.index(Run.incident_id, unique=True, name="run_one_active_per_incident").where(
+        Run.status.in_(ACTIVE_RUN_STATUSES)
+    )
+)
+
+
+class StepResult(BaseModel):
+    id = peewee.AutoField()
+    run = peewee.ForeignKeyField(Run, backref="steps", on_delete="CASCADE")
+    run_id: int  # peewee's accessor for the foreign key's raw value
+    position = peewee.IntegerField()
+    name = peewee.CharField(max_length=200)
+    kind = peewee.CharField(max_length=16)
+    phase = peewee.CharField(max_length=16, default="step")  # step | rollback
+    status = peewee.CharField(max_length=16, default="running")
+    attempts = peewee.IntegerField(default=0)
+    started_at = UTCDateTimeField(default=utcnow)
+    finished_at = UTCDateTimeField(null=True)
+    duration_ms = peewee.IntegerField(null=True)
+    action = peewee.TextField(default="")
+    output = peewee.TextField(default="")
+    error = peewee.TextField(null=True)
+
+
+class AuditEntry(BaseModel):
+    """Append-only: rows are inserted, never updated or deleted."""
+
+    id = peewee.AutoField()
+    audit_id = peewee.CharField(max_length=32, unique=True)
+    timestamp = UTCDateTimeField(default=utcnow, index=True)
+    action = peewee.CharField(max_length=64)
+    incident_id = peewee.CharField(max_length=128, null=True)
+    actor = peewee.CharField(max_length=320, default="system")
+    confidence_score = peewee.DoubleField(null=True)
+    details = JSONField(default=dict)
+    success = peewee.BooleanField(default=True)
+    error_message = peewee.TextField(null=True)
+    run_id = peewee.IntegerField(null=True)
+
+    class Meta:
+        table_name = "audit_log"
+        indexes = (
+            (("incident_id", "id"), False),
+            (("action", "id"), False),
+            (("actor", "id"), False),
+        )
+
+
+class CategorySetting(BaseModel):
+    category = peewee.CharField(max_length=64, primary_key=True)
+    auto_resolution_enabled = peewee.BooleanField(default=True)
+    confidence_threshold = peewee.DoubleField(default=0.90)
+    max_retry_attempts = peewee.IntegerField(default=3)
+    notification_required = peewee.BooleanField(default=True)
+    dry_run = peewee.BooleanField(default=False)
+    approval_floor = peewee.DoubleField(null=True)
+    updated_at = UTCDateTimeField(default=utcnow)
+    updated_by = peewee.CharField(max_length=320, default="system")
+
+    class Meta:
+        table_name = "category_config"
+
+
+class GlobalSetting(BaseModel):
+    """A single row (id 1): global defaults and the kill switch."""
+
+    id = peewee.AutoField()
+    default_confidence_threshold = peewee.DoubleField(default=0.90)
+    max_concurrent_resolutions = peewee.IntegerField(default=10)
+    notification_recipients = JSONField(default=list)
+    kill_switch_active = peewee.BooleanField(default=False)
+    kill_switch_actor = peewee.CharField(max_length=320, null=True)
+    kill_switch_reason = peewee.TextField(null=True)
+    kill_switch_since = UTCDateTimeField(null=True)
+    kill_switch_until = UTCDateTimeField(null=True)
+    updated_at = UTCDateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "global_config"
+
+
+ALL_MODELS: list[type[BaseModel]] = [
+    SchemaVersion,
+    Incident,
+    Run,
+    StepResult,
+    AuditEntry,
+    CategorySetting,
+    GlobalSetting,
+]

@@ -1,0 +1,135 @@
+"""Runs and their step results: enqueue, claim under the concurrency limit, lease, finish."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import peewee
+
+from storage.database import claim_lock, db, write_transaction
+from storage.fields import utcnow
+from storage.models import ACTIVE_RUN_STATUSES, GlobalSetting, Run, StepResult
+
+TERMINAL_RUN_STATUSES = ("resolved", "failed", "halted", "interrupted", "dry_run")
+
+
+def get(*, run_id: int) -> Run | None:
+    with db.connection_context():
+        row: Run | None = Run.get_or_none(Run.id == run_id)
+        return row
+
+
+def active_for(*, incident_id: str) -> Run | None:
+    """The queued or running run of an incident, if any."""
+    row: Run | None = Run.get_or_none(
+        (Run.incident_id == incident_id) & (Run.status.in_(ACTIVE_RUN_STATUSES))
+    )
+    return row
+
+
+def latest_for(*, incident_id: str) -> Run | None:
+    with db.connection_context():
+        row: Run | None = Run.select().where(Run.incident_id == incident_id).order_by(Run.id.desc()).first()
+        return row
+
+
+def enqueue(*, incident_id: str, runbook_id: str, dry_run: bool, forced: bool, requested_by: str) -> Run:
+    """Queue a run; the partial unique index refuses a second active run of one incident."""
+    return Run.create(
+        incident_id=incident_id,
+        runbook_id=runbook_id,
+        dry_run=dry_run,
+        forced=forced,
+        requested_by=requested_by,
+        status="queued",
+        queued_at=utcnow(),
+    )
+
+
+def claim(*, owner: str, lease_seconds: float) -> list[Run]:
+    """Move the oldest queued runs to running, as many as the global limit leaves room for.
+
+    The count and the claim happen under one lock (SQLite: BEGIN IMMEDIATE; PostgreSQL: an advisory
+    transaction lock), so the limit holds across threads and processes.
+    """
+    with write_transaction():
+        claim_lock()
+        limit = GlobalSetting.select(GlobalSetting.max_concurrent_resolutions).scalar() or 1
+        running = Run.select().where(Run.status == "running").count()
+        room = limit - running
+        if room <= 0:
+            return []
+        ids = [r.id for r in Run.select(Run.id).where(Run.status == "queued").order_by(Run.id).limit(room)]
+        if not ids:
+            return []
+        now = utcnow()
+        Run.update(
+            status="running",
+            claimed_by=owner,
+            started_at=now,
+            lease_expires_at=now + timedelta(seconds=lease_seconds),
+        ).where(Run.id.in_(ids) & (Run.status == "queued")).execute()
+        return list(Run.select().where(Run.id.in_(ids) & (Run.claimed_by == owner)).order_by(Run.id))
+
+
+def renew_leases(*, owner: str, lease_seconds: float) -> int:
+    with db.connection_context():
+        return int(
+            Run.update(lease_expires_at=utcnow() + timedelta(seconds=lease_seconds))
+            .where((Run.claimed_by == owner) & (Run.status == "running"))
+            .execute()
+        )
+
+
+def expired_leases(*, now: datetime | None = None) -> list[Run]:
+    """Running runs whose owner stopped renewing: their process died."""
+    now = now or utcnow()
+    with db.connection_context():
+        return list(
+            Run.select().where((Run.status == "running") & (Run.lease_expires_at < now)).order_by(Run.id)
+        )
+
+
+def finish(*, run_id: int, status: str, message: str, only_if: str | None = "running") -> bool:
+    """Set a terminal status; with `only_if`, only from that status (so two finishers cannot race)."""
+    with db.connection_context():
+        q = Run.update(status=status, message=message, finished_at=utcnow()).where(Run.id == run_id)
+        if only_if is not None:
+            q = q.where(Run.status == only_if)
+        return bool(q.execute())
+
+
+def count_by_status() -> dict[str, int]:
+    with db.connection_context():
+        query = Run.select(Run.status, peewee.fn.COUNT(Run.id)).group_by(Run.status)
+        return {str(row[0]): int(row[1]) for row in query.tuples().iterator()}
+
+
+def start_step(*, run_id: int, position: int, name: str, kind: str, phase: str, action: str) -> StepResult:
+    with db.connection_context():
+        return StepResult.create(
+            run=run_id,
+            position=position,
+            name=name,
+            kind=kind,
+            phase=phase,
+            action=action,
+            status="running",
+            started_at=utcnow(),
+        )
+
+
+def finish_step(*, step: StepResult, **fields: Any) -> StepResult:
+    now = utcnow()
+    fields.setdefault("finished_at", now)
+    fields.setdefault("duration_ms", int((now - step.started_at).total_seconds() * 1000))
+    with db.connection_context():
+        StepResult.update(**fields).where(StepResult.id == step.id).execute()
+        updated: StepResult = StepResult.get_by_id(step.id)
+        return updated
+
+
+def steps_of(*, run_id: int) -> list[StepResult]:
+    with db.connection_context():
+        return list(StepResult.select().where(StepResult.run == run_id).order_by(StepResult.id))

@@ -174,10 +174,7 @@ def _autoresolve_schema() -> None:
         m.add_column("global_config", "kill_switch_until", UTCDateTimeField(null=True)),
     )
     # The seed's global_enabled=false was its kill switch: carry it over, then drop the column.
-    seed_global = peewee.Table(
-        "global_config",
-        ("id", "global_enabled", "kill_switch_active", "kill_switch_actor", "kill_switch_reason"),
-    ).bind(db)
+    seed_global = peewee.Table("global_config").bind(db)
     seed_global.update(
         {
             seed_global.c.kill_switch_active: True,

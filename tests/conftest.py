@@ -1,0 +1,172 @@
+"""Shared fixtures: databases (SQLite file, and PostgreSQL when TEST_DATABASE_URL is set), a wired engine,
+a real local HTTP server for `http` steps, and the bot's app served over real HTTP."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import peewee
+import pytest
+
+from engine.incident import IncidentIn
+from runtime import Runtime, build_runtime
+from settings import Settings
+from storage import migrations
+from storage.database import bind, db, open_database
+from storage.models import ALL_MODELS
+from tests.support.notifier import RecordingNotifier
+from tests.support.servers import EchoServer, ServedApp, serve_app
+
+SETTINGS_VARIABLES = (
+    "SLACK_BOT_TOKEN",
+    "SLACK_SIGNING_SECRET",
+    "SLACK_APP_TOKEN",
+    "SLACK_API_URL",
+    "SLACK_CLIENT_ID",
+    "SLACK_CLIENT_SECRET",
+    "AUDIT_CHANNEL",
+    "ADMIN_USERS",
+    "DATABASE_URL",
+    "RUNBOOKS_FILE",
+    "HOST",
+    "PORT",
+    "API_TOKEN",
+    "WEBHOOK_TOKEN",
+    "WEBHOOK_SECRET",
+    "RESULT_WEBHOOK_URL",
+    "LOG_LEVEL",
+    "AUTO_RESOLVE_WAIT_SECONDS",
+)
+
+DATABASES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Tests see no settings from the machine (nor a .env file in the working directory)."""
+    for name in SETTINGS_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+def _drop_everything() -> None:
+    tables = [m._meta.table_name for m in ALL_MODELS]
+    with db.connection_context():
+        db.execute_sql(f"DROP TABLE IF EXISTS {', '.join(tables)} CASCADE")
+
+
+@pytest.fixture(params=DATABASES)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database URL for each backend: a fresh SQLite file, or the (emptied) test PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'test.db'}"
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        pytest.skip("PostgreSQL run: set TEST_DATABASE_URL (e.g. postgresql://postgres@127.0.0.1:5432/test)")
+    bind(open_database(url))
+    _drop_everything()
+    db.obj.close_all()
+    return url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'bot.db'}"
+
+
+@pytest.fixture
+def database(database_url: str) -> Iterator[str]:
+    """The database bound and upgraded to the latest schema."""
+    bind(open_database(database_url))
+    migrations.upgrade()
+    yield database_url
+    _close_pool()
+
+
+def _close_pool() -> None:
+    if isinstance(db.obj, peewee.PostgresqlDatabase) and hasattr(db.obj, "close_all"):
+        db.obj.close_all()
+
+
+@pytest.fixture
+def http_server() -> Iterator[EchoServer]:
+    server = EchoServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+def write_runbooks(directory: Path, text: str) -> Path:
+    path = directory / "runbooks.yml"
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+EngineFactory = Callable[..., Runtime]
+
+
+@pytest.fixture
+def engine(database_url: str, tmp_path: Path) -> Iterator[EngineFactory]:
+    """Build a running engine on the test database from runbooks text; stopped after the test."""
+    started: list[Runtime] = []
+
+    def make(runbooks: str, **settings: object) -> Runtime:
+        path = write_runbooks(tmp_path, runbooks)
+        options: dict[str, object] = {
+            "database_url": database_url,
+            "runbooks_file": path,
+            "worker_poll_seconds": 0.2,
+            **settings,
+        }
+        runtime = build_runtime(Settings(**options), notifier=RecordingNotifier())  # type: ignore[arg-type]
+        runtime.start()
+        started.append(runtime)
+        return runtime
+
+    yield make
+    for runtime in started:
+        runtime.stop(grace_seconds=5)
+    _close_pool()
+
+
+@pytest.fixture
+def served(sqlite_url: str, tmp_path: Path) -> Iterator[Callable[..., ServedApp]]:
+    """Serve the whole bot over real HTTP on a random loopback port."""
+    apps: list[ServedApp] = []
+
+    def make(runbooks: str, **settings: object) -> ServedApp:
+        path = write_runbooks(tmp_path, runbooks)
+        options: dict[str, object] = {
+            "database_url": sqlite_url,
+            "runbooks_file": path,
+            "worker_poll_seconds": 0.2,
+            **settings,
+        }
+        runtime = build_runtime(Settings(**options), notifier=RecordingNotifier())  # type: ignore[arg-type]
+        app = serve_app(runtime)
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        app.stop()
+
+
+def make_incident(**overrides: object) -> IncidentIn:
+    """An incident factory: a valid high-confidence database incident unless told otherwise."""
+    fields: dict[str, object] = {
+        "incident_id": "INC-1",
+        "title": "Connection pool exhausted",
+        "description": "orders-db refuses new connections",
+        "category": "database",
+        "priority": "high",
+        "confidence_score": 0.95,
+        "created_by": "U012ABCDEF",
+        "service": "orders-db",
+        "labels": {"host": "127.0.0.1"},
+    }
+    fields.update(overrides)
+    return IncidentIn.model_validate(fields)

@@ -1,0 +1,149 @@
+"""runbooks.yml: a bad file is refused naming file, runbook and field; matching picks the right runbook."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from engine.errors import RunbookError
+from engine.runbooks import load_runbooks
+
+GOOD_STEP = "- {name: Say, log: hello}"
+
+
+def load(tmp_path: Path, text: str):
+    path = tmp_path / "runbooks.yml"
+    path.write_text(textwrap.dedent(text))
+    return load_runbooks(path)
+
+
+def refused(tmp_path: Path, text: str) -> str:
+    with pytest.raises(RunbookError) as caught:
+        load(tmp_path, text)
+    return str(caught.value)
+
+
+def test_the_shipped_example_runbooks_load():
+    catalog = load_runbooks(Path(__file__).parents[2] / "runbooks.yml")
+    assert {rb.id for rb in catalog.runbooks} >= {"db-pool-reset", "service-restart", "disk-cleanup"}
+
+
+@pytest.mark.parametrize(
+    ("step", "field", "message"),
+    [
+        ("- {name: Two kinds, log: a, wait: 1s}", "steps[0]", "exactly one of"),
+        ("- {name: No kind, timeout: 5s}", "steps[0]", "exactly one of"),
+        ("- {name: Bad wait, wait: soon}", "steps[0].wait", "not a duration"),
+        ("- {name: Bad timeout, log: a, timeout: 0s}", "steps[0].timeout", "more than 0s"),
+        ("- {name: Shell, command: 'rm -rf /'}", "steps[0].command", "valid list"),
+        ("- {name: Prog, command: ['{service}']}", "steps[0].command", "program"),
+        ("- {name: Unknown, log: '{password}'}", "steps[0].log", "unknown placeholder {password}"),
+        ("- {name: Attr, log: '{title.upper}'}", "steps[0].log", "unknown placeholder"),
+        ("- {name: Url, http: {url: 'file:///etc/passwd'}}", "steps[0].http.url", "http://"),
+        ("- {name: Typo, log: a, retires: 2}", "steps[0].retires", "Extra inputs"),
+        ("- {name: Many, log: a, retries: 50}", "steps[0].retries", "less than or equal to 10"),
+    ],
+)
+def test_bad_step_is_refused_naming_file_runbook_and_field(tmp_path, step, field, message):
+    error = refused(
+        tmp_path,
+        f"""
+        runbooks:
+          - id: good
+            category: database
+            steps:
+              {GOOD_STEP}
+          - id: broken
+            category: database
+            steps:
+              {step}
+        """,
+    )
+    assert str(tmp_path / "runbooks.yml") in error
+    assert "runbook 'broken'" in error
+    assert f": {field}:" in error
+    assert message in error
+
+
+def test_bad_match_regex_is_refused(tmp_path):
+    error = refused(
+        tmp_path,
+        f"""
+        runbooks:
+          - id: rx
+            category: database
+            match: {{title: "(unclosed"}}
+            steps:
+              {GOOD_STEP}
+        """,
+    )
+    assert "runbook 'rx': match.title: not a valid regular expression" in error
+
+
+def test_duplicate_ids_are_refused(tmp_path):
+    error = refused(
+        tmp_path,
+        f"""
+        runbooks:
+          - id: same
+            category: database
+            steps:
+              {GOOD_STEP}
+          - id: same
+            category: network
+            steps:
+              {GOOD_STEP}
+        """,
+    )
+    assert "runbook 'same': id: duplicate runbook id" in error
+
+
+def test_runbook_without_id_is_named_by_position(tmp_path):
+    error = refused(tmp_path, "runbooks:\n  - category: database\n    steps: [{name: a, log: b}]\n")
+    assert "runbook '#1': id: Field required" in error
+
+
+def test_not_yaml_and_wrong_shape_are_refused(tmp_path):
+    assert "not valid YAML" in refused(tmp_path, "runbooks: [unclosed\n")
+    assert "top-level 'runbooks:' list" in refused(tmp_path, "- id: x\n")
+    with pytest.raises(RunbookError, match="cannot read the runbooks file"):
+        load_runbooks(tmp_path / "missing.yml")
+
+
+CATALOG = """
+runbooks:
+  - id: pool
+    category: database
+    match: {title: "(?i)connection pool", labels: {tier: backend}}
+    steps: [{name: a, log: pool}]
+  - id: any-db
+    category: database
+    steps: [{name: a, log: any}]
+  - id: net
+    category: network
+    steps: [{name: a, log: net}]
+"""
+
+
+def incident(**fields):
+    base = {"title": "Connection pool exhausted", "category": "database", "labels": {"tier": "backend"}}
+    return {**base, **fields}
+
+
+def test_first_matching_runbook_of_the_category_wins(tmp_path):
+    catalog = load(tmp_path, CATALOG)
+    assert catalog.find_for(incident()).id == "pool"
+    assert catalog.find_for(incident(labels={"tier": "frontend"})).id == "any-db"
+    assert catalog.find_for(incident(title="Disk full")).id == "any-db"
+    assert catalog.find_for(incident(category="network")).id == "net"
+    assert catalog.find_for(incident(category="security")) is None
+
+
+def test_requested_runbook_is_used_only_within_its_category_and_rules(tmp_path):
+    catalog = load(tmp_path, CATALOG)
+    assert catalog.find_for(incident(runbook="any-db")).id == "any-db"
+    assert catalog.find_for(incident(runbook="net")) is None  # another category's runbook
+    assert catalog.find_for(incident(runbook="nope")) is None
+    assert catalog.find_for(incident(runbook="pool", labels={})) is None  # its match rules still apply

@@ -1,0 +1,366 @@
+"""Runs end to end through the engine, on SQLite and PostgreSQL: steps, retries, rollback, kill switch."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+
+from engine.audit_actions import AuditAction
+from runtime import Runtime
+from storage import audit, incidents, runs
+from storage.database import unit_of_work, write_transaction
+from storage.fields import utcnow
+from storage.models import Run
+from tests.conftest import make_incident
+from tests.support.notifier import RecordingNotifier
+
+pytestmark = pytest.mark.usefixtures("database")
+
+
+def runbook(steps: str, category: str = "database", rb_id: str = "fix") -> str:
+    return f"""
+    runbooks:
+      - id: {rb_id}
+        category: {category}
+        steps: {steps}
+    """
+
+
+def finish(runtime: Runtime, incident_id: str = "INC-1", timeout: float = 20) -> Run:
+    """Wait for the incident's latest run to end and return it."""
+    latest = runs.latest_for(incident_id=incident_id)
+    assert latest is not None, "no run was queued"
+    run = runtime.resolution.wait_for_run(latest.id, timeout)
+    assert run.status in runs.TERMINAL_RUN_STATUSES, f"run still {run.status}"
+    return run
+
+
+def actions(incident_id: str = "INC-1") -> list[str]:
+    return [row.action for row in audit.for_incident(incident_id=incident_id)]
+
+
+def notifier_of(runtime: Runtime) -> RecordingNotifier:
+    assert isinstance(runtime.notifier, RecordingNotifier)
+    return runtime.notifier
+
+
+def test_high_confidence_incident_is_resolved_and_the_creator_told(engine, http_server):
+    runtime = engine(
+        runbook(
+            f"""
+            - {{name: Check, http: {{url: "{http_server.url}/health/{{service}}"}}}}
+            - {{name: Record, log: "done {{incident_id}}"}}
+            """
+        )
+    )
+    submission = runtime.resolution.submit(make_incident())
+    assert submission.decision.outcome == "queued"
+    run = finish(runtime)
+
+    assert run.status == "resolved"
+    assert run.message == "All 2 step(s) succeeded"
+    stored = incidents.get(incident_id="INC-1")
+    assert stored is not None
+    assert (stored.status, stored.auto_resolved, stored.resolution_status) == (
+        "auto_resolved",
+        True,
+        "resolved",
+    )
+    assert stored.resolved_at is not None
+    assert http_server.paths() == ["/health/orders-db"]
+    assert [(s.name, s.status, s.attempts) for s in runs.steps_of(run_id=run.id)] == [
+        ("Check", "succeeded", 1),
+        ("Record", "succeeded", 1),
+    ]
+    assert actions() == [
+        "incident_received",
+        "auto_resolution_queued",
+        "auto_resolution_attempted",
+        "step_started",
+        "step_succeeded",
+        "step_started",
+        "step_succeeded",
+        "auto_resolution_success",
+        "notification_sent",
+        "notification_sent",
+    ]
+    dm = notifier_of(runtime).dms[0]
+    assert (dm.incident_id, dm.status, dm.runbook_id, dm.created_by) == (
+        "INC-1",
+        "resolved",
+        "fix",
+        "U012ABCDEF",
+    )
+    assert [s.name for s in dm.steps] == ["Check", "Record"]
+
+
+def test_failed_step_never_reports_success(engine, http_server):
+    runtime = engine(runbook(f'[{{name: Check, http: {{url: "{http_server.url}/status/500"}}, retries: 0}}]'))
+    runtime.resolution.submit(make_incident())
+    run = finish(runtime)
+    assert run.status == "failed"
+    assert run.message == "Step 1 (Check) failed"
+    stored = incidents.get(incident_id="INC-1")
+    assert stored is not None
+    assert (stored.status, stored.auto_resolved, stored.resolution_status) == ("open", False, "failed")
+    assert "auto_resolution_success" not in actions()
+    assert "auto_resolution_failed" in actions()
+    assert notifier_of(runtime).dms[0].status == "failed"
+
+
+def test_retries_back_off_exponentially_then_succeed(engine, http_server):
+    runtime = engine(
+        runbook(
+            f'[{{name: Flaky, http: {{url: "{http_server.url}/flaky/a/2"}}, retries: 2, backoff: 200ms}}]'
+        )
+    )
+    runtime.resolution.submit(make_incident())
+    run = finish(runtime)
+    assert run.status == "resolved"
+    (step,) = runs.steps_of(run_id=run.id)
+    assert step.attempts == 3
+    times = [r.at for r in http_server.requests]
+    assert len(times) == 3
+    assert times[1] - times[0] >= 0.2
+    assert times[2] - times[1] >= 0.4  # doubled
+    assert actions().count(AuditAction.STEP_RETRY) == 2
+
+
+def test_category_max_retry_attempts_applies_when_the_step_sets_none(engine, http_server):
+    runtime = engine(
+        runbook(f'[{{name: Down, http: {{url: "{http_server.url}/status/503"}}, backoff: 10ms}}]')
+    )
+    runtime.configuration.update_category(
+        category="database", actor="U0ADMIN", changes={"max_retry_attempts": 1}
+    )
+    runtime.resolution.submit(make_incident())
+    run = finish(runtime)
+    assert run.status == "failed"
+    (step,) = runs.steps_of(run_id=run.id)
+    assert step.attempts == 2
+    assert len(http_server.requests) == 2
+
+
+def test_failure_rolls_back_completed_steps_in_reverse_order(engine, http_server):
+    url = http_server.url
+    runtime = engine(
+        runbook(
+            f"""
+            - {{name: One, log: one, rollback: {{http: {{url: "{url}/undo/1"}}}}}}
+            - {{name: Two, log: two}}
+            - {{name: Three, log: three, rollback: {{http: {{url: "{url}/undo/3"}}}}}}
+            - {{name: Four, http: {{url: "{url}/status/500"}}, retries: 0}}
+            - {{name: Five, http: {{url: "{url}/never"}}}}
+            """
+        )
+    )
+    runtime.resolution.submit(make_incident())
+    run = finish(runtime)
+    assert run.status == "failed"
+    assert run.message == "Step 4 (Four) failed; rolled back 2 of 2 step(s)"
+    assert http_server.paths() == ["/status/500", "/undo/3", "/undo/1"]
+    rollbacks = [(s.name, s.status) for s in runs.steps_of(run_id=run.id) if s.phase == "rollback"]
+    assert rollbacks == [("Three", "succeeded"), ("One", "succeeded")]
+    trail = actions()
+    assert trail.count("rollback_started") == 2
+    assert trail.count("rollback_succeeded") == 2
+
+
+def test_failed_rollback_is_reported(engine, http_server):
+    url = http_server.url
+    runtime = engine(
+        runbook(
+            f"""
+            - {{name: One, log: one, rollback: {{http: {{url: "{url}/status/500"}}}}}}
+            - {{name: Two, http: {{url: "{url}/status/500"}}, retries: 0}}
+            """
+        )
+    )
+    runtime.resolution.submit(make_incident())
+    run = finish(runtime)
+    assert run.message == "Step 2 (Two) failed; rolled back 0 of 1 step(s), 1 rollback(s) failed"
+    assert "rollback_failed" in actions()
+
+
+def test_kill_switch_stops_a_run_at_the_next_step_without_undoing(engine, http_server):
+    url = http_server.url
+    runtime = engine(
+        runbook(
+            f"""
+            - {{name: Slow, http: {{url: "{url}/hold/k"}}, rollback: {{http: {{url: "{url}/undo"}}}}}}
+            - {{name: Next, http: {{url: "{url}/next"}}}}
+            """
+        )
+    )
+    runtime.resolution.submit(make_incident())
+    assert http_server.arrival("k").wait(10)
+    runtime.configuration.activate_kill_switch(actor="U0ONCALL", reason="misbehaving")
+    http_server.release("k")
+    run = finish(runtime)
+    assert run.status == "halted"
+    assert run.message == "Halted by the kill switch before step 2 (Next)"
+    assert http_server.paths() == ["/hold/k"]  # no next step, no rollback
+    stored = incidents.get(incident_id="INC-1")
+    assert stored is not None
+    assert stored.resolution_status == "halted"
+    assert notifier_of(runtime).dms[0].status == "halted"
+    assert "auto_resolution_halted" in actions()
+
+
+def test_kill_switch_skips_new_incidents_and_expires(engine):
+    runtime = engine(runbook("[{name: A, log: a}]"))
+    runtime.configuration.activate_kill_switch(actor="U0ONCALL", reason="test", duration=timedelta(seconds=1))
+    submission = runtime.resolution.submit(make_incident())
+    assert submission.decision.reason == "Auto-resolution is globally disabled (kill switch active)"
+    assert submission.run_id is None
+    deadline = time.monotonic() + 10
+    while not audit.query(action="kill_switch_expired") and time.monotonic() < deadline:
+        time.sleep(0.1)  # the worker's periodic job turns it off
+    (expired,) = audit.query(action="kill_switch_expired")
+    assert expired.details["activated_by"] == "U0ONCALL"
+    assert runtime.configuration.expire_kill_switch() is False  # once only
+    assert [k.active for k in notifier_of(runtime).kill_switch] == [True, False]
+    assert runtime.resolution.submit(make_incident()).decision.outcome == "queued"
+
+
+def test_dry_run_records_what_would_run_and_runs_nothing(engine, http_server):
+    runtime = engine(
+        runbook(
+            f"""
+            - {{name: Call, http: {{url: "{http_server.url}/x/{{service}}"}}}}
+            - {{name: Cmd, command: ["touch", "/tmp/autoresolve-dry-run-must-not-exist"]}}
+            """
+        )
+    )
+    runtime.configuration.update_category(category="database", actor="U0ADMIN", changes={"dry_run": True})
+    runtime.resolution.submit(make_incident())
+    run = finish(runtime)
+    assert run.status == "dry_run"
+    assert run.dry_run is True
+    assert http_server.requests == []
+    steps = runs.steps_of(run_id=run.id)
+    assert [(s.status, s.action) for s in steps] == [
+        ("would_run", f"GET {http_server.url}/x/orders-db"),
+        ("would_run", "touch /tmp/autoresolve-dry-run-must-not-exist"),
+    ]
+    stored = incidents.get(incident_id="INC-1")
+    assert stored is not None
+    assert (stored.status, stored.auto_resolved) == ("open", False)
+    assert notifier_of(runtime).dms == []
+
+
+def test_notification_required_false_sends_no_dm(engine):
+    runtime = engine(runbook("[{name: A, log: a}]"))
+    runtime.configuration.update_category(
+        category="database", actor="U0ADMIN", changes={"notification_required": False}
+    )
+    runtime.resolution.submit(make_incident())
+    assert finish(runtime).status == "resolved"
+    assert notifier_of(runtime).dms == []
+    assert [r.status for r in notifier_of(runtime).runs] == ["resolved"]
+
+
+def test_undeliverable_dm_is_audited_as_failed(engine):
+    runtime = engine(runbook("[{name: A, log: a}]"))
+    notifier_of(runtime).refuse_dms_to.add("nobody@example.com")
+    runtime.resolution.submit(make_incident(created_by="nobody@example.com"))
+    finish(runtime)
+    (row,) = audit.query(incident_id="INC-1", action="notification_failed")
+    assert row.success is False
+    assert row.error_message == "users_not_found: nobody@example.com"
+    assert row.details["channel"] == "creator_dm"
+
+
+def test_the_same_incident_posted_twice_runs_once(engine):
+    runtime = engine(runbook("[{name: A, log: a}]"))
+    runtime.resolution.submit(make_incident())
+    finish(runtime)
+    again = runtime.resolution.submit(make_incident())
+    assert again.run_id is None
+    assert again.decision.reason == "Incident already in status: auto_resolved"
+    with unit_of_work():
+        assert Run.select().count() == 1
+
+
+def test_concurrent_deliveries_of_one_incident_give_one_run(engine, http_server):
+    runtime = engine(runbook(f'[{{name: Slow, http: {{url: "{http_server.url}/slow/0.3"}}}}]'))
+    barrier = threading.Barrier(10)
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def deliver() -> None:
+        barrier.wait()
+        with unit_of_work():
+            outcome = runtime.resolution.submit(make_incident()).decision.outcome
+        with lock:
+            outcomes.append(outcome)
+
+    threads = [threading.Thread(target=deliver) for _ in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["queued"] + ["skipped"] * 9
+    finish(runtime)
+    with unit_of_work():
+        assert Run.select().count() == 1
+    assert len(http_server.requests) == 1
+
+
+def test_force_runs_below_the_threshold(engine):
+    runtime = engine(runbook("[{name: A, log: a}]"))
+    low = make_incident(confidence_score=0.4)
+    assert runtime.resolution.submit(low).decision.outcome == "skipped"
+    forced = runtime.resolution.submit(low, actor="U0ADMIN", force=True)
+    assert forced.decision.outcome == "queued"
+    run = finish(runtime)
+    assert (run.status, run.forced, run.requested_by) == ("resolved", True, "U0ADMIN")
+
+
+def test_a_missing_placeholder_value_fails_the_step_before_running(engine, http_server):
+    runtime = engine(runbook(f'[{{name: A, http: {{url: "{http_server.url}/{{labels[zone]}}"}}}}]'))
+    runtime.resolution.submit(make_incident())
+    run = finish(runtime)
+    assert run.status == "failed"
+    (step,) = runs.steps_of(run_id=run.id)
+    assert step.error == "refused: {labels[zone]}: the incident has no label 'zone'"
+    assert http_server.requests == []
+
+
+def test_never_more_than_max_concurrent_runs_and_none_dropped(engine, http_server):
+    limit = 3
+    runtime = engine(runbook(f'[{{name: Slow, http: {{url: "{http_server.url}/slow/0.4"}}}}]'))
+    runtime.configuration.update_global(actor="U0ADMIN", changes={"max_concurrent_resolutions": limit})
+    ids = [f"INC-{n}" for n in range(limit + 5)]
+    for incident_id in ids:
+        runtime.resolution.submit(make_incident(incident_id=incident_id))
+    finished = [finish(runtime, incident_id) for incident_id in ids]
+    assert [run.status for run in finished] == ["resolved"] * len(ids)
+    assert http_server.max_in_flight == limit
+    assert len(http_server.requests) == len(ids)
+    started = sorted(run.started_at for run in finished)
+    assert started == [run.started_at for run in sorted(finished, key=lambda r: r.id)]  # in order
+
+
+def test_a_run_whose_owner_died_is_marked_interrupted_not_rerun(engine):
+    runtime = engine(runbook("[{name: A, log: a}]"))
+    runtime.configuration.activate_kill_switch(actor="t", reason="keep the worker off this run")
+    runtime.resolution.submit(make_incident())  # skipped; now plant a run a dead process had claimed
+    with write_transaction():
+        run = runs.enqueue(
+            incident_id="INC-1", runbook_id="fix", dry_run=False, forced=False, requested_by="system"
+        )
+        Run.update(
+            status="running", claimed_by="dead-host:1", lease_expires_at=utcnow() - timedelta(seconds=1)
+        ).where(Run.id == run.id).execute()
+    assert runtime.worker.sweep_expired_leases() == 1
+    swept = runs.get(run_id=run.id)
+    assert swept is not None
+    assert swept.status == "interrupted"
+    assert "dead-host:1" in (swept.message or "")
+    assert runs.steps_of(run_id=run.id) == []
+    assert [r.status for r in notifier_of(runtime).runs] == ["interrupted"]
+    assert runtime.worker.sweep_expired_leases() == 0

@@ -1,0 +1,141 @@
+"""Step executors against real things: subprocesses and a local HTTP server."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+
+import pytest
+
+from engine.runbooks import Action
+from engine.steps import MAX_OUTPUT_CHARS, prepare, truncate
+
+NO_CANCEL = threading.Event()
+VALUES = {"service": "orders; rm -rf / $(whoami)", "incident_id": "INC-1", "labels": {}}
+
+
+def run(action: dict, timeout: float = 5.0):
+    prepared = prepare(Action.model_validate({**action, "timeout": timeout}), VALUES)
+    return prepared, prepared.run(timeout, NO_CANCEL)
+
+
+def test_command_runs_argv_without_a_shell():
+    prepared, outcome = run(
+        {"command": [sys.executable, "-c", "import sys; print(sys.argv[1])", "{service}"]}
+    )
+    assert outcome.ok
+    assert outcome.output.strip() == "orders; rm -rf / $(whoami)"  # one argument, never interpreted
+    assert prepared.describe().endswith("orders; rm -rf / $(whoami)")
+
+
+def test_command_exit_status_is_a_failure_with_output_kept():
+    _, outcome = run({"command": [sys.executable, "-c", "print('boom'); raise SystemExit(3)"]})
+    assert not outcome.ok
+    assert outcome.error == "exit status 3"
+    assert "boom" in outcome.output
+
+
+def test_command_timeout_kills_the_process_group():
+    started = time.monotonic()
+    script = "import subprocess, time; subprocess.Popen(['sleep', '30']); print('started', flush=True); time.sleep(30)"
+    _, outcome = run({"command": [sys.executable, "-c", script]}, timeout=0.5)
+    assert not outcome.ok
+    assert outcome.error == "timed out after 0.5s"
+    assert "started" in outcome.output
+    assert time.monotonic() - started < 5  # the grandchild did not keep the pipe open
+
+
+def test_command_does_not_inherit_the_bots_secrets(monkeypatch):
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-secret")
+    _, outcome = run({"command": [sys.executable, "-c", "import os; print(sorted(os.environ))"]})
+    assert outcome.ok
+    assert "SLACK_BOT_TOKEN" not in outcome.output
+
+
+def test_missing_program_is_reported():
+    _, outcome = run({"command": ["/nonexistent/program"]})
+    assert not outcome.ok
+    assert outcome.error == "program not found: /nonexistent/program"
+
+
+def test_long_output_is_truncated_keeping_head_and_tail():
+    _, outcome = run({"command": [sys.executable, "-c", "print('A' * 5000 + 'END')"]})
+    assert outcome.ok
+    assert len(outcome.output) < MAX_OUTPUT_CHARS + 100
+    assert outcome.output.startswith("AAAA")
+    assert outcome.output.rstrip().endswith("END")
+    assert "characters cut" in truncate("x" * 10_000)
+
+
+def test_http_step_succeeds_on_expected_status(http_server):
+    prepared, outcome = run({"http": {"url": http_server.url + "/svc/{incident_id}", "expect_status": [200]}})
+    assert outcome.ok
+    assert outcome.output.startswith("HTTP 200")
+    assert http_server.paths() == ["/svc/INC-1"]
+    assert prepared.describe() == f"GET {http_server.url}/svc/INC-1"
+
+
+def test_http_step_fails_on_unexpected_status(http_server):
+    _, outcome = run({"http": {"url": http_server.url + "/status/503"}})
+    assert not outcome.ok
+    assert outcome.error == "HTTP 503, expected 2xx"
+    _, outcome = run({"http": {"url": http_server.url + "/status/200", "expect_status": [204]}})
+    assert outcome.error == "HTTP 200, expected 204"
+
+
+def test_http_step_sends_method_headers_and_json_body(http_server):
+    _, outcome = run(
+        {
+            "http": {
+                "method": "post",
+                "url": http_server.url + "/hooks",
+                "headers": {"X-Incident": "{incident_id}"},
+                "json": {"service": "{service}", "n": 1},
+            }
+        }
+    )
+    assert outcome.ok
+    request = http_server.requests[-1]
+    assert request.method == "POST"
+    assert request.headers["X-Incident"] == "INC-1"
+    assert request.body == b'{"service":"orders; rm -rf / $(whoami)","n":1}'
+
+
+def test_http_step_times_out(http_server):
+    _, outcome = run({"http": {"url": http_server.url + "/slow/3"}}, timeout=0.3)
+    assert not outcome.ok
+    assert outcome.error == "timed out after 0.3s"
+
+
+def test_http_step_reports_connection_refused():
+    _, outcome = run({"http": {"url": "http://127.0.0.1:9/"}})
+    assert not outcome.ok
+    assert outcome.error is not None
+    assert outcome.error.startswith("request failed: ConnectError")
+
+
+def test_wait_waits_and_stops_early_when_cancelled():
+    prepared = prepare(Action.model_validate({"wait": "200ms"}), VALUES)
+    started = time.monotonic()
+    assert prepared.run(1, threading.Event()).ok
+    assert time.monotonic() - started >= 0.2
+    cancelled = threading.Event()
+    cancelled.set()
+    outcome = prepare(Action.model_validate({"wait": "10s"}), VALUES).run(1, cancelled)
+    assert not outcome.ok
+    assert outcome.error == "cancelled: the bot is shutting down"
+
+
+def test_log_records_its_message():
+    prepared, outcome = run({"log": "restarting {incident_id}"})
+    assert outcome.ok
+    assert outcome.output == "restarting INC-1"
+    assert prepared.describe() == "log: restarting INC-1"
+
+
+@pytest.mark.parametrize("value", ["-rf", "--help"])
+def test_option_like_values_never_reach_a_command(value):
+    action = Action.model_validate({"command": ["echo", "{service}"]})
+    with pytest.raises(ValueError, match="option"):
+        prepare(action, {**VALUES, "service": value})

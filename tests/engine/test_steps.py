@@ -38,7 +38,10 @@ def test_command_exit_status_is_a_failure_with_output_kept():
 
 def test_command_timeout_kills_the_process_group():
     started = time.monotonic()
-    script = "import subprocess, time; subprocess.Popen(['sleep', '30']); print('started', flush=True); time.sleep(30)"
+    script = (
+        "import subprocess, time; subprocess.Popen(['sleep', '30']); "
+        "print('started', flush=True); time.sleep(30)"
+    )
     _, outcome = run({"command": [sys.executable, "-c", script]}, timeout=0.5)
     assert not outcome.ok
     assert outcome.error == "timed out after 0.5s"

@@ -1,4 +1,4 @@
-"""Real servers for tests: a scriptable local HTTP endpoint for `http` steps, and the bot served by uvicorn."""
+"""Real servers for tests: a scriptable HTTP endpoint for `http` steps, and the bot served by uvicorn."""
 
 from __future__ import annotations
 

@@ -30,8 +30,8 @@ def load_settings() -> Settings:
         return Settings()
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in error['loc']).upper() or 'settings'}: "
-            f"{error['msg'].removeprefix('Value error, ')}"
+            ("".join(f"{str(p).upper()}: " for p in error["loc"][:1]))
+            + error["msg"].removeprefix("Value error, ")
             for error in exc.errors()
         )
         raise CliError(f"invalid settings: {problems}") from None

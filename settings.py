@@ -50,6 +50,22 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = Field(default=0.5, gt=0, le=10)
     run_lease_seconds: float = Field(default=60.0, ge=5)
 
+    @field_validator(
+        "slack_bot_token",
+        "slack_signing_secret",
+        "slack_app_token",
+        "audit_channel",
+        "api_token",
+        "webhook_token",
+        "webhook_secret",
+        "result_webhook_url",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        """`API_TOKEN=` in .env means no token, not an empty one."""
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("admin_users", mode="before")
     @classmethod
     def _split_admins(cls, value: object) -> object:

@@ -26,6 +26,9 @@ def create_app(runtime: Runtime, *, manage_worker: bool = True) -> FastAPI:
         finally:
             if manage_worker:
                 runtime.stop()
+                print(
+                    "Autoresolve stopped: no new runs claimed, runs in flight finished or marked.", flush=True
+                )
 
     app = FastAPI(
         title="Autoresolve",

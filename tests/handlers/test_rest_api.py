@@ -1,0 +1,407 @@
+"""The seed's REST API over real HTTP against the served bot: outcomes, auth, and bad input of every kind."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import pytest
+
+from tests.support.servers import ServedApp
+
+TOKEN = "test-api-token"
+SIMPLE = """
+runbooks:
+  - id: db-fix
+    category: database
+    steps:
+      - {name: First, log: "fixing {service}"}
+      - {name: Second, log: done}
+"""
+
+
+def incident(**overrides: object) -> dict[str, object]:
+    body: dict[str, object] = {
+        "incident_id": "INC-1",
+        "title": "Connection pool exhausted",
+        "description": "orders-db refuses connections",
+        "category": "database",
+        "priority": "high",
+        "confidence_score": 0.95,
+        "created_by": "U012ABCDEF",
+        "service": "orders-db",
+    }
+    body.update(overrides)
+    return body
+
+
+@pytest.fixture
+def app(served) -> ServedApp:
+    return served(SIMPLE, api_token=TOKEN)
+
+
+@pytest.fixture
+def api(app):
+    with app.client(TOKEN) as client:
+        yield client
+
+
+def test_health_reports_the_database_without_auth(app):
+    with app.client() as client:
+        response = client.get("/health")
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "healthy",
+        "service": "auto-resolution-system",
+        "version": "0.1.0",
+        "database": "ok",
+    }
+
+
+@pytest.mark.parametrize("header", [None, "Bearer wrong", "Basic dGVzdA==", "Bearer"])
+def test_api_refuses_missing_or_wrong_tokens(app, header):
+    headers = {"Authorization": header} if header else {}
+    with app.client() as client:
+        response = client.get("/api/v1/config", headers=headers)
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert response.json()["error"].startswith("Missing or invalid bearer token")
+
+
+def test_high_confidence_incident_is_resolved_with_its_steps(api):
+    response = api.post("/api/v1/incidents/INC-1/auto-resolve", json=incident())
+    assert response.status_code == 200
+    body = response.json()
+    assert body["success"] is True
+    assert body["status"] == "resolved"
+    assert body["runbook"] == "db-fix"
+    assert body["message"] == "All 2 step(s) succeeded"
+    assert body["resolved_at"] is not None
+    steps = body["resolution_steps"]
+    assert [(s["description"], s["success"], s["action"]) for s in steps] == [
+        ("First", True, "log: fixing orders-db"),
+        ("Second", True, "log: done"),
+    ]
+    assert steps[0]["step_id"] == f"{body['run_id']}-1"
+
+    detail = api.get("/api/v1/incidents/INC-1").json()
+    assert (detail["status"], detail["auto_resolved"], detail["resolution_status"]) == (
+        "auto_resolved",
+        True,
+        "resolved",
+    )
+    trail = [row["action"] for row in api.get("/api/v1/audit/incident/INC-1").json()]
+    assert trail[:3] == ["incident_received", "auto_resolution_queued", "auto_resolution_attempted"]
+    assert "auto_resolution_success" in trail
+
+
+def test_low_confidence_incident_gets_the_seed_reason(api):
+    response = api.post(
+        "/api/v1/incidents/INC-2/auto-resolve", json=incident(incident_id="INC-2", confidence_score=0.85)
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert body == {
+        "incident_id": "INC-2",
+        "success": False,
+        "message": "Confidence score 85.00% below threshold 90.00%",
+        "resolution_steps": [],
+        "resolved_at": None,
+        "status": "skipped",
+        "run_id": None,
+        "runbook": None,
+    }
+    (skip,) = api.get(
+        "/api/v1/audit", params={"incident_id": "INC-2", "action": "auto_resolution_skipped"}
+    ).json()
+    assert skip["details"]["reason"] == "Confidence score 85.00% below threshold 90.00%"
+    assert skip["confidence_score"] == 0.85
+
+
+def test_force_runs_a_low_confidence_incident(api):
+    low = incident(confidence_score=0.5)
+    assert api.post("/api/v1/incidents/INC-1/auto-resolve", json=low).json()["success"] is False
+    forced = api.post(
+        "/api/v1/incidents/INC-1/auto-resolve", params={"force": "true", "actor": "U0ADMIN"}, json=low
+    )
+    assert forced.json()["success"] is True
+
+
+def test_posting_the_same_incident_twice_runs_it_once(api):
+    assert api.post("/api/v1/incidents/INC-1/auto-resolve", json=incident()).json()["success"] is True
+    again = api.post("/api/v1/incidents/INC-1/auto-resolve", json=incident()).json()
+    assert again["success"] is False
+    assert again["message"] == "Incident already in status: auto_resolved"
+    attempts = api.get(
+        "/api/v1/audit", params={"incident_id": "INC-1", "action": "auto_resolution_attempted"}
+    )
+    assert len(attempts.json()) == 1
+
+
+def test_a_long_run_answers_202_and_can_be_followed(served, http_server):
+    app = served(
+        f"""
+        runbooks:
+          - id: slow
+            category: database
+            steps: [{{name: Hold, http: {{url: "{http_server.url}/hold/r"}}}}]
+        """,
+        auto_resolve_wait_seconds=0.3,
+    )
+    with app.client() as api:
+        response = api.post("/api/v1/incidents/INC-1/auto-resolve", json=incident())
+        assert response.status_code == 202
+        body = response.json()
+        assert (body["success"], body["status"]) == (False, "running")
+        assert body["message"] == f"Run {body['run_id']} is running; see GET /api/v1/incidents/INC-1"
+        http_server.release("r")
+        run = app.runtime.resolution.wait_for_run(body["run_id"], 10)
+        assert run.status == "resolved"
+        detail = api.get("/api/v1/incidents/INC-1").json()
+        assert detail["latest_run"]["status"] == "resolved"
+        assert detail["resolution_steps"][0]["status"] == "succeeded"
+
+
+def test_batch_resolve_answers_for_each_incident(api):
+    batch = [incident(incident_id="B-1"), incident(incident_id="B-2", confidence_score=0.2)]
+    response = api.post("/api/v1/incidents/batch-resolve", json=batch)
+    assert response.status_code == 200
+    assert [(r["incident_id"], r["success"]) for r in response.json()] == [("B-1", True), ("B-2", False)]
+
+
+def test_batch_with_an_unknown_category_is_refused_before_anything_runs(api):
+    batch = [incident(incident_id="B-1"), incident(incident_id="B-2", category="nope")]
+    response = api.post("/api/v1/incidents/batch-resolve", json=batch)
+    assert response.status_code == 422
+    assert response.json()["fields"][0]["field"] == "[1].category"
+    assert api.get("/api/v1/audit", params={"incident_id": "B-1"}).json() == []
+
+
+def field_errors(response) -> dict[str, str]:
+    assert response.status_code == 422, response.text
+    return {f["field"]: f["message"] for f in response.json()["fields"]}
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "message"),
+    [
+        ({"confidence_score": 1.5}, "confidence_score", "less than or equal to 1"),
+        ({"confidence_score": -0.1}, "confidence_score", "greater than or equal to 0"),
+        ({"confidence_score": "high"}, "confidence_score", "valid number"),
+        ({"title": ""}, "title", "at least 1 character"),
+        ({"title": "x" * 501}, "title", "at most 500 characters"),
+        ({"priority": "urgent"}, "priority", "'low', 'medium', 'high' or 'critical'"),
+        ({"created_by": "bob"}, "created_by", "Slack user ID"),
+        ({"labels": {"a": 1}}, "labels.a", "valid string"),
+        ({"tags": "x"}, "tags", "valid list"),
+        ({"callback_url": "ftp://x"}, "callback_url", "http://"),
+        ({"category": "Not A Slug"}, "category", "pattern"),
+    ],
+)
+def test_bad_fields_are_refused_naming_the_field(api, change, field, message):
+    response = api.post("/api/v1/incidents/INC-1/auto-resolve", json=incident(**change))
+    errors = field_errors(response)
+    assert field in errors
+    assert message in errors[field]
+    assert response.json()["error"].startswith(f"{field}:")
+
+
+@pytest.mark.parametrize("missing", ["title", "category", "confidence_score", "created_by", "incident_id"])
+def test_missing_required_fields_are_named(api, missing):
+    body = incident()
+    del body[missing]
+    assert (
+        field_errors(api.post("/api/v1/incidents/INC-1/auto-resolve", json=body))[missing] == "Field required"
+    )
+
+
+def test_unknown_category_is_refused_naming_the_field(api):
+    response = api.post("/api/v1/incidents/INC-1/auto-resolve", json=incident(category="payments"))
+    assert field_errors(response)["category"].startswith(
+        "unknown category 'payments' (configured: application"
+    )
+
+
+def test_path_and_body_id_mismatch_is_a_400(api):
+    response = api.post("/api/v1/incidents/INC-9/auto-resolve", json=incident())
+    assert response.status_code == 400
+    assert response.json()["fields"] == [{"field": "incident_id", "message": "does not match the path"}]
+
+
+def test_invalid_json_is_a_422_not_a_500(api):
+    response = api.post(
+        "/api/v1/incidents/INC-1/auto-resolve",
+        content=b'{"incident_id": ',
+        headers={"content-type": "application/json"},
+    )
+    errors = field_errors(response)
+    assert any(message.startswith("invalid JSON") for message in errors.values())
+
+
+def test_wrong_body_type_is_named(api):
+    assert "body" in field_errors(api.post("/api/v1/incidents/INC-1/auto-resolve", json=[1, 2]))
+
+
+def test_oversized_body_is_a_413(app):
+    big = json.dumps(incident(description="x" * 2_000_000))
+    with app.client(TOKEN) as client:
+        response = client.post(
+            "/api/v1/incidents/INC-1/auto-resolve", content=big, headers={"content-type": "application/json"}
+        )
+    assert response.status_code == 413
+    assert response.json()["error"] == "request body larger than 1048576 bytes"
+
+
+def test_a_chunked_body_without_length_is_cut_off_at_the_limit(app):
+    host, port = app.base_url.removeprefix("http://").split(":")
+    chunk = b"x" * 65536
+    request = (
+        b"POST /api/v1/incidents/INC-1/auto-resolve HTTP/1.1\r\nHost: x\r\n"
+        + f"Authorization: Bearer {TOKEN}\r\n".encode()
+        + b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    )
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(request)
+        try:
+            for _ in range(20):
+                sock.sendall(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+        except OSError:
+            pass  # the server may close as soon as it has answered
+        answer = sock.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 413")
+
+
+def test_bad_path_and_query_values_are_4xx(api):
+    assert api.get("/api/v1/incidents/has space").status_code == 422
+    assert api.get("/api/v1/incidents/UNKNOWN-1").status_code == 404
+    assert field_errors(api.get("/api/v1/audit", params={"limit": 0}))["limit"].startswith("Input should be")
+    assert "offset" in field_errors(api.get("/api/v1/audit", params={"offset": "x"}))
+    errors = field_errors(api.get("/api/v1/audit", params={"action": "rm -rf"}))
+    assert errors["action"].startswith("unknown action 'rm -rf'")
+    assert "start_date" in field_errors(api.get("/api/v1/audit", params={"start_date": "yesterday"}))
+    naive = field_errors(api.get("/api/v1/audit", params={"start_date": "2026-01-01T00:00:00"}))
+    assert naive["start_date"].startswith("needs a time zone")
+
+
+def test_config_reads_and_updates_with_audit(api):
+    config = api.get("/api/v1/config").json()
+    assert config["global_enabled"] is True
+    assert config["max_concurrent_resolutions"] == 10
+    assert set(config["category_configs"]) == {
+        "application",
+        "database",
+        "infrastructure",
+        "network",
+        "security",
+        "user_access",
+    }
+    assert config["category_configs"]["database"] == {
+        "category": "database",
+        "auto_resolution_enabled": True,
+        "confidence_threshold": 0.9,
+        "max_retry_attempts": 3,
+        "notification_required": True,
+        "dry_run": False,
+        "approval_floor": None,
+    }
+    update = {
+        "category_config": {"category": "database", "confidence_threshold": 0.8, "approval_floor": 0.7},
+        "max_concurrent_resolutions": 4,
+    }
+    updated = api.put("/api/v1/config", params={"actor": "U0ADMIN"}, json=update).json()
+    assert updated["category_configs"]["database"]["confidence_threshold"] == 0.8
+    assert updated["max_concurrent_resolutions"] == 4
+    assert api.get("/api/v1/config/category/database").json()["approval_floor"] == 0.7
+    changes = api.get("/api/v1/audit", params={"action": "config_updated", "actor": "U0ADMIN"}).json()
+    assert len(changes) == 2
+    category_change = next(c for c in changes if c["details"].get("category") == "database")
+    assert category_change["details"]["before"]["confidence_threshold"] == 0.9
+    assert category_change["details"]["after"]["confidence_threshold"] == 0.8
+    # 0.85 now passes the lowered threshold
+    assert api.post(
+        "/api/v1/incidents/INC-3/auto-resolve", json=incident(incident_id="INC-3", confidence_score=0.85)
+    ).json()["success"]
+
+
+def test_new_categories_can_be_added(api):
+    api.put("/api/v1/config", json={"category_config": {"category": "payments"}})
+    assert api.get("/api/v1/config/category/payments").json()["confidence_threshold"] == 0.9
+
+
+@pytest.mark.parametrize(
+    ("update", "field"),
+    [
+        (
+            {"category_config": {"category": "database", "confidence_threshold": 0.3}},
+            "category_config.confidence_threshold",
+        ),
+        (
+            {"category_config": {"category": "database", "max_retry_attempts": -1}},
+            "category_config.max_retry_attempts",
+        ),
+        ({"category_config": {"category": "database", "approval_floor": 0.95}}, "approval_floor"),
+        ({"max_concurrent_resolutions": 0}, "max_concurrent_resolutions"),
+        ({"global_enabled": "maybe"}, "global_enabled"),
+        ({"thresold": 0.9}, "thresold"),
+    ],
+)
+def test_bad_config_updates_are_refused_naming_the_field(api, update, field):
+    assert field in field_errors(api.put("/api/v1/config", json=update))
+    assert api.get("/api/v1/config/category/database").json()["confidence_threshold"] == 0.9
+
+
+def test_unknown_category_config_is_404(api):
+    response = api.get("/api/v1/config/category/payments")
+    assert response.status_code == 404
+    assert response.json()["error"] == "Unknown category: payments"
+
+
+def test_kill_switch_activate_and_deactivate(api):
+    on = api.post(
+        "/api/v1/config/kill-switch/activate", params={"actor": "U0ONCALL", "reason": "runbooks misbehaving"}
+    ).json()
+    assert on["global_enabled"] is False
+    assert on["kill_switch"]["active"] is True
+    assert on["kill_switch"]["reason"] == "runbooks misbehaving"
+    skipped = api.post("/api/v1/incidents/INC-1/auto-resolve", json=incident()).json()
+    assert skipped["message"] == "Auto-resolution is globally disabled (kill switch active)"
+    off = api.post(
+        "/api/v1/config/kill-switch/deactivate", json={"actor": "U0ADMIN", "reason": "fixed"}
+    ).json()
+    assert off["global_enabled"] is True
+    rows = api.get("/api/v1/audit", params={"action": "kill_switch_activated"}).json()
+    assert [(r["actor"], r["details"]["reason"]) for r in rows] == [("U0ONCALL", "runbooks misbehaving")]
+    assert (
+        api.get("/api/v1/audit", params={"action": "kill_switch_deactivated"}).json()[0]["actor"] == "U0ADMIN"
+    )
+
+
+def test_kill_switch_with_a_duration_and_bad_duration(api):
+    on = api.post("/api/v1/config/kill-switch/activate", params={"duration": "30m"}).json()
+    assert on["kill_switch"]["until"] is not None
+    response = api.post("/api/v1/config/kill-switch/activate", params={"duration": "soon"})
+    assert field_errors(response)["duration"].startswith("'soon' is not a duration")
+
+
+def test_global_enabled_false_is_the_seed_kill_switch(api):
+    assert api.put("/api/v1/config", json={"global_enabled": False}).json()["kill_switch"]["active"] is True
+    assert api.put("/api/v1/config", json={"global_enabled": True}).json()["kill_switch"]["active"] is False
+
+
+def test_openapi_docs_are_served(app):
+    with app.client() as client:
+        assert client.get("/docs").status_code == 200
+        paths = client.get("/openapi.json").json()["paths"]
+    for path in (
+        "/health",
+        "/api/v1/incidents/{incident_id}/auto-resolve",
+        "/api/v1/incidents/batch-resolve",
+        "/api/v1/config",
+        "/api/v1/config/category/{category}",
+        "/api/v1/config/kill-switch/activate",
+        "/api/v1/config/kill-switch/deactivate",
+        "/api/v1/audit",
+        "/api/v1/audit/incident/{incident_id}",
+        "/api/v1/incidents/{incident_id}",
+    ):
+        assert path in paths

@@ -43,7 +43,9 @@ def configure_logging(level: str) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    logging.getLogger("apscheduler").setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    quieter = max(logging.WARNING, logging.getLevelName(level))
+    for noisy in ("apscheduler", "httpx"):  # one line per job run or step request is too much
+        logging.getLogger(noisy).setLevel(quieter)
 
 
 def serve(settings: Settings) -> None:

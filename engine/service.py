@@ -14,7 +14,7 @@ from engine.audit_actions import AuditAction
 from engine.configuration import kill_switch_state
 from engine.errors import InvalidInput, NotFound
 from engine.gates import Decision, GateInputs, Outcome, decide
-from engine.incident import IncidentIn
+from engine.incident import IncidentIn, IncidentStatus
 from engine.notifier import DecisionReport, NotificationError, Notifier
 from engine.runbooks import RunbookCatalog
 from storage import audit, config_store, incidents, runs
@@ -23,6 +23,7 @@ from storage.models import Incident, Run, StepResult
 
 log = logging.getLogger(__name__)
 
+OPEN_STATUSES = (IncidentStatus.OPEN.value, IncidentStatus.IN_PROGRESS.value)
 DECISION_AUDIT_ACTION = {
     Outcome.QUEUED: AuditAction.AUTO_RESOLUTION_QUEUED,
     Outcome.SKIPPED: AuditAction.AUTO_RESOLUTION_SKIPPED,
@@ -91,7 +92,8 @@ class ResolutionService:
             existing = incidents.get(incident_id=incident.incident_id)
             active = runs.active_for(incident_id=incident.incident_id) if existing else None
             status = active.status if active else (existing.status if existing else incident.status.value)
-            refresh = existing is not None and active is None
+            # A later delivery refreshes an incident's data only while it is still open and idle.
+            refresh = existing is not None and active is None and existing.status in OPEN_STATUSES
             row = incidents.save_delivery(fields=incident.stored_fields(), refresh=refresh)
             audit.record(
                 action=AuditAction.INCIDENT_RECEIVED,

@@ -111,8 +111,9 @@ class RunWorker:
 
     def _execute(self, run: Run) -> None:
         try:
-            with unit_of_work():
-                self.executor.execute(run)
+            # No connection is held across the run: each step's writes take one briefly, so a
+            # hundred slow runs do not pin a hundred database connections.
+            self.executor.execute(run)
         except Exception as exc:
             error_id = uuid.uuid4().hex[:8]
             log.exception("run %s crashed (error id %s)", run.id, error_id)

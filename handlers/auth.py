@@ -6,7 +6,9 @@ import hmac
 
 from fastapi import HTTPException, Request
 
+from engine.audit_actions import AuditAction
 from handlers.deps import runtime_of
+from storage import audit
 
 
 def bearer_token(request: Request) -> str | None:
@@ -22,6 +24,17 @@ def require_api_token(request: Request) -> None:
         return
     given = bearer_token(request)
     if given is None or not hmac.compare_digest(given.encode(), expected.get_secret_value().encode()):
+        audit.record(
+            action=AuditAction.REQUEST_REFUSED,
+            actor="unauthenticated",
+            success=False,
+            error_message="missing bearer token" if given is None else "wrong bearer token",
+            details={
+                "method": request.method,
+                "path": request.url.path,
+                "client": request.client.host if request.client else None,
+            },
+        )
         raise HTTPException(
             status_code=401,
             detail="Missing or invalid bearer token (Authorization: Bearer <API_TOKEN>)",

@@ -364,3 +364,19 @@ def test_a_run_whose_owner_died_is_marked_interrupted_not_rerun(engine):
     assert runs.steps_of(run_id=run.id) == []
     assert [r.status for r in notifier_of(runtime).runs] == ["interrupted"]
     assert runtime.worker.sweep_expired_leases() == 0
+
+
+def test_a_later_delivery_refreshes_an_open_incident_and_decides_again(engine):
+    runtime = engine(runbook("[{name: A, log: a}]"))
+    first = runtime.resolution.submit(make_incident(confidence_score=0.5))
+    assert first.decision.outcome == "skipped"
+    second = runtime.resolution.submit(
+        make_incident(confidence_score=0.97, title="Connection pool exhausted again")
+    )
+    assert second.decision.outcome == "queued"
+    finish(runtime)
+    third = runtime.resolution.submit(make_incident(title="changed after resolution"))
+    assert third.decision.reason == "Incident already in status: auto_resolved"
+    stored = incidents.get(incident_id="INC-1")
+    assert stored is not None
+    assert (stored.title, stored.confidence_score) == ("Connection pool exhausted again", 0.97)

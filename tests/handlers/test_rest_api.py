@@ -66,6 +66,12 @@ def test_api_refuses_missing_or_wrong_tokens(app, header):
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == "Bearer"
     assert response.json()["error"].startswith("Missing or invalid bearer token")
+    with app.client(TOKEN) as client:
+        (refusal,) = client.get("/api/v1/audit", params={"action": "request_refused"}).json()
+    assert (refusal["actor"], refusal["success"]) == ("unauthenticated", False)
+    assert refusal["details"]["path"] == "/api/v1/config"
+    assert refusal["error_message"] in ("missing bearer token", "wrong bearer token")
+    assert "wrong" not in json.dumps(refusal["details"])  # the token given is never stored
 
 
 def test_high_confidence_incident_is_resolved_with_its_steps(api):

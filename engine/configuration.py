@@ -8,7 +8,8 @@ from typing import Any
 
 from engine.audit_actions import AuditAction
 from engine.errors import InvalidInput, NotFound
-from engine.notifier import KillSwitchReport, NotificationError, Notifier
+from engine.notifications import hand_over
+from engine.notifier import KillSwitchReport, Notifier
 from storage import audit, config_store
 from storage.database import write_transaction
 from storage.fields import utcnow
@@ -74,18 +75,8 @@ class ConfigurationService:
     def __init__(self, notifier: Notifier) -> None:
         self.notifier = notifier
 
-    def _announce(self, *, actor: str, summary: str, incident_id: str | None = None) -> None:
-        try:
-            self.notifier.announce_config(actor, summary)
-        except NotificationError as exc:
-            audit.record(
-                action=AuditAction.NOTIFICATION_FAILED,
-                actor=actor,
-                incident_id=incident_id,
-                success=False,
-                error_message=str(exc),
-                details={"about": "config_updated"},
-            )
+    def _announce(self, *, actor: str, summary: str) -> None:
+        hand_over(lambda: self.notifier.announce_config(actor, summary), about="config_updated", actor=actor)
 
     def categories(self) -> list[CategorySetting]:
         return config_store.list_categories()
@@ -203,13 +194,4 @@ class ConfigurationService:
         return True
 
     def _tell_kill_switch(self, report: KillSwitchReport) -> None:
-        try:
-            self.notifier.announce_kill_switch(report)
-        except NotificationError as exc:
-            audit.record(
-                action=AuditAction.NOTIFICATION_FAILED,
-                actor=report.actor,
-                success=False,
-                error_message=str(exc),
-                details={"about": "kill_switch"},
-            )
+        hand_over(lambda: self.notifier.announce_kill_switch(report), about="kill_switch", actor=report.actor)

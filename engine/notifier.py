@@ -22,6 +22,7 @@ class NotificationError(Exception):
 
 @dataclass(frozen=True)
 class StepReport:
+    position: int
     name: str
     kind: str
     phase: str
@@ -41,7 +42,7 @@ class RunReport:
     created_by: str
     confidence: float
     runbook_id: str
-    status: str  # resolved | failed | halted | interrupted | dry_run
+    status: str  # running, then resolved | failed | halted | interrupted | dry_run
     message: str
     dry_run: bool
     started_at: datetime | None
@@ -51,13 +52,17 @@ class RunReport:
 
 @dataclass(frozen=True)
 class DecisionReport:
+    """Where an incident stands after a decision or a person's action (approve, reject, reopen)."""
+
     incident_id: str
     title: str
     category: str
     confidence: float
-    outcome: str
+    outcome: str  # queued | skipped | awaiting_approval | reopened
     reason: str
     runbook_id: str | None
+    created_by: str = ""
+    decided_by: str | None = None  # the person, when a person decided
 
 
 @dataclass(frozen=True)
@@ -73,10 +78,13 @@ class Notifier(Protocol):
         """DM the incident's creator about a terminal outcome."""
 
     def announce_run(self, report: RunReport) -> None:
-        """Update the audit channel with a run's outcome."""
+        """Update the incident's audit-channel message with its run's status (running, then the end)."""
 
     def announce_decision(self, report: DecisionReport) -> None:
-        """Post a decision (queued, skipped, awaiting approval) to the audit channel."""
+        """Post or update the incident's audit-channel message after a decision or a person's action."""
+
+    def announce_step(self, report: RunReport, step: StepReport) -> None:
+        """Add a step's result to the incident's thread in the audit channel."""
 
     def announce_kill_switch(self, report: KillSwitchReport) -> None:
         """Post a kill switch change to the audit channel."""
@@ -117,14 +125,19 @@ class ConsoleNotifier:
         self._print(f"DM {report.created_by}", summarize_run(report))
 
     def announce_run(self, report: RunReport) -> None:
-        self._print(self.audit_channel, summarize_run(report))
+        if report.status != "running":
+            self._print(self.audit_channel, summarize_run(report))
 
     def announce_decision(self, report: DecisionReport) -> None:
+        by = f" (by {report.decided_by})" if report.decided_by else ""
         self._print(
             self.audit_channel,
             f"Incident {report.incident_id} ({report.category}, {percent(report.confidence)}): "
-            f"{report.outcome}: {report.reason}",
+            f"{report.outcome}{by}: {report.reason}",
         )
+
+    def announce_step(self, report: RunReport, step: StepReport) -> None:
+        """Offline, the run's summary at its end already lists every step."""
 
     def announce_kill_switch(self, report: KillSwitchReport) -> None:
         state = "ON" if report.active else "OFF"

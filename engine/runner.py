@@ -11,19 +11,19 @@ from typing import Any
 from engine.audit_actions import AuditAction
 from engine.configuration import kill_switch_state
 from engine.incident import IncidentStatus, ResolutionStatus
-from engine.notifier import NotificationError, Notifier, RunReport, StepReport
+from engine.notifications import build_report, hand_over, report_outcome, step_report
+from engine.notifier import Notifier
 from engine.placeholders import PlaceholderError
 from engine.runbooks import Action, Runbook, RunbookCatalog, Step
 from engine.steps import prepare
 from storage import audit, config_store, incidents, runs
+from storage.database import write_transaction
 from storage.fields import utcnow
-from storage.models import Incident, Run
+from storage.models import Incident, Run, StepResult
 
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF_SECONDS = 60.0
-# Outcomes the creator hears about (PRODUCT.md: resolved, failed, halted).
-CREATOR_NOTIFIED = frozenset({"resolved", "failed", "halted"})
 
 
 class StepVerdict(StrEnum):
@@ -49,37 +49,6 @@ def incident_values(incident: Incident) -> dict[str, Any]:
         "confidence_score": incident.confidence_score,
         "labels": incident.labels or {},
     }
-
-
-def build_report(run: Run, incident: Incident) -> RunReport:
-    steps = tuple(
-        StepReport(
-            name=s.name,
-            kind=s.kind,
-            phase=s.phase,
-            status=s.status,
-            attempts=s.attempts,
-            duration_ms=s.duration_ms,
-            action=s.action,
-            error=s.error,
-        )
-        for s in runs.steps_of(run_id=run.id)
-    )
-    return RunReport(
-        run_id=run.id,
-        incident_id=incident.incident_id,
-        title=incident.title,
-        category=incident.category,
-        created_by=incident.created_by,
-        confidence=incident.confidence_score,
-        runbook_id=run.runbook_id,
-        status=run.status,
-        message=run.message or "",
-        dry_run=run.dry_run,
-        started_at=run.started_at,
-        finished_at=run.finished_at,
-        steps=steps,
-    )
 
 
 class RunExecutor:
@@ -117,6 +86,12 @@ class RunExecutor:
             resolution_status=ResolutionStatus.RUNNING,
             status=IncidentStatus.IN_PROGRESS.value,
         )
+        hand_over(
+            lambda: self.notifier.announce_run(build_report(run, incident, with_steps=False)),
+            about="run_started",
+            incident_id=incident.incident_id,
+            run_id=run.id,
+        )
         runbook = self.catalog().get(run.runbook_id)
         if runbook is None:
             return self._finish(
@@ -147,7 +122,11 @@ class RunExecutor:
                 phase="step",
                 action=action,
             )
-            runs.finish_step(step=row, status="would_run" if error is None else "failed", error=error)
+            self._step_done(
+                run,
+                incident,
+                runs.finish_step(step=row, status="would_run" if error is None else "failed", error=error),
+            )
             audit.record(
                 action=AuditAction.STEP_SKIPPED,
                 incident_id=incident.incident_id,
@@ -232,7 +211,9 @@ class RunExecutor:
                 phase="step",
                 action="",
             )
-            runs.finish_step(step=row, status="failed", error=f"refused: {exc}")
+            self._step_done(
+                run, incident, runs.finish_step(step=row, status="failed", error=f"refused: {exc}")
+            )
             audit.record(
                 action=AuditAction.STEP_FAILED,
                 incident_id=incident.incident_id,
@@ -269,14 +250,19 @@ class RunExecutor:
                     error_message=outcome.error if outcome else None,
                 )
                 if self.cancel.wait(delay):
-                    runs.finish_step(step=row, status="failed", attempts=attempt - 1, error="cancelled")
+                    row = runs.finish_step(step=row, status="failed", attempts=attempt - 1, error="cancelled")
+                    self._step_done(run, incident, row)
                     return StepVerdict.CANCELLED
                 if kill_switch_state().active:
-                    runs.finish_step(step=row, status="halted", attempts=attempt - 1, error="kill switch")
+                    row = runs.finish_step(
+                        step=row, status="halted", attempts=attempt - 1, error="kill switch"
+                    )
+                    self._step_done(run, incident, row)
                     return StepVerdict.HALTED
             outcome = prepared.run(step.timeout, self.cancel)
             if outcome.ok:
                 row = runs.finish_step(step=row, status="succeeded", attempts=attempt, output=outcome.output)
+                self._step_done(run, incident, row)
                 audit.record(
                     action=AuditAction.STEP_SUCCEEDED,
                     incident_id=incident.incident_id,
@@ -290,6 +276,7 @@ class RunExecutor:
         row = runs.finish_step(
             step=row, status="failed", attempts=attempt, output=outcome.output, error=outcome.error
         )
+        self._step_done(run, incident, row)
         audit.record(
             action=AuditAction.STEP_FAILED,
             incident_id=incident.incident_id,
@@ -357,13 +344,14 @@ class RunExecutor:
         outcome = prepared.run(action.timeout, threading.Event()) if prepared else None
         ok = outcome is not None and outcome.ok
         error = None if ok else (outcome.error if outcome else described)
-        runs.finish_step(
+        row = runs.finish_step(
             step=row,
             status="succeeded" if ok else "failed",
             attempts=1,
             output=outcome.output if outcome else "",
             error=error,
         )
+        self._step_done(run, incident, row)
         audit.record(
             action=AuditAction.ROLLBACK_SUCCEEDED if ok else AuditAction.ROLLBACK_FAILED,
             incident_id=incident.incident_id,
@@ -376,16 +364,27 @@ class RunExecutor:
 
     # -- the end of a run ----------------------------------------------------------------------
 
+    def _step_done(self, run: Run, incident: Incident, step: StepResult) -> None:
+        report = build_report(run, incident, with_steps=False)
+        hand_over(
+            lambda: self.notifier.announce_step(report, step_report(step)),
+            about="step",
+            incident_id=incident.incident_id,
+            run_id=run.id,
+        )
+
     def _finish(self, run: Run, incident: Incident | None, status: str, message: str) -> str:
-        if not runs.finish(run_id=run.id, status=status, message=message):
-            log.warning("run %s was finished elsewhere (lease lapsed?); leaving it", run.id)
-            current = runs.get(run_id=run.id)
-            return current.status if current else status
-        if incident is not None:
-            finish_incident(incident, status, message)
-            finished = runs.get(run_id=run.id)
-            assert finished is not None
-            report_outcome(self.notifier, finished, incident)
+        """End the run: its status, the incident's, the audit rows and the messages, in one transaction."""
+        with write_transaction():
+            if not runs.finish(run_id=run.id, status=status, message=message):
+                log.warning("run %s was finished elsewhere (lease lapsed?); leaving it", run.id)
+                current = runs.get(run_id=run.id)
+                return current.status if current else status
+            if incident is not None:
+                finish_incident(incident, status, message)
+                finished = runs.get(run_id=run.id)
+                assert finished is not None
+                report_outcome(self.notifier, finished, incident)
         self.on_finished(run.id)
         return status
 
@@ -425,36 +424,3 @@ def finish_incident(incident: Incident, status: str, message: str) -> None:
         error_message=None if status in ("resolved", "dry_run") else message,
         details={"status": status, "message": message},
     )
-
-
-def report_outcome(notifier: Notifier, run: Run, incident: Incident) -> None:
-    """Tell the creator (if the category wants it) and the audit channel; audit each notification."""
-    report = build_report(run, incident)
-    category = config_store.get_category(category=incident.category)
-    wants_dm = category.notification_required if category else True
-    deliveries: list[tuple[str, Callable[[RunReport], None]]] = [("audit_channel", notifier.announce_run)]
-    if wants_dm and run.status in CREATOR_NOTIFIED and not run.dry_run:
-        deliveries.insert(0, ("creator_dm", notifier.notify_creator))
-    for channel, send in deliveries:
-        try:
-            send(report)
-        except NotificationError as exc:
-            audit.record(
-                action=AuditAction.NOTIFICATION_FAILED,
-                incident_id=incident.incident_id,
-                run_id=run.id,
-                success=False,
-                error_message=str(exc),
-                details={"channel": channel, "recipient": incident.created_by},
-            )
-        else:
-            audit.record(
-                action=AuditAction.NOTIFICATION_SENT,
-                incident_id=incident.incident_id,
-                run_id=run.id,
-                details={
-                    "channel": channel,
-                    "recipient": incident.created_by,
-                    "status": run.status,
-                },
-            )

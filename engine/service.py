@@ -15,7 +15,8 @@ from engine.configuration import kill_switch_state
 from engine.errors import InvalidInput, NotFound
 from engine.gates import Decision, GateInputs, Outcome, decide
 from engine.incident import IncidentIn, IncidentStatus
-from engine.notifier import DecisionReport, NotificationError, Notifier
+from engine.notifications import hand_over
+from engine.notifier import DecisionReport, Notifier
 from engine.runbooks import RunbookCatalog
 from storage import audit, config_store, incidents, runs
 from storage.database import unit_of_work, write_transaction
@@ -78,7 +79,6 @@ class ResolutionService:
                 log.info("concurrent delivery of %s; deciding again", incident.incident_id)
         if submission.run_id is not None:
             self.wake_worker()
-        self._announce(incident, submission.decision)
         return submission
 
     def check_category(self, category: str, field: str = "category") -> None:
@@ -151,28 +151,26 @@ class ResolutionService:
                     "dry_run": category.dry_run if run_id else None,
                 },
             )
+            if decision.gate != "status":  # the message of an incident with a run shows the run
+                self._announce(row, decision, decided_by=None)
         return Submission(row.incident_id, decision, run_id, created=existing is None)
 
-    def _announce(self, incident: IncidentIn, decision: Decision) -> None:
+    def _announce(self, row: Incident, decision: Decision, *, decided_by: str | None) -> None:
+        """Queue the audit-channel message; call inside the transaction that audits the decision."""
         report = DecisionReport(
-            incident_id=incident.incident_id,
-            title=incident.title,
-            category=incident.category,
-            confidence=incident.confidence_score,
+            incident_id=row.incident_id,
+            title=row.title,
+            category=row.category,
+            confidence=row.confidence_score,
             outcome=decision.outcome.value,
             reason=decision.reason,
             runbook_id=decision.runbook_id,
+            created_by=row.created_by,
+            decided_by=decided_by,
         )
-        try:
-            self.notifier.announce_decision(report)
-        except NotificationError as exc:
-            audit.record(
-                action=AuditAction.NOTIFICATION_FAILED,
-                incident_id=incident.incident_id,
-                success=False,
-                error_message=str(exc),
-                details={"channel": "audit_channel", "about": "decision"},
-            )
+        hand_over(
+            lambda: self.notifier.announce_decision(report), about="decision", incident_id=row.incident_id
+        )
 
     # -- reading back ----------------------------------------------------------------------------
 

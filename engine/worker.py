@@ -17,9 +17,10 @@ from concurrent.futures import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from engine.configuration import ConfigurationService
-from engine.runner import RunExecutor, finish_incident, report_outcome
+from engine.notifications import report_outcome
+from engine.runner import RunExecutor, finish_incident
 from storage import incidents, runs
-from storage.database import unit_of_work
+from storage.database import unit_of_work, write_transaction
 from storage.models import Run
 
 log = logging.getLogger(__name__)
@@ -117,15 +118,14 @@ class RunWorker:
         except Exception as exc:
             error_id = uuid.uuid4().hex[:8]
             log.exception("run %s crashed (error id %s)", run.id, error_id)
-            with unit_of_work():
-                if runs.finish(run_id=run.id, status="failed", message=f"Internal error (id {error_id})"):
+            message = f"Internal error (id {error_id}): {type(exc).__name__}; see the bot's log"
+            with write_transaction():
+                if runs.finish(run_id=run.id, status="failed", message=message):
                     incident = incidents.get(incident_id=run.incident_id)
-                    if incident is not None:
-                        finish_incident(
-                            incident,
-                            "failed",
-                            f"Internal error (id {error_id}): {type(exc).__name__}",
-                        )
+                    finished = runs.get(run_id=run.id)
+                    if incident is not None and finished is not None:
+                        finish_incident(incident, "failed", message)
+                        report_outcome(self.executor.notifier, finished, incident)
         finally:
             self._wake.set()
 
@@ -137,18 +137,16 @@ class RunWorker:
     def sweep_expired_leases(self) -> int:
         """Mark runs whose owner stopped renewing as interrupted; returns how many this call marked."""
         marked = 0
-        with unit_of_work():
-            for run in runs.expired_leases():
-                message = f"Interrupted: {run.claimed_by} stopped while running it; not re-run automatically"
+        for run in runs.expired_leases():
+            message = f"Interrupted: {run.claimed_by} stopped while running it; not re-run automatically"
+            with write_transaction():
                 if not runs.finish(run_id=run.id, status="interrupted", message=message):
                     continue  # another replica got there first
                 marked += 1
                 incident = incidents.get(incident_id=run.incident_id)
-                if incident is None:
-                    continue
-                finish_incident(incident, "interrupted", message)
                 finished = runs.get(run_id=run.id)
-                if finished is not None:
+                if incident is not None and finished is not None:
+                    finish_incident(incident, "interrupted", message)
                     report_outcome(self.executor.notifier, finished, incident)
         return marked
 

@@ -152,6 +152,56 @@ class GlobalSetting(BaseModel):
         table_name = "global_config"
 
 
+class OutboxMessage(BaseModel):
+    """A message to deliver (to Slack, or a result callback), written with the audit row it belongs to.
+
+    Delivered in order per `lane` (a channel, a DM recipient, a callback URL), exactly once: the
+    dispatcher records the Slack ts of a posted message under `message_key`, so later changes update
+    it in place and a retry never posts it twice.
+    """
+
+    id = peewee.AutoField()
+    lane = peewee.CharField(max_length=400)
+    transport = peewee.CharField(max_length=16, default="slack")  # slack | webhook
+    method = peewee.CharField(max_length=64)
+    target = peewee.CharField(max_length=2048)
+    message_key = peewee.CharField(max_length=200, null=True)
+    thread_key = peewee.CharField(max_length=200, null=True)
+    payload = JSONField(default=dict)
+    purpose = peewee.CharField(max_length=32)
+    incident_id = peewee.CharField(max_length=128, null=True)
+    status = peewee.CharField(max_length=16, default="pending")  # pending|sent|failed|superseded
+    attempts = peewee.IntegerField(default=0)
+    next_attempt_at = UTCDateTimeField(default=utcnow)
+    last_error = peewee.TextField(null=True)
+    created_at = UTCDateTimeField(default=utcnow)
+    sent_at = UTCDateTimeField(null=True)
+
+    class Meta:
+        indexes = (
+            (("status", "next_attempt_at"), False),
+            (("lane", "id"), False),
+            (("message_key", "status"), False),
+        )
+
+
+class SlackMessage(BaseModel):
+    """Where a keyed message was posted, so it can be updated in place and threaded under."""
+
+    message_key = peewee.CharField(max_length=200, primary_key=True)
+    channel = peewee.CharField(max_length=64)
+    ts = peewee.CharField(max_length=32)
+    posted_at = UTCDateTimeField(default=utcnow)
+
+
+class JobLease(BaseModel):
+    """Who runs a periodic job right now: one replica at a time, taken over when the lease lapses."""
+
+    name = peewee.CharField(max_length=64, primary_key=True)
+    owner = peewee.CharField(max_length=128)
+    expires_at = UTCDateTimeField()
+
+
 ALL_MODELS: list[type[BaseModel]] = [
     SchemaVersion,
     Incident,
@@ -160,4 +210,7 @@ ALL_MODELS: list[type[BaseModel]] = [
     AuditEntry,
     CategorySetting,
     GlobalSetting,
+    OutboxMessage,
+    SlackMessage,
+    JobLease,
 ]

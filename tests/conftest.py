@@ -121,7 +121,8 @@ def engine(database_url: str, tmp_path: Path) -> Iterator[EngineFactory]:
             "worker_poll_seconds": 0.2,
             **settings,
         }
-        runtime = build_runtime(Settings(**options), notifier=RecordingNotifier())  # type: ignore[arg-type]
+        run_settings = Settings(**options)  # type: ignore[arg-type]
+        runtime = build_runtime(run_settings, notifier=RecordingNotifier())
         runtime.start()
         started.append(runtime)
         return runtime
@@ -145,7 +146,8 @@ def served(sqlite_url: str, tmp_path: Path) -> Iterator[Callable[..., ServedApp]
             "worker_poll_seconds": 0.2,
             **settings,
         }
-        runtime = build_runtime(Settings(**options), notifier=RecordingNotifier())  # type: ignore[arg-type]
+        run_settings = Settings(**options)  # type: ignore[arg-type]
+        runtime = build_runtime(run_settings, notifier=RecordingNotifier())
         app = serve_app(runtime)
         apps.append(app)
         return app

@@ -85,7 +85,6 @@ def test_high_confidence_incident_is_resolved_and_the_creator_told(engine, http_
         "step_succeeded",
         "auto_resolution_success",
         "notification_sent",
-        "notification_sent",
     ]
     dm = notifier_of(runtime).dms[0]
     assert (dm.incident_id, dm.status, dm.runbook_id, dm.created_by) == (
@@ -260,7 +259,7 @@ def test_notification_required_false_sends_no_dm(engine):
     runtime.resolution.submit(make_incident())
     assert finish(runtime).status == "resolved"
     assert notifier_of(runtime).dms == []
-    assert [r.status for r in notifier_of(runtime).runs] == ["resolved"]
+    assert [r.status for r in notifier_of(runtime).runs] == ["running", "resolved"]
 
 
 def test_undeliverable_dm_is_audited_as_failed(engine):
@@ -271,7 +270,7 @@ def test_undeliverable_dm_is_audited_as_failed(engine):
     (row,) = audit.query(incident_id="INC-1", action="notification_failed")
     assert row.success is False
     assert row.error_message == "users_not_found: nobody@example.com"
-    assert row.details["channel"] == "creator_dm"
+    assert row.details["about"] == "creator_dm"
 
 
 def test_the_same_incident_posted_twice_runs_once(engine):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-from engine.notifier import DecisionReport, KillSwitchReport, NotificationError, RunReport
+from engine.notifier import DecisionReport, KillSwitchReport, NotificationError, RunReport, StepReport
 
 
 @dataclass
@@ -13,6 +13,7 @@ class RecordingNotifier:
     dms: list[RunReport] = field(default_factory=list)
     runs: list[RunReport] = field(default_factory=list)
     decisions: list[DecisionReport] = field(default_factory=list)
+    steps: list[tuple[str, StepReport]] = field(default_factory=list)
     kill_switch: list[KillSwitchReport] = field(default_factory=list)
     config: list[tuple[str, str]] = field(default_factory=list)
     refuse_dms_to: set[str] = field(default_factory=set)
@@ -31,6 +32,10 @@ class RecordingNotifier:
     def announce_decision(self, report: DecisionReport) -> None:
         with self._lock:
             self.decisions.append(report)
+
+    def announce_step(self, report: RunReport, step: StepReport) -> None:
+        with self._lock:
+            self.steps.append((report.incident_id, step))
 
     def announce_kill_switch(self, report: KillSwitchReport) -> None:
         with self._lock:

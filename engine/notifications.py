@@ -1,0 +1,102 @@
+"""Handing messages to the Notifier: audited, and a refusal never breaks the work that caused it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from engine.audit_actions import AuditAction
+from engine.notifier import NotificationError, Notifier, RunReport, StepReport
+from storage import audit, config_store, runs
+from storage.models import Incident, Run, StepResult
+
+log = logging.getLogger(__name__)
+
+# Outcomes the creator hears about (PRODUCT.md: resolved, failed, halted).
+CREATOR_NOTIFIED = frozenset({"resolved", "failed", "halted"})
+
+
+def hand_over(
+    send: Callable[[], None],
+    *,
+    about: str,
+    incident_id: str | None = None,
+    run_id: int | None = None,
+    actor: str = "system",
+) -> bool:
+    """Call `send`; audit `notification_failed` if the notifier refuses. True if it was accepted."""
+    try:
+        send()
+    except NotificationError as exc:
+        audit.record(
+            action=AuditAction.NOTIFICATION_FAILED,
+            incident_id=incident_id,
+            run_id=run_id,
+            actor=actor,
+            success=False,
+            error_message=str(exc),
+            details={"about": about},
+        )
+        return False
+    return True
+
+
+def step_report(step: StepResult) -> StepReport:
+    return StepReport(
+        position=step.position,
+        name=step.name,
+        kind=step.kind,
+        phase=step.phase,
+        status=step.status,
+        attempts=step.attempts,
+        duration_ms=step.duration_ms,
+        action=step.action,
+        error=step.error,
+    )
+
+
+def build_report(run: Run, incident: Incident, *, with_steps: bool = True) -> RunReport:
+    steps = tuple(step_report(s) for s in runs.steps_of(run_id=run.id)) if with_steps else ()
+    return RunReport(
+        run_id=run.id,
+        incident_id=incident.incident_id,
+        title=incident.title,
+        category=incident.category,
+        created_by=incident.created_by,
+        confidence=incident.confidence_score,
+        runbook_id=run.runbook_id,
+        status=run.status,
+        message=run.message or "",
+        dry_run=run.dry_run,
+        started_at=run.started_at,
+        finished_at=run.finished_at,
+        steps=steps,
+    )
+
+
+def report_outcome(notifier: Notifier, run: Run, incident: Incident) -> None:
+    """Tell the audit channel, and the creator if the category wants it; call inside the run's
+    final transaction so the messages are queued with the audit rows that record the outcome."""
+    report = build_report(run, incident)
+    hand_over(
+        lambda: notifier.announce_run(report),
+        about="run_outcome",
+        incident_id=incident.incident_id,
+        run_id=run.id,
+    )
+    category = config_store.get_category(category=incident.category)
+    wants_dm = category.notification_required if category else True
+    if not (wants_dm and run.status in CREATOR_NOTIFIED and not run.dry_run):
+        return
+    if hand_over(
+        lambda: notifier.notify_creator(report),
+        about="creator_dm",
+        incident_id=incident.incident_id,
+        run_id=run.id,
+    ):
+        audit.record(
+            action=AuditAction.NOTIFICATION_SENT,
+            incident_id=incident.incident_id,
+            run_id=run.id,
+            details={"channel": "creator_dm", "recipient": incident.created_by, "status": run.status},
+        )

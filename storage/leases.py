@@ -1,0 +1,38 @@
+"""Job leases: at most one replica runs a given periodic job at a time; a dead owner's lease lapses."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import peewee
+
+from storage.database import db, write_transaction
+from storage.fields import utcnow
+from storage.models import JobLease
+
+
+def acquire(*, name: str, owner: str, ttl_seconds: float) -> bool:
+    """Take or renew the lease on `name`; true if `owner` holds it afterwards."""
+    now = utcnow()
+    until = now + timedelta(seconds=ttl_seconds)
+    with write_transaction():
+        taken = (
+            JobLease.update(owner=owner, expires_at=until)
+            .where((JobLease.name == name) & ((JobLease.owner == owner) | (JobLease.expires_at < now)))
+            .execute()
+        )
+        if taken:
+            return True
+        if JobLease.get_or_none(JobLease.name == name) is not None:
+            return False
+        try:
+            with db.atomic():
+                JobLease.create(name=name, owner=owner, expires_at=until)
+        except peewee.IntegrityError:
+            return False
+        return True
+
+
+def release(*, name: str, owner: str) -> None:
+    with db.connection_context():
+        JobLease.delete().where((JobLease.name == name) & (JobLease.owner == owner)).execute()

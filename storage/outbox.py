@@ -1,0 +1,113 @@
+"""The outbox: queue messages inside the caller's transaction; hand due ones to the dispatcher in order."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import peewee
+
+from storage.database import db
+from storage.fields import utcnow
+from storage.models import OutboxMessage, SlackMessage
+
+PENDING = "pending"
+
+
+def enqueue(
+    *,
+    lane: str,
+    method: str,
+    target: str,
+    payload: dict[str, Any],
+    purpose: str,
+    transport: str = "slack",
+    message_key: str | None = None,
+    thread_key: str | None = None,
+    incident_id: str | None = None,
+) -> OutboxMessage:
+    """Queue one message. Call inside the transaction that writes the audit row it belongs to."""
+    with db.connection_context():
+        return OutboxMessage.create(
+            lane=lane,
+            transport=transport,
+            method=method,
+            target=target,
+            payload=payload,
+            purpose=purpose,
+            message_key=message_key,
+            thread_key=thread_key,
+            incident_id=incident_id,
+            status=PENDING,
+            next_attempt_at=utcnow(),
+        )
+
+
+def heads_of_lanes(*, transport: str, now: datetime | None = None, limit: int = 500) -> list[OutboxMessage]:
+    """Pending messages in id order, at most `limit`; the dispatcher walks each lane from its head."""
+    with db.connection_context():
+        return list(
+            OutboxMessage.select()
+            .where((OutboxMessage.status == PENDING) & (OutboxMessage.transport == transport))
+            .order_by(OutboxMessage.id)
+            .limit(limit)
+        )
+
+
+def mark_sent(*, message: OutboxMessage, result: dict[str, Any] | None = None) -> None:
+    with db.connection_context():
+        OutboxMessage.update(
+            status="sent", sent_at=utcnow(), last_error=None, attempts=message.attempts + 1
+        ).where(OutboxMessage.id == message.id).execute()
+
+
+def mark_superseded(*, ids: list[int]) -> None:
+    """Later updates of the same message made these pointless (only the newest text matters)."""
+    if ids:
+        with db.connection_context():
+            OutboxMessage.update(status="superseded", sent_at=utcnow()).where(
+                OutboxMessage.id.in_(ids) & (OutboxMessage.status == PENDING)
+            ).execute()
+
+
+def mark_failed(*, message: OutboxMessage, error: str) -> None:
+    with db.connection_context():
+        OutboxMessage.update(status="failed", last_error=error, attempts=message.attempts + 1).where(
+            OutboxMessage.id == message.id
+        ).execute()
+
+
+def retry_later(
+    *, message: OutboxMessage, error: str, delay_seconds: float, count_attempt: bool = True
+) -> None:
+    with db.connection_context():
+        OutboxMessage.update(
+            next_attempt_at=utcnow() + timedelta(seconds=delay_seconds),
+            last_error=error,
+            attempts=message.attempts + (1 if count_attempt else 0),
+        ).where(OutboxMessage.id == message.id).execute()
+
+
+def backlog() -> dict[str, int]:
+    """Pending messages per transport (for /metrics and status)."""
+    with db.connection_context():
+        query = (
+            OutboxMessage.select(OutboxMessage.transport, peewee.fn.COUNT(OutboxMessage.id))
+            .where(OutboxMessage.status == PENDING)
+            .group_by(OutboxMessage.transport)
+        )
+        return {str(row[0]): int(row[1]) for row in query.tuples().iterator()}
+
+
+def posted(*, message_key: str) -> SlackMessage | None:
+    with db.connection_context():
+        row: SlackMessage | None = SlackMessage.get_or_none(SlackMessage.message_key == message_key)
+        return row
+
+
+def record_posted(*, message_key: str, channel: str, ts: str) -> None:
+    with db.connection_context():
+        SlackMessage.insert(message_key=message_key, channel=channel, ts=ts, posted_at=utcnow()).on_conflict(
+            conflict_target=[SlackMessage.message_key],
+            update={SlackMessage.channel: channel, SlackMessage.ts: ts},
+        ).execute()

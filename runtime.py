@@ -1,4 +1,4 @@
-"""The composition root: settings in, a wired bot out (database, runbooks, engine, worker)."""
+"""The composition root: settings in, a wired bot out (database, runbooks, engine, worker, Slack)."""
 
 from __future__ import annotations
 
@@ -6,17 +6,37 @@ import logging
 import threading
 from dataclasses import dataclass
 
+from apscheduler.schedulers.background import BackgroundScheduler
+from slack_bolt import App
+from slack_sdk import WebClient
+
 from engine.configuration import ConfigurationService
+from engine.interventions import Interventions
+from engine.notifications import record_delivery_failure
 from engine.notifier import ConsoleNotifier, Notifier
+from engine.permissions import Authorizer
 from engine.runbooks import RunbookCatalog, load_runbooks
 from engine.runner import RunExecutor
 from engine.service import ResolutionService
 from engine.worker import RunWorker, instance_id
+from handlers.slack.bolt_app import build_bolt_app, web_client
+from handlers.slack.delivery import SlackDelivery
+from handlers.slack.notifier import SlackNotifier
+from handlers.slack.services import SlackServices
 from settings import Settings
 from storage import migrations
 from storage.database import bind, open_database
+from storage.models import OutboxMessage
 
 log = logging.getLogger(__name__)
+OUTBOX_POLL_SECONDS = 0.25
+
+
+@dataclass
+class SlackRuntime:
+    client: WebClient
+    bolt: App
+    delivery: SlackDelivery
 
 
 @dataclass
@@ -24,39 +44,109 @@ class Runtime:
     settings: Settings
     catalog: RunbookCatalog
     notifier: Notifier
+    authorizer: Authorizer
     configuration: ConfigurationService
     resolution: ResolutionService
+    interventions: Interventions
     worker: RunWorker
+    scheduler: BackgroundScheduler
+    slack: SlackRuntime | None = None
 
     def start(self) -> None:
         self.worker.start()
+        if self.slack is not None:
+            self.scheduler.add_job(
+                self.slack.delivery.tick,
+                "interval",
+                seconds=OUTBOX_POLL_SECONDS,
+                id="deliver-slack-outbox",
+                replace_existing=True,
+                coalesce=True,
+                max_instances=1,
+                misfire_grace_time=5,
+            )
+        self.scheduler.start()
+        if self.slack is not None and self.settings.slack_app_token is not None:
+            self._connect_socket_mode(self.slack.bolt, self.settings.slack_app_token.get_secret_value())
+
+    def _connect_socket_mode(self, bolt: App, app_token: str) -> None:
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        try:
+            SocketModeHandler(bolt, app_token).connect()  # a background connection, reconnecting itself
+        except Exception as exc:
+            log.error("Socket Mode connection failed (%s); Slack commands will not arrive until restart", exc)
 
     def stop(self, grace_seconds: float = 10.0) -> None:
         self.worker.stop(grace_seconds)
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+
+
+def _give_up(message: OutboxMessage, error: str) -> None:
+    record_delivery_failure(
+        incident_id=message.incident_id, purpose=message.purpose, target=message.target, error=error
+    )
 
 
 def build_runtime(settings: Settings, *, notifier: Notifier | None = None) -> Runtime:
-    """Open and upgrade the database, load runbooks and wire the engine. Raises on bad configuration."""
+    """Load runbooks, open and upgrade the database, wire engine and Slack. Raises on bad configuration."""
     catalog = load_runbooks(settings.runbooks_file)
     bind(open_database(settings.database_url))
     applied = migrations.upgrade()
     if applied:
         log.info("database upgraded to schema version %d", applied[-1])
-    notifier = notifier or ConsoleNotifier(settings.audit_channel)
+    owner = instance_id()
+    client = web_client(settings) if settings.slack_bot_token is not None else None
+    if notifier is None:
+        if client is None:
+            notifier = ConsoleNotifier(settings.audit_channel)
+        else:
+            if not settings.audit_channel:
+                log.warning("AUDIT_CHANNEL is not set: only DMs will be sent to Slack")
+            notifier = SlackNotifier(settings.audit_channel)
+    authorizer = Authorizer(admins=settings.admin_users, killswitch_anyone=settings.killswitch_anyone)
     configuration = ConfigurationService(notifier)
     resolution = ResolutionService(catalog=lambda: catalog, notifier=notifier)
+    interventions = Interventions(resolution=resolution, authorizer=authorizer, notifier=notifier)
     executor = RunExecutor(
         catalog=lambda: catalog,
         notifier=notifier,
         cancel=threading.Event(),
         on_finished=resolution.run_finished,
     )
+    scheduler = BackgroundScheduler(timezone="UTC")
     worker = RunWorker(
         executor=executor,
         configuration=configuration,
-        owner=instance_id(),
+        owner=owner,
+        scheduler=scheduler,
         lease_seconds=settings.run_lease_seconds,
         poll_seconds=settings.worker_poll_seconds,
     )
     resolution.wake_worker = worker.wake  # queued runs start at once, not at the next poll
-    return Runtime(settings, catalog, notifier, configuration, resolution, worker)
+    slack = None
+    if client is not None:
+        services = SlackServices(
+            configuration=configuration,
+            interventions=interventions,
+            authorizer=authorizer,
+            catalog=lambda: catalog,
+        )
+        slack = SlackRuntime(
+            client=client,
+            bolt=build_bolt_app(settings, services, client),
+            delivery=SlackDelivery(client, owner=owner, on_give_up=_give_up),
+        )
+    return Runtime(
+        settings=settings,
+        catalog=catalog,
+        notifier=notifier,
+        authorizer=authorizer,
+        configuration=configuration,
+        resolution=resolution,
+        interventions=interventions,
+        worker=worker,
+        scheduler=scheduler,
+        slack=slack,
+    )

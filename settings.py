@@ -82,6 +82,18 @@ class Settings(BaseSettings):
         return level
 
     @model_validator(mode="after")
+    def _slack_credentials_go_together(self) -> Settings:
+        if self.slack_bot_token is None:
+            if self.slack_app_token is not None:
+                raise ValueError("SLACK_APP_TOKEN (Socket Mode) also needs SLACK_BOT_TOKEN")
+            return self
+        if self.slack_signing_secret is None and self.slack_app_token is None:
+            raise ValueError(
+                "SLACK_BOT_TOKEN needs SLACK_SIGNING_SECRET (HTTP mode) or SLACK_APP_TOKEN (Socket Mode)"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _refuse_open_public_bind(self) -> Settings:
         if is_loopback(self.host):
             return self

@@ -49,6 +49,7 @@ class ResolutionStatus(StrEnum):
     HALTED = "halted"
     INTERRUPTED = "interrupted"
     DRY_RUN = "dry_run"
+    REOPENED = "reopened"
 
 
 class IncidentIn(BaseModel):

@@ -41,6 +41,17 @@ def hand_over(
     return True
 
 
+def record_delivery_failure(*, incident_id: str | None, purpose: str, target: str, error: str) -> None:
+    """A message the outbox gave up on (unknown user, channel gone): audited, so nothing fails silently."""
+    audit.record(
+        action=AuditAction.NOTIFICATION_FAILED,
+        incident_id=incident_id,
+        success=False,
+        error_message=error,
+        details={"about": purpose, "recipient": target, "delivery": "outbox"},
+    )
+
+
 def step_report(step: StepResult) -> StepReport:
     return StepReport(
         position=step.position,

@@ -62,7 +62,14 @@ class ResolutionService:
 
     # -- submitting ------------------------------------------------------------------------------
 
-    def submit(self, incident: IncidentIn, *, actor: str = "system", force: bool = False) -> Submission:
+    def submit(
+        self,
+        incident: IncidentIn,
+        *,
+        actor: str = "system",
+        force: bool = False,
+        decided_by: str | None = None,
+    ) -> Submission:
         """Store (or refresh) the incident, apply the gates and queue a run if they pass.
 
         Safe under concurrent deliveries of one incident: the decision is taken in a write
@@ -71,7 +78,7 @@ class ResolutionService:
         self.check_category(incident.category)
         for attempt in (1, 2):
             try:
-                submission = self._decide_and_queue(incident, actor=actor, force=force)
+                submission = self._decide_and_queue(incident, actor=actor, force=force, decided_by=decided_by)
                 break
             except peewee.IntegrityError:
                 if attempt == 2:
@@ -87,7 +94,9 @@ class ResolutionService:
             known = ", ".join(c.category for c in config_store.list_categories())
             raise InvalidInput(field, f"unknown category {category!r} (configured: {known})")
 
-    def _decide_and_queue(self, incident: IncidentIn, *, actor: str, force: bool) -> Submission:
+    def _decide_and_queue(
+        self, incident: IncidentIn, *, actor: str, force: bool, decided_by: str | None
+    ) -> Submission:
         with write_transaction():
             existing = incidents.get(incident_id=incident.incident_id)
             active = runs.active_for(incident_id=incident.incident_id) if existing else None
@@ -152,7 +161,7 @@ class ResolutionService:
                 },
             )
             if decision.gate != "status":  # the message of an incident with a run shows the run
-                self._announce(row, decision, decided_by=None)
+                self._announce(row, decision, decided_by=decided_by)
         return Submission(row.incident_id, decision, run_id, created=existing is None)
 
     def _announce(self, row: Incident, decision: Decision, *, decided_by: str | None) -> None:

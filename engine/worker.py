@@ -39,6 +39,7 @@ class RunWorker:
         executor: RunExecutor,
         configuration: ConfigurationService,
         owner: str,
+        scheduler: BackgroundScheduler,
         lease_seconds: float = 60.0,
         poll_seconds: float = 0.5,
     ) -> None:
@@ -51,9 +52,10 @@ class RunWorker:
         self._stopping = threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=MAX_RUN_THREADS, thread_name_prefix="run")
         self._loop_thread: threading.Thread | None = None
-        self._scheduler = BackgroundScheduler(timezone="UTC")
+        self._scheduler = scheduler
 
     def start(self) -> None:
+        """Start claiming, and add the upkeep jobs to the scheduler (which the caller starts)."""
         self.sweep_expired_leases()
         self._loop_thread = threading.Thread(target=self._claim_loop, name="run-claimer", daemon=True)
         self._loop_thread.start()
@@ -73,7 +75,6 @@ class RunWorker:
                 max_instances=1,
                 misfire_grace_time=int(seconds * 2) + 1,
             )
-        self._scheduler.start()
 
     def wake(self) -> None:
         """Look for queued runs now instead of at the next poll."""
@@ -83,8 +84,6 @@ class RunWorker:
         """Stop claiming; let running steps finish within the grace period, then cancel the rest."""
         self._stopping.set()
         self._wake.set()
-        if self._scheduler.running:
-            self._scheduler.shutdown(wait=False)
         if self._loop_thread is not None:
             self._loop_thread.join(timeout=5)
         done = threading.Event()

@@ -11,6 +11,7 @@ from handlers import api_audit, api_config, api_incidents, health
 from handlers.errors import install_error_handlers
 from handlers.health import VERSION
 from handlers.limits import BodySizeLimit
+from handlers.slack import endpoint as slack_endpoint
 from runtime import Runtime
 
 
@@ -38,8 +39,9 @@ def create_app(runtime: Runtime, *, manage_worker: bool = True) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    app.state.bolt = runtime.slack.bolt if runtime.slack else None
     install_error_handlers(app)
-    for module in (health, api_incidents, api_config, api_audit):
+    for module in (health, api_incidents, api_config, api_audit, slack_endpoint):
         app.include_router(module.router)
     app.add_middleware(BodySizeLimit, max_bytes=runtime.settings.max_body_bytes)
     return app

@@ -63,3 +63,13 @@ def set_resolution(
             updated_at=utcnow(),
             **fields,
         ).where(Incident.incident_id == incident_id).execute()
+
+
+def awaiting_approval(*, limit: int = 20) -> list[Incident]:
+    with db.connection_context():
+        return list(
+            Incident.select()
+            .where(Incident.resolution_status == "awaiting_approval")
+            .order_by(Incident.updated_at.desc())
+            .limit(limit)
+        )

@@ -133,3 +133,16 @@ def finish_step(*, step: StepResult, **fields: Any) -> StepResult:
 def steps_of(*, run_id: int) -> list[StepResult]:
     with db.connection_context():
         return list(StepResult.select().where(StepResult.run == run_id).order_by(StepResult.id))
+
+
+def in_flight(*, limit: int = 20) -> list[Run]:
+    """Runs queued or running, oldest first."""
+    with db.connection_context():
+        return list(Run.select().where(Run.status.in_(ACTIVE_RUN_STATUSES)).order_by(Run.id).limit(limit))
+
+
+def recently_finished(*, limit: int = 10) -> list[Run]:
+    with db.connection_context():
+        return list(
+            Run.select().where(Run.status.in_(TERMINAL_RUN_STATUSES)).order_by(Run.id.desc()).limit(limit)
+        )

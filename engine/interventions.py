@@ -1,0 +1,144 @@
+"""What people do to incidents: run one again (optionally forced), approve, reject, reopen."""
+
+from __future__ import annotations
+
+from engine.audit_actions import AuditAction
+from engine.errors import Conflict, NotAuthorized, NotFound
+from engine.incident import IncidentIn, IncidentStatus, ResolutionStatus
+from engine.notifications import hand_over
+from engine.notifier import DecisionReport, Notifier
+from engine.permissions import Authorizer, Permission
+from engine.service import ResolutionService, Submission
+from storage import audit, incidents
+from storage.database import write_transaction
+from storage.models import Incident
+
+
+def incident_from_row(row: Incident) -> IncidentIn:
+    """The stored incident as a delivery, to put it through the gates again."""
+    return IncidentIn.model_validate(
+        {
+            "incident_id": row.incident_id,
+            "title": row.title,
+            "description": row.description,
+            "category": row.category,
+            "priority": row.priority,
+            "status": row.status,
+            "confidence_score": row.confidence_score,
+            "created_by": row.created_by,
+            "tags": row.tags or [],
+            "source": row.source,
+            "fingerprint": row.fingerprint,
+            "service": row.service,
+            "labels": row.labels or {},
+            "runbook": row.runbook,
+            "callback_url": row.callback_url,
+        }
+    )
+
+
+class Interventions:
+    def __init__(self, *, resolution: ResolutionService, authorizer: Authorizer, notifier: Notifier) -> None:
+        self.resolution = resolution
+        self.authorizer = authorizer
+        self.notifier = notifier
+
+    def _incident(self, incident_id: str) -> Incident:
+        row = incidents.get(incident_id=incident_id)
+        if row is None:
+            raise NotFound(f"Unknown incident: {incident_id}")
+        return row
+
+    def rerun(self, incident_id: str, *, actor: str, force: bool = False) -> Submission:
+        """Put a stored incident through the gates again; `force` (admins) passes the confidence gate."""
+        if force:
+            self.authorizer.require(actor, Permission.FORCE, incident_id=incident_id, command="force")
+        row = self._incident(incident_id)
+        return self.resolution.submit(incident_from_row(row), actor=actor, force=force)
+
+    def _awaiting(self, incident_id: str, actor: str, verb: str) -> Incident:
+        self.authorizer.require(actor, Permission.APPROVE, incident_id=incident_id, command=verb)
+        row = self._incident(incident_id)
+        if row.resolution_status != ResolutionStatus.AWAITING_APPROVAL:
+            raise Conflict(f"Incident {incident_id} is not awaiting approval (it is {row.resolution_status})")
+        return row
+
+    def approve(self, incident_id: str, *, actor: str) -> Submission:
+        """Run an incident that waits between its category's approval floor and threshold."""
+        row = self._awaiting(incident_id, actor, "approve")
+        audit.record(
+            action=AuditAction.APPROVAL_GRANTED,
+            incident_id=incident_id,
+            actor=actor,
+            confidence_score=row.confidence_score,
+        )
+        return self.resolution.submit(incident_from_row(row), actor=actor, force=True, decided_by=actor)
+
+    def reject(self, incident_id: str, *, actor: str) -> None:
+        row = self._awaiting(incident_id, actor, "reject")
+        reason = f"Rejected by {actor}"
+        with write_transaction():
+            incidents.set_resolution(
+                incident_id=incident_id, resolution_status=ResolutionStatus.SKIPPED, reason=reason
+            )
+            audit.record(
+                action=AuditAction.APPROVAL_REJECTED,
+                incident_id=incident_id,
+                actor=actor,
+                confidence_score=row.confidence_score,
+            )
+            self._announce(row, "skipped", reason, actor)
+
+    def reopen(self, incident_id: str, *, actor: str, identities: set[str]) -> None:
+        """The creator says the fix did not work: the incident is open again, for people to handle.
+
+        `identities` are the ways the actor is known (Slack user ID, e-mail), since an incident's
+        creator may be recorded by either.
+        """
+        row = self._incident(incident_id)
+        if row.created_by not in identities:
+            audit.record(
+                action=AuditAction.REQUEST_REFUSED,
+                incident_id=incident_id,
+                actor=actor,
+                success=False,
+                error_message="only the creator may reopen",
+                details={"command": "reopen", "created_by": row.created_by},
+            )
+            raise NotAuthorized("Only the person who raised this incident can reopen it.")
+        if row.status != IncidentStatus.AUTO_RESOLVED:
+            raise Conflict(f"Incident {incident_id} is not auto-resolved (it is {row.status})")
+        reason = f"Reopened by {actor}: not fixed"
+        with write_transaction():
+            incidents.set_resolution(
+                incident_id=incident_id,
+                resolution_status=ResolutionStatus.REOPENED,
+                reason=reason,
+                status=IncidentStatus.OPEN.value,
+                auto_resolved=False,
+                resolved_at=None,
+            )
+            audit.record(
+                action=AuditAction.INCIDENT_REOPENED,
+                incident_id=incident_id,
+                actor=actor,
+                confidence_score=row.confidence_score,
+                details={"previous_status": row.status},
+            )
+            self._announce(row, "reopened", reason, actor)
+
+    def _announce(self, row: Incident, outcome: str, reason: str, actor: str) -> None:
+        report = DecisionReport(
+            incident_id=row.incident_id,
+            title=row.title,
+            category=row.category,
+            confidence=row.confidence_score,
+            outcome=outcome,
+            reason=reason,
+            runbook_id=None,
+            created_by=row.created_by,
+            decided_by=actor,
+        )
+        hand_over(
+            lambda: self.notifier.announce_decision(report), about="decision", incident_id=row.incident_id
+        )

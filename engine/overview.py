@@ -1,0 +1,35 @@
+"""One read of where automation stands, for `/autoresolve status` and the App Home."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engine.configuration import KillSwitchState, kill_switch_state
+from engine.runbooks import RunbookCatalog
+from storage import config_store, incidents, runs
+from storage.database import unit_of_work
+from storage.models import CategorySetting, Incident, Run
+
+
+@dataclass(frozen=True)
+class Overview:
+    kill_switch: KillSwitchState
+    max_concurrent: int
+    categories: list[CategorySetting]
+    in_flight: list[Run]
+    awaiting_approval: list[Incident]
+    recent: list[Run]
+    runbook_count: int
+
+
+def overview(catalog: RunbookCatalog, *, recent: int = 10) -> Overview:
+    with unit_of_work():
+        return Overview(
+            kill_switch=kill_switch_state(),
+            max_concurrent=config_store.get_global().max_concurrent_resolutions,
+            categories=config_store.list_categories(),
+            in_flight=runs.in_flight(),
+            awaiting_approval=incidents.awaiting_approval(),
+            recent=runs.recently_finished(limit=recent),
+            runbook_count=len(catalog.runbooks),
+        )

@@ -1,0 +1,56 @@
+"""Who may do what: admins change config, turn the kill switch off, approve and force; anyone may stop."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from enum import StrEnum
+from typing import Any
+
+from engine.audit_actions import AuditAction
+from engine.errors import NotAuthorized
+from storage import audit
+
+
+class Permission(StrEnum):
+    KILL_SWITCH_ON = "kill_switch_on"
+    KILL_SWITCH_OFF = "kill_switch_off"
+    CHANGE_CONFIG = "change_config"
+    APPROVE = "approve"
+    FORCE = "force"
+
+
+REFUSAL_TEXT = {
+    Permission.KILL_SWITCH_ON: "Only admins may turn the kill switch on here (KILLSWITCH_ANYONE=false).",
+    Permission.KILL_SWITCH_OFF: "Only admins may turn the kill switch off.",
+    Permission.CHANGE_CONFIG: "Only admins may change the configuration.",
+    Permission.APPROVE: "Only admins may approve or reject a run.",
+    Permission.FORCE: "Only admins may force a run below the confidence threshold.",
+}
+
+
+class Authorizer:
+    def __init__(self, *, admins: Iterable[str], killswitch_anyone: bool = True) -> None:
+        self.admins = frozenset(admins)
+        self.killswitch_anyone = killswitch_anyone
+
+    def is_admin(self, actor: str) -> bool:
+        return actor in self.admins
+
+    def allows(self, actor: str, permission: Permission) -> bool:
+        if permission is Permission.KILL_SWITCH_ON and self.killswitch_anyone:
+            return True  # stopping automation is always safe
+        return self.is_admin(actor)
+
+    def require(self, actor: str, permission: Permission, **context: Any) -> None:
+        """Raise NotAuthorized (after auditing the refusal) unless `actor` has `permission`."""
+        if self.allows(actor, permission):
+            return
+        audit.record(
+            action=AuditAction.REQUEST_REFUSED,
+            actor=actor,
+            incident_id=context.pop("incident_id", None),
+            success=False,
+            error_message=f"not allowed: {permission.value}",
+            details={"permission": permission.value, **context},
+        )
+        raise NotAuthorized(REFUSAL_TEXT[permission])

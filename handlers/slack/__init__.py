@@ -1,0 +1,1 @@
+"""Slack: the Bolt app and its listeners, Block Kit builders, and delivery of queued messages."""

@@ -1,0 +1,84 @@
+"""Button listeners: "Not fixed, reopen" (the creator only), Approve and Reject (admins only)."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from engine.errors import InvalidInput
+from engine.incident import INCIDENT_ID_PATTERN
+from handlers.slack.answers import answer_ephemerally, compute_answer
+from handlers.slack.blocks import APPROVE_ACTION, REJECT_ACTION, REOPEN_ACTION, Message, build_reopened_dm
+from handlers.slack.replies import build_submission, plain
+from handlers.slack.services import SlackServices
+
+log = logging.getLogger(__name__)
+
+
+def clicked(body: dict[str, Any]) -> tuple[str, str]:
+    """(user id, incident id) of a button click; the value is checked like any input."""
+    user = str(body.get("user", {}).get("id", ""))
+    actions = body.get("actions") or [{}]
+    incident_id = str(actions[0].get("value", ""))
+    if not re.match(INCIDENT_ID_PATTERN, incident_id):
+        raise InvalidInput("actions[0].value", "not an incident id")
+    return user, incident_id
+
+
+def identities_of(client: WebClient, user: str) -> set[str]:
+    """The ways a Slack user may be recorded as an incident's creator: their ID and their e-mail."""
+    known = {user}
+    try:
+        found: dict[str, Any] = client.users_info(user=user).get("user") or {}
+        profile: dict[str, Any] = found.get("profile") or {}
+    except SlackApiError as exc:
+        log.warning("users.info for %s failed: %s", user, exc.response.get("error"))
+        return known
+    if profile.get("email"):
+        known.add(str(profile["email"]))
+    return known
+
+
+def register(app: App, services: SlackServices) -> None:
+    @app.action(REOPEN_ACTION)
+    def reopen(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
+        ack()
+        done: list[Message] = []
+
+        def act() -> Message:
+            user, incident_id = clicked(body)
+            services.interventions.reopen(incident_id, actor=user, identities=identities_of(client, user))
+            done.append(build_reopened_dm(incident_id))
+            return done[0]
+
+        text, blocks = compute_answer(act)
+        if done:  # replace the DM's button with what happened
+            respond(text=text, blocks=blocks, replace_original=True)
+        else:
+            respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
+
+    @app.action(APPROVE_ACTION)
+    def approve(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+        ack()
+
+        def act() -> Message:
+            user, incident_id = clicked(body)
+            return build_submission(services.interventions.approve(incident_id, actor=user))
+
+        answer_ephemerally(respond, act)
+
+    @app.action(REJECT_ACTION)
+    def reject(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+        ack()
+
+        def act() -> Message:
+            user, incident_id = clicked(body)
+            services.interventions.reject(incident_id, actor=user)
+            return plain(f"Rejected *{incident_id}*: it will not run automatically.")
+
+        answer_ephemerally(respond, act)

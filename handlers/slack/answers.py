@@ -1,0 +1,36 @@
+"""Answering a person in Slack: run the work, turn typed errors into a friendly ephemeral reply."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from engine.errors import EngineError
+from handlers.slack.blocks import Message
+from handlers.slack.command_parsing import UsageError
+from handlers.slack.replies import build_error
+
+log = logging.getLogger(__name__)
+
+
+def compute_answer(produce: Callable[[], Message]) -> Message:
+    """The reply for the person: the result, their mistake with the usage, or an error id to quote."""
+    try:
+        return produce()
+    except UsageError as exc:
+        return build_error(str(exc), exc.usage)
+    except EngineError as exc:
+        return build_error(str(exc))
+    except Exception:
+        error_id = uuid.uuid4().hex[:8]
+        log.exception("Slack request failed (error id %s)", error_id)
+        return build_error(
+            f"Something went wrong on our side (error id `{error_id}`); the details are in the bot's log."
+        )
+
+
+def answer_ephemerally(respond: Any, produce: Callable[[], Message]) -> None:
+    text, blocks = compute_answer(produce)
+    respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)

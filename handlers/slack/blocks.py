@@ -1,0 +1,209 @@
+"""Block Kit for messages the bot posts: the incident's audit-channel message and thread entries, the
+creator's DM, and kill switch / config notices. Each builder returns (fallback text, blocks)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.durations import format_duration
+from engine.gates import percent
+from engine.notifier import DecisionReport, KillSwitchReport, RunReport, StepReport
+
+Blocks = list[dict[str, Any]]
+Message = tuple[str, Blocks]
+
+REOPEN_ACTION = "reopen_incident"
+APPROVE_ACTION = "approve_incident"
+REJECT_ACTION = "reject_incident"
+MAX_TEXT = 2900  # a section's text may hold 3000 characters
+
+STATUS_ICON = {
+    "queued": ":hourglass_flowing_sand:",
+    "running": ":gear:",
+    "resolved": ":white_check_mark:",
+    "succeeded": ":white_check_mark:",
+    "failed": ":x:",
+    "halted": ":octagonal_sign:",
+    "interrupted": ":warning:",
+    "dry_run": ":memo:",
+    "would_run": ":memo:",
+    "skipped": ":fast_forward:",
+    "awaiting_approval": ":raising_hand:",
+    "reopened": ":leftwards_arrow_with_hook:",
+}
+
+
+def clip(text: str, limit: int = MAX_TEXT) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def escape(text: str) -> str:
+    """Slack's mrkdwn escaping, so incident text cannot ping channels or fake links."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def person(identity: str) -> str:
+    """Mention a Slack user ID; show anything else (an e-mail, 'api-user') as text."""
+    if identity[:1] in ("U", "W") and identity.isalnum():
+        return f"<@{identity}>"
+    return escape(identity)
+
+
+def section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text)}}
+
+
+def context(text: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(text)}]}
+
+
+def button(text: str, action_id: str, value: str, style: str | None = None) -> dict[str, Any]:
+    element: dict[str, Any] = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": text},
+        "action_id": action_id,
+        "value": value,
+    }
+    if style:
+        element["style"] = style
+    return element
+
+
+def _headline(incident_id: str, title: str, status: str) -> str:
+    icon = STATUS_ICON.get(status, ":grey_question:")
+    return f"{icon} *{escape(incident_id)}* · {escape(title)} — *{status.replace('_', ' ')}*"
+
+
+def build_incident_decision(report: DecisionReport) -> Message:
+    """The incident's audit-channel message after a decision or a person's action."""
+    facts = [
+        f"Category *{escape(report.category)}*",
+        f"confidence *{percent(report.confidence)}*",
+    ]
+    if report.runbook_id:
+        facts.append(f"runbook `{escape(report.runbook_id)}`")
+    if report.created_by:
+        facts.append(f"raised by {person(report.created_by)}")
+    blocks: Blocks = [
+        section(_headline(report.incident_id, report.title, report.outcome)),
+        context(", ".join(facts)),
+        section(escape(report.reason)),
+    ]
+    if report.decided_by:
+        blocks.append(context(f"Decided by {person(report.decided_by)}"))
+    if report.outcome == "awaiting_approval":
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": f"approval:{report.incident_id}",
+                "elements": [
+                    button("Approve", APPROVE_ACTION, report.incident_id, "primary"),
+                    button("Reject", REJECT_ACTION, report.incident_id, "danger"),
+                ],
+            }
+        )
+    text = f"{report.incident_id}: {report.outcome.replace('_', ' ')} — {report.reason}"
+    return clip(text), blocks
+
+
+def build_incident_run(report: RunReport) -> Message:
+    """The incident's audit-channel message while its run goes on and when it ends."""
+    facts = [
+        f"Category *{escape(report.category)}*",
+        f"confidence *{percent(report.confidence)}*",
+        f"runbook `{escape(report.runbook_id)}`",
+        f"raised by {person(report.created_by)}",
+    ]
+    if report.dry_run:
+        facts.append("*dry run*")
+    blocks: Blocks = [
+        section(_headline(report.incident_id, report.title, report.status)),
+        context(", ".join(facts)),
+    ]
+    if report.message:
+        blocks.append(section(escape(report.message)))
+    if report.status == "running":
+        blocks.append(context("Steps are posted in the thread as they finish."))
+    text = f"{report.incident_id}: {report.status.replace('_', ' ')}"
+    return (f"{text} — {report.message}" if report.message else text), blocks
+
+
+def step_line(step: StepReport) -> str:
+    icon = STATUS_ICON.get(step.status, ":grey_question:")
+    took = f" in {format_duration(step.duration_ms / 1000)}" if step.duration_ms is not None else ""
+    tries = f", {step.attempts} attempts" if step.attempts > 1 else ""
+    label = "Rollback of step" if step.phase == "rollback" else "Step"
+    line = (
+        f"{icon} {label} {step.position} *{escape(step.name)}*: {step.status.replace('_', ' ')}{took}{tries}"
+    )
+    if step.action:
+        line += f"\n`{escape(clip(step.action, 300))}`"
+    if step.error:
+        line += f"\n> {escape(clip(step.error, 500))}"
+    return line
+
+
+def build_step_entries(steps: list[StepReport]) -> Message:
+    """One thread message for one or more step results (batched when Slack makes us wait)."""
+    lines = [step_line(step) for step in steps]
+    text = "\n".join(lines)
+    return clip(text), [section(text)]
+
+
+def build_resolution_dm(report: RunReport) -> Message:
+    """The creator's DM: outcome, confidence, runbook, each step with its result and duration."""
+    outcome = {
+        "resolved": "was resolved automatically",
+        "failed": "could not be resolved automatically",
+        "halted": "was stopped by the kill switch before it finished",
+    }.get(report.status, f"ended as {report.status}")
+    blocks: Blocks = [
+        section(
+            f"{STATUS_ICON.get(report.status, '')} Your incident *{escape(report.incident_id)}* "
+            f"({escape(report.title)}) {outcome}."
+        ),
+        context(
+            f"Confidence *{percent(report.confidence)}*, runbook `{escape(report.runbook_id)}`, "
+            f"category {escape(report.category)}"
+        ),
+    ]
+    if report.steps:
+        blocks.append(section("\n".join(step_line(s) for s in report.steps)))
+    if report.message:
+        blocks.append(context(escape(report.message)))
+    if report.status == "resolved":
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": f"reopen:{report.incident_id}",
+                "elements": [button("Not fixed, reopen", REOPEN_ACTION, report.incident_id, "danger")],
+            }
+        )
+    else:
+        blocks.append(context("The on-call team can see it in the audit channel."))
+    return f"Incident {report.incident_id} {outcome}.", blocks
+
+
+def build_reopened_dm(incident_id: str) -> Message:
+    text = (
+        f":leftwards_arrow_with_hook: You reopened *{escape(incident_id)}*; the on-call team has been told."
+    )
+    return f"You reopened {incident_id}.", [section(text)]
+
+
+def build_kill_switch_notice(report: KillSwitchReport) -> Message:
+    if report.active:
+        until = f" until {report.until:%Y-%m-%d %H:%M} UTC" if report.until else ""
+        text = (
+            f":octagonal_sign: *Kill switch ON*{until}, by {person(report.actor)}. All automation is stopped."
+        )
+    else:
+        text = f":large_green_circle: *Kill switch OFF*, by {person(report.actor)}. Automation may run again."
+    if report.reason:
+        text += f"\n> {escape(report.reason)}"
+    return text.replace("*", ""), [section(text)]
+
+
+def build_config_notice(actor: str, summary: str) -> Message:
+    text = f":gear: Configuration changed by {person(actor)}: {escape(summary)}"
+    return text, [section(text)]

@@ -1,0 +1,52 @@
+"""The Bolt app (sync): listeners registered, WebClient pointed at SLACK_API_URL."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from slack_bolt import App
+from slack_sdk import WebClient
+
+from handlers.slack import actions, commands, home
+from handlers.slack.services import SlackServices
+from settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def web_client(settings: Settings) -> WebClient:
+    """A client for Slack's Web API; no built-in retries (the outbox schedules its own)."""
+    assert settings.slack_bot_token is not None
+    base_url = (
+        settings.slack_api_url if settings.slack_api_url.endswith("/") else settings.slack_api_url + "/"
+    )
+    return WebClient(
+        token=settings.slack_bot_token.get_secret_value(), base_url=base_url, timeout=10, retry_handlers=[]
+    )
+
+
+def build_bolt_app(settings: Settings, services: SlackServices, client: WebClient) -> App:
+    signing_secret = (
+        settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
+    )
+    app = App(
+        client=client,
+        token=client.token,
+        signing_secret=signing_secret,
+        # Socket Mode connections are authenticated; HTTP requests are always verified.
+        request_verification_enabled=signing_secret is not None,
+        token_verification_enabled=False,  # no call to Slack at start-up: Slack may be down
+        process_before_response=False,
+    )
+    commands.register(app, services)
+    actions.register(app, services)
+    home.register(app, services)
+
+    @app.error
+    def unexpected(error: Exception, body: dict[str, Any]) -> None:
+        error_id = uuid.uuid4().hex[:8]
+        log.error("Slack listener failed (error id %s, type %s): %r", error_id, body.get("type"), error)
+
+    return app

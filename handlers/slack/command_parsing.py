@@ -1,0 +1,178 @@
+"""Parsing the text of /autoresolve and /killswitch into commands; a malformed one gets its usage."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+
+from engine.durations import parse_duration
+from engine.incident import CATEGORY_PATTERN, INCIDENT_ID_PATTERN
+
+AUTORESOLVE_USAGE = """*Usage:* `/autoresolve <sub-command>`
+• `help`: this text
+• `status`: kill switch, runs in flight, recent outcomes
+• `<incident-id> [force]`: put an incident through the gates again (`force`, admins: ignore its confidence)
+• `audit <incident-id>`: the incident's audit trail
+• `config [<category>]`: settings of every category, or one
+• `config <category> threshold <0.5-1> | enable | disable | dry-run on|off | retries <0-10>`
+   `| approval <x>|off | notify on|off`: change one (admins)
+• `runbooks`: the runbooks loaded"""
+
+KILLSWITCH_USAGE = """*Usage:* `/killswitch [status] | on [<duration like 30m>] [reason...] | off [reason...]`
+• `on`: stop all automation now (runs in flight stop at their next step); anyone may
+• `off`: let automation run again (admins)"""
+
+
+class UsageError(ValueError):
+    """The text is not a command; the message says what was wrong, the usage follows."""
+
+    def __init__(self, message: str, usage: str) -> None:
+        super().__init__(message)
+        self.usage = usage
+
+
+@dataclass(frozen=True)
+class Help:
+    pass
+
+
+@dataclass(frozen=True)
+class Status:
+    pass
+
+
+@dataclass(frozen=True)
+class Runbooks:
+    pass
+
+
+@dataclass(frozen=True)
+class Rerun:
+    incident_id: str
+    force: bool
+
+
+@dataclass(frozen=True)
+class AuditTrail:
+    incident_id: str
+
+
+@dataclass(frozen=True)
+class ShowConfig:
+    category: str | None
+
+
+@dataclass(frozen=True)
+class ChangeConfig:
+    category: str
+    changes: dict[str, object]
+
+
+@dataclass(frozen=True)
+class KillSwitchStatus:
+    pass
+
+
+@dataclass(frozen=True)
+class KillSwitchOn:
+    duration: timedelta | None
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class KillSwitchOff:
+    reason: str | None
+
+
+AutoresolveCommand = Help | Status | Runbooks | Rerun | AuditTrail | ShowConfig | ChangeConfig
+KillSwitchCommand = KillSwitchStatus | KillSwitchOn | KillSwitchOff
+
+
+def _incident_id(token: str) -> str:
+    if not re.match(INCIDENT_ID_PATTERN, token):
+        raise UsageError(f"`{token}` is not an incident id", AUTORESOLVE_USAGE)
+    return token
+
+
+def _number(text: str, low: float, high: float, what: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise UsageError(f"{what} must be a number, not `{text}`", AUTORESOLVE_USAGE) from None
+    if not low <= value <= high:
+        raise UsageError(f"{what} must be between {low:g} and {high:g}", AUTORESOLVE_USAGE)
+    return value
+
+
+def _on_off(text: str, what: str) -> bool:
+    if text not in ("on", "off"):
+        raise UsageError(f"{what} takes `on` or `off`", AUTORESOLVE_USAGE)
+    return text == "on"
+
+
+def _config(words: list[str]) -> ShowConfig | ChangeConfig:
+    if not words:
+        return ShowConfig(None)
+    category = words[0].lower()
+    if not re.match(CATEGORY_PATTERN, category):
+        raise UsageError(f"`{words[0]}` is not a category name", AUTORESOLVE_USAGE)
+    rest = [w.lower() for w in words[1:]]
+    if not rest:
+        return ShowConfig(category)
+    setting, args = rest[0], rest[1:]
+    changes: dict[str, object]
+    if setting in ("enable", "disable") and not args:
+        changes = {"auto_resolution_enabled": setting == "enable"}
+    elif setting == "threshold" and len(args) == 1:
+        changes = {"confidence_threshold": _number(args[0], 0.5, 1.0, "threshold")}
+    elif setting in ("dry-run", "dryrun") and len(args) == 1:
+        changes = {"dry_run": _on_off(args[0], "dry-run")}
+    elif setting == "retries" and len(args) == 1:
+        changes = {"max_retry_attempts": int(_number(args[0], 0, 10, "retries"))}
+    elif setting == "approval" and len(args) == 1:
+        changes = {"approval_floor": None if args[0] == "off" else _number(args[0], 0.0, 1.0, "approval")}
+    elif setting == "notify" and len(args) == 1:
+        changes = {"notification_required": _on_off(args[0], "notify")}
+    else:
+        raise UsageError(f"`{' '.join(rest)}` is not a setting change", AUTORESOLVE_USAGE)
+    return ChangeConfig(category, changes)
+
+
+def parse_autoresolve(text: str) -> AutoresolveCommand:
+    words = text.split()
+    if not words or words[0].lower() == "help":
+        return Help()
+    head, rest = words[0].lower(), words[1:]
+    if head == "status" and not rest:
+        return Status()
+    if head == "runbooks" and not rest:
+        return Runbooks()
+    if head == "audit":
+        if len(rest) != 1:
+            raise UsageError("`audit` takes one incident id", AUTORESOLVE_USAGE)
+        return AuditTrail(_incident_id(rest[0]))
+    if head == "config":
+        return _config(rest)
+    if len(words) <= 2 and (len(words) == 1 or words[1].lower() == "force"):
+        return Rerun(_incident_id(words[0]), force=len(words) == 2)
+    raise UsageError(f"`{text.strip()[:100]}` is not a sub-command", AUTORESOLVE_USAGE)
+
+
+def parse_killswitch(text: str) -> KillSwitchCommand:
+    words = text.split()
+    if not words or (words[0].lower() == "status" and len(words) == 1):
+        return KillSwitchStatus()
+    head, rest = words[0].lower(), words[1:]
+    if head == "on":
+        duration = None
+        # Only a number with a unit is a duration: "on 5 hosts down" is all reason, not 5 seconds.
+        if rest and re.fullmatch(r"\d+(?:\.\d+)?(?:s|m|h)", rest[0].lower()):
+            duration = timedelta(seconds=parse_duration(rest[0].lower()))
+            if duration.total_seconds() <= 0:
+                raise UsageError("the duration must be longer than 0s", KILLSWITCH_USAGE)
+            rest = rest[1:]
+        return KillSwitchOn(duration, " ".join(rest) or None)
+    if head == "off":
+        return KillSwitchOff(" ".join(rest) or None)
+    raise UsageError(f"`{text.strip()[:100]}` is not a sub-command", KILLSWITCH_USAGE)

@@ -1,0 +1,109 @@
+"""The /autoresolve and /killswitch listeners: ack at once, parse, call the engine, answer ephemerally."""
+
+from __future__ import annotations
+
+from typing import Any, assert_never
+
+from slack_bolt import Ack, App, Respond
+
+from engine.configuration import kill_switch_state
+from engine.overview import overview
+from engine.permissions import Permission
+from handlers.slack.answers import answer_ephemerally
+from handlers.slack.blocks import Message
+from handlers.slack.command_parsing import (
+    AUTORESOLVE_USAGE,
+    KILLSWITCH_USAGE,
+    AuditTrail,
+    ChangeConfig,
+    Help,
+    KillSwitchOff,
+    KillSwitchOn,
+    KillSwitchStatus,
+    Rerun,
+    Runbooks,
+    ShowConfig,
+    Status,
+    parse_autoresolve,
+    parse_killswitch,
+)
+from handlers.slack.replies import (
+    build_audit_trail,
+    build_config,
+    build_runbooks,
+    build_status,
+    build_submission,
+    kill_switch_line,
+    plain,
+)
+from handlers.slack.services import SlackServices
+from storage import audit, config_store
+from storage.database import unit_of_work
+
+AUDIT_LINES = 25
+
+
+def answer_autoresolve(services: SlackServices, user: str, text: str) -> Message:
+    command = parse_autoresolve(text)
+    if isinstance(command, Help):
+        return plain(AUTORESOLVE_USAGE)
+    if isinstance(command, Status):
+        return build_status(overview(services.catalog()))
+    if isinstance(command, Runbooks):
+        return build_runbooks(services.catalog())
+    if isinstance(command, AuditTrail):
+        return build_audit_trail(
+            command.incident_id, audit.for_incident(incident_id=command.incident_id), AUDIT_LINES
+        )
+    if isinstance(command, ShowConfig):
+        if command.category is None:
+            with unit_of_work():
+                limit = config_store.get_global().max_concurrent_resolutions
+            return build_config(services.configuration.categories(), limit)
+        return build_config([services.configuration.category(command.category)])
+    if isinstance(command, ChangeConfig):
+        services.authorizer.require(user, Permission.CHANGE_CONFIG, command=f"config {command.category}")
+        row = services.configuration.update_category(
+            category=command.category, actor=user, changes=command.changes
+        )
+        return build_config([row])
+    if isinstance(command, Rerun):
+        submission = services.interventions.rerun(command.incident_id, actor=user, force=command.force)
+        return build_submission(submission)
+    assert_never(command)
+
+
+def answer_killswitch(services: SlackServices, user: str, text: str) -> Message:
+    command = parse_killswitch(text)
+    configuration = services.configuration
+    if isinstance(command, KillSwitchStatus):
+        with unit_of_work():
+            return plain(f"{kill_switch_line(kill_switch_state())}\n{KILLSWITCH_USAGE}")
+    if isinstance(command, KillSwitchOn):
+        services.authorizer.require(user, Permission.KILL_SWITCH_ON, command="killswitch on")
+        state = configuration.activate_kill_switch(
+            actor=user, reason=command.reason or "Pulled from Slack", duration=command.duration
+        )
+        return plain(f"{kill_switch_line(state)}\nRuns in flight stop at their next step.")
+    if isinstance(command, KillSwitchOff):
+        services.authorizer.require(user, Permission.KILL_SWITCH_OFF, command="killswitch off")
+        return plain(
+            kill_switch_line(configuration.deactivate_kill_switch(actor=user, reason=command.reason))
+        )
+    assert_never(command)
+
+
+def register(app: App, services: SlackServices) -> None:
+    @app.command("/autoresolve")
+    def autoresolve(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
+        ack()
+        answer_ephemerally(
+            respond, lambda: answer_autoresolve(services, command["user_id"], command.get("text") or "")
+        )
+
+    @app.command("/killswitch")
+    def killswitch(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
+        ack()
+        answer_ephemerally(
+            respond, lambda: answer_killswitch(services, command["user_id"], command.get("text") or "")
+        )

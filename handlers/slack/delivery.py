@@ -1,0 +1,306 @@
+"""Delivering the outbox to Slack: in order per lane, within Slack's rate limits, each message once.
+
+One replica delivers at a time (a job lease). A lane (the audit channel, one DM) is worked from its
+oldest message; a message that must wait (429 Retry-After, a 5xx, Slack unreachable) holds up its
+lane only, so order within a channel is kept and nothing is skipped. Pending updates of one message
+collapse into one call, and consecutive thread entries of one incident into one thread message:
+that is how a burst stays within about one message per second per channel.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from enum import Enum
+from functools import partial
+from typing import Any, NoReturn
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from handlers.slack.notifier import UPSERT
+from storage import leases, outbox
+from storage.fields import utcnow
+from storage.models import OutboxMessage
+
+log = logging.getLogger(__name__)
+
+PERMANENT_ERRORS = frozenset(
+    {
+        "users_not_found",
+        "user_not_found",
+        "user_disabled",
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
+        "cannot_dm_bot",
+        "invalid_blocks",
+        "invalid_blocks_format",
+        "msg_too_long",
+        "no_text",
+        "invalid_arguments",
+        "restricted_action",
+    }
+)
+MAX_BACKOFF_SECONDS = 300.0
+MAX_BATCH = 20
+LEASE_NAME = "slack-outbox"
+
+
+class _Wait(Exception):
+    """The lane must wait: rate limited, or Slack unreachable (a retry is scheduled)."""
+
+
+class _Drop(Exception):
+    """The message can never be delivered (unknown user, channel gone)."""
+
+
+class _MessageGone(Exception):
+    """chat.update found no message: it was deleted in Slack."""
+
+
+class Result(Enum):
+    SENT = "sent"
+    WAIT = "wait"  # the lane waits (rate limit, Slack down): later messages must not overtake
+    DROPPED = "dropped"  # given up for good (unknown user...): audited, the lane goes on
+
+
+@dataclass
+class TokenBucket:
+    """`rate` calls a second on average, up to `capacity` at once."""
+
+    rate: float
+    capacity: float
+    tokens: float = field(default=-1.0)
+    stamp: float = 0.0
+
+    def ready(self, now: float) -> bool:
+        if self.tokens < 0:
+            self.tokens, self.stamp = self.capacity, now
+        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        return self.tokens >= 1
+
+    def take(self) -> None:
+        self.tokens -= 1
+
+
+class SlackDelivery:
+    def __init__(
+        self,
+        client: WebClient,
+        *,
+        owner: str,
+        on_give_up: Callable[[OutboxMessage, str], None],
+        lease_seconds: float = 30.0,
+        max_age: timedelta = timedelta(hours=48),
+        per_channel_rate: float = 1.0,
+        per_channel_burst: float = 3.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.client = client
+        self.owner = owner
+        self.on_give_up = on_give_up
+        self.lease_seconds = lease_seconds
+        self.max_age = max_age
+        self.clock = clock
+        self._channel_rate = (per_channel_rate, per_channel_burst)
+        self._lanes: dict[str, TokenBucket] = {}
+        self._methods = {"chat.update": TokenBucket(rate=50 / 60, capacity=5)}  # Tier 3
+        self._lane_hold: dict[str, float] = {}
+        self._method_hold: dict[str, float] = {}
+        self._user_ids: dict[str, str] = {}
+        self._dm_channels: dict[str, str] = {}
+        self._lease_checked_until = 0.0
+        self._tick_lock = threading.Lock()
+
+    # -- the periodic job -------------------------------------------------------------------------
+
+    def tick(self) -> int:
+        """Deliver what is due; returns how many outbox rows were settled (sent, merged or dropped)."""
+        if not self._tick_lock.acquire(blocking=False):
+            return 0
+        try:
+            if not self._hold_lease():
+                return 0
+            lanes: dict[str, list[OutboxMessage]] = {}
+            for message in outbox.heads_of_lanes(transport="slack"):
+                lanes.setdefault(message.lane, []).append(message)
+            return sum(self._drain(lane, messages) for lane, messages in lanes.items())
+        finally:
+            self._tick_lock.release()
+
+    def _hold_lease(self) -> bool:
+        now = self.clock()
+        if now < self._lease_checked_until:
+            return True
+        if leases.acquire(name=LEASE_NAME, owner=self.owner, ttl_seconds=self.lease_seconds):
+            self._lease_checked_until = now + self.lease_seconds / 3
+            return True
+        return False
+
+    def _drain(self, lane: str, messages: list[OutboxMessage]) -> int:
+        settled = 0
+        done: set[int] = set()
+        for index, message in enumerate(messages):
+            if message.id in done:
+                continue
+            if message.next_attempt_at > utcnow() or self._lane_hold.get(lane, 0.0) > self.clock():
+                break
+            bucket = self._lanes.setdefault(lane, TokenBucket(*self._channel_rate))
+            if not bucket.ready(self.clock()):
+                break
+            if message.method == UPSERT:
+                batch = [
+                    m for m in messages[index:] if m.method == UPSERT and m.message_key == message.message_key
+                ]
+                latest = batch[-1].payload
+                result = self._attempt(message, partial(self._upsert, message, latest))
+            elif message.thread_key and message.purpose == "audit_step":
+                batch = self._contiguous_thread_entries(messages[index:])
+                result = self._attempt(message, partial(self._post_thread, batch))
+            else:
+                batch = [message]
+                result = self._attempt(message, partial(self._post, message, message.payload))
+            if result is Result.WAIT:
+                break
+            bucket.take()
+            done.update(m.id for m in batch)
+            if result is Result.SENT:
+                outbox.mark_sent(message=message)
+                outbox.mark_superseded(ids=[m.id for m in batch[1:]])
+            settled += len(batch)
+        return settled
+
+    @staticmethod
+    def _contiguous_thread_entries(messages: list[OutboxMessage]) -> list[OutboxMessage]:
+        first = messages[0]
+        batch = [first]
+        for message in messages[1:MAX_BATCH]:
+            if message.thread_key != first.thread_key or message.purpose != first.purpose:
+                break
+            batch.append(message)
+        return batch
+
+    def _attempt(self, message: OutboxMessage, send: Callable[[], None]) -> Result:
+        try:
+            send()
+        except _Wait:
+            return Result.WAIT
+        except _Drop as exc:
+            log.error("Slack delivery of outbox %s failed for good: %s", message.id, exc)
+            outbox.mark_failed(message=message, error=str(exc))
+            self.on_give_up(message, str(exc))
+            return Result.DROPPED
+        return Result.SENT
+
+    # -- sending ----------------------------------------------------------------------------------
+
+    def _upsert(self, message: OutboxMessage, payload: dict[str, Any]) -> None:
+        assert message.message_key is not None
+        posted = outbox.posted(message_key=message.message_key)
+        if posted is not None:
+            try:
+                self._api(
+                    message,
+                    "chat.update",
+                    channel=posted.channel,
+                    ts=posted.ts,
+                    text=payload.get("text", ""),
+                    blocks=payload.get("blocks"),
+                )
+                return
+            except _MessageGone:
+                pass  # deleted in Slack: post it again
+        self._post(message, payload)
+
+    def _post_thread(self, batch: list[OutboxMessage]) -> None:
+        first = batch[0]
+        assert first.thread_key is not None
+        parent = outbox.posted(message_key=first.thread_key)
+        lines = [line for m in batch for line in m.payload.get("lines", [m.payload.get("text", "")])]
+        text = "\n".join(lines)[:2900]
+        payload = {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
+        self._post(first, payload, thread_ts=parent.ts if parent else None)
+
+    def _post(self, message: OutboxMessage, payload: dict[str, Any], thread_ts: str | None = None) -> None:
+        arguments: dict[str, Any] = {"channel": self._channel_for(message), "text": payload.get("text", "")}
+        if payload.get("blocks"):
+            arguments["blocks"] = payload["blocks"]
+        if thread_ts:
+            arguments["thread_ts"] = thread_ts
+        response = self._api(message, "chat.postMessage", **arguments)
+        if message.message_key:
+            outbox.record_posted(
+                message_key=message.message_key, channel=response["channel"], ts=response["ts"]
+            )
+
+    def _channel_for(self, message: OutboxMessage) -> str:
+        """The channel ID to post to; a DM target ('dm:U...' or 'dm:e-mail') is opened first."""
+        if not message.target.startswith("dm:"):
+            return message.target
+        who = message.target.removeprefix("dm:")
+        user_id = self._user_ids.get(who) if "@" in who else who
+        if user_id is None:
+            user_id = self._user_ids[who] = self._api(message, "users.lookupByEmail", email=who)["user"]["id"]
+        channel = self._dm_channels.get(user_id)
+        if channel is None:
+            opened = self._api(message, "conversations.open", users=user_id)
+            channel = self._dm_channels[user_id] = opened["channel"]["id"]
+        return channel
+
+    def _api(self, message: OutboxMessage, method: str, **arguments: Any) -> dict[str, Any]:
+        """Call a Web API method; on failure schedule the retry and raise _Wait, or raise _Drop."""
+        hold = self._method_hold.get(method, 0.0)
+        bucket = self._methods.get(method)
+        if hold > self.clock() or (bucket is not None and not bucket.ready(self.clock())):
+            raise _Wait
+        try:
+            if method in ("users.lookupByEmail", "conversations.open"):
+                response = self.client.api_call(method, params=arguments)
+            else:
+                response = self.client.api_call(method, json=arguments)
+        except SlackApiError as exc:
+            self._api_error(message, method, exc)
+            raise AssertionError("_api_error always raises") from exc
+        except (OSError, ValueError) as exc:  # unreachable, reset, timed out, garbled answer
+            self._transient(message, f"{method}: {type(exc).__name__}: {exc}")
+        if bucket is not None:
+            bucket.take()
+        return dict(response.data) if isinstance(response.data, dict) else {}
+
+    def _api_error(self, message: OutboxMessage, method: str, exc: SlackApiError) -> None:
+        status = exc.response.status_code
+        error = str(exc.response.get("error", "")) if isinstance(exc.response.data, dict) else ""
+        if status == 429:
+            headers = {k.lower(): v for k, v in (exc.response.headers or {}).items()}
+            raw = headers.get("retry-after", "1")
+            retry_after = float(raw[0] if isinstance(raw, list) else raw)
+            until = self.clock() + retry_after
+            self._lane_hold[message.lane] = until
+            if method != "chat.postMessage":  # other methods are limited per workspace, not per channel
+                self._method_hold[method] = until
+            outbox.retry_later(
+                message=message,
+                error=f"{method}: rate limited",
+                delay_seconds=retry_after,
+                count_attempt=False,
+            )
+            raise _Wait
+        if error == "message_not_found" and method == "chat.update":
+            raise _MessageGone
+        if error in PERMANENT_ERRORS:
+            raise _Drop(f"{method}: {error}")
+        self._transient(message, f"{method}: HTTP {status} {error}".strip())
+
+    def _transient(self, message: OutboxMessage, error: str) -> NoReturn:
+        if utcnow() - message.created_at > self.max_age:
+            raise _Drop(f"{error} (still failing after {self.max_age})")
+        delay = min(2.0**message.attempts, MAX_BACKOFF_SECONDS)
+        log.warning("Slack delivery of outbox %s will retry in %.0fs: %s", message.id, delay, error)
+        outbox.retry_later(message=message, error=error, delay_seconds=delay)
+        raise _Wait

@@ -1,0 +1,36 @@
+"""POST /slack/events: commands, button clicks and events, dispatched to Bolt in a worker thread.
+
+Bolt's App is synchronous; dispatching it on the event loop (as the stock FastAPI adapter does)
+would make every other request wait behind a slow Slack request.
+"""
+
+from __future__ import annotations
+
+import anyio
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from slack_bolt import App, BoltRequest
+
+from handlers.errors import error_response
+
+router = APIRouter(tags=["Slack"])
+_dispatchers = anyio.CapacityLimiter(32)
+
+
+@router.post("/slack/events", include_in_schema=False)
+async def slack_events(request: Request) -> Response:
+    bolt: App | None = getattr(request.app.state, "bolt", None)
+    if bolt is None:
+        return error_response(404, "Slack is not configured: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET")
+    body = await request.body()
+    bolt_request = BoltRequest(
+        body=body.decode("utf-8", errors="replace"),
+        query=dict(request.query_params),
+        headers=dict(request.headers),
+    )
+    answer = await anyio.to_thread.run_sync(bolt.dispatch, bolt_request, limiter=_dispatchers)
+    return Response(
+        status_code=answer.status,
+        content=answer.body,
+        headers=answer.first_headers_without_set_cookie(),
+    )

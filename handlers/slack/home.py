@@ -1,0 +1,29 @@
+"""The App Home tab, published when someone opens it."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import App
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from engine.overview import overview
+from handlers.slack.replies import build_home
+from handlers.slack.services import SlackServices
+
+log = logging.getLogger(__name__)
+
+
+def register(app: App, services: SlackServices) -> None:
+    @app.event("app_home_opened")
+    def home_opened(event: dict[str, Any], client: WebClient) -> None:
+        if event.get("tab", "home") != "home":
+            return
+        user = str(event.get("user", ""))
+        view = build_home(overview(services.catalog()), is_admin=services.authorizer.is_admin(user))
+        try:
+            client.views_publish(user_id=user, view=view)
+        except SlackApiError as exc:  # the next opening publishes it again
+            log.warning("views.publish for %s failed: %s", user, exc.response.get("error"))

@@ -1,0 +1,115 @@
+"""The engine's Notifier for Slack: every message becomes an outbox row, in the caller's transaction."""
+
+from __future__ import annotations
+
+from engine.notifier import DecisionReport, KillSwitchReport, RunReport, StepReport
+from handlers.slack.blocks import (
+    Message,
+    build_config_notice,
+    build_incident_decision,
+    build_incident_run,
+    build_kill_switch_notice,
+    build_resolution_dm,
+    build_step_entries,
+    step_line,
+)
+from storage import outbox
+
+UPSERT = "upsert"  # post the keyed message the first time, update it in place afterwards
+POST = "chat.postMessage"
+
+
+def incident_key(incident_id: str) -> str:
+    return f"incident:{incident_id}"
+
+
+class SlackNotifier:
+    def __init__(self, audit_channel: str | None) -> None:
+        self.audit_channel = audit_channel
+
+    def _to_audit_channel(
+        self,
+        message: Message,
+        *,
+        method: str,
+        purpose: str,
+        incident_id: str | None = None,
+        message_key: str | None = None,
+        thread_key: str | None = None,
+        lines: list[str] | None = None,
+    ) -> None:
+        if not self.audit_channel:
+            return
+        text, blocks = message
+        payload: dict[str, object] = {"text": text, "blocks": blocks}
+        if lines is not None:
+            payload["lines"] = lines
+        outbox.enqueue(
+            lane=f"channel:{self.audit_channel}",
+            method=method,
+            target=self.audit_channel,
+            payload=payload,
+            purpose=purpose,
+            incident_id=incident_id,
+            message_key=message_key,
+            thread_key=thread_key,
+        )
+
+    def notify_creator(self, report: RunReport) -> None:
+        text, blocks = build_resolution_dm(report)
+        outbox.enqueue(
+            lane=f"dm:{report.created_by}",
+            method=POST,
+            target=f"dm:{report.created_by}",
+            payload={"text": text, "blocks": blocks},
+            purpose="creator_dm",
+            incident_id=report.incident_id,
+            message_key=f"dm:{report.incident_id}:{report.run_id}",
+        )
+
+    def announce_decision(self, report: DecisionReport) -> None:
+        key = incident_key(report.incident_id)
+        self._to_audit_channel(
+            build_incident_decision(report),
+            method=UPSERT,
+            purpose="audit_incident",
+            incident_id=report.incident_id,
+            message_key=key,
+        )
+        if report.decided_by:  # a person acted: say so in the thread too
+            line = (
+                f"{report.outcome.replace('_', ' ').capitalize()} by <@{report.decided_by}>: {report.reason}"
+            )
+            self._to_audit_channel(
+                (line, [{"type": "section", "text": {"type": "mrkdwn", "text": line}}]),
+                method=POST,
+                purpose="audit_step",
+                incident_id=report.incident_id,
+                thread_key=key,
+                lines=[line],
+            )
+
+    def announce_run(self, report: RunReport) -> None:
+        self._to_audit_channel(
+            build_incident_run(report),
+            method=UPSERT,
+            purpose="audit_incident",
+            incident_id=report.incident_id,
+            message_key=incident_key(report.incident_id),
+        )
+
+    def announce_step(self, report: RunReport, step: StepReport) -> None:
+        self._to_audit_channel(
+            build_step_entries([step]),
+            method=POST,
+            purpose="audit_step",
+            incident_id=report.incident_id,
+            thread_key=incident_key(report.incident_id),
+            lines=[step_line(step)],
+        )
+
+    def announce_kill_switch(self, report: KillSwitchReport) -> None:
+        self._to_audit_channel(build_kill_switch_notice(report), method=POST, purpose="audit_notice")
+
+    def announce_config(self, actor: str, summary: str) -> None:
+        self._to_audit_channel(build_config_notice(actor, summary), method=POST, purpose="audit_notice")

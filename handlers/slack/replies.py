@@ -1,0 +1,155 @@
+"""Block Kit for answers to commands (ephemeral) and for the App Home tab."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from engine.configuration import KillSwitchState
+from engine.gates import percent
+from engine.overview import Overview
+from engine.runbooks import RunbookCatalog
+from engine.service import Submission
+from handlers.slack.blocks import STATUS_ICON, Blocks, Message, context, escape, person, section
+from storage.models import AuditEntry, CategorySetting, Run
+
+
+def plain(text: str) -> Message:
+    return text.replace("*", "").replace("`", ""), [section(text)]
+
+
+def kill_switch_line(state: KillSwitchState) -> str:
+    if not state.active:
+        return ":large_green_circle: Kill switch *off*: automation runs."
+    line = ":octagonal_sign: Kill switch *ON*"
+    if state.actor:
+        line += f", by {person(state.actor)}"
+    if state.since:
+        line += f" since {_when(state.since)}"
+    if state.until:
+        line += f", until {_when(state.until)}"
+    if state.reason:
+        line += f": {escape(state.reason)}"
+    return line + "."
+
+
+def _when(moment: datetime) -> str:
+    return f"{moment:%Y-%m-%d %H:%M} UTC"
+
+
+def category_line(row: CategorySetting) -> str:
+    state = "enabled" if row.auto_resolution_enabled else "*disabled*"
+    extras = []
+    if row.dry_run:
+        extras.append("dry run")
+    if row.approval_floor is not None:
+        extras.append(f"approval from {percent(row.approval_floor)}")
+    if not row.notification_required:
+        extras.append("no DMs")
+    tail = f" ({', '.join(extras)})" if extras else ""
+    return (
+        f"• *{escape(row.category)}*: {state}, threshold {percent(row.confidence_threshold)}, "
+        f"{row.max_retry_attempts} retries{tail}"
+    )
+
+
+def run_line(run: Run) -> str:
+    icon = STATUS_ICON.get(run.status, "")
+    return f"{icon} *{escape(run.incident_id)}* `{escape(run.runbook_id)}`: {run.status.replace('_', ' ')}"
+
+
+def build_status(view: Overview) -> Message:
+    blocks: Blocks = [section(kill_switch_line(view.kill_switch))]
+    running = [r for r in view.in_flight if r.status == "running"]
+    queued = [r for r in view.in_flight if r.status == "queued"]
+    blocks.append(
+        section(
+            f"*Runs in flight:* {len(running)} running (limit {view.max_concurrent}), {len(queued)} queued"
+            + ("".join(f"\n{run_line(r)}" for r in view.in_flight) if view.in_flight else "")
+        )
+    )
+    if view.awaiting_approval:
+        waiting = ", ".join(f"*{escape(i.incident_id)}*" for i in view.awaiting_approval)
+        blocks.append(section(f"*Awaiting approval:* {waiting}"))
+    recent = "\n".join(run_line(r) for r in view.recent) or "none yet"
+    blocks.append(section(f"*Recent outcomes:*\n{recent}"))
+    text = "Kill switch ON" if view.kill_switch.active else "Kill switch off"
+    return f"{text}; {len(running)} running, {len(queued)} queued", blocks
+
+
+def build_submission(submission: Submission) -> Message:
+    decision = submission.decision
+    icon = STATUS_ICON.get(decision.outcome.value, "")
+    outcome = decision.outcome.value.replace("_", " ")
+    text = f"{icon} *{escape(submission.incident_id)}*: {outcome}: {escape(decision.reason)}"
+    if submission.run_id is not None:
+        runbook = escape(decision.runbook_id or "")
+        text += f"\nRun {submission.run_id} with `{runbook}`; follow it in the audit channel."
+    return plain(text)
+
+
+def build_audit_trail(incident_id: str, rows: list[AuditEntry], limit: int) -> Message:
+    if not rows:
+        return plain(f"No audit entries for *{escape(incident_id)}*.")
+    shown = rows[-limit:]
+    lines = [f"*Audit trail of {escape(incident_id)}* (last {len(shown)} of {len(rows)}):"]
+    for row in shown:
+        detail = row.error_message or row.details.get("reason") or row.details.get("step") or ""
+        lines.append(
+            f"`{row.timestamp:%H:%M:%S}` {escape(row.action)} by {person(row.actor)}"
+            + (f": {escape(str(detail))}" if detail else "")
+        )
+    return plain("\n".join(lines))
+
+
+def build_config(rows: list[CategorySetting], max_concurrent: int | None = None) -> Message:
+    lines = ["*Categories:*", *(category_line(r) for r in rows)]
+    if max_concurrent is not None:
+        lines.append(f"At most {max_concurrent} runs at once.")
+    return plain("\n".join(lines))
+
+
+def build_runbooks(catalog: RunbookCatalog) -> Message:
+    if not catalog.runbooks:
+        return plain("No runbooks are loaded.")
+    lines = [f"*{len(catalog.runbooks)} runbook(s)* from `{escape(catalog.source)}`:"]
+    for runbook in catalog.runbooks:
+        description = f": {escape(runbook.description)}" if runbook.description else ""
+        lines.append(
+            f"• `{escape(runbook.id)}` ({escape(runbook.category)}, {len(runbook.steps)} steps){description}"
+        )
+    return plain("\n".join(lines))
+
+
+def build_error(message: str, usage: str | None = None) -> Message:
+    text = f":warning: {message}"
+    if usage:
+        text += f"\n{usage}"
+    return plain(text)
+
+
+def build_home(view: Overview, *, is_admin: bool) -> dict[str, Any]:
+    """The App Home tab: kill switch, per-category settings, runs in flight, recent outcomes."""
+    blocks: Blocks = [
+        {"type": "header", "text": {"type": "plain_text", "text": "Autoresolve"}},
+        section(kill_switch_line(view.kill_switch)),
+        context("`/killswitch on [30m] [reason]` stops all automation; anyone may pull it."),
+        {"type": "divider"},
+        section("\n".join(["*Categories*", *(category_line(r) for r in view.categories)])),
+        {"type": "divider"},
+        section(
+            f"*Runs in flight* (limit {view.max_concurrent})\n"
+            + ("\n".join(run_line(r) for r in view.in_flight) or "none")
+        ),
+        section("*Recent outcomes*\n" + ("\n".join(run_line(r) for r in view.recent) or "none yet")),
+    ]
+    if view.awaiting_approval:
+        waiting = ", ".join(f"*{escape(i.incident_id)}*" for i in view.awaiting_approval)
+        blocks.append(section(f"*Awaiting approval:* {waiting} (approve in the audit channel)"))
+    role = "You are an admin: you may change settings, approve, and turn the kill switch off."
+    blocks.append(
+        context(
+            role if is_admin else f"{view.runbook_count} runbooks loaded. `/autoresolve help` for commands."
+        )
+    )
+    return {"type": "home", "blocks": blocks}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import textwrap
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -138,7 +139,7 @@ def served(sqlite_url: str, tmp_path: Path) -> Iterator[Callable[..., ServedApp]
     """Serve the whole bot over real HTTP on a random loopback port."""
     apps: list[ServedApp] = []
 
-    def make(runbooks: str, **settings: object) -> ServedApp:
+    def make(runbooks: str, *, recording_notifier: bool = True, **settings: object) -> ServedApp:
         path = write_runbooks(tmp_path, runbooks)
         options: dict[str, object] = {
             "database_url": sqlite_url,
@@ -147,7 +148,7 @@ def served(sqlite_url: str, tmp_path: Path) -> Iterator[Callable[..., ServedApp]
             **settings,
         }
         run_settings = Settings(**options)  # type: ignore[arg-type]
-        runtime = build_runtime(run_settings, notifier=RecordingNotifier())
+        runtime = build_runtime(run_settings, notifier=RecordingNotifier() if recording_notifier else None)
         app = serve_app(runtime)
         apps.append(app)
         return app
@@ -155,6 +156,18 @@ def served(sqlite_url: str, tmp_path: Path) -> Iterator[Callable[..., ServedApp]
     yield make
     for app in apps:
         app.stop()
+
+
+def eventually(check: Callable[[], object], timeout: float = 15.0, interval: float = 0.05) -> object:
+    """Poll until `check` returns something truthy; fail with its last value after `timeout`."""
+    deadline = time.monotonic() + timeout
+    value = check()
+    while not value:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true within {timeout}s: {value!r}")
+        time.sleep(interval)
+        value = check()
+    return value
 
 
 def make_incident(**overrides: object) -> IncidentIn:

@@ -33,7 +33,6 @@ def build_bolt_app(settings: Settings, services: SlackServices, client: WebClien
     )
     app = App(
         client=client,
-        token=client.token,
         signing_secret=signing_secret,
         # Socket Mode connections are authenticated; HTTP requests are always verified.
         request_verification_enabled=signing_secret is not None,

@@ -1,0 +1,144 @@
+"""Every /autoresolve and /killswitch sub-command, over signed HTTP, with role refusals audited."""
+
+from __future__ import annotations
+
+from tests.conftest import eventually
+from tests.handlers.slack.conftest import ADMIN, AUDIT_CHANNEL, OTHER
+
+
+def text_of(answer: dict) -> str:
+    return "\n".join(block["text"]["text"] for block in answer["blocks"] if "text" in block)
+
+
+def test_help_and_empty_text_show_usage(bot):
+    for text in ("help", ""):
+        answer = bot.command("/autoresolve", text)
+        assert answer["response_type"] == "ephemeral"
+        assert "`/autoresolve <sub-command>`" in text_of(answer)
+
+
+def test_malformed_commands_get_their_usage_not_an_error(bot):
+    answer = bot.command("/autoresolve", "frobnicate the database")
+    assert "is not a sub-command" in text_of(answer)
+    assert "*Usage:*" in text_of(answer)
+    answer = bot.command("/autoresolve", "config database threshold lots")
+    assert "threshold must be a number, not `lots`" in text_of(answer)
+    assert "*Usage:* `/killswitch" in text_of(bot.command("/killswitch", "maybe"))
+
+
+def test_status_shows_kill_switch_runs_and_recent_outcomes(bot):
+    bot.incident("INC-1")
+    eventually(lambda: bot.http.get("/api/v1/incidents/INC-1").json()["latest_run"]["status"] == "resolved")
+    text = text_of(bot.command("/autoresolve", "status"))
+    assert "Kill switch *off*" in text
+    assert "0 running (limit 10), 0 queued" in text
+    assert "*INC-1* `db-fix`: resolved" in text
+
+
+def test_runbooks_lists_what_is_loaded(bot):
+    assert "`db-fix` (database, 2 steps)" in text_of(bot.command("/autoresolve", "runbooks"))
+
+
+def test_audit_shows_the_incident_trail(bot):
+    bot.incident("INC-1")
+    text = text_of(bot.command("/autoresolve", "audit INC-1"))
+    assert "*Audit trail of INC-1*" in text
+    assert "incident_received" in text
+    assert "auto_resolution_queued" in text
+    assert "No audit entries for *INC-404*" in text_of(bot.command("/autoresolve", "audit INC-404"))
+
+
+def test_config_shows_categories(bot):
+    text = text_of(bot.command("/autoresolve", "config"))
+    assert "• *database*: enabled, threshold 90.00%, 3 retries" in text
+    assert "At most 10 runs at once." in text
+    assert "Unknown category: payments" in text_of(bot.command("/autoresolve", "config payments"))
+
+
+def test_admins_change_config_and_it_is_announced(bot):
+    text = text_of(bot.command("/autoresolve", "config database threshold 0.95", user=ADMIN))
+    assert "threshold 95.00%" in text
+    for change, expected in [
+        ("disable", "*disabled*"),
+        ("enable", "enabled"),
+        ("dry-run on", "dry run"),
+        ("retries 5", "5 retries"),
+        ("approval 0.8", "approval from 80.00%"),
+        ("approval off", "retries"),
+    ]:
+        assert expected in text_of(bot.command("/autoresolve", f"config database {change}", user=ADMIN))
+    rows = bot.audit(action="config_updated", actor=ADMIN)
+    assert len(rows) == 7
+    notices = eventually(
+        lambda: [m for m in bot.slack.top_level(AUDIT_CHANNEL) if "Configuration changed" in m.text]
+    )
+    assert isinstance(notices, list)
+    assert f"<@{ADMIN}>" in notices[0].text
+
+
+def test_non_admins_are_refused_config_changes_and_it_is_audited(bot):
+    text = text_of(bot.command("/autoresolve", "config database threshold 0.5", user=OTHER))
+    assert "Only admins may change the configuration." in text
+    (refusal,) = bot.audit(action="request_refused")
+    assert (refusal["actor"], refusal["details"]["permission"]) == (OTHER, "change_config")
+    assert bot.http.get("/api/v1/config/category/database").json()["confidence_threshold"] == 0.9
+
+
+def test_rerun_and_force(bot):
+    low = bot.incident("INC-7", confidence_score=0.5)
+    assert low["status"] == "skipped"
+    text = text_of(bot.command("/autoresolve", "INC-7", user=OTHER))
+    assert "Confidence score 50.00% below threshold 90.00%" in text
+    refused = text_of(bot.command("/autoresolve", "INC-7 force", user=OTHER))
+    assert "Only admins may force a run" in refused
+    forced = text_of(bot.command("/autoresolve", "INC-7 force", user=ADMIN))
+    assert "*INC-7*: queued" in forced
+    eventually(lambda: bot.http.get("/api/v1/incidents/INC-7").json()["status"] == "auto_resolved")
+    assert "Unknown incident: INC-404" in text_of(bot.command("/autoresolve", "INC-404"))
+
+
+def test_anyone_pulls_the_kill_switch_only_admins_release_it(bot):
+    text = text_of(bot.command("/killswitch", "on 30m runbook loops on db", user=OTHER))
+    assert "Kill switch *ON*" in text
+    assert "runbook loops on db" in text
+    state = bot.http.get("/api/v1/config").json()["kill_switch"]
+    assert (state["active"], state["actor"], state["reason"]) == (True, OTHER, "runbook loops on db")
+    assert state["until"] is not None
+    assert "Kill switch *ON*" in text_of(bot.command("/killswitch", "status"))
+    assert "Only admins may turn the kill switch off." in text_of(
+        bot.command("/killswitch", "off", user=OTHER)
+    )
+    assert bot.http.get("/api/v1/config").json()["kill_switch"]["active"] is True
+    assert "Kill switch *off*" in text_of(bot.command("/killswitch", "off all clear", user=ADMIN))
+
+    def kill_switch_notices() -> list[str]:
+        found = [m.text for m in bot.slack.top_level(AUDIT_CHANNEL) if "Kill switch" in m.text]
+        return found if len(found) >= 2 else []
+
+    notices = eventually(kill_switch_notices)
+    assert isinstance(notices, list)
+    assert len(notices) == 2
+    assert notices[0].startswith(":octagonal_sign: Kill switch ON until")
+    assert notices[1].startswith(":large_green_circle: Kill switch OFF")
+    assert [r["actor"] for r in bot.audit(action="request_refused")] == [OTHER]
+
+
+def test_a_number_without_unit_is_part_of_the_reason(bot):
+    bot.command("/killswitch", "on 5 hosts down", user=OTHER)
+    state = bot.http.get("/api/v1/config").json()["kill_switch"]
+    assert (state["reason"], state["until"]) == ("5 hosts down", None)
+
+
+def test_killswitch_anyone_false_keeps_it_to_admins(make_bot):
+    bot = make_bot(killswitch_anyone=False)
+    text = text_of(bot.command("/killswitch", "on", user=OTHER))
+    assert "Only admins may turn the kill switch on here" in text
+    assert bot.http.get("/api/v1/config").json()["kill_switch"]["active"] is False
+
+
+def test_a_kill_switch_with_a_duration_turns_itself_off(bot):
+    bot.command("/killswitch", "on 1s brief pause", user=OTHER)
+    eventually(lambda: bot.audit(action="kill_switch_expired"), timeout=10)  # the expiry job ran
+    assert bot.http.get("/api/v1/config").json()["kill_switch"]["active"] is False
+    assert len(bot.audit(action="kill_switch_expired")) == 1
+    eventually(lambda: any("Kill switch OFF" in m.text for m in bot.slack.top_level(AUDIT_CHANNEL)))

@@ -1,0 +1,79 @@
+"""Inbound Slack requests: signatures verified on the raw body, and dispatch off the event loop."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from tests.handlers.slack.conftest import SlackBot
+from tests.support.slack_requests import post_signed, signed_headers, slash_command
+
+
+def status_command(bot: SlackBot) -> bytes:
+    return slash_command(
+        "/autoresolve", "status", user_id="U0OTHER", response_url=bot.slack.response_url("s")
+    )
+
+
+def test_a_correctly_signed_command_is_answered(bot):
+    answer = bot.command("/autoresolve", "status")
+    assert answer["response_type"] == "ephemeral"
+    assert "Kill switch *off*" in answer["blocks"][0]["text"]["text"]
+
+
+@pytest.mark.parametrize(
+    "signing",
+    [
+        {"secret": "not-the-secret"},
+        {"timestamp": int(time.time()) - 600},  # stale: Slack allows five minutes
+        {"timestamp": int(time.time()) + 600},
+    ],
+)
+def test_forged_and_stale_requests_are_refused(bot, signing):
+    response = post_signed(bot.http, status_command(bot), **signing)
+    assert response.status_code == 401
+    assert bot.slack.responses_to("s") == []
+
+
+def test_unsigned_and_tampered_requests_are_refused(bot):
+    body = status_command(bot)
+    assert bot.http.post("/slack/events", content=body).status_code == 401
+    signed = signed_headers(body)
+    tampered = body.replace(b"status", b"config")
+    response = bot.http.post(
+        "/slack/events",
+        content=tampered,
+        headers={**signed, "Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 401
+
+
+def test_health_answers_while_a_slow_slack_request_is_in_flight(bot):
+    bot.slack.hang("auth.test", 3.0)  # Bolt's first request waits on auth.test
+    outcome: dict[str, float] = {}
+
+    def slow_command() -> None:
+        started = time.monotonic()
+        post_signed(bot.http, status_command(bot))
+        outcome["command"] = time.monotonic() - started
+
+    thread = threading.Thread(target=slow_command)
+    thread.start()
+    time.sleep(0.5)
+    started = time.monotonic()
+    with bot.app.client() as other:
+        assert other.get("/health").status_code == 200
+    health_seconds = time.monotonic() - started
+    thread.join(15)
+    assert outcome["command"] >= 2.5  # the Slack request really was slow...
+    assert health_seconds < 1.0  # ...and /health did not wait behind it
+
+
+def test_slack_endpoint_says_so_when_slack_is_not_configured(served):
+    app = served("runbooks: []\n")
+    with app.client() as client:
+        response = client.post("/slack/events", content=b"x")
+    assert response.status_code == 404
+    assert response.json()["error"].startswith("Slack is not configured")

@@ -1,0 +1,272 @@
+"""A small Slack Web API emulator: real HTTP on a random loopback port, Slack's response shapes.
+
+It answers the methods the bot uses, keeps the channels' messages (updates applied in place), records
+every call and every post to a response_url, and can be told to rate-limit (429 + Retry-After), fail
+(5xx), hang, or go down altogether (connection refused) and come back on the same port.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlparse
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict[str, Any]
+    token: str
+    at: float
+
+
+@dataclass
+class Posted:
+    channel: str
+    ts: str
+    text: str
+    blocks: list[dict[str, Any]]
+    thread_ts: str | None
+    updates: int = 0
+
+
+@dataclass
+class SlackEmulator:
+    users: dict[str, dict[str, str]] = field(default_factory=dict)
+    calls: list[Call] = field(default_factory=list)
+    responses: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    messages: dict[str, list[Posted]] = field(default_factory=dict)
+    enforce_channel_rate: bool = False
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _rate_limits: dict[str, list[float]] = field(default_factory=dict)
+    _failures: dict[str, list[int]] = field(default_factory=dict)
+    _hangs: dict[str, float] = field(default_factory=dict)
+    _ts: itertools.count = field(default_factory=lambda: itertools.count(1))
+    _last_post: dict[str, list[float]] = field(default_factory=dict)
+    port: int = 0
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        emulator = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: object) -> None:
+                return
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                status, headers, body = emulator._handle(self.path, dict(self.headers.items()), raw)
+                payload = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("content-type", "application/json; charset=utf-8")
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("content-length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self._server.daemon_threads = True
+        self.port = int(self._server.server_address[1])
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def down(self) -> None:
+        """Slack unreachable: the port refuses connections until up()."""
+        self._server.shutdown()
+        self._server.server_close()
+
+    def up(self) -> None:
+        self.start()
+
+    stop = down
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/"
+
+    def response_url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.port}/respond/{name}"
+
+    # -- faults ---------------------------------------------------------------------------------
+
+    def rate_limit(self, method: str, times: int = 1, retry_after: float = 1) -> None:
+        with self._lock:
+            self._rate_limits.setdefault(method, []).extend([retry_after] * times)
+
+    def fail(self, method: str, times: int = 1, status: int = 500) -> None:
+        with self._lock:
+            self._failures.setdefault(method, []).extend([status] * times)
+
+    def hang(self, method: str, seconds: float) -> None:
+        with self._lock:
+            self._hangs[method] = seconds
+
+    # -- what arrived ---------------------------------------------------------------------------
+
+    def calls_to(self, method: str) -> list[Call]:
+        with self._lock:
+            return [c for c in self.calls if c.method == method]
+
+    def channel(self, channel: str) -> list[Posted]:
+        with self._lock:
+            return list(self.messages.get(channel, []))
+
+    def top_level(self, channel: str) -> list[Posted]:
+        return [m for m in self.channel(channel) if m.thread_ts is None]
+
+    def thread(self, channel: str, ts: str) -> list[Posted]:
+        return [m for m in self.channel(channel) if m.thread_ts == ts]
+
+    def responses_to(self, name: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return [body for key, body in self.responses if key == name]
+
+    # -- the API --------------------------------------------------------------------------------
+
+    def _handle(self, path: str, headers: dict[str, str], raw: bytes) -> tuple[int, dict[str, str], Any]:
+        parsed = urlparse(path)
+        if parsed.path.startswith("/respond/"):
+            with self._lock:
+                self.responses.append((parsed.path.removeprefix("/respond/"), json.loads(raw or b"{}")))
+            return 200, {}, {"ok": True}
+        method = parsed.path.removeprefix("/api/")
+        content_type = headers.get("Content-Type", headers.get("content-type", ""))
+        if "json" in content_type:
+            params: dict[str, Any] = json.loads(raw or b"{}")
+        else:
+            params = dict(parse_qsl(raw.decode()))
+        params.update(dict(parse_qsl(parsed.query)))
+        token = headers.get("Authorization", headers.get("authorization", "")).removeprefix("Bearer ")
+        with self._lock:
+            self.calls.append(Call(method, params, token, time.monotonic()))
+            hang = self._hangs.get(method, 0.0)
+            limited = self._rate_limits.get(method, [])
+            retry_after = limited.pop(0) if limited else None
+            failures = self._failures.get(method, [])
+            failure = failures.pop(0) if failures else None
+        if hang:
+            time.sleep(hang)
+        if retry_after is not None:
+            return 429, {"Retry-After": f"{retry_after:g}"}, {"ok": False, "error": "ratelimited"}
+        if failure is not None:
+            return failure, {}, {"ok": False, "error": "internal_error"}
+        if not token.startswith("xoxb-"):
+            return 200, {}, {"ok": False, "error": "not_authed"}
+        handler = getattr(self, "_" + method.replace(".", "_"), None)
+        if handler is None:
+            return 200, {}, {"ok": False, "error": "unknown_method"}
+        return handler(params)
+
+    def _next_ts(self) -> str:
+        return f"{int(time.time())}.{next(self._ts):06d}"
+
+    def _ok(self, **body: Any) -> tuple[int, dict[str, str], Any]:
+        return 200, {}, {"ok": True, **body}
+
+    def _error(self, error: str) -> tuple[int, dict[str, str], Any]:
+        return 200, {}, {"ok": False, "error": error}
+
+    def _auth_test(self, params: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
+        return self._ok(
+            url="https://emulated.slack.com/",
+            team="Emulated",
+            user="autoresolve",
+            team_id="T0EMU",
+            user_id="U0BOT",
+            bot_id="B0BOT",
+            is_enterprise_install=False,
+        )
+
+    def _dm_channel(self, user: str) -> str:
+        return "D" + user[1:]
+
+    def _chat_postMessage(self, params: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
+        channel = str(params.get("channel", ""))
+        if channel[:1] in ("U", "W"):
+            channel = self._dm_channel(channel)
+        if channel[:1] not in ("C", "D", "G"):
+            return self._error("channel_not_found")
+        if self.enforce_channel_rate and not self._within_channel_rate(channel):
+            return 429, {"Retry-After": "1"}, {"ok": False, "error": "ratelimited"}
+        blocks = params.get("blocks") or []
+        if isinstance(blocks, str):
+            blocks = json.loads(blocks)
+        with self._lock:
+            message = Posted(
+                channel, self._next_ts(), str(params.get("text", "")), blocks, params.get("thread_ts")
+            )
+            self.messages.setdefault(channel, []).append(message)
+        return self._ok(channel=channel, ts=message.ts, message={"text": message.text, "ts": message.ts})
+
+    def _within_channel_rate(self, channel: str) -> bool:
+        """About one message a second per channel, with a burst of three."""
+        now = time.monotonic()
+        with self._lock:
+            recent = [t for t in self._last_post.get(channel, []) if now - t < 3.0]
+            if len(recent) >= 3:
+                self._last_post[channel] = recent
+                return False
+            recent.append(now)
+            self._last_post[channel] = recent
+        return True
+
+    def _chat_update(self, params: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
+        channel, ts = str(params.get("channel", "")), str(params.get("ts", ""))
+        blocks = params.get("blocks") or []
+        if isinstance(blocks, str):
+            blocks = json.loads(blocks)
+        with self._lock:
+            for message in self.messages.get(channel, []):
+                if message.ts == ts:
+                    message.text = str(params.get("text", ""))
+                    message.blocks = blocks
+                    message.updates += 1
+                    return self._ok(channel=channel, ts=ts, text=message.text)
+        return self._error("message_not_found")
+
+    def _chat_postEphemeral(self, params: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
+        return self._ok(message_ts=self._next_ts())
+
+    def _conversations_open(self, params: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
+        user = str(params.get("users", "")).split(",")[0]
+        if user not in self.users:
+            return self._error("user_not_found")
+        return self._ok(channel={"id": self._dm_channel(user)})
+
+    def _user(self, user_id: str) -> dict[str, Any]:
+        info = self.users[user_id]
+        return {
+            "id": user_id,
+            "name": info.get("name", user_id.lower()),
+            "real_name": info.get("name", user_id),
+            "profile": {"email": info.get("email"), "real_name": info.get("name", user_id)},
+        }
+
+    def _users_lookupByEmail(self, params: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
+        email = str(params.get("email", ""))
+        for user_id, info in self.users.items():
+            if info.get("email") == email:
+                return self._ok(user=self._user(user_id))
+        return self._error("users_not_found")
+
+    def _users_info(self, params: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
+        user_id = str(params.get("user", ""))
+        if user_id not in self.users:
+            return self._error("user_not_found")
+        return self._ok(user=self._user(user_id))
+
+    def _views_publish(self, params: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
+        view = params.get("view") or {}
+        if isinstance(view, str):
+            view = json.loads(view)
+        return self._ok(view={"id": "V0HOME", **view})
+
+    def _views_open(self, params: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
+        return self._views_publish(params)

@@ -1,0 +1,90 @@
+"""Requests as Slack sends them to /slack/events, signed with slack_sdk's SignatureVerifier."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+from slack_sdk.signature import SignatureVerifier
+
+SIGNING_SECRET = "test-signing-secret"
+
+
+def signed_headers(
+    body: bytes, *, secret: str = SIGNING_SECRET, timestamp: int | None = None
+) -> dict[str, str]:
+    stamp = str(int(time.time()) if timestamp is None else timestamp)
+    signature = SignatureVerifier(secret).generate_signature(timestamp=stamp, body=body)
+    return {"X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": signature}
+
+
+def slash_command(command: str, text: str, *, user_id: str, response_url: str) -> bytes:
+    return urlencode(
+        {
+            "token": "legacy-verification-token",
+            "team_id": "T0EMU",
+            "team_domain": "emulated",
+            "channel_id": "C0OPS",
+            "channel_name": "ops",
+            "user_id": user_id,
+            "user_name": user_id.lower(),
+            "command": command,
+            "text": text,
+            "api_app_id": "A0AUTO",
+            "response_url": response_url,
+            "trigger_id": "123.456.abc",
+        }
+    ).encode()
+
+
+def block_action(action_id: str, value: str, *, user_id: str, response_url: str) -> bytes:
+    payload = {
+        "type": "block_actions",
+        "team": {"id": "T0EMU", "domain": "emulated"},
+        "user": {"id": user_id, "username": user_id.lower(), "team_id": "T0EMU"},
+        "api_app_id": "A0AUTO",
+        "token": "legacy-verification-token",
+        "container": {
+            "type": "message",
+            "message_ts": "1.000001",
+            "channel_id": "D0DM",
+            "is_ephemeral": False,
+        },
+        "trigger_id": "123.456.abc",
+        "channel": {"id": "D0DM", "name": "directmessage"},
+        "response_url": response_url,
+        "actions": [
+            {
+                "action_id": action_id,
+                "block_id": "b",
+                "text": {"type": "plain_text", "text": "x"},
+                "value": value,
+                "type": "button",
+                "action_ts": "1.000002",
+            }
+        ],
+    }
+    return urlencode({"payload": json.dumps(payload)}).encode()
+
+
+def event_callback(event: dict[str, Any]) -> bytes:
+    return json.dumps(
+        {
+            "token": "legacy-verification-token",
+            "team_id": "T0EMU",
+            "api_app_id": "A0AUTO",
+            "event": event,
+            "type": "event_callback",
+            "event_id": "Ev0001",
+            "event_time": int(time.time()),
+        }
+    ).encode()
+
+
+def post_signed(client: httpx.Client, body: bytes, *, form: bool = True, **signing: Any) -> httpx.Response:
+    headers = signed_headers(body, **signing)
+    headers["Content-Type"] = "application/x-www-form-urlencoded" if form else "application/json"
+    return client.post("/slack/events", content=body, headers=headers)

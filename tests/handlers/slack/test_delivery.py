@@ -1,0 +1,74 @@
+"""The outbox under faults: Slack down, then rate-limiting; every message arrives, none twice."""
+
+from __future__ import annotations
+
+import time
+
+from storage import outbox
+from tests.conftest import eventually
+from tests.handlers.slack.conftest import AUDIT_CHANNEL, CREATOR, SlackBot
+from tests.support.slack_emulator import Call
+
+
+def outbox_rows(bot: SlackBot) -> dict[str, int]:
+    return {"pending": outbox.backlog().get("slack", 0)}
+
+
+def test_messages_queued_while_slack_is_down_arrive_once_when_it_is_back(bot):
+    ids = [f"INC-{n}" for n in range(1, 6)]
+    bot.slack.down()
+    for incident_id in ids:
+        assert bot.incident(incident_id)["success"] is True  # runs do not wait for Slack
+    time.sleep(1.5)  # deliveries fail and back off meanwhile
+    assert outbox_rows(bot)["pending"] > 0
+
+    bot.slack.up()
+    bot.slack.rate_limit("chat.postMessage", times=2, retry_after=1)
+    bot.slack.rate_limit("chat.update", times=1, retry_after=1)
+
+    dm_channel = "D" + CREATOR[1:]
+
+    def delivered() -> bool:
+        top = bot.slack.top_level(AUDIT_CHANNEL)
+        return (
+            len(bot.slack.channel(dm_channel)) >= len(ids)
+            and len(top) >= len(ids)
+            and all("resolved" in m.text for m in top)
+            and outbox_rows(bot)["pending"] == 0
+        )
+
+    eventually(delivered, timeout=60)
+    dms = sorted(m.text for m in bot.slack.channel(dm_channel))
+    assert dms == sorted(f"Incident {i} was resolved automatically." for i in ids)  # each once
+    top = bot.slack.top_level(AUDIT_CHANNEL)
+    assert sorted(m.text.split(":")[0] for m in top) == ids  # one message per incident
+    assert bot.audit(action="notification_failed") == []
+    assert_waited_after_429(bot.slack.calls)
+
+
+def assert_waited_after_429(calls: list[Call]) -> None:
+    """After a 429 for a channel, nothing more went to that channel before Retry-After (1 s) passed."""
+    posts = [c for c in calls if c.method == "chat.postMessage"]
+    for index, call in enumerate(posts[:2]):  # the two rate-limited answers came first
+        later = [c for c in posts[index + 1 :] if c.params.get("channel") == call.params.get("channel")]
+        if later:
+            assert later[0].at - call.at >= 0.95, (call.params.get("channel"), later[0].at - call.at)
+
+
+def test_server_errors_are_retried_and_the_message_posted_once(bot):
+    bot.slack.fail("chat.postMessage", times=2, status=503)
+    bot.incident()
+    dm_channel = "D" + CREATOR[1:]
+    eventually(lambda: bot.slack.channel(dm_channel), timeout=30)
+    eventually(lambda: outbox_rows(bot)["pending"] == 0, timeout=30)
+    assert len(bot.slack.channel(dm_channel)) == 1
+    assert len(bot.slack.top_level(AUDIT_CHANNEL)) == 1
+
+
+def test_a_hanging_slack_times_out_and_is_retried(bot):
+    bot.slack.hang("conversations.open", 12)  # longer than the client's 10 s timeout
+    bot.incident()
+    eventually(lambda: [c for c in bot.slack.calls_to("conversations.open")], timeout=10)
+    bot.slack.hang("conversations.open", 0)
+    eventually(lambda: bot.slack.channel("D" + CREATOR[1:]), timeout=60)
+    assert len(bot.slack.channel("D" + CREATOR[1:])) == 1

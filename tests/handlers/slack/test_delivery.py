@@ -68,7 +68,7 @@ def test_server_errors_are_retried_and_the_message_posted_once(bot):
 def test_a_hanging_slack_times_out_and_is_retried(bot):
     bot.slack.hang("conversations.open", 12)  # longer than the client's 10 s timeout
     bot.incident()
-    eventually(lambda: [c for c in bot.slack.calls_to("conversations.open")], timeout=10)
+    eventually(lambda: bot.slack.calls_to("conversations.open"), timeout=10)
     bot.slack.hang("conversations.open", 0)
     eventually(lambda: bot.slack.channel("D" + CREATOR[1:]), timeout=60)
     assert len(bot.slack.channel("D" + CREATOR[1:])) == 1

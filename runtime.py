@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from slack_bolt import App
@@ -13,7 +15,7 @@ from slack_sdk import WebClient
 from engine.configuration import ConfigurationService
 from engine.interventions import Interventions
 from engine.notifications import record_delivery_failure
-from engine.notifier import ConsoleNotifier, Notifier
+from engine.notifier import ConsoleNotifier, FanOut, Notifier
 from engine.permissions import Authorizer
 from engine.runbooks import RunbookCatalog, load_runbooks
 from engine.runner import RunExecutor
@@ -23,13 +25,16 @@ from handlers.slack.bolt_app import build_bolt_app, web_client
 from handlers.slack.delivery import SlackDelivery
 from handlers.slack.notifier import SlackNotifier
 from handlers.slack.services import SlackServices
+from handlers.webhooks.delivery import WebhookDelivery
+from handlers.webhooks.results import ResultCallbacks
 from settings import Settings
-from storage import migrations
+from storage import migrations, seen_signatures
 from storage.database import bind, open_database
 from storage.models import OutboxMessage
 
 log = logging.getLogger(__name__)
 OUTBOX_POLL_SECONDS = 0.25
+WEBHOOK_POLL_SECONDS = 0.5
 
 
 @dataclass
@@ -50,21 +55,27 @@ class Runtime:
     interventions: Interventions
     worker: RunWorker
     scheduler: BackgroundScheduler
+    webhook_delivery: WebhookDelivery
     slack: SlackRuntime | None = None
+
+    def _every(self, seconds: float, job_id: str, func: Callable[[], object]) -> None:
+        self.scheduler.add_job(
+            func,
+            "interval",
+            seconds=seconds,
+            id=job_id,
+            replace_existing=True,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=5,
+        )
 
     def start(self) -> None:
         self.worker.start()
+        self._every(WEBHOOK_POLL_SECONDS, "deliver-result-callbacks", self.webhook_delivery.tick)
+        self._every(60, "forget-expired-signatures", seen_signatures.forget_expired)
         if self.slack is not None:
-            self.scheduler.add_job(
-                self.slack.delivery.tick,
-                "interval",
-                seconds=OUTBOX_POLL_SECONDS,
-                id="deliver-slack-outbox",
-                replace_existing=True,
-                coalesce=True,
-                max_instances=1,
-                misfire_grace_time=5,
-            )
+            self._every(OUTBOX_POLL_SECONDS, "deliver-slack-outbox", self.slack.delivery.tick)
         self.scheduler.start()
         if self.slack is not None and self.settings.slack_app_token is not None:
             self._connect_socket_mode(self.slack.bolt, self.settings.slack_app_token.get_secret_value())
@@ -81,6 +92,7 @@ class Runtime:
         self.worker.stop(grace_seconds)
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        self.webhook_delivery.close()
 
 
 def _give_up(message: OutboxMessage, error: str) -> None:
@@ -105,13 +117,19 @@ def build_runtime(settings: Settings, *, notifier: Notifier | None = None) -> Ru
             if not settings.audit_channel:
                 log.warning("AUDIT_CHANNEL is not set: only DMs will be sent to Slack")
             notifier = SlackNotifier(settings.audit_channel)
+    # People hear through `notifier`; sending tools get results through their callbacks.
+    everyone = FanOut(notifier, ResultCallbacks(settings.result_webhook_url, settings.public_url))
     authorizer = Authorizer(admins=settings.admin_users, killswitch_anyone=settings.killswitch_anyone)
-    configuration = ConfigurationService(notifier)
-    resolution = ResolutionService(catalog=lambda: catalog, notifier=notifier)
-    interventions = Interventions(resolution=resolution, authorizer=authorizer, notifier=notifier)
+    configuration = ConfigurationService(everyone)
+    resolution = ResolutionService(
+        catalog=lambda: catalog,
+        notifier=everyone,
+        dedup_window=timedelta(seconds=settings.dedup_window_seconds),
+    )
+    interventions = Interventions(resolution=resolution, authorizer=authorizer, notifier=everyone)
     executor = RunExecutor(
         catalog=lambda: catalog,
-        notifier=notifier,
+        notifier=everyone,
         cancel=threading.Event(),
         on_finished=resolution.run_finished,
     )
@@ -148,5 +166,10 @@ def build_runtime(settings: Settings, *, notifier: Notifier | None = None) -> Ru
         interventions=interventions,
         worker=worker,
         scheduler=scheduler,
+        webhook_delivery=WebhookDelivery(
+            owner=owner,
+            secret=settings.webhook_secret.get_secret_value() if settings.webhook_secret else None,
+            on_give_up=_give_up,
+        ),
         slack=slack,
     )

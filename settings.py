@@ -45,6 +45,16 @@ class Settings(BaseSettings):
     result_webhook_url: str | None = None
     log_level: str = "INFO"
 
+    public_url: str | None = None  # how others reach the bot (links in result callbacks)
+    dedup_window_seconds: float = Field(default=300.0, ge=0, le=86_400)
+    webhook_max_skew_seconds: float = Field(default=300.0, ge=30, le=3600)
+    alertmanager_category_label: str = "category"
+    alertmanager_confidence_label: str = "confidence"
+    alertmanager_creator_label: str = "created_by"
+    alertmanager_default_category: str | None = None
+    alertmanager_default_confidence: float | None = Field(default=None, ge=0, le=1)
+    alertmanager_default_creator: str | None = None
+
     auto_resolve_wait_seconds: float = Field(default=30.0, ge=0, le=300)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     worker_poll_seconds: float = Field(default=0.5, gt=0, le=10)
@@ -59,6 +69,10 @@ class Settings(BaseSettings):
         "webhook_token",
         "webhook_secret",
         "result_webhook_url",
+        "public_url",
+        "alertmanager_default_category",
+        "alertmanager_default_confidence",
+        "alertmanager_default_creator",
         mode="before",
     )
     @classmethod

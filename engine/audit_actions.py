@@ -17,6 +17,8 @@ class AuditAction(StrEnum):
     CONFIG_UPDATED = "config_updated"
     # Added by Autoresolve.
     INCIDENT_RECEIVED = "incident_received"
+    INCIDENT_DEDUPLICATED = "incident_deduplicated"
+    ALERT_RESOLVED = "alert_resolved"
     AUTO_RESOLUTION_QUEUED = "auto_resolution_queued"
     AUTO_RESOLUTION_HALTED = "auto_resolution_halted"
     AUTO_RESOLUTION_INTERRUPTED = "auto_resolution_interrupted"

@@ -23,6 +23,7 @@ class Outcome(StrEnum):
     QUEUED = "queued"
     SKIPPED = "skipped"
     AWAITING_APPROVAL = "awaiting_approval"
+    DUPLICATE = "duplicate"  # another incident with the same fingerprint arrived within the window
 
 
 @dataclass(frozen=True)

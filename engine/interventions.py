@@ -138,6 +138,7 @@ class Interventions:
             runbook_id=None,
             created_by=row.created_by,
             decided_by=actor,
+            callback_url=row.callback_url,
         )
         hand_over(
             lambda: self.notifier.announce_decision(report), about="decision", incident_id=row.incident_id

@@ -82,6 +82,7 @@ def build_report(run: Run, incident: Incident, *, with_steps: bool = True) -> Ru
         started_at=run.started_at,
         finished_at=run.finished_at,
         steps=steps,
+        callback_url=incident.callback_url,
     )
 
 

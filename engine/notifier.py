@@ -48,6 +48,7 @@ class RunReport:
     started_at: datetime | None
     finished_at: datetime | None
     steps: tuple[StepReport, ...] = field(default_factory=tuple)
+    callback_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ class DecisionReport:
     runbook_id: str | None
     created_by: str = ""
     decided_by: str | None = None  # the person, when a person decided
+    callback_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,37 @@ def summarize_run(report: RunReport) -> str:
         error = f" ({step.error})" if step.error else ""
         lines.append(f"  - {prefix}{step.name}: {step.status}{took}{error}")
     return "\n".join(lines)
+
+
+class FanOut:
+    """Hands every message to several notifiers (Slack and result callbacks, say), in order."""
+
+    def __init__(self, *notifiers: Notifier) -> None:
+        self.notifiers = notifiers
+
+    def notify_creator(self, report: RunReport) -> None:
+        for notifier in self.notifiers:
+            notifier.notify_creator(report)
+
+    def announce_run(self, report: RunReport) -> None:
+        for notifier in self.notifiers:
+            notifier.announce_run(report)
+
+    def announce_decision(self, report: DecisionReport) -> None:
+        for notifier in self.notifiers:
+            notifier.announce_decision(report)
+
+    def announce_step(self, report: RunReport, step: StepReport) -> None:
+        for notifier in self.notifiers:
+            notifier.announce_step(report, step)
+
+    def announce_kill_switch(self, report: KillSwitchReport) -> None:
+        for notifier in self.notifiers:
+            notifier.announce_kill_switch(report)
+
+    def announce_config(self, actor: str, summary: str) -> None:
+        for notifier in self.notifiers:
+            notifier.announce_config(actor, summary)
 
 
 class ConsoleNotifier:

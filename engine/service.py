@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 import peewee
 
@@ -19,7 +20,8 @@ from engine.notifications import hand_over
 from engine.notifier import DecisionReport, Notifier
 from engine.runbooks import RunbookCatalog
 from storage import audit, config_store, incidents, runs
-from storage.database import unit_of_work, write_transaction
+from storage.database import key_lock, unit_of_work, write_transaction
+from storage.fields import utcnow
 from storage.models import Incident, Run, StepResult
 
 log = logging.getLogger(__name__)
@@ -54,10 +56,12 @@ class ResolutionService:
         catalog: Callable[[], RunbookCatalog],
         notifier: Notifier,
         wake_worker: Callable[[], None] = lambda: None,
+        dedup_window: timedelta = timedelta(minutes=5),
     ) -> None:
         self.catalog = catalog
         self.notifier = notifier
         self.wake_worker = wake_worker
+        self.dedup_window = dedup_window
         self._finished = threading.Condition()
 
     # -- submitting ------------------------------------------------------------------------------
@@ -99,6 +103,10 @@ class ResolutionService:
     ) -> Submission:
         with write_transaction():
             existing = incidents.get(incident_id=incident.incident_id)
+            if existing is None and incident.fingerprint and self.dedup_window:
+                duplicate = self._same_fingerprint(incident, actor)
+                if duplicate is not None:
+                    return duplicate
             active = runs.active_for(incident_id=incident.incident_id) if existing else None
             status = active.status if active else (existing.status if existing else incident.status.value)
             # A later delivery refreshes an incident's data only while it is still open and idle.
@@ -164,6 +172,28 @@ class ResolutionService:
                 self._announce(row, decision, decided_by=decided_by)
         return Submission(row.incident_id, decision, run_id, created=existing is None)
 
+    def _same_fingerprint(self, incident: IncidentIn, actor: str) -> Submission | None:
+        """A new incident id whose fingerprint arrived within the window is the same incident."""
+        assert incident.fingerprint is not None
+        key_lock(f"fingerprint:{incident.fingerprint}")
+        earlier = incidents.earlier_with_fingerprint(
+            fingerprint=incident.fingerprint,
+            since=utcnow() - self.dedup_window,
+            other_than=incident.incident_id,
+        )
+        if earlier is None:
+            return None
+        window = int(self.dedup_window.total_seconds())
+        reason = f"Duplicate of {earlier.incident_id} (same fingerprint within {window}s)"
+        audit.record(
+            action=AuditAction.INCIDENT_DEDUPLICATED,
+            incident_id=earlier.incident_id,
+            actor=actor,
+            confidence_score=incident.confidence_score,
+            details={"delivered_incident_id": incident.incident_id, "fingerprint": incident.fingerprint},
+        )
+        return Submission(earlier.incident_id, Decision(Outcome.DUPLICATE, reason), None, created=False)
+
     def _announce(self, row: Incident, decision: Decision, *, decided_by: str | None) -> None:
         """Queue the audit-channel message; call inside the transaction that audits the decision."""
         report = DecisionReport(
@@ -176,6 +206,7 @@ class ResolutionService:
             runbook_id=decision.runbook_id,
             created_by=row.created_by,
             decided_by=decided_by,
+            callback_url=row.callback_url,
         )
         hand_over(
             lambda: self.notifier.announce_decision(report), about="decision", incident_id=row.incident_id

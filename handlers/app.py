@@ -12,6 +12,7 @@ from handlers.errors import install_error_handlers
 from handlers.health import VERSION
 from handlers.limits import BodySizeLimit
 from handlers.slack import endpoint as slack_endpoint
+from handlers.webhooks import alertmanager, incidents
 from runtime import Runtime
 
 
@@ -41,7 +42,7 @@ def create_app(runtime: Runtime, *, manage_worker: bool = True) -> FastAPI:
     app.state.runtime = runtime
     app.state.bolt = runtime.slack.bolt if runtime.slack else None
     install_error_handlers(app)
-    for module in (health, api_incidents, api_config, api_audit, slack_endpoint):
+    for module in (health, api_incidents, api_config, api_audit, incidents, alertmanager, slack_endpoint):
         app.include_router(module.router)
     app.add_middleware(BodySizeLimit, max_bytes=runtime.settings.max_body_bytes)
     return app

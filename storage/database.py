@@ -86,6 +86,12 @@ def write_transaction() -> Iterator[Any]:
                 yield txn
 
 
+def key_lock(key: str) -> None:
+    """Serialise transactions about one key (a fingerprint, say) across processes on PostgreSQL."""
+    if is_postgres():
+        db.execute_sql("SELECT pg_advisory_xact_lock(hashtext(%s))", (key,))
+
+
 def claim_lock() -> None:
     """Serialise claim transactions across processes (PostgreSQL; SQLite's IMMEDIATE already does)."""
     if is_postgres():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from storage.database import db
@@ -43,6 +44,7 @@ def save_delivery(*, fields: dict[str, Any], refresh: bool) -> Incident:
         values = {k: v for k, v in fields.items() if v is not None}
         values.setdefault("created_at", now)
         values["updated_at"] = now
+        values["received_at"] = now
         values["resolution_status"] = "received"
         return Incident.create(**values)
     if refresh:
@@ -73,3 +75,18 @@ def awaiting_approval(*, limit: int = 20) -> list[Incident]:
             .order_by(Incident.updated_at.desc())
             .limit(limit)
         )
+
+
+def earlier_with_fingerprint(*, fingerprint: str, since: datetime, other_than: str) -> Incident | None:
+    """The first incident with this fingerprint received since `since`, other than `other_than`."""
+    row: Incident | None = (
+        Incident.select()
+        .where(
+            (Incident.fingerprint == fingerprint)
+            & (Incident.received_at >= since)
+            & (Incident.incident_id != other_than)
+        )
+        .order_by(Incident.id)
+        .first()
+    )
+    return row

@@ -232,10 +232,33 @@ def _outbox_schema() -> None:
     db.create_tables([OutboxMessage, SlackMessage, JobLease])
 
 
+def _webhook_schema() -> None:
+    """Version 4: when incidents arrived (for fingerprint windows), and seen webhook signatures."""
+
+    class SeenSignature(peewee.Model):
+        signature = peewee.CharField(max_length=128, primary_key=True)
+        expires_at = UTCDateTimeField(index=True)
+
+        class Meta:
+            database = db
+            table_name = "seen_signature"
+
+    db.create_tables([SeenSignature])
+    m = SchemaMigrator.from_database(db.obj)
+    migrate(m.add_column("incident", "received_at", UTCDateTimeField(null=True)))
+    incident = peewee.Table("incident").bind(db)
+    incident.update({incident.c.received_at: incident.c.created_at}).execute()
+    migrate(
+        m.add_not_null("incident", "received_at"),
+        m.add_index("incident", ("fingerprint", "received_at"), False),
+    )
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "seed schema", _seed_schema),
     Migration(2, "runs, steps, routing fields and kill switch", _autoresolve_schema),
     Migration(3, "outbox, posted Slack messages and job leases", _outbox_schema),
+    Migration(4, "incident arrival time and seen webhook signatures", _webhook_schema),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -46,6 +46,11 @@ class Incident(BaseModel):
     callback_url = peewee.CharField(max_length=2048, null=True)
     resolution_status = peewee.CharField(max_length=32, default="received")
     resolution_reason = peewee.TextField(null=True)
+    # Added by migration 4: when we first received it (created_at may be the sender's clock).
+    received_at = UTCDateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("fingerprint", "received_at"), False),)
 
 
 class Run(BaseModel):
@@ -202,6 +207,13 @@ class JobLease(BaseModel):
     expires_at = UTCDateTimeField()
 
 
+class SeenSignature(BaseModel):
+    """Webhook signatures already accepted, kept while their timestamp is fresh: a replay is refused."""
+
+    signature = peewee.CharField(max_length=128, primary_key=True)
+    expires_at = UTCDateTimeField(index=True)
+
+
 ALL_MODELS: list[type[BaseModel]] = [
     SchemaVersion,
     Incident,
@@ -213,4 +225,5 @@ ALL_MODELS: list[type[BaseModel]] = [
     OutboxMessage,
     SlackMessage,
     JobLease,
+    SeenSignature,
 ]

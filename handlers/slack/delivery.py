@@ -22,8 +22,9 @@ from typing import Any, NoReturn
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from handlers.delivery_common import LeaseHolder, retry_delay
 from handlers.slack.notifier import UPSERT
-from storage import leases, outbox
+from storage import outbox
 from storage.fields import utcnow
 from storage.models import OutboxMessage
 
@@ -46,7 +47,6 @@ PERMANENT_ERRORS = frozenset(
         "restricted_action",
     }
 )
-MAX_BACKOFF_SECONDS = 300.0
 MAX_BATCH = 20
 LEASE_NAME = "slack-outbox"
 
@@ -96,7 +96,6 @@ class SlackDelivery:
         *,
         owner: str,
         on_give_up: Callable[[OutboxMessage, str], None],
-        lease_seconds: float = 30.0,
         max_age: timedelta = timedelta(hours=48),
         per_channel_rate: float = 1.0,
         per_channel_burst: float = 3.0,
@@ -105,7 +104,6 @@ class SlackDelivery:
         self.client = client
         self.owner = owner
         self.on_give_up = on_give_up
-        self.lease_seconds = lease_seconds
         self.max_age = max_age
         self.clock = clock
         self._channel_rate = (per_channel_rate, per_channel_burst)
@@ -115,7 +113,7 @@ class SlackDelivery:
         self._method_hold: dict[str, float] = {}
         self._user_ids: dict[str, str] = {}
         self._dm_channels: dict[str, str] = {}
-        self._lease_checked_until = 0.0
+        self._lease = LeaseHolder(LEASE_NAME, owner, clock=clock)
         self._tick_lock = threading.Lock()
 
     # -- the periodic job -------------------------------------------------------------------------
@@ -125,7 +123,7 @@ class SlackDelivery:
         if not self._tick_lock.acquire(blocking=False):
             return 0
         try:
-            if not self._hold_lease():
+            if not self._lease.held():
                 return 0
             lanes: dict[str, list[OutboxMessage]] = {}
             for message in outbox.heads_of_lanes(transport="slack"):
@@ -133,15 +131,6 @@ class SlackDelivery:
             return sum(self._drain(lane, messages) for lane, messages in lanes.items())
         finally:
             self._tick_lock.release()
-
-    def _hold_lease(self) -> bool:
-        now = self.clock()
-        if now < self._lease_checked_until:
-            return True
-        if leases.acquire(name=LEASE_NAME, owner=self.owner, ttl_seconds=self.lease_seconds):
-            self._lease_checked_until = now + self.lease_seconds / 3
-            return True
-        return False
 
     def _drain(self, lane: str, messages: list[OutboxMessage]) -> int:
         settled = 0
@@ -300,7 +289,7 @@ class SlackDelivery:
     def _transient(self, message: OutboxMessage, error: str) -> NoReturn:
         if utcnow() - message.created_at > self.max_age:
             raise _Drop(f"{error} (still failing after {self.max_age})")
-        delay = min(2.0**message.attempts, MAX_BACKOFF_SECONDS)
+        delay = retry_delay(message.attempts)
         log.warning("Slack delivery of outbox %s will retry in %.0fs: %s", message.id, delay, error)
         outbox.retry_later(message=message, error=error, delay_seconds=delay)
         raise _Wait

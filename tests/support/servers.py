@@ -36,6 +36,7 @@ class EchoServer:
     _flaky_counts: dict[str, int] = field(default_factory=dict)
     _holds: dict[str, threading.Event] = field(default_factory=dict)
     _arrivals: dict[str, threading.Event] = field(default_factory=dict)
+    port: int = 0
 
     def start(self) -> None:
         outer = self
@@ -68,7 +69,7 @@ class EchoServer:
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _handle
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()

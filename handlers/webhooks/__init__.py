@@ -1,0 +1,1 @@
+"""Incident webhooks in (generic JSON, Alertmanager), authenticated; results out to callbacks."""

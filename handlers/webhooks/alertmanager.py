@@ -1,0 +1,201 @@
+"""POST /webhooks/alertmanager: Prometheus Alertmanager's webhook (version 4), one incident per alert.
+
+A firing alert becomes an incident: id from the alert's fingerprint and start time (so Alertmanager's
+repeats of one alert are one incident), title from annotations.summary or the alertname, category,
+confidence and creator from labels or annotations (names configurable), priority from `severity`.
+A resolved alert is recorded on its incident's audit trail. Alertmanager retries on 5xx and time-outs,
+and cannot sign requests: give it `http_config.authorization` with WEBHOOK_TOKEN.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any, Literal
+
+import anyio
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from engine.audit_actions import AuditAction
+from engine.errors import InvalidInput
+from engine.incident import IncidentIn
+from handlers.deps import runtime_of
+from handlers.webhooks.intake import (
+    Intake,
+    authenticated_body,
+    parse_json,
+    submit_all,
+    validate_incident,
+    validation_errors,
+)
+from settings import Settings
+from storage import audit, incidents
+
+router = APIRouter(tags=["Webhooks"])
+
+SEVERITY_PRIORITY = {
+    "critical": "critical",
+    "page": "critical",
+    "high": "high",
+    "error": "high",
+    "major": "high",
+    "warning": "medium",
+    "warn": "medium",
+    "medium": "medium",
+    "minor": "low",
+    "info": "low",
+    "low": "low",
+    "none": "low",
+}
+
+
+class Alert(BaseModel):
+    """One alert, with Alertmanager's own (camelCase) field names."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    status: Literal["firing", "resolved"]
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+    startsAt: datetime
+    endsAt: datetime | None = None
+    generatorURL: str = ""
+    fingerprint: str = Field(min_length=1, max_length=64)
+
+
+class AlertmanagerPayload(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    version: str = "4"
+    groupKey: str = ""
+    truncatedAlerts: int = 0
+    status: Literal["firing", "resolved"]
+    receiver: str = ""
+    groupLabels: dict[str, str] = Field(default_factory=dict)
+    commonLabels: dict[str, str] = Field(default_factory=dict)
+    commonAnnotations: dict[str, str] = Field(default_factory=dict)
+    externalURL: str = ""
+    alerts: list[Alert] = Field(min_length=1, max_length=1000)
+
+
+def alert_incident_id(alert: Alert) -> str:
+    """Stable per alert firing: Alertmanager's repeats map to one incident, a new firing to another."""
+    fingerprint = re.sub(r"[^A-Za-z0-9]", "", alert.fingerprint)[:64] or "x"
+    return f"am-{fingerprint}-{alert.startsAt:%Y%m%dT%H%M%SZ}"
+
+
+def _lookup(alert: Alert, name: str) -> str | None:
+    return alert.labels.get(name) or alert.annotations.get(name)
+
+
+def alert_to_incident_fields(alert: Alert, settings: Settings) -> tuple[dict[str, Any], list[dict[str, str]]]:
+    """The incident fields an alert maps to, and the problems found (field names within the alert)."""
+    problems = []
+    category = _lookup(alert, settings.alertmanager_category_label) or settings.alertmanager_default_category
+    if not category:
+        problems.append(
+            {
+                "field": f"labels.{settings.alertmanager_category_label}",
+                "message": "missing (set the label, or ALERTMANAGER_DEFAULT_CATEGORY)",
+            }
+        )
+    raw_confidence = _lookup(alert, settings.alertmanager_confidence_label)
+    confidence: float | None = settings.alertmanager_default_confidence
+    if raw_confidence is not None:
+        try:
+            confidence = float(raw_confidence)
+        except ValueError:
+            problems.append(
+                {"field": f"labels.{settings.alertmanager_confidence_label}", "message": "not a number"}
+            )
+    elif confidence is None:
+        problems.append(
+            {
+                "field": f"labels.{settings.alertmanager_confidence_label}",
+                "message": "missing (set the label, or ALERTMANAGER_DEFAULT_CONFIDENCE)",
+            }
+        )
+    creator = _lookup(alert, settings.alertmanager_creator_label) or settings.alertmanager_default_creator
+    if not creator:
+        problems.append(
+            {
+                "field": f"labels.{settings.alertmanager_creator_label}",
+                "message": "missing (set the label, or ALERTMANAGER_DEFAULT_CREATOR)",
+            }
+        )
+    fields = {
+        "incident_id": alert_incident_id(alert),
+        "title": (alert.annotations.get("summary") or alert.labels.get("alertname") or "Alert")[:500],
+        "description": alert.annotations.get("description", ""),
+        "category": (category or "").lower(),
+        "priority": SEVERITY_PRIORITY.get(alert.labels.get("severity", "").lower(), "medium"),
+        "confidence_score": confidence,
+        "created_by": creator,
+        "created_at": alert.startsAt,
+        "source": "alertmanager",
+        "fingerprint": alert.fingerprint,
+        "service": alert.labels.get("service") or alert.labels.get("job"),
+        "labels": alert.labels,
+        "runbook": alert.labels.get("autoresolve_runbook"),
+    }
+    return fields, problems
+
+
+def record_resolved(alerts: list[tuple[int, Alert]], intake: Intake) -> None:
+    for index, alert in alerts:
+        incident_id = alert_incident_id(alert)
+        known = incidents.get(incident_id=incident_id) is not None
+        audit.record(
+            action=AuditAction.ALERT_RESOLVED,
+            incident_id=incident_id,
+            actor="alertmanager",
+            details={"ends_at": alert.endsAt.isoformat() if alert.endsAt else None, "known_incident": known},
+        )
+        intake.accepted.append(
+            {
+                "index": index,
+                "incident_id": incident_id,
+                "decision": "recorded",
+                "reason": "Alert resolved; recorded on the incident"
+                if known
+                else "Alert resolved (incident unknown)",
+                "run_id": None,
+                "new": False,
+            }
+        )
+
+
+@router.post("/webhooks/alertmanager", status_code=202)
+async def alertmanager_webhook(request: Request) -> JSONResponse:
+    """Take Alertmanager's webhook: each firing alert becomes an incident, resolved ones are recorded."""
+    body = await authenticated_body(request)
+    if isinstance(body, JSONResponse):
+        return body
+    runtime = runtime_of(request)
+    try:
+        payload = AlertmanagerPayload.model_validate(parse_json(body))
+    except ValidationError as exc:
+        first = validation_errors(exc, "")[0]
+        raise InvalidInput(first["field"], first["message"]) from None
+    intake = Intake()
+    firing = []
+    resolved = []
+    for index, alert in enumerate(payload.alerts):
+        prefix = f"alerts[{index}]."
+        if alert.status == "resolved":
+            resolved.append((index, alert))
+            continue
+        fields, problems = alert_to_incident_fields(alert, runtime.settings)
+        if problems:
+            errors = [{"field": prefix + p["field"], "message": p["message"]} for p in problems]
+            intake.reject(index, fields["incident_id"], errors)
+            continue
+        incident: IncidentIn | None = validate_incident(fields, index, prefix, intake)
+        if incident is not None:
+            firing.append((index, incident, prefix))
+    await anyio.to_thread.run_sync(submit_all, runtime, firing, "alertmanager", intake)
+    await anyio.to_thread.run_sync(record_resolved, resolved, intake)
+    intake.accepted.sort(key=lambda item: item["index"])
+    return intake.answer()

@@ -1,0 +1,107 @@
+"""Shared by both webhooks: authenticate, parse JSON, submit each incident, answer 202 item by item."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+from fastapi import Request
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+from engine.errors import InvalidInput
+from engine.incident import IncidentIn
+from handlers.deps import runtime_of
+from handlers.errors import error_response, field_name
+from handlers.webhooks.auth import WebhookRefused, audit_refusal, check_delivery
+from runtime import Runtime
+
+MAX_ITEMS = 500
+
+
+@dataclass
+class Intake:
+    """What a delivery amounted to: accepted items with their decisions, rejected ones with reasons."""
+
+    accepted: list[dict[str, Any]] = field(default_factory=list)
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+
+    def reject(self, index: int, incident_id: object, errors: list[dict[str, str]]) -> None:
+        self.rejected.append(
+            {
+                "index": index,
+                "incident_id": incident_id if isinstance(incident_id, str) else None,
+                "errors": errors,
+            }
+        )
+
+    def answer(self) -> JSONResponse:
+        body: dict[str, Any] = {"accepted": self.accepted, "rejected": self.rejected}
+        if self.rejected and not self.accepted:
+            first = self.rejected[0]["errors"][0]
+            body["error"] = f"{first['field']}: {first['message']}"
+            body["status_code"] = 422
+            return JSONResponse(status_code=422, content=body)
+        return JSONResponse(status_code=202, content=body)
+
+
+async def authenticated_body(request: Request) -> bytes | JSONResponse:
+    """The raw body if the delivery authenticates, else the 401 to answer (the refusal audited)."""
+    runtime = runtime_of(request)
+    body = await request.body()
+    try:
+        await anyio.to_thread.run_sync(check_delivery, runtime.settings, request, body)
+    except WebhookRefused as exc:
+        await anyio.to_thread.run_sync(audit_refusal, request, str(exc))
+        return error_response(401, f"Webhook refused: {exc}", headers={"WWW-Authenticate": "Bearer"})
+    return body
+
+
+def parse_json(body: bytes) -> Any:
+    """The JSON document, or InvalidInput naming where it broke."""
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidInput("body", f"invalid JSON: {exc}") from None
+
+
+def validation_errors(exc: ValidationError, prefix: str) -> list[dict[str, str]]:
+    return [
+        {"field": prefix + field_name(("body", *e["loc"])), "message": e["msg"].removeprefix("Value error, ")}
+        for e in exc.errors()
+    ]
+
+
+def validate_incident(item: Any, index: int, prefix: str, intake: Intake) -> IncidentIn | None:
+    try:
+        return IncidentIn.model_validate(item)
+    except ValidationError as exc:
+        incident_id = item.get("incident_id") if isinstance(item, dict) else None
+        intake.reject(index, incident_id, validation_errors(exc, prefix))
+        return None
+
+
+def submit_all(
+    runtime: Runtime, items: list[tuple[int, IncidentIn, str]], actor: str, intake: Intake
+) -> None:
+    """Submit each incident (in a worker thread); an unknown category rejects that item only."""
+    for index, incident, prefix in items:
+        try:
+            submission = runtime.resolution.submit(incident, actor=actor)
+        except InvalidInput as exc:
+            intake.reject(
+                index, incident.incident_id, [{"field": prefix + exc.field, "message": exc.message}]
+            )
+            continue
+        intake.accepted.append(
+            {
+                "index": index,
+                "incident_id": submission.incident_id,
+                "decision": submission.decision.outcome.value,
+                "reason": submission.decision.reason,
+                "run_id": submission.run_id,
+                "new": submission.created,
+            }
+        )

@@ -1,0 +1,93 @@
+"""Results out: when an incident's automation ends, POST its result to its callback_url or
+RESULT_WEBHOOK_URL, through the outbox (so a receiver that is down gets it later)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.notifier import DecisionReport, KillSwitchReport, RunReport, StepReport
+from storage import outbox
+
+RESULT_STATUSES = frozenset({"resolved", "failed", "halted", "interrupted", "dry_run"})
+
+
+class ResultCallbacks:
+    """A Notifier that only cares about final outcomes."""
+
+    def __init__(self, default_url: str | None, public_url: str | None) -> None:
+        self.default_url = default_url
+        self.public_url = (public_url or "").rstrip("/")
+
+    def _send(self, url: str | None, incident_id: str, body: dict[str, Any]) -> None:
+        target = url or self.default_url
+        if not target:
+            return
+        body["audit_url"] = f"{self.public_url}/api/v1/audit/incident/{incident_id}"
+        outbox.enqueue(
+            lane=f"webhook:{target}",
+            transport="webhook",
+            method="POST",
+            target=target,
+            payload=body,
+            purpose="result_callback",
+            incident_id=incident_id,
+        )
+
+    def announce_run(self, report: RunReport) -> None:
+        if report.status not in RESULT_STATUSES:
+            return
+        body: dict[str, Any] = {
+            "event": "incident.result",
+            "incident_id": report.incident_id,
+            "status": report.status,
+            "success": report.status == "resolved",
+            "message": report.message,
+            "runbook": report.runbook_id,
+            "run_id": report.run_id,
+            "dry_run": report.dry_run,
+            "confidence_score": report.confidence,
+            "finished_at": report.finished_at.isoformat() if report.finished_at else None,
+            "steps": [
+                {
+                    "position": s.position,
+                    "name": s.name,
+                    "phase": s.phase,
+                    "status": s.status,
+                    "attempts": s.attempts,
+                    "duration_ms": s.duration_ms,
+                    "error": s.error,
+                }
+                for s in report.steps
+            ],
+        }
+        self._send(report.callback_url, report.incident_id, body)
+
+    def announce_decision(self, report: DecisionReport) -> None:
+        if report.outcome != "skipped":  # queued and awaiting approval are not ends
+            return
+        body: dict[str, Any] = {
+            "event": "incident.result",
+            "incident_id": report.incident_id,
+            "status": "skipped",
+            "success": False,
+            "message": report.reason,
+            "runbook": report.runbook_id,
+            "run_id": None,
+            "dry_run": False,
+            "confidence_score": report.confidence,
+            "finished_at": None,
+            "steps": [],
+        }
+        self._send(report.callback_url, report.incident_id, body)
+
+    def notify_creator(self, report: RunReport) -> None:
+        """Creators hear from Slack, not from here."""
+
+    def announce_step(self, report: RunReport, step: StepReport) -> None:
+        """Only the final result is posted."""
+
+    def announce_kill_switch(self, report: KillSwitchReport) -> None:
+        """Not an incident's result."""
+
+    def announce_config(self, actor: str, summary: str) -> None:
+        """Not an incident's result."""

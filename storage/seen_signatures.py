@@ -1,0 +1,27 @@
+"""Webhook signatures already accepted, so a captured request cannot be replayed."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import peewee
+
+from storage.database import db
+from storage.fields import utcnow
+from storage.models import SeenSignature
+
+
+def remember(*, signature: str, expires_at: datetime) -> bool:
+    """Record a signature; false if it was seen before (a replay)."""
+    with db.connection_context():
+        try:
+            with db.atomic():
+                SeenSignature.create(signature=signature, expires_at=expires_at)
+        except peewee.IntegrityError:
+            return False
+    return True
+
+
+def forget_expired() -> int:
+    with db.connection_context():
+        return int(SeenSignature.delete().where(SeenSignature.expires_at < utcnow()).execute())

@@ -1,0 +1,79 @@
+"""Property: no body of any shape makes an incident endpoint answer 500 or leak a trace."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.handlers.webhooks.conftest import TOKEN, incident
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+FIELDS = list(incident().keys()) + ["labels", "tags", "callback_url", "runbook", "fingerprint", "created_at"]
+
+
+@st.composite
+def mutated_incidents(draw: st.DrawFn) -> Any:
+    """A valid incident with some fields replaced by anything, or removed."""
+    body: dict[str, Any] = incident(draw(st.sampled_from(["INC-1", "INC-2", "x" * 200, "bad id", ""])))
+    for name in draw(st.lists(st.sampled_from(FIELDS), max_size=4, unique=True)):
+        if draw(st.booleans()):
+            body[name] = draw(json_values)
+        else:
+            body.pop(name, None)
+    return body
+
+
+bodies = json_values | mutated_incidents() | st.lists(mutated_incidents(), max_size=3)
+SETTINGS = settings(
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+def assert_well_formed(response: Any) -> None:
+    assert response.status_code in (202, 400, 404, 413, 422), response.text
+    body = response.json()
+    text = json.dumps(body)
+    assert "Traceback" not in text
+    if response.status_code != 202:
+        assert body["error"]
+    for rejected in body.get("rejected", []) if isinstance(body, dict) else []:
+        assert all(error["field"] and error["message"] for error in rejected["errors"])
+
+
+@SETTINGS
+@given(document=bodies)
+def test_incident_webhook_never_fails_on_any_json(hooks, document):
+    response = hooks.http.post(
+        "/webhooks/incidents",
+        content=json.dumps(document).encode(),
+        headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
+    )
+    assert_well_formed(response)
+
+
+@SETTINGS
+@given(document=bodies)
+def test_alertmanager_webhook_never_fails_on_any_json(hooks, document):
+    response = hooks.http.post(
+        "/webhooks/alertmanager",
+        content=json.dumps(document).encode(),
+        headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
+    )
+    assert_well_formed(response)
+
+
+@SETTINGS
+@given(document=mutated_incidents())
+def test_rest_auto_resolve_never_fails_on_any_json(hooks, document):
+    response = hooks.api.post("/api/v1/incidents/INC-1/auto-resolve", content=json.dumps(document).encode())
+    assert response.status_code in (200, 202, 400, 422), response.text
+    assert "Traceback" not in response.text

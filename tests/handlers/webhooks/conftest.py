@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -72,7 +72,7 @@ class Hooks:
 
 
 @pytest.fixture
-def make_hooks(served) -> Callable[..., Hooks]:
+def make_hooks(served) -> Iterator[Callable[..., Hooks]]:
     made: list[Hooks] = []
 
     def make(runbooks: str = RUNBOOKS, **settings: Any) -> Hooks:

@@ -6,7 +6,7 @@ from typing import Any
 
 from tests.conftest import eventually
 
-FIRING_ALERT = {
+FIRING_ALERT: dict[str, Any] = {
     "status": "firing",
     "labels": {
         "alertname": "DiskAlmostFull",

@@ -17,7 +17,7 @@ json_values = st.recursive(
     ),
     max_leaves=12,
 )
-FIELDS = list(incident().keys()) + ["labels", "tags", "callback_url", "runbook", "fingerprint", "created_at"]
+FIELDS = [*incident().keys(), "labels", "tags", "callback_url", "runbook", "fingerprint", "created_at"]
 
 
 @st.composite

@@ -116,9 +116,8 @@ def test_a_repeated_delivery_is_recognised_and_runs_nothing_twice(hooks):
 
 
 def test_ten_concurrent_deliveries_of_one_incident_give_one_run(make_hooks, http_server):
-    hooks = make_hooks(
-        f"runbooks:\n  - {{id: slow, category: database, steps: [{{name: S, http: {{url: '{http_server.url}/slow/0.5'}}}}]}}\n"
-    )
+    slow_step = f"{{name: S, http: {{url: '{http_server.url}/slow/0.5'}}}}"
+    hooks = make_hooks(f"runbooks:\n  - {{id: slow, category: database, steps: [{slow_step}]}}\n")
     barrier = threading.Barrier(10)
     decisions: list[str] = []
 

@@ -21,7 +21,8 @@ def verify(request_headers: dict[str, str], body: bytes) -> bool:
 
 def test_the_result_goes_to_the_incidents_callback_url_signed(hooks, http_server):
     hooks.post("/webhooks/incidents", incident(callback_url=f"{http_server.url}/results"))
-    (request,) = eventually(lambda: http_server.requests)  # type: ignore[misc]
+    eventually(lambda: http_server.requests)
+    (request,) = http_server.requests
     assert request.path == "/results"
     assert verify(request.headers, request.body)
     result = json.loads(request.body)
@@ -35,7 +36,8 @@ def test_the_result_goes_to_the_incidents_callback_url_signed(hooks, http_server
 def test_skipped_incidents_report_to_result_webhook_url(make_hooks, http_server):
     hooks = make_hooks(result_webhook_url=f"{http_server.url}/all", public_url="https://bot.example.com/")
     hooks.post("/webhooks/incidents", incident(confidence_score=0.4))
-    (request,) = eventually(lambda: http_server.requests)  # type: ignore[misc]
+    eventually(lambda: http_server.requests)
+    (request,) = http_server.requests
     result = json.loads(request.body)
     assert (result["status"], result["message"]) == (
         "skipped",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -19,6 +18,7 @@ from engine.notifier import ConsoleNotifier, FanOut, Notifier
 from engine.permissions import Authorizer
 from engine.runbooks import RunbookCatalog, load_runbooks
 from engine.runner import RunExecutor
+from engine.scheduling import every
 from engine.service import ResolutionService
 from engine.worker import RunWorker, instance_id
 from handlers.slack.bolt_app import build_bolt_app, web_client
@@ -58,24 +58,12 @@ class Runtime:
     webhook_delivery: WebhookDelivery
     slack: SlackRuntime | None = None
 
-    def _every(self, seconds: float, job_id: str, func: Callable[[], object]) -> None:
-        self.scheduler.add_job(
-            func,
-            "interval",
-            seconds=seconds,
-            id=job_id,
-            replace_existing=True,
-            coalesce=True,
-            max_instances=1,
-            misfire_grace_time=5,
-        )
-
     def start(self) -> None:
         self.worker.start()
-        self._every(WEBHOOK_POLL_SECONDS, "deliver-result-callbacks", self.webhook_delivery.tick)
-        self._every(60, "forget-expired-signatures", seen_signatures.forget_expired)
+        every(self.scheduler, WEBHOOK_POLL_SECONDS, "deliver-result-callbacks", self.webhook_delivery.tick)
+        every(self.scheduler, 60, "forget-expired-signatures", seen_signatures.forget_expired)
         if self.slack is not None:
-            self._every(OUTBOX_POLL_SECONDS, "deliver-slack-outbox", self.slack.delivery.tick)
+            every(self.scheduler, OUTBOX_POLL_SECONDS, "deliver-slack-outbox", self.slack.delivery.tick)
         self.scheduler.start()
         if self.slack is not None and self.settings.slack_app_token is not None:
             self._connect_socket_mode(self.slack.bolt, self.settings.slack_app_token.get_secret_value())

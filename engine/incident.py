@@ -96,3 +96,21 @@ class IncidentIn(BaseModel):
         if self.created_at is not None:
             fields["created_at"] = self.created_at
         return fields
+
+
+def incident_values(row: Any) -> dict[str, Any]:
+    """A stored incident's fields as runbook matching and placeholders see them."""
+    return {
+        "incident_id": row.incident_id,
+        "title": row.title,
+        "description": row.description,
+        "category": row.category,
+        "priority": row.priority,
+        "created_by": row.created_by,
+        "service": row.service,
+        "source": row.source,
+        "fingerprint": row.fingerprint,
+        "runbook": row.runbook,
+        "confidence_score": row.confidence_score,
+        "labels": row.labels or {},
+    }

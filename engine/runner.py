@@ -10,7 +10,7 @@ from typing import Any
 
 from engine.audit_actions import AuditAction
 from engine.configuration import kill_switch_state
-from engine.incident import IncidentStatus, ResolutionStatus
+from engine.incident import IncidentStatus, ResolutionStatus, incident_values
 from engine.notifications import build_report, hand_over, report_outcome, step_report
 from engine.notifier import Notifier
 from engine.placeholders import PlaceholderError
@@ -31,24 +31,6 @@ class StepVerdict(StrEnum):
     FAILED = "failed"
     HALTED = "halted"
     CANCELLED = "cancelled"
-
-
-def incident_values(incident: Incident) -> dict[str, Any]:
-    """The fields placeholders may use."""
-    return {
-        "incident_id": incident.incident_id,
-        "title": incident.title,
-        "description": incident.description,
-        "category": incident.category,
-        "priority": incident.priority,
-        "created_by": incident.created_by,
-        "service": incident.service,
-        "source": incident.source,
-        "fingerprint": incident.fingerprint,
-        "runbook": incident.runbook,
-        "confidence_score": incident.confidence_score,
-        "labels": incident.labels or {},
-    }
 
 
 class RunExecutor:

@@ -15,7 +15,7 @@ from engine.audit_actions import AuditAction
 from engine.configuration import kill_switch_state
 from engine.errors import InvalidInput, NotFound
 from engine.gates import Decision, GateInputs, Outcome, decide
-from engine.incident import IncidentIn, IncidentStatus
+from engine.incident import IncidentIn, IncidentStatus, incident_values
 from engine.notifications import hand_over
 from engine.notifier import DecisionReport, Notifier
 from engine.runbooks import RunbookCatalog
@@ -121,7 +121,7 @@ class ResolutionService:
             )
             category = config_store.get_category(category=row.category)
             assert category is not None
-            runbook = self.catalog().find_for(_match_fields(row))
+            runbook = self.catalog().find_for(incident_values(row))
             decision = decide(
                 GateInputs(
                     kill_switch_active=kill_switch_state().active,
@@ -243,15 +243,3 @@ class ResolutionService:
                 return run
             with self._finished:
                 self._finished.wait(min(remaining, 0.25))
-
-
-def _match_fields(row: Incident) -> dict[str, object]:
-    return {
-        "incident_id": row.incident_id,
-        "title": row.title,
-        "description": row.description,
-        "category": row.category,
-        "service": row.service,
-        "labels": row.labels or {},
-        "runbook": row.runbook,
-    }

@@ -19,6 +19,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from engine.configuration import ConfigurationService
 from engine.notifications import report_outcome
 from engine.runner import RunExecutor, finish_incident
+from engine.scheduling import every
 from storage import incidents, runs
 from storage.database import unit_of_work, write_transaction
 from storage.models import Run
@@ -59,22 +60,14 @@ class RunWorker:
         self.sweep_expired_leases()
         self._loop_thread = threading.Thread(target=self._claim_loop, name="run-claimer", daemon=True)
         self._loop_thread.start()
-        jobs = (
-            (self.renew_leases, "renew-leases", max(self.lease_seconds / 3, 1.0)),
-            (self.sweep_expired_leases, "sweep-expired-leases", max(self.lease_seconds / 4, 1.0)),
-            (self.expire_kill_switch, "expire-kill-switch", 1.0),
+        every(self._scheduler, max(self.lease_seconds / 3, 1.0), "renew-leases", self.renew_leases)
+        every(
+            self._scheduler,
+            max(self.lease_seconds / 4, 1.0),
+            "sweep-expired-leases",
+            self.sweep_expired_leases,
         )
-        for func, job_id, seconds in jobs:
-            self._scheduler.add_job(
-                func,
-                "interval",
-                seconds=seconds,
-                id=job_id,
-                replace_existing=True,
-                coalesce=True,
-                max_instances=1,
-                misfire_grace_time=int(seconds * 2) + 1,
-            )
+        every(self._scheduler, 1.0, "expire-kill-switch", self.expire_kill_switch)
 
     def wake(self) -> None:
         """Look for queued runs now instead of at the next poll."""

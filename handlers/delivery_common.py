@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 
 from storage import leases
@@ -35,3 +37,23 @@ class LeaseHolder:
             self._checked_until = now + self.seconds / 3
             return True
         return False
+
+
+class OutboxDispatcher(ABC):
+    """A periodic delivery job: one tick at a time in this process, one replica at a time overall."""
+
+    def __init__(self, lease_name: str, owner: str, clock: Callable[[], float] = time.monotonic) -> None:
+        self._lease = LeaseHolder(lease_name, owner, clock=clock)
+        self._tick_lock = threading.Lock()
+
+    def tick(self) -> int:
+        """Deliver what is due; returns how many outbox rows were settled."""
+        if not self._tick_lock.acquire(blocking=False):
+            return 0
+        try:
+            return self._deliver_due() if self._lease.held() else 0
+        finally:
+            self._tick_lock.release()
+
+    @abstractmethod
+    def _deliver_due(self) -> int: ...

@@ -10,7 +10,6 @@ that is how a burst stays within about one message per second per channel.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ from typing import Any, NoReturn
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from handlers.delivery_common import LeaseHolder, retry_delay
+from handlers.delivery_common import OutboxDispatcher, retry_delay
 from handlers.slack.notifier import UPSERT
 from storage import outbox
 from storage.fields import utcnow
@@ -89,7 +88,7 @@ class TokenBucket:
         self.tokens -= 1
 
 
-class SlackDelivery:
+class SlackDelivery(OutboxDispatcher):
     def __init__(
         self,
         client: WebClient,
@@ -101,8 +100,8 @@ class SlackDelivery:
         per_channel_burst: float = 3.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        super().__init__(LEASE_NAME, owner, clock)
         self.client = client
-        self.owner = owner
         self.on_give_up = on_give_up
         self.max_age = max_age
         self.clock = clock
@@ -113,24 +112,14 @@ class SlackDelivery:
         self._method_hold: dict[str, float] = {}
         self._user_ids: dict[str, str] = {}
         self._dm_channels: dict[str, str] = {}
-        self._lease = LeaseHolder(LEASE_NAME, owner, clock=clock)
-        self._tick_lock = threading.Lock()
 
     # -- the periodic job -------------------------------------------------------------------------
 
-    def tick(self) -> int:
-        """Deliver what is due; returns how many outbox rows were settled (sent, merged or dropped)."""
-        if not self._tick_lock.acquire(blocking=False):
-            return 0
-        try:
-            if not self._lease.held():
-                return 0
-            lanes: dict[str, list[OutboxMessage]] = {}
-            for message in outbox.heads_of_lanes(transport="slack"):
-                lanes.setdefault(message.lane, []).append(message)
-            return sum(self._drain(lane, messages) for lane, messages in lanes.items())
-        finally:
-            self._tick_lock.release()
+    def _deliver_due(self) -> int:
+        lanes: dict[str, list[OutboxMessage]] = {}
+        for message in outbox.heads_of_lanes(transport="slack"):
+            lanes.setdefault(message.lane, []).append(message)
+        return sum(self._drain(lane, messages) for lane, messages in lanes.items())
 
     def _drain(self, lane: str, messages: list[OutboxMessage]) -> int:
         settled = 0

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
 
 import httpx
 
-from handlers.delivery_common import LeaseHolder, retry_delay
+from handlers.delivery_common import OutboxDispatcher, retry_delay
 from handlers.webhooks.signing import signed_headers
 from storage import outbox
 from storage.fields import utcnow
@@ -26,7 +25,7 @@ LEASE_NAME = "webhook-outbox"
 RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 
-class WebhookDelivery:
+class WebhookDelivery(OutboxDispatcher):
     def __init__(
         self,
         *,
@@ -36,32 +35,24 @@ class WebhookDelivery:
         timeout: float = 10.0,
         max_age: timedelta = timedelta(hours=48),
     ) -> None:
+        super().__init__(LEASE_NAME, owner)
         self.secret = secret
         self.on_give_up = on_give_up
         self.max_age = max_age
         self._client = httpx.Client(timeout=timeout, follow_redirects=False)
-        self._lease = LeaseHolder(LEASE_NAME, owner)
-        self._tick_lock = threading.Lock()
 
-    def tick(self) -> int:
-        """POST what is due, oldest first per URL; returns how many were settled."""
-        if not self._tick_lock.acquire(blocking=False):
-            return 0
-        try:
-            if not self._lease.held():
-                return 0
-            blocked: set[str] = set()
-            settled = 0
-            for message in outbox.heads_of_lanes(transport="webhook"):
-                if message.lane in blocked:
-                    continue
-                if message.next_attempt_at > utcnow() or not self._deliver(message):
-                    blocked.add(message.lane)  # later results to this URL wait their turn
-                    continue
-                settled += 1
-            return settled
-        finally:
-            self._tick_lock.release()
+    def _deliver_due(self) -> int:
+        """POST what is due, oldest first per URL."""
+        blocked: set[str] = set()
+        settled = 0
+        for message in outbox.heads_of_lanes(transport="webhook"):
+            if message.lane in blocked:
+                continue
+            if message.next_attempt_at > utcnow() or not self._deliver(message):
+                blocked.add(message.lane)  # later results to this URL wait their turn
+                continue
+            settled += 1
+        return settled
 
     def _deliver(self, message: OutboxMessage) -> bool:
         """True once the message is settled (taken, or given up for good)."""

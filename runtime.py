@@ -28,7 +28,7 @@ from handlers.slack.services import SlackServices
 from handlers.webhooks.delivery import WebhookDelivery
 from handlers.webhooks.results import ResultCallbacks
 from settings import Settings
-from storage import migrations, seen_signatures
+from storage import audit_chain, migrations, seen_signatures
 from storage.database import bind, open_database
 from storage.models import OutboxMessage
 
@@ -62,6 +62,7 @@ class Runtime:
         self.worker.start()
         every(self.scheduler, WEBHOOK_POLL_SECONDS, "deliver-result-callbacks", self.webhook_delivery.tick)
         every(self.scheduler, 60, "forget-expired-signatures", seen_signatures.forget_expired)
+        every(self.scheduler, 1.0, "seal-audit-chain", audit_chain.seal_pending)
         if self.slack is not None:
             every(self.scheduler, OUTBOX_POLL_SECONDS, "deliver-slack-outbox", self.slack.delivery.tick)
         self.scheduler.start()

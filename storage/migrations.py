@@ -254,11 +254,22 @@ def _webhook_schema() -> None:
     )
 
 
+def _audit_chain_schema() -> None:
+    """Version 5: the audit trail's hash chain (sequence in sealing order, and each row's hash)."""
+    m = SchemaMigrator.from_database(db.obj)
+    migrate(
+        m.add_column("audit_log", "seq", peewee.BigIntegerField(null=True)),
+        m.add_column("audit_log", "chain_hash", peewee.CharField(max_length=64, null=True)),
+        m.add_index("audit_log", ("seq",), True),
+    )
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "seed schema", _seed_schema),
     Migration(2, "runs, steps, routing fields and kill switch", _autoresolve_schema),
     Migration(3, "outbox, posted Slack messages and job leases", _outbox_schema),
     Migration(4, "incident arrival time and seen webhook signatures", _webhook_schema),
+    Migration(5, "audit hash chain", _audit_chain_schema),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -114,6 +114,9 @@ class AuditEntry(BaseModel):
     success = peewee.BooleanField(default=True)
     error_message = peewee.TextField(null=True)
     run_id = peewee.IntegerField(null=True)
+    # The tamper-evident chain (migration 5), filled in by the sealer in commit order.
+    seq = peewee.BigIntegerField(null=True, unique=True)
+    chain_hash = peewee.CharField(max_length=64, null=True)
 
     class Meta:
         table_name = "audit_log"

@@ -159,9 +159,9 @@ def test_bad_settings_are_one_line_naming_the_variable(bot_dir):
 
 def test_db_upgrade_and_help(bot_dir):
     first = run_cli(bot_dir, "db", "upgrade")
-    assert (first.returncode, first.stdout.strip()) == (0, "applied [1, 2, 3, 4]; schema version 4")
+    assert (first.returncode, first.stdout.strip()) == (0, "applied [1, 2, 3, 4, 5]; schema version 5")
     again = run_cli(bot_dir, "db", "upgrade")
-    assert again.stdout.strip() == "up to date (schema version 4)"
+    assert again.stdout.strip() == "up to date (schema version 5)"
     help_text = run_cli(bot_dir, "--help").stdout
     assert "serve" in help_text
     assert "db upgrade" in help_text

@@ -1,0 +1,94 @@
+"""The audit trail's hash chain: rows are sealed in commit order, each hash covering the one before.
+
+Sealing happens off the write path (a periodic job, one replica at a time): a row gets the next
+`seq` and chain_hash = SHA-256(previous hash + the row's content). Changing a sealed row breaks its
+own hash; removing one leaves a gap in `seq` and breaks the next row's hash. `verify` walks the
+chain and reports the first row that does not fit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from storage.database import db, key_lock, write_transaction
+from storage.models import AuditEntry
+
+GENESIS = "0" * 64
+BATCH = 1000
+
+
+def row_digest(previous: str, row: AuditEntry) -> str:
+    content = [
+        row.audit_id,
+        row.timestamp.isoformat(),
+        row.action,
+        row.incident_id,
+        row.actor,
+        row.confidence_score,
+        row.details,
+        row.success,
+        row.error_message,
+        row.run_id,
+    ]
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256((previous + canonical).encode()).hexdigest()
+
+
+def seal_pending(limit: int = BATCH) -> int:
+    """Give unsealed rows (in id order) the next sequence numbers and hashes; returns how many."""
+    with write_transaction():
+        key_lock("audit-chain")
+        head = (
+            AuditEntry.select().where(AuditEntry.seq.is_null(False)).order_by(AuditEntry.seq.desc()).first()
+        )
+        seq, previous = (head.seq, head.chain_hash) if head else (0, GENESIS)
+        rows = list(AuditEntry.select().where(AuditEntry.seq.is_null()).order_by(AuditEntry.id).limit(limit))
+        for row in rows:
+            seq += 1
+            previous = row_digest(previous, row)
+            AuditEntry.update(seq=seq, chain_hash=previous).where(AuditEntry.id == row.id).execute()
+        return len(rows)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    ok: bool
+    checked: int
+    unsealed: int
+    problem: str | None = None  # the first row that was changed or removed
+
+
+def _sealed_in_order() -> Iterator[AuditEntry]:
+    last = 0
+    while True:
+        with db.connection_context():
+            batch = list(
+                AuditEntry.select().where(AuditEntry.seq > last).order_by(AuditEntry.seq).limit(BATCH)
+            )
+        if not batch:
+            return
+        yield from batch
+        last = int(batch[-1].seq or 0)
+
+
+def verify() -> Verdict:
+    previous, expected, checked = GENESIS, 1, 0
+    for row in _sealed_in_order():
+        if row.seq != expected:
+            return Verdict(
+                False, checked, _unsealed(), f"row {expected} was removed (the chain jumps to {row.seq})"
+            )
+        if row_digest(previous, row) != row.chain_hash:
+            return Verdict(
+                False, checked, _unsealed(), f"row {row.seq} (audit_id {row.audit_id}) was changed"
+            )
+        previous, expected, checked = row.chain_hash, expected + 1, checked + 1
+    return Verdict(True, checked, _unsealed())
+
+
+def _unsealed() -> int:
+    with db.connection_context():
+        return int(AuditEntry.select().where(AuditEntry.seq.is_null()).count())

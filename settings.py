@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = None
     result_webhook_url: str | None = None
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"
 
     public_url: str | None = None  # how others reach the bot (links in result callbacks)
     dedup_window_seconds: float = Field(default=300.0, ge=0, le=86_400)

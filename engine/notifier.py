@@ -105,7 +105,8 @@ def summarize_run(report: RunReport) -> str:
         took = "" if step.duration_ms is None else f" in {format_duration(step.duration_ms / 1000)}"
         prefix = "rollback " if step.phase == "rollback" else ""
         error = f" ({step.error})" if step.error else ""
-        lines.append(f"  - {prefix}{step.name}: {step.status}{took}{error}")
+        what = f": {step.action}" if step.action and step.status == "would_run" else ""
+        lines.append(f"  - {prefix}{step.name}: {step.status}{took}{error}{what}")
     return "\n".join(lines)
 
 

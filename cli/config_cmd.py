@@ -1,0 +1,123 @@
+"""`config show|set`: per-category settings and the global limits, changed with an audit row."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from cli.context import cli_actor, configuration_service, open_storage
+from cli.errors import CliError
+from engine.gates import percent
+from settings import Settings
+from storage import config_store
+
+SETTING_HELP = (
+    "threshold <0.5-1> | enable | disable | dry-run on|off | retries <0-10> | "
+    "approval <x>|off | notify on|off"
+)
+
+
+def parse_change(words: list[str]) -> dict[str, object]:
+    """The same grammar as `/autoresolve config <category> ...` in Slack."""
+    from handlers.slack.command_parsing import ChangeConfig, UsageError, parse_autoresolve
+
+    try:
+        command = parse_autoresolve("config x " + " ".join(words))
+    except UsageError as exc:
+        raise CliError(f"{exc}; expected: {SETTING_HELP}") from None
+    if not isinstance(command, ChangeConfig):
+        raise CliError(f"expected a setting: {SETTING_HELP}")
+    return command.changes
+
+
+def show(settings: Settings, args: argparse.Namespace) -> int:
+    configuration = configuration_service(settings)
+    rows = configuration.categories()
+    glob = config_store.get_global()
+    if args.json:
+        document = {
+            "max_concurrent_resolutions": glob.max_concurrent_resolutions,
+            "default_confidence_threshold": glob.default_confidence_threshold,
+            "categories": {
+                r.category: {
+                    "enabled": r.auto_resolution_enabled,
+                    "threshold": r.confidence_threshold,
+                    "max_retry_attempts": r.max_retry_attempts,
+                    "notification_required": r.notification_required,
+                    "dry_run": r.dry_run,
+                    "approval_floor": r.approval_floor,
+                }
+                for r in rows
+            },
+        }
+        print(json.dumps(document, indent=2))
+        return 0
+    print(
+        f"max concurrent runs: {glob.max_concurrent_resolutions}; "
+        f"default threshold {percent(glob.default_confidence_threshold)}"
+    )
+    print(
+        f"{'category':<16} {'enabled':<8} {'threshold':<10} {'retries':<8} {'dry run':<8} {'approval':<9} DMs"
+    )
+    for r in rows:
+        approval = percent(r.approval_floor) if r.approval_floor is not None else "-"
+        enabled = "yes" if r.auto_resolution_enabled else "NO"
+        print(
+            f"{r.category:<16} {enabled:<8} {percent(r.confidence_threshold):<10} "
+            f"{r.max_retry_attempts:<8} {'yes' if r.dry_run else 'no':<8} {approval:<9} "
+            f"{'yes' if r.notification_required else 'no'}"
+        )
+    return 0
+
+
+def set_value(settings: Settings, args: argparse.Namespace) -> int:
+    configuration = configuration_service(settings)
+    actor = cli_actor(args.actor)
+    if args.target == "global":
+        if len(args.setting) != 2 or args.setting[0] not in ("max-concurrent", "default-threshold"):
+            raise CliError("expected: config set global max-concurrent <1-100> | default-threshold <0.5-1>")
+        name, raw = args.setting
+        try:
+            value: float = int(raw) if name == "max-concurrent" else float(raw)
+        except ValueError:
+            raise CliError(f"{name} must be a number, not {raw!r}") from None
+        field = "max_concurrent_resolutions" if name == "max-concurrent" else "default_confidence_threshold"
+        configuration.update_global(actor=actor, changes={field: value})
+        print(f"{field} = {value}")
+        return 0
+    changes = parse_change(args.setting)
+    row = configuration.update_category(
+        category=args.target, actor=actor, changes=changes, create=args.create
+    )
+    print(
+        f"{row.category}: {'enabled' if row.auto_resolution_enabled else 'disabled'}, "
+        f"threshold {percent(row.confidence_threshold)}, {row.max_retry_attempts} retries, "
+        f"dry run {'on' if row.dry_run else 'off'}, approval "
+        f"{percent(row.approval_floor) if row.approval_floor is not None else 'off'}"
+    )
+    return 0
+
+
+def config(settings: Settings, args: argparse.Namespace) -> int:
+    open_storage(settings)
+    return show(settings, args) if args.action == "show" else set_value(settings, args)
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "config",
+        help="show or change per-category settings",
+        epilog="examples:\n  python bot.py config show\n  python bot.py config set database threshold 0.95\n"
+        "  python bot.py config set network dry-run on\n  python bot.py config set payments enable --create\n"
+        "  python bot.py config set global max-concurrent 5",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    actions = parser.add_subparsers(dest="action", required=True)
+    show_parser = actions.add_parser("show", help="every category's settings")
+    show_parser.add_argument("--json", action="store_true", help="as JSON")
+    set_parser = actions.add_parser("set", help="change one setting of a category, or a global one")
+    set_parser.add_argument("target", help="a category name, or 'global'")
+    set_parser.add_argument("setting", nargs="+", help=SETTING_HELP)
+    set_parser.add_argument("--create", action="store_true", help="add the category if it does not exist")
+    set_parser.add_argument("--actor", help="who is doing it (default: cli:<your user name>)")
+    parser.set_defaults(handler=config)

@@ -1,0 +1,68 @@
+"""What CLI sub-commands share: settings, an open database, and a notifier for what they change."""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import sys
+
+from pydantic import ValidationError
+
+from cli.errors import CliError
+from engine.configuration import ConfigurationService
+from engine.notifier import ConsoleNotifier, Notifier
+from handlers.slack.notifier import SlackNotifier
+from settings import Settings
+from storage import migrations
+from storage.database import bind, open_database
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            ("".join(f"{str(p).upper()}: " for p in error["loc"][:1]))
+            + error["msg"].removeprefix("Value error, ")
+            for error in exc.errors()
+        )
+        raise CliError(f"invalid settings: {problems}") from None
+
+
+def configure_logging(level: str, json_format: bool = False) -> None:
+    from cli.logs import JsonFormatter
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        JsonFormatter()
+        if json_format
+        else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    )
+    logging.basicConfig(level=level, handlers=[handler], force=True)
+    quieter = max(logging.WARNING, logging.getLevelName(level))
+    for noisy in ("apscheduler", "httpx"):  # one line per job run or step request is too much
+        logging.getLogger(noisy).setLevel(quieter)
+
+
+def open_storage(settings: Settings, *, upgrade: bool = True) -> None:
+    """Bind the database; with `upgrade`, apply pending migrations (as the bot does at start-up)."""
+    bind(open_database(settings.database_url))
+    if upgrade:
+        migrations.upgrade()
+    elif migrations.current_version() < migrations.LATEST_VERSION:
+        raise CliError("the database schema is behind: run `python bot.py db upgrade`")
+
+
+def cli_actor(given: str | None) -> str:
+    return given or f"cli:{getpass.getuser()}"
+
+
+def notifier_for(settings: Settings) -> Notifier:
+    """Changes made from the CLI are announced like any other: queued for the running bot to deliver."""
+    if settings.slack_bot_token is not None:
+        return SlackNotifier(settings.audit_channel)
+    return ConsoleNotifier(settings.audit_channel)
+
+
+def configuration_service(settings: Settings) -> ConfigurationService:
+    return ConfigurationService(notifier_for(settings))

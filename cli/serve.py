@@ -1,0 +1,48 @@
+"""`serve`: the HTTP app, the worker and the Slack connection, until SIGTERM or Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+
+from settings import Settings
+
+
+def serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from handlers.app import create_app
+    from runtime import build_runtime
+
+    runtime = build_runtime(settings)
+    app = create_app(runtime)
+    base = f"http://{settings.host}:{settings.port}"
+    mode = "offline (no SLACK_BOT_TOKEN: Slack messages are printed here)" if settings.offline else "Slack"
+    print(
+        f"Autoresolve on {base} ({mode}); database {settings.database_url}; "
+        f"{len(runtime.catalog.runbooks)} runbook(s) from {settings.runbooks_file}.\n"
+        f"API docs: {base}/docs   health: {base}/health   metrics: {base}/metrics",
+        flush=True,
+    )
+    if settings.api_token is None:
+        print("API_TOKEN is not set: the REST API is open to this machine only.", flush=True)
+    if settings.offline:
+        auth = ' -H "Authorization: Bearer $API_TOKEN"' if settings.api_token else ""
+        print(
+            "Try it: send a sample incident, then read its audit trail:\n"
+            f"  curl -s -X POST {base}/api/v1/incidents/INC-1/auto-resolve{auth} "
+            '-H \'Content-Type: application/json\' -d \'{"incident_id": "INC-1", "title": '
+            '"Connection pool exhausted", "category": "database", "priority": "high", '
+            '"confidence_score": 0.95, "created_by": "U012ABCDEF", "service": "orders-db"}\'\n'
+            f"  curl -s {base}/api/v1/audit/incident/INC-1{auth}\n"
+            "What the bot would send to Slack is printed below, marked [slack offline]. "
+            "Or run `make demo` for a tour.",
+            flush=True,
+        )
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        log_config=None,  # our logging configuration (text or JSON) applies to uvicorn too
+    )
+    return 0

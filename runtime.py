@@ -21,6 +21,7 @@ from engine.runner import RunExecutor
 from engine.scheduling import every
 from engine.service import ResolutionService
 from engine.worker import RunWorker, instance_id
+from handlers.metrics import Metrics
 from handlers.slack.bolt_app import build_bolt_app, web_client
 from handlers.slack.delivery import SlackDelivery
 from handlers.slack.notifier import SlackNotifier
@@ -56,6 +57,7 @@ class Runtime:
     worker: RunWorker
     scheduler: BackgroundScheduler
     webhook_delivery: WebhookDelivery
+    metrics: Metrics
     slack: SlackRuntime | None = None
 
     def start(self) -> None:
@@ -107,7 +109,8 @@ def build_runtime(settings: Settings, *, notifier: Notifier | None = None) -> Ru
                 log.warning("AUDIT_CHANNEL is not set: only DMs will be sent to Slack")
             notifier = SlackNotifier(settings.audit_channel)
     # People hear through `notifier`; sending tools get results through their callbacks.
-    everyone = FanOut(notifier, ResultCallbacks(settings.result_webhook_url, settings.public_url))
+    metrics = Metrics()
+    everyone = FanOut(notifier, ResultCallbacks(settings.result_webhook_url, settings.public_url), metrics)
     authorizer = Authorizer(admins=settings.admin_users, killswitch_anyone=settings.killswitch_anyone)
     configuration = ConfigurationService(everyone)
     resolution = ResolutionService(
@@ -160,5 +163,6 @@ def build_runtime(settings: Settings, *, notifier: Notifier | None = None) -> Ru
             secret=settings.webhook_secret.get_secret_value() if settings.webhook_secret else None,
             on_give_up=_give_up,
         ),
+        metrics=metrics,
         slack=slack,
     )

@@ -97,7 +97,7 @@ def verify(args: argparse.Namespace) -> int:
 
 def audit_command(settings: Settings, args: argparse.Namespace) -> int:
     open_storage(settings)
-    return {"tail": tail, "query": query, "verify": verify}[args.action](args)
+    return {"tail": tail, "query": query, "verify": verify}[args.audit_command](args)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -110,7 +110,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "  python bot.py audit verify",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    actions = parser.add_subparsers(dest="action", required=True)
+    actions = parser.add_subparsers(dest="audit_command", required=True)
     tail_parser = actions.add_parser("tail", help="the newest entries, oldest first")
     tail_parser.add_argument("-n", "--lines", type=int, default=20)
     tail_parser.add_argument("-f", "--follow", action="store_true", help="keep printing new entries")

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from handlers import api_audit, api_config, api_incidents, health
+from handlers import api_audit, api_config, api_incidents, health, metrics
 from handlers.errors import install_error_handlers
 from handlers.health import VERSION
 from handlers.limits import BodySizeLimit
@@ -42,7 +42,16 @@ def create_app(runtime: Runtime, *, manage_worker: bool = True) -> FastAPI:
     app.state.runtime = runtime
     app.state.bolt = runtime.slack.bolt if runtime.slack else None
     install_error_handlers(app)
-    for module in (health, api_incidents, api_config, api_audit, incidents, alertmanager, slack_endpoint):
+    for module in (
+        health,
+        metrics,
+        api_incidents,
+        api_config,
+        api_audit,
+        incidents,
+        alertmanager,
+        slack_endpoint,
+    ):
         app.include_router(module.router)
     app.add_middleware(BodySizeLimit, max_bytes=runtime.settings.max_body_bytes)
     return app

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from fastapi import Request
 
-from runtime import Runtime
+if TYPE_CHECKING:  # runtime.py imports the handlers it wires
+    from runtime import Runtime
 
 
 def runtime_of(request: Request) -> Runtime:

@@ -411,3 +411,19 @@ def test_openapi_docs_are_served(app):
         "/api/v1/incidents/{incident_id}",
     ):
         assert path in paths
+
+
+def test_metrics_count_decisions_and_read_state_from_the_database(app, api):
+    api.post("/api/v1/incidents/INC-1/auto-resolve", json=incident())
+    api.post("/api/v1/incidents/INC-2/auto-resolve", json=incident(incident_id="INC-2", confidence_score=0.1))
+    api.post("/api/v1/config/kill-switch/activate", params={"reason": "metrics"})
+    with app.client() as anonymous:
+        assert anonymous.get("/metrics").status_code == 401  # the API token guards it too
+    text = api.get("/metrics").text
+    assert 'autoresolve_decisions_total{category="database",outcome="queued"} 1.0' in text
+    assert 'autoresolve_decisions_total{category="database",outcome="skipped"} 1.0' in text
+    assert 'autoresolve_runs_finished_total{category="database",status="resolved"} 1.0' in text
+    assert 'autoresolve_step_duration_seconds_count{kind="log",status="succeeded"} 2.0' in text
+    assert 'autoresolve_runs_in_flight{status="running"} 0.0' in text
+    assert 'autoresolve_outbox_pending{transport="slack"} 0.0' in text
+    assert "autoresolve_kill_switch_active 1.0" in text

@@ -1,0 +1,113 @@
+"""GET /metrics for Prometheus: decisions and run outcomes counted as they happen (this process),
+runs in flight, outbox backlog and the kill switch read from the database at scrape time (all replicas)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import anyio
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from engine.configuration import kill_switch_state
+from engine.notifier import DecisionReport, KillSwitchReport, RunReport, StepReport
+from handlers.auth import require_api_token
+from handlers.deps import runtime_of
+from storage import incidents, outbox, runs
+from storage.database import unit_of_work
+
+STEP_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+
+
+class DatabaseGauges(Collector):
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        with unit_of_work():
+            by_status = runs.count_by_status()
+            backlog = outbox.backlog()
+            switch = kill_switch_state()
+            waiting = len(incidents.awaiting_approval(limit=1000))
+        in_flight = GaugeMetricFamily(
+            "autoresolve_runs_in_flight", "Runs queued or running", labels=["status"]
+        )
+        for status in ("queued", "running"):
+            in_flight.add_metric([status], by_status.get(status, 0))
+        yield in_flight
+        pending = GaugeMetricFamily(
+            "autoresolve_outbox_pending", "Messages waiting for delivery", labels=["transport"]
+        )
+        for transport in ("slack", "webhook"):
+            pending.add_metric([transport], backlog.get(transport, 0))
+        yield pending
+        yield GaugeMetricFamily(
+            "autoresolve_kill_switch_active", "1 while the kill switch is on", value=int(switch.active)
+        )
+        yield GaugeMetricFamily(
+            "autoresolve_awaiting_approval", "Incidents waiting for an admin", value=waiting
+        )
+
+
+class Metrics:
+    """Also a Notifier: it counts what the engine reports."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.decisions = Counter(
+            "autoresolve_decisions",
+            "Decisions by outcome and category",
+            ["outcome", "category"],
+            registry=self.registry,
+        )
+        self.runs = Counter(
+            "autoresolve_runs_finished",
+            "Runs by final status and category",
+            ["status", "category"],
+            registry=self.registry,
+        )
+        self.steps = Histogram(
+            "autoresolve_step_duration_seconds",
+            "How long steps took, by kind and result",
+            ["kind", "status"],
+            buckets=STEP_BUCKETS,
+            registry=self.registry,
+        )
+        self.kill_switch_changes = Counter(
+            "autoresolve_kill_switch_changes",
+            "Kill switch turned on or off",
+            ["state"],
+            registry=self.registry,
+        )
+        self.registry.register(DatabaseGauges())
+
+    def announce_decision(self, report: DecisionReport) -> None:
+        self.decisions.labels(report.outcome, report.category).inc()
+
+    def announce_run(self, report: RunReport) -> None:
+        if report.status != "running":
+            self.runs.labels(report.status, report.category).inc()
+
+    def announce_step(self, report: RunReport, step: StepReport) -> None:
+        if step.duration_ms is not None:
+            self.steps.labels(step.kind, step.status).observe(step.duration_ms / 1000)
+
+    def announce_kill_switch(self, report: KillSwitchReport) -> None:
+        self.kill_switch_changes.labels("on" if report.active else "off").inc()
+
+    def notify_creator(self, report: RunReport) -> None:
+        """Counted with the run."""
+
+    def announce_config(self, actor: str, summary: str) -> None:
+        """Not a figure an ops lead watches."""
+
+
+router = APIRouter(tags=["Health"])
+
+
+@router.get("/metrics", dependencies=[Depends(require_api_token)])
+async def metrics(request: Request) -> Response:
+    """Prometheus text format (scrape with the API token as bearer credentials when it is set)."""
+    registry = runtime_of(request).metrics.registry
+    body = await anyio.to_thread.run_sync(generate_latest, registry)
+    return Response(content=body, media_type=CONTENT_TYPE_LATEST)

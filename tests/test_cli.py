@@ -1,0 +1,178 @@
+"""The operator CLI as a subprocess against a real database: exit codes and output."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from tests.test_bot_process import RUNBOOKS, BotProcess, run_cli
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    (tmp_path / "runbooks.yml").write_text(RUNBOOKS)
+    (tmp_path / "incident.json").write_text(
+        json.dumps(
+            {
+                "incident_id": "INC-9",
+                "title": "Connection pool exhausted",
+                "category": "database",
+                "priority": "high",
+                "confidence_score": 0.95,
+                "created_by": "U012ABCDEF",
+                "service": "orders-db",
+            }
+        )
+    )
+    return tmp_path
+
+
+def test_help_lists_every_sub_command_with_examples(workdir):
+    result = run_cli(workdir, "--help")
+    assert result.returncode == 0
+    for command in ("serve", "check", "killswitch", "config", "audit", "runbooks", "db", "demo"):
+        assert f"    {command}" in result.stdout
+    assert "examples:" in result.stdout
+
+
+def test_check_passes_on_a_good_setup(workdir):
+    run_cli(workdir, "db", "upgrade")
+    result = run_cli(workdir, "check")
+    assert result.returncode == 0, result.stdout
+    assert "ok    runbooks: 1 loaded" in result.stdout
+    assert result.stdout.strip().endswith("all good")
+
+
+@pytest.mark.parametrize(
+    ("setup", "env", "expected"),
+    [
+        ("runbooks: [oops", {}, "FAIL  runbooks: "),
+        ("", {"DATABASE_URL": "mysql://x"}, "FAIL  DATABASE_URL 'mysql://x': unsupported scheme 'mysql'"),
+        ("", {"DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"}, "cannot connect"),
+        (
+            "",
+            {"SLACK_BOT_TOKEN": "xoxp-user", "SLACK_SIGNING_SECRET": "s"},
+            "SLACK_BOT_TOKEN: a bot token starts",
+        ),
+        ("", {"SLACK_BOT_TOKEN": "xoxb-x"}, "SLACK_BOT_TOKEN needs SLACK_SIGNING_SECRET"),
+        ("", {"PORT": "0"}, "PORT: Input should be greater than or equal to 1"),
+    ],
+)
+def test_check_names_what_is_wrong(workdir, setup, env, expected):
+    if setup:
+        (workdir / "runbooks.yml").write_text(setup)
+    result = run_cli(workdir, "check", **env)
+    assert result.returncode == 1
+    assert expected in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_check_warns_about_missing_programs_and_unconfigured_categories(workdir):
+    (workdir / "runbooks.yml").write_text(
+        "runbooks:\n  - {id: x, category: payments, steps: [{name: s, command: [no-such-tool-here]}]}\n"
+    )
+    run_cli(workdir, "db", "upgrade")
+    result = run_cli(workdir, "check")
+    assert result.returncode == 0
+    assert "program 'no-such-tool-here' is not on this machine's PATH" in result.stdout
+    assert "category 'payments' is not configured" in result.stdout
+
+
+def test_killswitch_from_the_command_line(workdir):
+    on = run_cli(
+        workdir, "killswitch", "on", "--reason", "db migration", "--duration", "2h", "--actor", "ops-ada"
+    )
+    assert on.returncode == 0
+    assert on.stdout.splitlines()[-1].startswith("kill switch: ON by ops-ada since ")
+    assert on.stdout.rstrip().endswith(": db migration")
+    assert "kill switch: ON" in run_cli(workdir, "killswitch", "status").stdout
+    off = run_cli(workdir, "killswitch", "off")
+    assert off.stdout.splitlines()[-1] == "kill switch: OFF (automation runs)"
+    bad = run_cli(workdir, "killswitch", "on", "--duration", "soon")
+    assert (bad.returncode, bad.stderr.strip()) == (
+        2,
+        "error: --duration: 'soon' is not a duration like 500ms, 10s, 5m or 1h",
+    )
+    trail = run_cli(workdir, "audit", "query", "--json").stdout.splitlines()
+    assert [json.loads(row)["action"] for row in trail] == [
+        "kill_switch_deactivated",
+        "kill_switch_activated",
+    ]
+
+
+def test_a_running_bot_obeys_the_cli_kill_switch(workdir):
+    bot = BotProcess(workdir)
+    try:
+        assert run_cli(workdir, "killswitch", "on", "--reason", "slack is down").returncode == 0
+        result = bot.client.post(
+            "/api/v1/incidents/INC-1/auto-resolve",
+            json=json.loads((workdir / "incident.json").read_text()) | {"incident_id": "INC-1"},
+        ).json()
+        assert result["message"] == "Auto-resolution is globally disabled (kill switch active)"
+    finally:
+        bot.stop()
+
+
+def test_config_show_and_set(workdir):
+    changed = run_cli(workdir, "config", "set", "database", "threshold", "0.95")
+    assert changed.returncode == 0
+    assert "database: enabled, threshold 95.00%" in changed.stdout
+    document = json.loads(run_cli(workdir, "config", "show", "--json").stdout)
+    assert document["categories"]["database"]["threshold"] == 0.95
+    assert run_cli(workdir, "config", "set", "global", "max-concurrent", "4").returncode == 0
+    assert "max concurrent runs: 4" in run_cli(workdir, "config", "show").stdout
+    refused = run_cli(workdir, "config", "set", "database", "threshold", "0.2")
+    assert refused.returncode == 2
+    assert refused.stderr.startswith("error: threshold must be between 0.5 and 1")
+    unknown = run_cli(workdir, "config", "set", "payments", "enable")
+    assert unknown.stderr.strip() == "error: Unknown category: payments"
+    assert run_cli(workdir, "config", "set", "payments", "enable", "--create").returncode == 0
+
+
+def test_audit_verify_finds_tampering(workdir):
+    run_cli(workdir, "killswitch", "on")
+    run_cli(workdir, "killswitch", "off")
+    assert run_cli(workdir, "audit", "verify").stdout.strip() == "audit trail intact: 2 rows chained"
+    with sqlite3.connect(workdir / "bot.db") as connection:
+        connection.execute("UPDATE audit_log SET actor = 'mallory' WHERE seq = 1")
+    result = run_cli(workdir, "audit", "verify")
+    assert result.returncode == 1
+    assert "audit trail BROKEN after 0 good rows: row 1 (audit_id " in result.stdout
+
+
+def test_audit_tail_and_bad_times(workdir):
+    run_cli(workdir, "killswitch", "on", "--reason", "r1")
+    tail = run_cli(workdir, "audit", "tail", "-n", "5").stdout
+    assert "kill_switch_activated" in tail
+    assert ": r1" in tail
+    bad = run_cli(workdir, "audit", "query", "--since", "yesterday")
+    assert (bad.returncode, bad.stderr.strip()) == (2, "error: --since: not a time like 2026-11-27T10:00:00Z")
+
+
+def test_runbooks_list_and_dry_run(workdir):
+    listing = run_cli(workdir, "runbooks", "list").stdout
+    assert "db-fix (database, 1 steps)" in listing
+    dry = run_cli(workdir, "runbooks", "test", "db-fix", "--incident", str(workdir / "incident.json"))
+    assert dry.returncode == 0
+    assert "runbook db-fix matches incident INC-9 (database);" in dry.stdout
+    assert "1. Fix [command, timeout 30.0s]: echo fixing orders-db" in dry.stdout
+    missing = run_cli(workdir, "runbooks", "test", "nope", "--incident", str(workdir / "incident.json"))
+    assert missing.returncode == 2
+    (workdir / "bad.json").write_text('{"incident_id": "X"}')
+    bad = run_cli(workdir, "runbooks", "test", "db-fix", "--incident", str(workdir / "bad.json"))
+    assert bad.stderr.strip() == "error: --incident: title: Field required"
+
+
+def test_demo_runs_nothing_and_shows_decisions(workdir):
+    result = run_cli(workdir, "demo", RUNBOOKS_FILE=str(Path(__file__).parents[1] / "runbooks.yml"))
+    assert result.returncode == 0, result.stderr
+    assert "DEMO-1 database        0.97  dry_run" in result.stdout
+    assert (
+        "DEMO-4 network         0.85  skipped   Confidence score 85.00% below threshold 90.00%"
+        in result.stdout
+    )
+    assert "[slack offline] would send to #audit (demo)" in result.stdout
+    assert not (workdir / "bot.db").exists()  # a throw-away database

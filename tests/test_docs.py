@@ -90,7 +90,7 @@ def test_the_readme_quick_start_works_as_written(tmp_path):
         outputs = []
         for command in shell_commands(quick_start):
             done = subprocess.run(
-                ["bash", "-c", command], capture_output=True, text=True, timeout=60, cwd=tmp_path
+                ["/bin/bash", "-c", command], capture_output=True, text=True, timeout=60, cwd=tmp_path
             )
             assert done.returncode == 0, (command, done.stderr)
             outputs.append(json.loads(done.stdout))

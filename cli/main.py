@@ -23,6 +23,7 @@ EXAMPLES = """examples:
   python bot.py config set database threshold 0.95
   python bot.py audit tail --follow
   python bot.py runbooks test db-pool-reset --incident incident.json
+  python bot.py db upgrade                         apply schema migrations before a rollout
   python bot.py demo                               sample incidents, dry run, throw-away database
 
 Settings come from the environment or .env (see .env.example and docs/settings.md)."""

@@ -6,6 +6,7 @@ import logging
 import uuid
 from typing import Any
 
+import peewee
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -66,6 +67,12 @@ def install_error_handlers(app: FastAPI) -> None:
         if isinstance(exc, InvalidInput):
             return error_response(status, str(exc), [{"field": exc.field, "message": exc.message}])
         return error_response(status, str(exc))
+
+    @app.exception_handler(peewee.OperationalError)
+    @app.exception_handler(peewee.InterfaceError)
+    async def _database_down(request: Request, exc: Exception) -> JSONResponse:
+        log.error("database error on %s %s: %s", request.method, request.url.path, exc)
+        return error_response(503, "The database is unavailable; retry shortly", headers={"Retry-After": "5"})
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -379,3 +379,35 @@ def test_a_later_delivery_refreshes_an_open_incident_and_decides_again(engine):
     stored = incidents.get(incident_id="INC-1")
     assert stored is not None
     assert (stored.title, stored.confidence_score) == ("Connection pool exhausted again", 0.97)
+
+
+def test_a_killed_database_connection_is_survived(engine, http_server, database_url):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("pg_terminate_backend is PostgreSQL's")
+    import psycopg2
+
+    runtime = engine(
+        runbook(
+            f"""
+            - {{name: Hold, http: {{url: "{http_server.url}/hold/db"}}}}
+            - {{name: After, log: "still here"}}
+            """
+        )
+    )
+    runtime.resolution.submit(make_incident())
+    assert http_server.arrival("db").wait(10)
+    admin = psycopg2.connect(database_url)
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        (killed,) = cursor.fetchone()
+    admin.close()
+    assert killed >= 1  # the bot's pooled connections are gone
+    http_server.release("db")
+    run = finish(runtime)
+    assert run.status == "resolved"
+    assert [s.status for s in runs.steps_of(run_id=run.id)] == ["succeeded", "succeeded"]
+    assert "auto_resolution_success" in actions()

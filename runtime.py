@@ -95,7 +95,7 @@ def _give_up(message: OutboxMessage, error: str) -> None:
 def build_runtime(settings: Settings, *, notifier: Notifier | None = None) -> Runtime:
     """Load runbooks, open and upgrade the database, wire engine and Slack. Raises on bad configuration."""
     catalog = load_runbooks(settings.runbooks_file)
-    bind(open_database(settings.database_url))
+    bind(open_database(settings.database_url, pool_size=settings.database_pool_size))
     applied = migrations.upgrade()
     if applied:
         log.info("database upgraded to schema version %d", applied[-1])
@@ -146,7 +146,13 @@ def build_runtime(settings: Settings, *, notifier: Notifier | None = None) -> Ru
         slack = SlackRuntime(
             client=client,
             bolt=build_bolt_app(settings, services, client),
-            delivery=SlackDelivery(client, owner=owner, on_give_up=_give_up),
+            delivery=SlackDelivery(
+                client,
+                owner=owner,
+                on_give_up=_give_up,
+                per_channel_rate=settings.slack_channel_rate,
+                per_channel_burst=settings.slack_channel_burst,
+            ),
         )
     return Runtime(
         settings=settings,

@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     killswitch_anyone: bool = True
 
     database_url: str = "sqlite:///autoresolve.db"
+    database_pool_size: int = Field(default=20, ge=2, le=500)  # PostgreSQL connections per process
     runbooks_file: Path = Path("runbooks.yml")
     host: str = "127.0.0.1"
     port: int = Field(default=3000, ge=1, le=65535)
@@ -55,6 +56,9 @@ class Settings(BaseSettings):
     alertmanager_default_category: str | None = None
     alertmanager_default_confidence: float | None = Field(default=None, ge=0, le=1)
     alertmanager_default_creator: str | None = None
+
+    slack_channel_rate: float = Field(default=1.0, gt=0, le=100)  # Slack allows about 1 message/s/channel
+    slack_channel_burst: float = Field(default=3.0, ge=1, le=100)
 
     auto_resolve_wait_seconds: float = Field(default=30.0, ge=0, le=300)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)

@@ -46,7 +46,7 @@ def configure_logging(level: str, json_format: bool = False) -> None:
 
 def open_storage(settings: Settings, *, upgrade: bool = True) -> None:
     """Bind the database; with `upgrade`, apply pending migrations (as the bot does at start-up)."""
-    bind(open_database(settings.database_url))
+    bind(open_database(settings.database_url, pool_size=settings.database_pool_size))
     if upgrade:
         migrations.upgrade()
     elif migrations.current_version() < migrations.LATEST_VERSION:

@@ -28,7 +28,7 @@ class DatabaseUrlError(ValueError):
     """DATABASE_URL names a scheme or path we cannot open."""
 
 
-def open_database(url: str) -> peewee.Database:
+def open_database(url: str, *, pool_size: int = 20) -> peewee.Database:
     """Build (without connecting) the database named by a sqlite:/// or postgresql:// URL."""
     scheme = urlparse(url).scheme
     if scheme == "sqlite":
@@ -44,7 +44,7 @@ def open_database(url: str) -> peewee.Database:
             password=parsed.password,
             host=parsed.hostname,
             port=parsed.port or 5432,
-            max_connections=64,
+            max_connections=pool_size,
             stale_timeout=300,
             timeout=10,
         )

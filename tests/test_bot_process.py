@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
 import subprocess
-import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support.processes import BotProcess, clean_env
+from tests.support.processes import run_cli as run_process_cli
+
 TOKEN = "process-token"
 RUNBOOKS = """
 runbooks:
@@ -24,67 +20,22 @@ runbooks:
 """
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def bot_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "API_", "WEBHOOK_"))}
-    env.update(
-        DATABASE_URL=f"sqlite:///{tmp_path / 'bot.db'}",
-        RUNBOOKS_FILE=str(tmp_path / "runbooks.yml"),
-        API_TOKEN=TOKEN,
-        LOG_LEVEL="WARNING",
-    )
-    env.update(extra)
-    return env
+    settings = {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}",
+        "RUNBOOKS_FILE": str(tmp_path / "runbooks.yml"),
+        "API_TOKEN": TOKEN,
+        "LOG_LEVEL": "WARNING",
+    }
+    return clean_env(**(settings | extra))
 
 
 def run_cli(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(ROOT / "bot.py"), *args],
-        cwd=tmp_path,
-        env=bot_env(tmp_path, **env),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_process_cli(tmp_path, *args, env=bot_env(tmp_path, **env))
 
 
-class BotProcess:
-    def __init__(self, tmp_path: Path) -> None:
-        self.port = free_port()
-        self.process = subprocess.Popen(
-            [sys.executable, str(ROOT / "bot.py"), "serve"],
-            cwd=tmp_path,
-            env=bot_env(tmp_path, PORT=str(self.port)),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self.client = httpx.Client(
-            base_url=f"http://127.0.0.1:{self.port}", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if self.client.get("/health").status_code == 200:
-                    return
-            except httpx.TransportError:
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError("the bot did not start")
-
-    def stop(self) -> str:
-        """SIGTERM, as systemd would; uvicorn shuts down gracefully, then re-raises the signal."""
-        self.client.close()
-        self.process.send_signal(signal.SIGTERM)
-        output, _ = self.process.communicate(timeout=30)
-        assert self.process.returncode in (0, -signal.SIGTERM), output
-        assert "Autoresolve stopped" in output, output
-        return output
+def start_bot(tmp_path: Path) -> BotProcess:
+    return BotProcess(tmp_path, bot_env(tmp_path), token=TOKEN)
 
 
 @pytest.fixture
@@ -103,7 +54,7 @@ def test_state_survives_a_restart(bot_dir):
         "created_by": "U012ABCDEF",
         "service": "orders-db",
     }
-    bot = BotProcess(bot_dir)
+    bot = start_bot(bot_dir)
     result = bot.client.post("/api/v1/incidents/INC-1/auto-resolve", json=incident).json()
     assert result["success"] is True
     assert result["resolution_steps"][0]["output"] == "fixing orders-db\n"
@@ -117,7 +68,7 @@ def test_state_survives_a_restart(bot_dir):
     output = bot.stop()
     assert "[slack offline] would send to DM U012ABCDEF" in output
 
-    bot = BotProcess(bot_dir)
+    bot = start_bot(bot_dir)
     try:
         detail = bot.client.get("/api/v1/incidents/INC-1").json()
         assert (detail["status"], detail["latest_run"]["status"]) == ("auto_resolved", "resolved")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_bot_process import RUNBOOKS, BotProcess, run_cli
+from tests.test_bot_process import RUNBOOKS, run_cli, start_bot
 
 
 @pytest.fixture
@@ -104,7 +104,7 @@ def test_killswitch_from_the_command_line(workdir):
 
 
 def test_a_running_bot_obeys_the_cli_kill_switch(workdir):
-    bot = BotProcess(workdir)
+    bot = start_bot(workdir)
     try:
         assert run_cli(workdir, "killswitch", "on", "--reason", "slack is down").returncode == 0
         result = bot.client.post(

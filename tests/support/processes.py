@@ -1,0 +1,87 @@
+"""The bot as separate OS processes (`python bot.py serve`), for restart, replica and fault tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def clean_env(**settings: str) -> dict[str, str]:
+    """The machine's environment without any of the bot's settings, plus `settings`."""
+    prefixes = ("SLACK_", "API_", "WEBHOOK_", "DATABASE_", "RUNBOOKS_", "AUDIT_", "ADMIN_", "HOST", "PORT")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
+    env.update(settings)
+    return env
+
+
+def run_cli(workdir: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "bot.py"), *args],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+class BotProcess:
+    """One `python bot.py serve`; started at construction, ready when /health answers."""
+
+    def __init__(self, workdir: Path, env: dict[str, str], port: int | None = None, token: str = "") -> None:
+        self.workdir = workdir
+        self.port = port or free_port()
+        self.env = {**env, "PORT": str(self.port)}
+        self.process = subprocess.Popen(
+            [sys.executable, str(ROOT / "bot.py"), "serve"],
+            cwd=workdir,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.client = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", headers=headers, timeout=30)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if self.client.get("/health").status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.1)
+        self.kill()
+        raise RuntimeError(f"the bot did not start: {self.process.communicate()[0][-2000:]}")
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def stop(self) -> str:
+        """SIGTERM, as systemd would; uvicorn shuts down gracefully, then re-raises the signal."""
+        self.client.close()
+        self.process.send_signal(signal.SIGTERM)
+        output, _ = self.process.communicate(timeout=60)
+        assert self.process.returncode in (0, -signal.SIGTERM), output
+        assert "Autoresolve stopped" in output, output
+        return output
+
+    def kill(self) -> None:
+        """kill -9: no shutdown, leases left to lapse."""
+        self.client.close()
+        self.process.kill()
+        self.process.communicate(timeout=30)

@@ -152,6 +152,7 @@ def build_runtime(settings: Settings, *, notifier: Notifier | None = None) -> Ru
                 on_give_up=_give_up,
                 per_channel_rate=settings.slack_channel_rate,
                 per_channel_burst=settings.slack_channel_burst,
+                updates_per_minute=settings.slack_updates_per_minute,
             ),
         )
     return Runtime(

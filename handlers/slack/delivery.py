@@ -98,6 +98,7 @@ class SlackDelivery(OutboxDispatcher):
         max_age: timedelta = timedelta(hours=48),
         per_channel_rate: float = 1.0,
         per_channel_burst: float = 3.0,
+        updates_per_minute: float = 50.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(LEASE_NAME, owner, clock)
@@ -107,7 +108,7 @@ class SlackDelivery(OutboxDispatcher):
         self.clock = clock
         self._channel_rate = (per_channel_rate, per_channel_burst)
         self._lanes: dict[str, TokenBucket] = {}
-        self._methods = {"chat.update": TokenBucket(rate=50 / 60, capacity=5)}  # Tier 3
+        self._methods = {"chat.update": TokenBucket(rate=updates_per_minute / 60, capacity=5)}  # Tier 3
         self._lane_hold: dict[str, float] = {}
         self._method_hold: dict[str, float] = {}
         self._user_ids: dict[str, str] = {}

@@ -34,7 +34,7 @@ LIMIT = 4
 
 
 @pytest.fixture
-def pg_url() -> Iterator[str]:
+def pg_url() -> str:
     url = os.environ.get("TEST_DATABASE_URL")
     if not url:
         pytest.skip("replica tests run on PostgreSQL: set TEST_DATABASE_URL")
@@ -42,7 +42,7 @@ def pg_url() -> Iterator[str]:
     with db.connection_context():
         db.execute_sql(f"DROP TABLE IF EXISTS {', '.join(m._meta.table_name for m in ALL_MODELS)} CASCADE")
     db.obj.close_all()
-    yield url
+    return url
 
 
 def sql(url: str, query: str, *args: Any) -> list[tuple[Any, ...]]:

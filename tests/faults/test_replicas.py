@@ -120,8 +120,10 @@ def deliver(replicas: list[BotProcess], incident_id: str, creator: str) -> None:
 
 def test_replicas_share_the_work_survive_a_kill_and_lose_nothing(cluster, http_server):
     env, slack, workdir, url = cluster["env"], cluster["slack"], cluster["dir"], cluster["url"]
-    replicas = [BotProcess(workdir, env, token=TOKEN) for _ in range(3)]
-    cluster["processes"].extend(replicas)
+    replicas: list[BotProcess] = []
+    for _ in range(3):
+        replicas.append(BotProcess(workdir, env, token=TOKEN))
+        cluster["processes"].append(replicas[-1])
     ids = [f"R-{n:03d}" for n in range(INCIDENTS)]
     creators = {incident_id: f"U0R{n:04d}" for n, incident_id in enumerate(ids)}
     senders = [

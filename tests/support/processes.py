@@ -57,15 +57,16 @@ class BotProcess:
         )
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.client = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", headers=headers, timeout=30)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and self.process.poll() is None:
             try:
                 if self.client.get("/health").status_code == 200:
                     return
             except httpx.TransportError:
-                time.sleep(0.1)
-        self.kill()
-        raise RuntimeError(f"the bot did not start: {self.process.communicate()[0][-2000:]}")
+                pass
+            time.sleep(0.1)
+        output = self.kill()
+        raise RuntimeError(f"the bot did not start: {output[-3000:]}")
 
     @property
     def pid(self) -> int:
@@ -80,8 +81,9 @@ class BotProcess:
         assert "Autoresolve stopped" in output, output
         return output
 
-    def kill(self) -> None:
-        """kill -9: no shutdown, leases left to lapse."""
+    def kill(self) -> str:
+        """kill -9: no shutdown, leases left to lapse. Returns what it printed."""
         self.client.close()
         self.process.kill()
-        self.process.communicate(timeout=30)
+        output, _ = self.process.communicate(timeout=30)
+        return output or ""

@@ -86,7 +86,7 @@ def query(args: argparse.Namespace) -> int:
 
 
 def verify(args: argparse.Namespace) -> int:
-    audit_chain.seal_pending(limit=1_000_000)  # rows written since the bot last sealed
+    audit_chain.seal_all()  # rows written since the bot last sealed
     verdict = audit_chain.verify()
     if verdict.ok:
         print(f"audit trail intact: {verdict.checked} rows chained")

@@ -22,7 +22,7 @@ from engine.runbooks import RunbookCatalog
 from storage import audit, config_store, incidents, runs
 from storage.database import key_lock, unit_of_work, write_transaction
 from storage.fields import utcnow
-from storage.models import Incident, Run, StepResult
+from storage.models import CategorySetting, Incident, Run, StepResult
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,6 @@ class ResolutionService:
         Safe under concurrent deliveries of one incident: the decision is taken in a write
         transaction, and the database refuses a second active run (we then report the first).
         """
-        self.check_category(incident.category)
         for attempt in (1, 2):
             try:
                 submission = self._decide_and_queue(incident, actor=actor, force=force, decided_by=decided_by)
@@ -92,16 +91,19 @@ class ResolutionService:
             self.wake_worker()
         return submission
 
-    def check_category(self, category: str, field: str = "category") -> None:
-        """Raise InvalidInput unless `category` is configured."""
-        if config_store.get_category(category=category) is None:
+    def check_category(self, category: str, field: str = "category") -> CategorySetting:
+        """The category's settings; InvalidInput naming `field` unless it is configured."""
+        row = config_store.get_category(category=category)
+        if row is None:
             known = ", ".join(c.category for c in config_store.list_categories())
             raise InvalidInput(field, f"unknown category {category!r} (configured: {known})")
+        return row
 
     def _decide_and_queue(
         self, incident: IncidentIn, *, actor: str, force: bool, decided_by: str | None
     ) -> Submission:
         with write_transaction():
+            category = self.check_category(incident.category)  # first: nothing is written before
             existing = incidents.get(incident_id=incident.incident_id)
             if existing is None and incident.fingerprint and self.dedup_window:
                 duplicate = self._same_fingerprint(incident, actor)
@@ -111,7 +113,7 @@ class ResolutionService:
             status = active.status if active else (existing.status if existing else incident.status.value)
             # A later delivery refreshes an incident's data only while it is still open and idle.
             refresh = existing is not None and active is None and existing.status in OPEN_STATUSES
-            row = incidents.save_delivery(fields=incident.stored_fields(), refresh=refresh)
+            row = incidents.save_delivery(fields=incident.stored_fields(), existing=existing, refresh=refresh)
             audit.record(
                 action=AuditAction.INCIDENT_RECEIVED,
                 incident_id=row.incident_id,
@@ -119,8 +121,6 @@ class ResolutionService:
                 confidence_score=row.confidence_score,
                 details={"new": existing is None, "source": row.source, "category": row.category},
             )
-            category = config_store.get_category(category=row.category)
-            assert category is not None
             runbook = self.catalog().find_for(incident_values(row))
             decision = decide(
                 GateInputs(

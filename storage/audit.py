@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from storage.database import db
+from storage.database import db, write_transaction
 from storage.fields import utcnow
 from storage.models import AuditEntry
 
@@ -23,7 +23,7 @@ def record(
     run_id: int | None = None,
 ) -> AuditEntry:
     """Append one audit row."""
-    with db.connection_context():
+    with write_transaction():
         return AuditEntry.create(
             audit_id=uuid.uuid4().hex,
             timestamp=utcnow(),

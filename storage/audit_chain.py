@@ -37,8 +37,11 @@ def row_digest(previous: str, row: AuditEntry) -> str:
     return hashlib.sha256((previous + canonical).encode()).hexdigest()
 
 
-def seal_pending(limit: int = BATCH) -> int:
-    """Give unsealed rows (in id order) the next sequence numbers and hashes; returns how many."""
+def seal_pending(limit: int = 200) -> int:
+    """Give unsealed rows (in id order) the next sequence numbers and hashes; returns how many.
+
+    Small batches: the write lock is held for one batch only.
+    """
     with write_transaction():
         key_lock("audit-chain")
         head = (
@@ -46,11 +49,24 @@ def seal_pending(limit: int = BATCH) -> int:
         )
         seq, previous = (head.seq, head.chain_hash) if head else (0, GENESIS)
         rows = list(AuditEntry.select().where(AuditEntry.seq.is_null()).order_by(AuditEntry.id).limit(limit))
+        updates = []
         for row in rows:
             seq += 1
             previous = row_digest(previous, row)
-            AuditEntry.update(seq=seq, chain_hash=previous).where(AuditEntry.id == row.id).execute()
+            updates.append((seq, previous, row.id))
+        if updates:
+            mark = db.param  # the driver's placeholder ("?" or "%s"); values go as parameters
+            statement = f"UPDATE audit_log SET seq = {mark}, chain_hash = {mark} WHERE id = {mark}"  # noqa: S608
+            db.cursor().executemany(statement, updates)
         return len(rows)
+
+
+def seal_all() -> int:
+    sealed = total = seal_pending()
+    while sealed:
+        sealed = seal_pending()
+        total += sealed
+    return total
 
 
 @dataclass(frozen=True)

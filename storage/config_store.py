@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from storage.database import db
+from storage.database import db, write_transaction
 from storage.fields import utcnow
 from storage.models import CategorySetting, GlobalSetting
 
@@ -20,7 +20,7 @@ def get_global() -> GlobalSetting:
 
 def update_global(**fields: Any) -> GlobalSetting:
     """Write the given columns of the global row and return it."""
-    with db.connection_context():
+    with write_transaction():
         GlobalSetting.update(updated_at=utcnow(), **fields).where(GlobalSetting.id == GLOBAL_ROW_ID).execute()
         return get_global()
 
@@ -51,7 +51,7 @@ def get_category(*, category: str) -> CategorySetting | None:
 
 def save_category(*, category: str, actor: str, **fields: Any) -> CategorySetting:
     """Create or update one category's settings."""
-    with db.connection_context(), db.atomic():
+    with write_transaction():
         existing = CategorySetting.get_or_none(CategorySetting.category == category)
         if existing is None:
             CategorySetting.create(category=category, updated_by=actor, **fields)

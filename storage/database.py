@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -9,7 +10,7 @@ from urllib.parse import urlparse
 
 import peewee
 from playhouse.db_url import connect as connect_url
-from playhouse.pool import PooledPostgresqlDatabase
+from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
 
 db = peewee.DatabaseProxy()
 
@@ -19,6 +20,8 @@ SQLITE_PRAGMAS = {
     "busy_timeout": 10_000,
     "synchronous": "normal",
 }
+
+_sqlite_writer = threading.RLock()
 
 # A lock key for claim transactions on PostgreSQL (pg_advisory_xact_lock): any constant will do.
 CLAIM_LOCK_KEY = 0x4155544F
@@ -35,7 +38,15 @@ def open_database(url: str, *, pool_size: int = 20) -> peewee.Database:
         path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else ""
         if not path:
             raise DatabaseUrlError(f"DATABASE_URL {url!r}: expected sqlite:///path/to/file.db")
-        return peewee.SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, timeout=10, check_same_thread=False)
+        # Pooled: a thread's next unit of work reuses a connection (and its pragmas) instead of opening one.
+        return PooledSqliteDatabase(
+            path,
+            pragmas=SQLITE_PRAGMAS,
+            timeout=10,
+            check_same_thread=False,
+            max_connections=pool_size * 4,
+            stale_timeout=300,
+        )
     if scheme in {"postgres", "postgresql"}:
         parsed = urlparse(url)
         return PooledPostgresqlDatabase(
@@ -74,15 +85,17 @@ def unit_of_work() -> Iterator[None]:
 def write_transaction() -> Iterator[Any]:
     """A transaction that takes the write lock up front, for read-then-write sequences.
 
-    SQLite: BEGIN IMMEDIATE, so two writers never both read the old state. PostgreSQL: a plain
-    transaction; callers that need mutual exclusion across replicas take `claim_lock()` inside it.
+    SQLite: BEGIN IMMEDIATE, so two writers never both read the old state; threads of this process
+    queue on a lock first, since SQLite's own busy handler sleeps and polls (long tail latencies).
+    PostgreSQL: a plain transaction; callers that need mutual exclusion across replicas take
+    `claim_lock()` inside it.
     """
     with db.connection_context():
         if is_postgres() or db.transaction_depth() > 0:
             with db.atomic() as txn:
                 yield txn
         else:
-            with db.atomic("IMMEDIATE") as txn:
+            with _sqlite_writer, db.atomic("IMMEDIATE") as txn:
                 yield txn
 
 

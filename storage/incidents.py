@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from storage.database import db
+from storage.database import db, write_transaction
 from storage.fields import utcnow
 from storage.models import Incident
 
@@ -33,12 +33,11 @@ def get(*, incident_id: str) -> Incident | None:
         return row
 
 
-def save_delivery(*, fields: dict[str, Any], refresh: bool) -> Incident:
-    """Store a new incident, or refresh an existing one's data when `refresh` is true.
+def save_delivery(*, fields: dict[str, Any], existing: Incident | None, refresh: bool) -> Incident:
+    """Store a new incident, or refresh `existing` (read in the same transaction) when `refresh`.
 
     Call inside a write transaction when the caller goes on to decide on the stored row.
     """
-    existing = Incident.get_or_none(Incident.incident_id == fields["incident_id"])
     now = utcnow()
     if existing is None:
         values = {k: v for k, v in fields.items() if v is not None}
@@ -50,7 +49,9 @@ def save_delivery(*, fields: dict[str, Any], refresh: bool) -> Incident:
     if refresh:
         changes = {k: fields[k] for k in REFRESHABLE_FIELDS if k in fields}
         Incident.update(updated_at=now, **changes).where(Incident.id == existing.id).execute()
-        return Incident.get_by_id(existing.id)
+        for name, value in changes.items():
+            setattr(existing, name, value)
+        existing.updated_at = now
     return existing
 
 
@@ -58,7 +59,7 @@ def set_resolution(
     *, incident_id: str, resolution_status: str, reason: str | None = None, **fields: Any
 ) -> None:
     """Record where the incident stands in the resolution lifecycle (and any seed fields with it)."""
-    with db.connection_context():
+    with write_transaction():
         Incident.update(
             resolution_status=resolution_status,
             resolution_reason=reason,

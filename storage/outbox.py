@@ -7,7 +7,7 @@ from typing import Any
 
 import peewee
 
-from storage.database import db
+from storage.database import db, write_transaction
 from storage.fields import utcnow
 from storage.models import OutboxMessage, SlackMessage
 
@@ -27,7 +27,7 @@ def enqueue(
     incident_id: str | None = None,
 ) -> OutboxMessage:
     """Queue one message. Call inside the transaction that writes the audit row it belongs to."""
-    with db.connection_context():
+    with write_transaction():
         return OutboxMessage.create(
             lane=lane,
             transport=transport,
@@ -55,7 +55,7 @@ def heads_of_lanes(*, transport: str, now: datetime | None = None, limit: int = 
 
 
 def mark_sent(*, message: OutboxMessage, result: dict[str, Any] | None = None) -> None:
-    with db.connection_context():
+    with write_transaction():
         OutboxMessage.update(
             status="sent", sent_at=utcnow(), last_error=None, attempts=message.attempts + 1
         ).where(OutboxMessage.id == message.id).execute()
@@ -64,14 +64,14 @@ def mark_sent(*, message: OutboxMessage, result: dict[str, Any] | None = None) -
 def mark_superseded(*, ids: list[int]) -> None:
     """Later updates of the same message made these pointless (only the newest text matters)."""
     if ids:
-        with db.connection_context():
+        with write_transaction():
             OutboxMessage.update(status="superseded", sent_at=utcnow()).where(
                 OutboxMessage.id.in_(ids) & (OutboxMessage.status == PENDING)
             ).execute()
 
 
 def mark_failed(*, message: OutboxMessage, error: str) -> None:
-    with db.connection_context():
+    with write_transaction():
         OutboxMessage.update(status="failed", last_error=error, attempts=message.attempts + 1).where(
             OutboxMessage.id == message.id
         ).execute()
@@ -80,7 +80,7 @@ def mark_failed(*, message: OutboxMessage, error: str) -> None:
 def retry_later(
     *, message: OutboxMessage, error: str, delay_seconds: float, count_attempt: bool = True
 ) -> None:
-    with db.connection_context():
+    with write_transaction():
         OutboxMessage.update(
             next_attempt_at=utcnow() + timedelta(seconds=delay_seconds),
             last_error=error,
@@ -106,7 +106,7 @@ def posted(*, message_key: str) -> SlackMessage | None:
 
 
 def record_posted(*, message_key: str, channel: str, ts: str) -> None:
-    with db.connection_context():
+    with write_transaction():
         SlackMessage.insert(message_key=message_key, channel=channel, ts=ts, posted_at=utcnow()).on_conflict(
             conflict_target=[SlackMessage.message_key],
             update={SlackMessage.channel: channel, SlackMessage.ts: ts},

@@ -74,7 +74,7 @@ def claim(*, owner: str, lease_seconds: float) -> list[Run]:
 
 
 def renew_leases(*, owner: str, lease_seconds: float) -> int:
-    with db.connection_context():
+    with write_transaction():
         return int(
             Run.update(lease_expires_at=utcnow() + timedelta(seconds=lease_seconds))
             .where((Run.claimed_by == owner) & (Run.status == "running"))
@@ -93,7 +93,7 @@ def expired_leases(*, now: datetime | None = None) -> list[Run]:
 
 def finish(*, run_id: int, status: str, message: str, only_if: str | None = "running") -> bool:
     """Set a terminal status; with `only_if`, only from that status (so two finishers cannot race)."""
-    with db.connection_context():
+    with write_transaction():
         q = Run.update(status=status, message=message, finished_at=utcnow()).where(Run.id == run_id)
         if only_if is not None:
             q = q.where(Run.status == only_if)
@@ -107,7 +107,7 @@ def count_by_status() -> dict[str, int]:
 
 
 def start_step(*, run_id: int, position: int, name: str, kind: str, phase: str, action: str) -> StepResult:
-    with db.connection_context():
+    with write_transaction():
         return StepResult.create(
             run=run_id,
             position=position,
@@ -124,7 +124,7 @@ def finish_step(*, step: StepResult, **fields: Any) -> StepResult:
     now = utcnow()
     fields.setdefault("finished_at", now)
     fields.setdefault("duration_ms", int((now - step.started_at).total_seconds() * 1000))
-    with db.connection_context():
+    with write_transaction():
         StepResult.update(**fields).where(StepResult.id == step.id).execute()
         updated: StepResult = StepResult.get_by_id(step.id)
         return updated

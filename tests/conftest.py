@@ -9,7 +9,6 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import peewee
 import pytest
 
 from engine.incident import IncidentIn
@@ -88,7 +87,7 @@ def database(database_url: str) -> Iterator[str]:
 
 
 def _close_pool() -> None:
-    if isinstance(db.obj, peewee.PostgresqlDatabase) and hasattr(db.obj, "close_all"):
+    if hasattr(db.obj, "close_all"):
         db.obj.close_all()
 
 
@@ -156,6 +155,7 @@ def served(sqlite_url: str, tmp_path: Path) -> Iterator[Callable[..., ServedApp]
     yield make
     for app in apps:
         app.stop()
+    _close_pool()
 
 
 def eventually(check: Callable[[], object], timeout: float = 15.0, interval: float = 0.05) -> object:

@@ -22,14 +22,16 @@ from engine.audit_actions import AuditAction
 from engine.errors import InvalidInput
 from engine.incident import IncidentIn
 from handlers.deps import runtime_of
+from handlers.webhooks.auth import Delivery
 from handlers.webhooks.intake import (
     Intake,
-    authenticated_body,
     parse_json,
+    refusal,
     submit_all,
     validate_incident,
     validation_errors,
 )
+from runtime import Runtime
 from settings import Settings
 from storage import audit, incidents
 
@@ -170,12 +172,17 @@ def record_resolved(alerts: list[tuple[int, Alert]], intake: Intake) -> None:
 @router.post("/webhooks/alertmanager", status_code=202)
 async def alertmanager_webhook(request: Request) -> JSONResponse:
     """Take Alertmanager's webhook: each firing alert becomes an incident, resolved ones are recorded."""
-    body = await authenticated_body(request)
-    if isinstance(body, JSONResponse):
-        return body
-    runtime = runtime_of(request)
+    delivery = await Delivery.read(request)
+    return await anyio.to_thread.run_sync(take_alerts, runtime_of(request), delivery)
+
+
+def take_alerts(runtime: Runtime, delivery: Delivery) -> JSONResponse:
+    """Authenticate, map and submit, in one worker thread."""
+    refused = refusal(runtime, delivery)
+    if refused is not None:
+        return refused
     try:
-        payload = AlertmanagerPayload.model_validate(parse_json(body))
+        payload = AlertmanagerPayload.model_validate(parse_json(delivery.body))
     except ValidationError as exc:
         first = validation_errors(exc, "")[0]
         raise InvalidInput(first["field"], first["message"]) from None
@@ -195,7 +202,7 @@ async def alertmanager_webhook(request: Request) -> JSONResponse:
         incident: IncidentIn | None = validate_incident(fields, index, prefix, intake)
         if incident is not None:
             firing.append((index, incident, prefix))
-    await anyio.to_thread.run_sync(submit_all, runtime, firing, "alertmanager", intake)
-    await anyio.to_thread.run_sync(record_resolved, resolved, intake)
+    submit_all(runtime, firing, "alertmanager", intake)
+    record_resolved(resolved, intake)
     intake.accepted.sort(key=lambda item: item["index"])
     return intake.answer()

@@ -5,39 +5,60 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 
 from fastapi import Request
 
 from engine.audit_actions import AuditAction
-from handlers.auth import bearer_token
+from handlers.auth import bearer_from
 from handlers.webhooks.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, matches
 from settings import Settings
 from storage import audit, seen_signatures
 from storage.fields import utcnow
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """What authentication needs of a webhook request, so the work can leave the event loop."""
+
+    path: str
+    client: str | None
+    headers: Mapping[str, str]
+    body: bytes
+
+    @classmethod
+    async def read(cls, request: Request) -> Delivery:
+        return cls(
+            path=request.url.path,
+            client=request.client.host if request.client else None,
+            headers=request.headers,
+            body=await request.body(),
+        )
+
+
 class WebhookRefused(Exception):
     """The delivery is not authenticated; the message says why (never echoing what was sent)."""
 
 
-def check_delivery(settings: Settings, request: Request, body: bytes) -> str:
+def check_delivery(settings: Settings, delivery: Delivery) -> str:
     """How the delivery authenticated ('bearer', 'signature', or 'open' when no auth is configured)."""
     token, secret = settings.webhook_token, settings.webhook_secret
     if token is None and secret is None:
         return "open"  # only possible on loopback: settings refuse a public bind without auth
-    given_token = bearer_token(request)
+    given_token = bearer_from(delivery.headers)
     if token is not None and given_token is not None:
         if hmac.compare_digest(given_token.encode(), token.get_secret_value().encode()):
             return "bearer"
         raise WebhookRefused("wrong bearer token")
-    stamp = request.headers.get(TIMESTAMP_HEADER)
-    given_signature = request.headers.get(SIGNATURE_HEADER)
+    stamp = delivery.headers.get(TIMESTAMP_HEADER)
+    given_signature = delivery.headers.get(SIGNATURE_HEADER)
     if secret is None or stamp is None or given_signature is None:
         raise WebhookRefused("missing credentials: send Authorization: Bearer, or a signature")
     if not stamp.isdigit() or abs(time.time() - int(stamp)) > settings.webhook_max_skew_seconds:
         raise WebhookRefused("stale or invalid timestamp")
-    if not matches(secret.get_secret_value(), stamp, body, given_signature):
+    if not matches(secret.get_secret_value(), stamp, delivery.body, given_signature):
         raise WebhookRefused("bad signature")
     fingerprint = hashlib.sha256(given_signature.encode()).hexdigest()
     expires = utcnow() + timedelta(seconds=2 * settings.webhook_max_skew_seconds)
@@ -46,7 +67,7 @@ def check_delivery(settings: Settings, request: Request, body: bytes) -> str:
     return "signature"
 
 
-def audit_refusal(request: Request, reason: str) -> None:
+def audit_refusal(delivery: Delivery, reason: str) -> None:
     """Audit a refused delivery: where from and why, never the body."""
     audit.record(
         action=AuditAction.REQUEST_REFUSED,
@@ -54,8 +75,8 @@ def audit_refusal(request: Request, reason: str) -> None:
         success=False,
         error_message=reason,
         details={
-            "path": request.url.path,
-            "client": request.client.host if request.client else None,
-            "user_agent": request.headers.get("user-agent"),
+            "path": delivery.path,
+            "client": delivery.client,
+            "user_agent": delivery.headers.get("user-agent"),
         },
     )

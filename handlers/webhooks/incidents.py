@@ -9,14 +9,9 @@ from fastapi.responses import JSONResponse
 from engine.errors import InvalidInput
 from engine.incident import IncidentIn
 from handlers.deps import runtime_of
-from handlers.webhooks.intake import (
-    MAX_ITEMS,
-    Intake,
-    authenticated_body,
-    parse_json,
-    submit_all,
-    validate_incident,
-)
+from handlers.webhooks.auth import Delivery
+from handlers.webhooks.intake import MAX_ITEMS, Intake, parse_json, refusal, submit_all, validate_incident
+from runtime import Runtime
 
 router = APIRouter(tags=["Webhooks"])
 
@@ -53,10 +48,16 @@ async def incidents_webhook(request: Request) -> JSONResponse:
     A batch with invalid items accepts the valid ones and names what is wrong with the others.
     Delivering the same incident again is recognised: it never runs twice.
     """
-    body = await authenticated_body(request)
-    if isinstance(body, JSONResponse):
-        return body
-    document = parse_json(body)
+    delivery = await Delivery.read(request)
+    return await anyio.to_thread.run_sync(take_incidents, runtime_of(request), delivery)
+
+
+def take_incidents(runtime: Runtime, delivery: Delivery) -> JSONResponse:
+    """Authenticate, validate and submit, in one worker thread (one hop off the event loop)."""
+    refused = refusal(runtime, delivery)
+    if refused is not None:
+        return refused
+    document = parse_json(delivery.body)
     many = isinstance(document, list)
     raw_items = document if many else [document]
     if not raw_items:
@@ -75,6 +76,5 @@ async def incidents_webhook(request: Request) -> JSONResponse:
         incident = validate_incident(item, index, prefix, intake)
         if incident is not None:
             valid.append((index, incident, prefix))
-    runtime = runtime_of(request)
-    await anyio.to_thread.run_sync(submit_all, runtime, valid, "webhook", intake)
+    submit_all(runtime, valid, "webhook", intake)
     return intake.answer()

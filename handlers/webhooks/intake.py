@@ -6,16 +6,13 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-import anyio
-from fastapi import Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from engine.errors import InvalidInput
 from engine.incident import IncidentIn
-from handlers.deps import runtime_of
 from handlers.errors import error_response, field_name
-from handlers.webhooks.auth import WebhookRefused, audit_refusal, check_delivery
+from handlers.webhooks.auth import Delivery, WebhookRefused, audit_refusal, check_delivery
 from runtime import Runtime
 
 MAX_ITEMS = 500
@@ -47,16 +44,14 @@ class Intake:
         return JSONResponse(status_code=202, content=body)
 
 
-async def authenticated_body(request: Request) -> bytes | JSONResponse:
-    """The raw body if the delivery authenticates, else the 401 to answer (the refusal audited)."""
-    runtime = runtime_of(request)
-    body = await request.body()
+def refusal(runtime: Runtime, delivery: Delivery) -> JSONResponse | None:
+    """The 401 to answer if the delivery does not authenticate (the refusal audited), else None."""
     try:
-        await anyio.to_thread.run_sync(check_delivery, runtime.settings, request, body)
+        check_delivery(runtime.settings, delivery)
     except WebhookRefused as exc:
-        await anyio.to_thread.run_sync(audit_refusal, request, str(exc))
+        audit_refusal(delivery, str(exc))
         return error_response(401, f"Webhook refused: {exc}", headers={"WWW-Authenticate": "Bearer"})
-    return body
+    return None
 
 
 def parse_json(body: bytes) -> Any:

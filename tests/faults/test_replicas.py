@@ -29,7 +29,7 @@ pytestmark = pytest.mark.replicas
 
 AUDIT_CHANNEL = "C0AUDIT"
 TOKEN = "replica-token"
-INCIDENTS = 60
+INCIDENTS = 150
 LIMIT = 4
 
 

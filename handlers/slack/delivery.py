@@ -5,6 +5,10 @@ oldest message; a message that must wait (429 Retry-After, a 5xx, Slack unreacha
 lane only, so order within a channel is kept and nothing is skipped. Pending updates of one message
 collapse into one call, and consecutive thread entries of one incident into one thread message:
 that is how a burst stays within about one message per second per channel.
+
+Known gap: if the delivering process dies after Slack took a post and before the outbox recorded
+it, that one post is sent again by the next deliverer (Slack's chat.postMessage has no idempotency
+key; closing this needs message metadata and a conversations.history check).
 """
 
 from __future__ import annotations

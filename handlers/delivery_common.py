@@ -21,7 +21,7 @@ class LeaseHolder:
     """Holds a job lease for one replica, renewing it in the database every third of its life."""
 
     def __init__(
-        self, name: str, owner: str, seconds: float = 30.0, clock: Callable[[], float] = time.monotonic
+        self, name: str, owner: str, seconds: float = 10.0, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self.name = name
         self.owner = owner

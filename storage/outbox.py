@@ -12,6 +12,7 @@ from storage.fields import utcnow
 from storage.models import OutboxMessage, SlackMessage
 
 PENDING = "pending"
+SENDING = "sending"  # handed to Slack; if its sender died, whether Slack took it is found out later
 
 
 def enqueue(
@@ -48,10 +49,33 @@ def heads_of_lanes(*, transport: str, now: datetime | None = None, limit: int = 
     with db.connection_context():
         return list(
             OutboxMessage.select()
-            .where((OutboxMessage.status == PENDING) & (OutboxMessage.transport == transport))
+            .where(OutboxMessage.status.in_((PENDING, SENDING)) & (OutboxMessage.transport == transport))
             .order_by(OutboxMessage.id)
             .limit(limit)
         )
+
+
+def mark_sending(*, ids: list[int]) -> None:
+    """About to hand these to Slack: a crash from here on leaves them `sending`, to be checked."""
+    with write_transaction():
+        OutboxMessage.update(status=SENDING, next_attempt_at=utcnow()).where(
+            OutboxMessage.id.in_(ids)
+        ).execute()
+
+
+def release_sending(*, ids: list[int]) -> None:
+    """The hand-over did not happen (or Slack did not keep it): back to pending."""
+    with write_transaction():
+        OutboxMessage.update(status=PENDING).where(
+            OutboxMessage.id.in_(ids) & (OutboxMessage.status == SENDING)
+        ).execute()
+
+
+def mark_sent_ids(*, ids: list[int]) -> None:
+    with write_transaction():
+        OutboxMessage.update(status="sent", sent_at=utcnow(), last_error=None).where(
+            OutboxMessage.id.in_(ids)
+        ).execute()
 
 
 def mark_sent(*, message: OutboxMessage, result: dict[str, Any] | None = None) -> None:
@@ -66,7 +90,7 @@ def mark_superseded(*, ids: list[int]) -> None:
     if ids:
         with write_transaction():
             OutboxMessage.update(status="superseded", sent_at=utcnow()).where(
-                OutboxMessage.id.in_(ids) & (OutboxMessage.status == PENDING)
+                OutboxMessage.id.in_(ids) & (OutboxMessage.status.in_((PENDING, SENDING)))
             ).execute()
 
 
@@ -82,6 +106,7 @@ def retry_later(
 ) -> None:
     with write_transaction():
         OutboxMessage.update(
+            status=PENDING,
             next_attempt_at=utcnow() + timedelta(seconds=delay_seconds),
             last_error=error,
             attempts=message.attempts + (1 if count_attempt else 0),
@@ -93,7 +118,7 @@ def backlog() -> dict[str, int]:
     with db.connection_context():
         query = (
             OutboxMessage.select(OutboxMessage.transport, peewee.fn.COUNT(OutboxMessage.id))
-            .where(OutboxMessage.status == PENDING)
+            .where(OutboxMessage.status.in_((PENDING, SENDING)))
             .group_by(OutboxMessage.transport)
         )
         return {str(row[0]): int(row[1]) for row in query.tuples().iterator()}

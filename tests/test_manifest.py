@@ -25,6 +25,9 @@ def test_scopes_events_and_interactivity():
         "im:write",
         "users:read",
         "users:read.email",
+        "channels:history",
+        "groups:history",
+        "im:history",
     }
     settings = MANIFEST["settings"]
     assert settings["event_subscriptions"]["bot_events"] == ["app_home_opened"]

@@ -6,9 +6,11 @@ lane only, so order within a channel is kept and nothing is skipped. Pending upd
 collapse into one call, and consecutive thread entries of one incident into one thread message:
 that is how a burst stays within about one message per second per channel.
 
-Known gap: if the delivering process dies after Slack took a post and before the outbox recorded
-it, that one post is sent again by the next deliverer (Slack's chat.postMessage has no idempotency
-key; closing this needs message metadata and a conversations.history check).
+Exactly once across crashes: Slack's chat.postMessage has no idempotency key, so a post is marked
+`sending` before the call and carries its outbox ids in the message's metadata. If the deliverer dies
+before recording Slack's answer, the next one finds the row still `sending`, looks for that metadata
+in the channel's history (or the thread's replies), and records the post it finds instead of posting
+again; only a post Slack never kept is sent again.
 """
 
 from __future__ import annotations
@@ -52,6 +54,14 @@ PERMANENT_ERRORS = frozenset(
 )
 MAX_BATCH = 20
 LEASE_NAME = "slack-outbox"
+METADATA_TYPE = "autoresolve_outbox"
+SENDING_STALE = timedelta(seconds=20)  # longer than a call may take (10 s time-out)
+QUERY_METHODS = (
+    "users.lookupByEmail",
+    "conversations.open",
+    "conversations.history",
+    "conversations.replies",
+)
 
 
 class _Wait(Exception):
@@ -132,6 +142,14 @@ class SlackDelivery(OutboxDispatcher):
         for index, message in enumerate(messages):
             if message.id in done:
                 continue
+            if message.status == outbox.SENDING:
+                if utcnow() - message.next_attempt_at < SENDING_STALE:
+                    break  # being sent right now
+                if self._attempt(message, partial(self._find_unrecorded_post, message)) is not Result.SENT:
+                    break
+                done.add(message.id)
+                settled += 1
+                continue
             if message.next_attempt_at > utcnow() or self._lane_hold.get(lane, 0.0) > self.clock():
                 break
             bucket = self._lanes.setdefault(lane, TokenBucket(*self._channel_rate))
@@ -208,19 +226,76 @@ class SlackDelivery(OutboxDispatcher):
         lines = [line for m in batch for line in m.payload.get("lines", [m.payload.get("text", "")])]
         text = "\n".join(lines)[:2900]
         payload = {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
-        self._post(first, payload, thread_ts=parent.ts if parent else None)
+        self._post(first, payload, thread_ts=parent.ts if parent else None, batch=batch)
 
-    def _post(self, message: OutboxMessage, payload: dict[str, Any], thread_ts: str | None = None) -> None:
-        arguments: dict[str, Any] = {"channel": self._channel_for(message), "text": payload.get("text", "")}
+    def _post(
+        self,
+        message: OutboxMessage,
+        payload: dict[str, Any],
+        thread_ts: str | None = None,
+        batch: list[OutboxMessage] | None = None,
+    ) -> None:
+        ids = [m.id for m in batch or [message]]
+        arguments: dict[str, Any] = {
+            "channel": self._channel_for(message),
+            "text": payload.get("text", ""),
+            "metadata": {"event_type": METADATA_TYPE, "event_payload": {"outbox_ids": ids}},
+        }
         if payload.get("blocks"):
             arguments["blocks"] = payload["blocks"]
         if thread_ts:
             arguments["thread_ts"] = thread_ts
-        response = self._api(message, "chat.postMessage", **arguments)
+        outbox.mark_sending(ids=ids)
+        try:
+            response = self._api(message, "chat.postMessage", **arguments)
+        except (_Wait, _Drop):
+            outbox.release_sending(ids=ids[1:])  # the head is rescheduled or failed by the caller
+            raise
         if message.message_key:
             outbox.record_posted(
                 message_key=message.message_key, channel=response["channel"], ts=response["ts"]
             )
+
+    def _find_unrecorded_post(self, message: OutboxMessage) -> None:
+        """A post left `sending` by a deliverer that died: record it if Slack has it.
+
+        Returns once the row is settled; raises _Wait when it must be sent again (next tick, in
+        order) or Slack cannot be asked now.
+        """
+        channel = self._channel_for(message)
+        parent = outbox.posted(message_key=message.thread_key) if message.thread_key else None
+        if parent is not None:
+            found = self._api(
+                message,
+                "conversations.replies",
+                channel=channel,
+                ts=parent.ts,
+                include_all_metadata=True,
+                limit=200,
+            )
+        else:
+            oldest = f"{message.created_at.timestamp() - 60:.6f}"
+            found = self._api(
+                message,
+                "conversations.history",
+                channel=channel,
+                oldest=oldest,
+                include_all_metadata=True,
+                limit=200,
+            )
+        for posted in found.get("messages", []):
+            metadata = posted.get("metadata") or {}
+            ids = (metadata.get("event_payload") or {}).get("outbox_ids") or []
+            if metadata.get("event_type") == METADATA_TYPE and message.id in ids:
+                if message.message_key:
+                    outbox.record_posted(message_key=message.message_key, channel=channel, ts=posted["ts"])
+                outbox.mark_sent_ids(ids=[int(i) for i in ids])
+                log.info(
+                    "outbox %s had reached Slack before its sender stopped; not posting it again", message.id
+                )
+                return
+        outbox.release_sending(ids=[message.id])
+        raise _Wait
 
     def _channel_for(self, message: OutboxMessage) -> str:
         """The channel ID to post to; a DM target ('dm:U...' or 'dm:e-mail') is opened first."""
@@ -243,7 +318,7 @@ class SlackDelivery(OutboxDispatcher):
         if hold > self.clock() or (bucket is not None and not bucket.ready(self.clock())):
             raise _Wait
         try:
-            if method in ("users.lookupByEmail", "conversations.open"):
+            if method in QUERY_METHODS:
                 response = self.client.api_call(method, params=arguments)
             else:
                 response = self.client.api_call(method, json=arguments)

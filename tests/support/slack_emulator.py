@@ -34,6 +34,7 @@ class Posted:
     blocks: list[dict[str, Any]]
     thread_ts: str | None
     updates: int = 0
+    metadata: dict[str, Any] | None = None
 
 
 @dataclass
@@ -47,6 +48,7 @@ class SlackEmulator:
     _rate_limits: dict[str, list[float]] = field(default_factory=dict)
     _failures: dict[str, list[int]] = field(default_factory=dict)
     _hangs: dict[str, float] = field(default_factory=dict)
+    _hang_after: dict[str, float] = field(default_factory=dict)
     _ts: itertools.count = field(default_factory=lambda: itertools.count(1))
     _last_post: dict[str, list[float]] = field(default_factory=dict)
     port: int = 0
@@ -111,6 +113,12 @@ class SlackEmulator:
         with self._lock:
             self._hangs[method] = seconds
 
+    def accept_then_hang(self, method: str, seconds: float) -> None:
+        """Do the call (store the message), then wait before answering: a client that dies
+        meanwhile never learns that Slack kept it."""
+        with self._lock:
+            self._hang_after[method] = seconds
+
     # -- what arrived ---------------------------------------------------------------------------
 
     def calls_to(self, method: str) -> list[Call]:
@@ -165,7 +173,12 @@ class SlackEmulator:
         handler = getattr(self, "_" + method.replace(".", "_"), None)
         if handler is None:
             return 200, {}, {"ok": False, "error": "unknown_method"}
-        return handler(params)
+        answer: tuple[int, dict[str, str], Any] = handler(params)
+        with self._lock:
+            after = self._hang_after.get(method, 0.0)
+        if after:
+            time.sleep(after)
+        return answer
 
     def _next_ts(self) -> str:
         return f"{int(time.time())}.{next(self._ts):06d}"
@@ -201,9 +214,17 @@ class SlackEmulator:
         blocks = params.get("blocks") or []
         if isinstance(blocks, str):
             blocks = json.loads(blocks)
+        metadata = params.get("metadata")
+        if isinstance(metadata, str):
+            metadata = json.loads(metadata)
         with self._lock:
             message = Posted(
-                channel, self._next_ts(), str(params.get("text", "")), blocks, params.get("thread_ts")
+                channel,
+                self._next_ts(),
+                str(params.get("text", "")),
+                blocks,
+                params.get("thread_ts"),
+                metadata=metadata,
             )
             self.messages.setdefault(channel, []).append(message)
         return self._ok(channel=channel, ts=message.ts, message={"text": message.text, "ts": message.ts})
@@ -236,6 +257,39 @@ class SlackEmulator:
 
     def _chat_postEphemeral(self, params: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
         return self._ok(message_ts=self._next_ts())
+
+    def _listed(self, message: Posted, with_metadata: bool) -> dict[str, Any]:
+        item: dict[str, Any] = {"type": "message", "ts": message.ts, "text": message.text, "bot_id": "B0BOT"}
+        if message.thread_ts:
+            item["thread_ts"] = message.thread_ts
+        if with_metadata and message.metadata:
+            item["metadata"] = message.metadata
+        return item
+
+    def _conversations_history(self, params: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
+        channel = str(params.get("channel", ""))
+        oldest = float(params.get("oldest") or 0)
+        with_metadata = str(params.get("include_all_metadata", "")).lower() in ("true", "1")
+        with self._lock:
+            found = [
+                self._listed(m, with_metadata)
+                for m in reversed(self.messages.get(channel, []))
+                if m.thread_ts is None and float(m.ts) >= oldest
+            ]
+        return self._ok(messages=found[: int(params.get("limit") or 100)], has_more=False)
+
+    def _conversations_replies(self, params: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
+        channel, ts = str(params.get("channel", "")), str(params.get("ts", ""))
+        with_metadata = str(params.get("include_all_metadata", "")).lower() in ("true", "1")
+        with self._lock:
+            found = [
+                self._listed(m, with_metadata)
+                for m in self.messages.get(channel, [])
+                if m.ts == ts or m.thread_ts == ts
+            ]
+        if not found:
+            return self._error("thread_not_found")
+        return self._ok(messages=found, has_more=False)
 
     def _conversations_open(self, params: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
         user = str(params.get("users", "")).split(",")[0]

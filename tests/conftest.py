@@ -8,6 +8,7 @@ import textwrap
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,6 +18,7 @@ from settings import Settings
 from storage import migrations
 from storage.database import bind, db, open_database
 from storage.models import ALL_MODELS
+from tests.support.factories import incident_body
 from tests.support.notifier import RecordingNotifier
 from tests.support.servers import EchoServer, ServedApp, serve_app
 
@@ -108,21 +110,29 @@ def write_runbooks(directory: Path, text: str) -> Path:
 EngineFactory = Callable[..., Runtime]
 
 
+def wired_runtime(
+    database_url: str, directory: Path, runbooks: str, *, recording_notifier: bool = True, **settings: object
+) -> Runtime:
+    """A wired (not started) bot on the test database, with runbooks from text."""
+    options: dict[str, object] = {
+        "database_url": database_url,
+        "runbooks_file": write_runbooks(directory, runbooks),
+        "worker_poll_seconds": 0.2,
+        **settings,
+    }
+    return build_runtime(
+        Settings(**options),  # type: ignore[arg-type]
+        notifier=RecordingNotifier() if recording_notifier else None,
+    )
+
+
 @pytest.fixture
 def engine(database_url: str, tmp_path: Path) -> Iterator[EngineFactory]:
     """Build a running engine on the test database from runbooks text; stopped after the test."""
     started: list[Runtime] = []
 
-    def make(runbooks: str, **settings: object) -> Runtime:
-        path = write_runbooks(tmp_path, runbooks)
-        options: dict[str, object] = {
-            "database_url": database_url,
-            "runbooks_file": path,
-            "worker_poll_seconds": 0.2,
-            **settings,
-        }
-        run_settings = Settings(**options)  # type: ignore[arg-type]
-        runtime = build_runtime(run_settings, notifier=RecordingNotifier())
+    def make(runbooks: str, **settings: Any) -> Runtime:
+        runtime = wired_runtime(database_url, tmp_path, runbooks, **settings)
         runtime.start()
         started.append(runtime)
         return runtime
@@ -138,17 +148,8 @@ def served(sqlite_url: str, tmp_path: Path) -> Iterator[Callable[..., ServedApp]
     """Serve the whole bot over real HTTP on a random loopback port."""
     apps: list[ServedApp] = []
 
-    def make(runbooks: str, *, recording_notifier: bool = True, **settings: object) -> ServedApp:
-        path = write_runbooks(tmp_path, runbooks)
-        options: dict[str, object] = {
-            "database_url": sqlite_url,
-            "runbooks_file": path,
-            "worker_poll_seconds": 0.2,
-            **settings,
-        }
-        run_settings = Settings(**options)  # type: ignore[arg-type]
-        runtime = build_runtime(run_settings, notifier=RecordingNotifier() if recording_notifier else None)
-        app = serve_app(runtime)
+    def make(runbooks: str, **settings: Any) -> ServedApp:
+        app = serve_app(wired_runtime(sqlite_url, tmp_path, runbooks, **settings))
         apps.append(app)
         return app
 
@@ -170,18 +171,6 @@ def eventually(check: Callable[[], object], timeout: float = 15.0, interval: flo
     return value
 
 
-def make_incident(**overrides: object) -> IncidentIn:
+def make_incident(**overrides: Any) -> IncidentIn:
     """An incident factory: a valid high-confidence database incident unless told otherwise."""
-    fields: dict[str, object] = {
-        "incident_id": "INC-1",
-        "title": "Connection pool exhausted",
-        "description": "orders-db refuses new connections",
-        "category": "database",
-        "priority": "high",
-        "confidence_score": 0.95,
-        "created_by": "U012ABCDEF",
-        "service": "orders-db",
-        "labels": {"host": "127.0.0.1"},
-    }
-    fields.update(overrides)
-    return IncidentIn.model_validate(fields)
+    return IncidentIn.model_validate(incident_body(**{"labels": {"host": "127.0.0.1"}, **overrides}))

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import socket
+from typing import Any
 
 import pytest
 
+from tests.support.factories import incident_body
 from tests.support.servers import ServedApp
 
 TOKEN = "test-api-token"
@@ -20,19 +22,8 @@ runbooks:
 """
 
 
-def incident(**overrides: object) -> dict[str, object]:
-    body: dict[str, object] = {
-        "incident_id": "INC-1",
-        "title": "Connection pool exhausted",
-        "description": "orders-db refuses connections",
-        "category": "database",
-        "priority": "high",
-        "confidence_score": 0.95,
-        "created_by": "U012ABCDEF",
-        "service": "orders-db",
-    }
-    body.update(overrides)
-    return body
+def incident(**overrides: Any) -> dict[str, Any]:
+    return incident_body(**overrides)
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.factories import incident_body
 from tests.support.servers import ServedApp
 
 TOKEN = "hook-token"
@@ -35,16 +36,7 @@ def sign(body: bytes, secret: str = SECRET, timestamp: int | None = None) -> dic
 
 
 def incident(incident_id: str = "INC-1", **fields: Any) -> dict[str, Any]:
-    return {
-        "incident_id": incident_id,
-        "title": "Connection pool exhausted",
-        "category": "database",
-        "priority": "high",
-        "confidence_score": 0.95,
-        "created_by": "U012ABCDEF",
-        "service": "orders-db",
-        **fields,
-    }
+    return incident_body(incident_id, **fields)
 
 
 class Hooks:

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run demo test lint typecheck pytest clean
+.PHONY: run demo bench test lint typecheck pytest clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found: install Python 3.11 or run make PYTHON=python3"; exit 1; }
@@ -17,6 +17,10 @@ run: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python bot.py demo
+
+bench: $(STAMP)
+	@command -v wrk >/dev/null 2>&1 || { echo "make bench needs wrk (apt-get install wrk)"; exit 2; }
+	$(BIN)/python -m bench.run
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

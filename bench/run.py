@@ -20,9 +20,12 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
+
+from storage import audit_chain
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
@@ -132,13 +135,14 @@ def figure_ingest(scratch: Path) -> dict[str, Any]:
 
 
 INSERT_AUDIT = (
-    "INSERT INTO audit_log (audit_id, timestamp, action, incident_id, actor, details, success) "
-    "VALUES (?, ?, ?, ?, ?, ?, 1)"
+    "INSERT INTO audit_log (audit_id, timestamp, action, incident_id, actor, details, success, seq, "
+    "chain_hash) VALUES (?, ?, ?, ?, 'system', ?, 1, ?, ?)"
 )
 
 
 def fill_audit(database: Path, rows: int) -> str:
-    """A million audit rows (over 100,000 incidents) written straight into a migrated database."""
+    """A million audit rows (over 100,000 incidents), written sealed into a migrated database, as
+    the bot's own sealing job would have left them (so it has nothing to do during the figure)."""
     subprocess.run(
         [PYTHON, str(ROOT / "bot.py"), "db", "upgrade"],
         env=bot_env(database, ROOT / "runbooks.yml", 0) | {"PORT": "1"},
@@ -153,16 +157,39 @@ def fill_audit(database: Path, rows: int) -> str:
         "step_succeeded",
         "auto_resolution_success",
     ]
+    previous = audit_chain.GENESIS
     with sqlite3.connect(database) as connection:
         batch = []
         for n in range(rows):
-            moment = (start + timedelta(seconds=n * 2)).strftime("%Y-%m-%d %H:%M:%S.%f")
+            moment = start + timedelta(seconds=n * 2)
+            row = SimpleNamespace(
+                audit_id=uuid.uuid4().hex,
+                timestamp=moment,
+                action=actions[n % 5],
+                incident_id=f"INC-{n // 10}",
+                actor="system",
+                confidence_score=None,
+                details={"n": n},
+                success=True,
+                error_message=None,
+                run_id=None,
+            )
+            previous = audit_chain.row_digest(previous, row)  # type: ignore[arg-type]
             batch.append(
-                (uuid.uuid4().hex, moment, actions[n % 5], f"INC-{n // 10}", "system", f'{{"n": {n}}}')
+                (
+                    row.audit_id,
+                    moment.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f"),
+                    row.action,
+                    row.incident_id,
+                    json.dumps(row.details),
+                    n + 1,
+                    previous,
+                )
             )
             if len(batch) == 50_000:
                 connection.executemany(INSERT_AUDIT, batch)
                 batch.clear()
+        connection.executemany(INSERT_AUDIT, batch)
     return f"INC-{rows // 20}"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Mapping
 
+import anyio
 from fastapi import HTTPException, Request
 
 from engine.audit_actions import AuditAction
@@ -22,26 +23,36 @@ def bearer_from(headers: Mapping[str, str]) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def require_api_token(request: Request) -> None:
-    """Refuse the request unless it carries API_TOKEN; open only when no token is set (loopback)."""
+async def require_api_token(request: Request) -> None:
+    """Refuse the request unless it carries API_TOKEN; open only when no token is set (loopback).
+
+    Async, so the common case costs no thread hop; only a refusal touches the database.
+    """
     expected = runtime_of(request).settings.api_token
     if expected is None:
         return
     given = bearer_token(request)
-    if given is None or not hmac.compare_digest(given.encode(), expected.get_secret_value().encode()):
-        audit.record(
-            action=AuditAction.REQUEST_REFUSED,
-            actor="unauthenticated",
-            success=False,
-            error_message="missing bearer token" if given is None else "wrong bearer token",
-            details={
-                "method": request.method,
-                "path": request.url.path,
-                "client": request.client.host if request.client else None,
-            },
-        )
-        raise HTTPException(
-            status_code=401,
-            detail="Missing or invalid bearer token (Authorization: Bearer <API_TOKEN>)",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+    if given is not None and hmac.compare_digest(given.encode(), expected.get_secret_value().encode()):
+        return
+    details: dict[str, object] = {
+        "method": request.method,
+        "path": request.url.path,
+        "client": request.client.host if request.client else None,
+    }
+    reason = "missing bearer token" if given is None else "wrong bearer token"
+    await anyio.to_thread.run_sync(audit_refused_request, reason, details)
+    raise HTTPException(
+        status_code=401,
+        detail="Missing or invalid bearer token (Authorization: Bearer <API_TOKEN>)",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+def audit_refused_request(reason: str, details: dict[str, object]) -> None:
+    audit.record(
+        action=AuditAction.REQUEST_REFUSED,
+        actor="unauthenticated",
+        success=False,
+        error_message=reason,
+        details=details,
+    )

@@ -148,9 +148,3 @@ class AuditLogEntry(BaseModel):
     success: bool
     error_message: str | None
     run_id: int | None = None
-
-
-class ErrorBody(BaseModel):
-    error: str
-    status_code: int
-    fields: list[dict[str, str]] | None = None

@@ -31,8 +31,3 @@ def acquire(*, name: str, owner: str, ttl_seconds: float) -> bool:
         except peewee.IntegrityError:
             return False
         return True
-
-
-def release(*, name: str, owner: str) -> None:
-    with db.connection_context():
-        JobLease.delete().where((JobLease.name == name) & (JobLease.owner == owner)).execute()

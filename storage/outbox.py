@@ -78,7 +78,7 @@ def mark_sent_ids(*, ids: list[int]) -> None:
         ).execute()
 
 
-def mark_sent(*, message: OutboxMessage, result: dict[str, Any] | None = None) -> None:
+def mark_sent(*, message: OutboxMessage) -> None:
     with write_transaction():
         OutboxMessage.update(
             status="sent", sent_at=utcnow(), last_error=None, attempts=message.attempts + 1

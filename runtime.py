@@ -12,6 +12,7 @@ from slack_bolt import App
 from slack_sdk import WebClient
 
 from engine.configuration import ConfigurationService
+from engine.decision_queue import DecisionQueue
 from engine.interventions import Interventions
 from engine.notifications import record_delivery_failure
 from engine.notifier import ConsoleNotifier, FanOut, Notifier
@@ -58,6 +59,7 @@ class Runtime:
     scheduler: BackgroundScheduler
     webhook_delivery: WebhookDelivery
     metrics: Metrics
+    decisions: DecisionQueue
     slack: SlackRuntime | None = None
 
     def start(self) -> None:
@@ -171,5 +173,6 @@ def build_runtime(settings: Settings, *, notifier: Notifier | None = None) -> Ru
             on_give_up=_give_up,
         ),
         metrics=metrics,
+        decisions=DecisionQueue(resolution),
         slack=slack,
     )

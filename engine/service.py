@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -32,6 +32,16 @@ DECISION_AUDIT_ACTION = {
     Outcome.SKIPPED: AuditAction.AUTO_RESOLUTION_SKIPPED,
     Outcome.AWAITING_APPROVAL: AuditAction.APPROVAL_REQUESTED,
 }
+
+
+@dataclass(frozen=True)
+class SubmitRequest:
+    """One incident to decide on, and on whose behalf."""
+
+    incident: IncidentIn
+    actor: str = "system"
+    force: bool = False
+    decided_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -77,19 +87,27 @@ class ResolutionService:
         """Store (or refresh) the incident, apply the gates and queue a run if they pass.
 
         Safe under concurrent deliveries of one incident: the decision is taken in a write
-        transaction, and the database refuses a second active run (we then report the first).
+        transaction, and the database refuses a second active run (we then decide again).
         """
+        [outcome] = self.submit_many([SubmitRequest(incident, actor, force=force, decided_by=decided_by)])
+        if isinstance(outcome, InvalidInput):
+            raise outcome
+        return outcome
+
+    def submit_many(self, requests: Sequence[SubmitRequest]) -> list[Submission | InvalidInput]:
+        """Decide on several incidents in one transaction (one commit), in order; each gets its
+        Submission, or the InvalidInput that refused it (an unknown category) and wrote nothing."""
         for attempt in (1, 2):
             try:
-                submission = self._decide_and_queue(incident, actor=actor, force=force, decided_by=decided_by)
+                outcomes = self._decide_all(requests)
                 break
             except peewee.IntegrityError:
                 if attempt == 2:
                     raise
-                log.info("concurrent delivery of %s; deciding again", incident.incident_id)
-        if submission.run_id is not None:
+                log.info("concurrent delivery of one of %d incidents; deciding again", len(requests))
+        if any(isinstance(o, Submission) and o.run_id is not None for o in outcomes):
             self.wake_worker()
-        return submission
+        return outcomes
 
     def check_category(self, category: str, field: str = "category") -> CategorySetting:
         """The category's settings; InvalidInput naming `field` unless it is configured."""
@@ -99,77 +117,94 @@ class ResolutionService:
             raise InvalidInput(field, f"unknown category {category!r} (configured: {known})")
         return row
 
-    def _decide_and_queue(
-        self, incident: IncidentIn, *, actor: str, force: bool, decided_by: str | None
-    ) -> Submission:
+    def _decide_all(self, requests: Sequence[SubmitRequest]) -> list[Submission | InvalidInput]:
+        outcomes: list[Submission | InvalidInput] = []
         with write_transaction():
-            category = self.check_category(incident.category)  # first: nothing is written before
-            existing = incidents.get(incident_id=incident.incident_id)
-            if existing is None and incident.fingerprint and self.dedup_window:
-                duplicate = self._same_fingerprint(incident, actor)
-                if duplicate is not None:
-                    return duplicate
-            active = runs.active_for(incident_id=incident.incident_id) if existing else None
-            status = active.status if active else (existing.status if existing else incident.status.value)
-            # A later delivery refreshes an incident's data only while it is still open and idle.
-            refresh = existing is not None and active is None and existing.status in OPEN_STATUSES
-            row = incidents.save_delivery(fields=incident.stored_fields(), existing=existing, refresh=refresh)
-            audit.record(
-                action=AuditAction.INCIDENT_RECEIVED,
+            # Read once per transaction: no other writer can change them before it commits.
+            kill_switch_active = kill_switch_state().active
+            categories: dict[str, CategorySetting] = {}
+            for request in requests:
+                name = request.incident.category
+                try:
+                    if name not in categories:
+                        categories[name] = self.check_category(name)
+                except InvalidInput as exc:
+                    outcomes.append(exc)  # refused before anything of it is written
+                    continue
+                outcomes.append(self._decide_and_queue(request, categories[name], kill_switch_active))
+        return outcomes
+
+    def _decide_and_queue(
+        self, request: SubmitRequest, category: CategorySetting, kill_switch_active: bool
+    ) -> Submission:
+        """One incident's decision; call inside the write transaction of `_decide_all`."""
+        incident, actor, force = request.incident, request.actor, request.force
+        existing = incidents.get(incident_id=incident.incident_id)
+        if existing is None and incident.fingerprint and self.dedup_window:
+            duplicate = self._same_fingerprint(incident, actor)
+            if duplicate is not None:
+                return duplicate
+        active = runs.active_for(incident_id=incident.incident_id) if existing else None
+        status = active.status if active else (existing.status if existing else incident.status.value)
+        # A later delivery refreshes an incident's data only while it is still open and idle.
+        refresh = existing is not None and active is None and existing.status in OPEN_STATUSES
+        row = incidents.save_delivery(fields=incident.stored_fields(), existing=existing, refresh=refresh)
+        audit.record(
+            action=AuditAction.INCIDENT_RECEIVED,
+            incident_id=row.incident_id,
+            actor=actor,
+            confidence_score=row.confidence_score,
+            details={"new": existing is None, "source": row.source, "category": row.category},
+        )
+        runbook = self.catalog().find_for(incident_values(row))
+        decision = decide(
+            GateInputs(
+                kill_switch_active=kill_switch_active,
+                status=status,
+                category=row.category,
+                category_enabled=category.auto_resolution_enabled,
+                runbook_id=runbook.id if runbook else None,
+                confidence=row.confidence_score,
+                threshold=category.confidence_threshold,
+                approval_floor=category.approval_floor,
+                force=force,
+            )
+        )
+        run_id = None
+        if decision.outcome is Outcome.QUEUED:
+            assert decision.runbook_id is not None
+            run = runs.enqueue(
                 incident_id=row.incident_id,
-                actor=actor,
-                confidence_score=row.confidence_score,
-                details={"new": existing is None, "source": row.source, "category": row.category},
+                runbook_id=decision.runbook_id,
+                dry_run=category.dry_run,
+                forced=force,
+                requested_by=actor,
             )
-            runbook = self.catalog().find_for(incident_values(row))
-            decision = decide(
-                GateInputs(
-                    kill_switch_active=kill_switch_state().active,
-                    status=status,
-                    category=row.category,
-                    category_enabled=category.auto_resolution_enabled,
-                    runbook_id=runbook.id if runbook else None,
-                    confidence=row.confidence_score,
-                    threshold=category.confidence_threshold,
-                    approval_floor=category.approval_floor,
-                    force=force,
-                )
-            )
-            run_id = None
-            if decision.outcome is Outcome.QUEUED:
-                assert decision.runbook_id is not None
-                run = runs.enqueue(
-                    incident_id=row.incident_id,
-                    runbook_id=decision.runbook_id,
-                    dry_run=category.dry_run,
-                    forced=force,
-                    requested_by=actor,
-                )
-                run_id = run.id
-            if decision.gate != "status":  # an active or finished run keeps its own status
-                incidents.set_resolution(
-                    incident_id=row.incident_id,
-                    resolution_status=decision.outcome.value,
-                    reason=decision.reason,
-                )
-            audit.record(
-                action=DECISION_AUDIT_ACTION[decision.outcome],
+            run_id = run.id
+        if decision.gate != "status":  # an active or finished run keeps its own status
+            incidents.set_resolution(
                 incident_id=row.incident_id,
-                actor=actor,
-                confidence_score=row.confidence_score,
-                run_id=run_id,
-                success=decision.outcome is not Outcome.SKIPPED,
-                details={
-                    "reason": decision.reason,
-                    "gate": decision.gate or None,
-                    "runbook": decision.runbook_id,
-                    "threshold": category.confidence_threshold,
-                    "forced": force,
-                    "dry_run": category.dry_run if run_id else None,
-                },
+                resolution_status=decision.outcome.value,
+                reason=decision.reason,
             )
-            if decision.gate != "status":  # the message of an incident with a run shows the run
-                self._announce(row, decision, decided_by=decided_by)
+        audit.record(
+            action=DECISION_AUDIT_ACTION[decision.outcome],
+            incident_id=row.incident_id,
+            actor=actor,
+            confidence_score=row.confidence_score,
+            run_id=run_id,
+            success=decision.outcome is not Outcome.SKIPPED,
+            details={
+                "reason": decision.reason,
+                "gate": decision.gate or None,
+                "runbook": decision.runbook_id,
+                "threshold": category.confidence_threshold,
+                "forced": force,
+                "dry_run": category.dry_run if run_id else None,
+            },
+        )
+        if decision.gate != "status":  # the message of an incident with a run shows the run
+            self._announce(row, decision, decided_by=request.decided_by)
         return Submission(row.incident_id, decision, run_id, created=existing is None)
 
     def _same_fingerprint(self, incident: IncidentIn, actor: str) -> Submission | None:

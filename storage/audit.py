@@ -6,6 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from storage import statements
 from storage.database import db, write_transaction
 from storage.fields import utcnow
 from storage.models import AuditEntry
@@ -21,10 +22,11 @@ def record(
     success: bool = True,
     error_message: str | None = None,
     run_id: int | None = None,
-) -> AuditEntry:
-    """Append one audit row."""
+) -> int:
+    """Append one audit row; its id."""
     with write_transaction():
-        return AuditEntry.create(
+        return statements.insert(
+            AuditEntry,
             audit_id=uuid.uuid4().hex,
             timestamp=utcnow(),
             action=action,

@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import peewee
+
+from storage import statements
 from storage.database import db, write_transaction
 from storage.fields import utcnow
 from storage.models import CategorySetting, GlobalSetting
@@ -14,7 +17,9 @@ GLOBAL_ROW_ID = 1
 
 def get_global() -> GlobalSetting:
     with db.connection_context():
-        row: GlobalSetting = GlobalSetting.get_by_id(GLOBAL_ROW_ID)
+        row = statements.select_first(GlobalSetting, id=GLOBAL_ROW_ID)
+        if row is None:
+            raise peewee.DoesNotExist(f"the global settings row ({GLOBAL_ROW_ID}) is missing")
         return row
 
 
@@ -45,8 +50,7 @@ def list_categories() -> list[CategorySetting]:
 
 def get_category(*, category: str) -> CategorySetting | None:
     with db.connection_context():
-        row: CategorySetting | None = CategorySetting.get_or_none(CategorySetting.category == category)
-        return row
+        return statements.select_first(CategorySetting, category=category)
 
 
 def save_category(*, category: str, actor: str, **fields: Any) -> CategorySetting:

@@ -91,7 +91,9 @@ def write_transaction() -> Iterator[Any]:
     `claim_lock()` inside it.
     """
     with db.connection_context():
-        if is_postgres() or db.transaction_depth() > 0:
+        if db.transaction_depth() > 0:
+            yield None  # part of the caller's transaction (no savepoint: its failure fails them both)
+        elif is_postgres():
             with db.atomic() as txn:
                 yield txn
         else:

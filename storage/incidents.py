@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from storage import statements
 from storage.database import db, write_transaction
 from storage.fields import utcnow
 from storage.models import Incident
@@ -29,8 +30,7 @@ REFRESHABLE_FIELDS = (
 
 def get(*, incident_id: str) -> Incident | None:
     with db.connection_context():
-        row: Incident | None = Incident.get_or_none(Incident.incident_id == incident_id)
-        return row
+        return statements.select_first(Incident, incident_id=incident_id)
 
 
 def save_delivery(*, fields: dict[str, Any], existing: Incident | None, refresh: bool) -> Incident:
@@ -45,10 +45,12 @@ def save_delivery(*, fields: dict[str, Any], existing: Incident | None, refresh:
         values["updated_at"] = now
         values["received_at"] = now
         values["resolution_status"] = "received"
-        return Incident.create(**values)
+        row = Incident(**values)
+        row.id = statements.insert(Incident, **row.__data__)
+        return row
     if refresh:
         changes = {k: fields[k] for k in REFRESHABLE_FIELDS if k in fields}
-        Incident.update(updated_at=now, **changes).where(Incident.id == existing.id).execute()
+        statements.update(Incident, {"id": existing.id}, updated_at=now, **changes)
         for name, value in changes.items():
             setattr(existing, name, value)
         existing.updated_at = now
@@ -60,12 +62,14 @@ def set_resolution(
 ) -> None:
     """Record where the incident stands in the resolution lifecycle (and any seed fields with it)."""
     with write_transaction():
-        Incident.update(
+        statements.update(
+            Incident,
+            {"incident_id": incident_id},
             resolution_status=resolution_status,
             resolution_reason=reason,
             updated_at=utcnow(),
             **fields,
-        ).where(Incident.incident_id == incident_id).execute()
+        )
 
 
 def awaiting_approval(*, limit: int = 20) -> list[Incident]:

@@ -7,6 +7,7 @@ from typing import Any
 
 import peewee
 
+from storage import statements
 from storage.database import db, write_transaction
 from storage.fields import utcnow
 from storage.models import OutboxMessage, SlackMessage
@@ -26,10 +27,11 @@ def enqueue(
     message_key: str | None = None,
     thread_key: str | None = None,
     incident_id: str | None = None,
-) -> OutboxMessage:
-    """Queue one message. Call inside the transaction that writes the audit row it belongs to."""
+) -> int:
+    """Queue one message (its id). Call inside the transaction that writes the audit row it belongs to."""
     with write_transaction():
-        return OutboxMessage.create(
+        return statements.insert(
+            OutboxMessage,
             lane=lane,
             transport=transport,
             method=method,

@@ -7,6 +7,7 @@ from typing import Any
 
 import peewee
 
+from storage import statements
 from storage.database import claim_lock, db, write_transaction
 from storage.fields import utcnow
 from storage.models import ACTIVE_RUN_STATUSES, GlobalSetting, Run, StepResult
@@ -16,16 +17,12 @@ TERMINAL_RUN_STATUSES = ("resolved", "failed", "halted", "interrupted", "dry_run
 
 def get(*, run_id: int) -> Run | None:
     with db.connection_context():
-        row: Run | None = Run.get_or_none(Run.id == run_id)
-        return row
+        return statements.select_first(Run, id=run_id)
 
 
 def active_for(*, incident_id: str) -> Run | None:
     """The queued or running run of an incident, if any."""
-    row: Run | None = Run.get_or_none(
-        (Run.incident_id == incident_id) & (Run.status.in_(ACTIVE_RUN_STATUSES))
-    )
-    return row
+    return statements.select_first(Run, incident_id=incident_id, status=ACTIVE_RUN_STATUSES)
 
 
 def latest_for(*, incident_id: str) -> Run | None:
@@ -36,7 +33,7 @@ def latest_for(*, incident_id: str) -> Run | None:
 
 def enqueue(*, incident_id: str, runbook_id: str, dry_run: bool, forced: bool, requested_by: str) -> Run:
     """Queue a run; the partial unique index refuses a second active run of one incident."""
-    return Run.create(
+    run = Run(
         incident_id=incident_id,
         runbook_id=runbook_id,
         dry_run=dry_run,
@@ -45,6 +42,8 @@ def enqueue(*, incident_id: str, runbook_id: str, dry_run: bool, forced: bool, r
         status="queued",
         queued_at=utcnow(),
     )
+    run.id = statements.insert(Run, **run.__data__)
+    return run
 
 
 def claim(*, owner: str, lease_seconds: float) -> list[Run]:

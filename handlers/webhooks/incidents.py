@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
@@ -10,8 +9,14 @@ from engine.errors import InvalidInput
 from engine.incident import IncidentIn
 from handlers.deps import runtime_of
 from handlers.webhooks.auth import Delivery
-from handlers.webhooks.intake import MAX_ITEMS, Intake, parse_json, refusal, submit_all, validate_incident
-from runtime import Runtime
+from handlers.webhooks.intake import (
+    MAX_ITEMS,
+    Intake,
+    authenticate,
+    parse_json,
+    submit_all_async,
+    validate_incident,
+)
 
 router = APIRouter(tags=["Webhooks"])
 
@@ -49,15 +54,18 @@ async def incidents_webhook(request: Request) -> JSONResponse:
     Delivering the same incident again is recognised: it never runs twice.
     """
     delivery = await Delivery.read(request)
-    return await anyio.to_thread.run_sync(take_incidents, runtime_of(request), delivery)
-
-
-def take_incidents(runtime: Runtime, delivery: Delivery) -> JSONResponse:
-    """Authenticate, validate and submit, in one worker thread (one hop off the event loop)."""
-    refused = refusal(runtime, delivery)
+    runtime = runtime_of(request)
+    refused = await authenticate(runtime, delivery)
     if refused is not None:
         return refused
-    document = parse_json(delivery.body)
+    intake, valid = read_incidents(delivery.body)
+    await submit_all_async(runtime, valid, "webhook", intake)
+    return intake.answer()
+
+
+def read_incidents(body: bytes) -> tuple[Intake, list[tuple[int, IncidentIn, str]]]:
+    """Parse and validate one incident or a list; the invalid ones are already rejected in the intake."""
+    document = parse_json(body)
     many = isinstance(document, list)
     raw_items = document if many else [document]
     if not raw_items:
@@ -76,5 +84,4 @@ def take_incidents(runtime: Runtime, delivery: Delivery) -> JSONResponse:
         incident = validate_incident(item, index, prefix, intake)
         if incident is not None:
             valid.append((index, incident, prefix))
-    submit_all(runtime, valid, "webhook", intake)
-    return intake.answer()
+    return intake, valid

@@ -1,18 +1,27 @@
-"""Shared by both webhooks: authenticate, parse JSON, submit each incident, answer 202 item by item."""
+"""Shared by both webhooks: authenticate, parse JSON, submit the incidents, answer 202 item by item."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from engine.errors import InvalidInput
 from engine.incident import IncidentIn
+from engine.service import Submission, SubmitRequest
 from handlers.errors import error_response, field_name
-from handlers.webhooks.auth import Delivery, WebhookRefused, audit_refusal, check_delivery
+from handlers.webhooks.auth import (
+    Delivery,
+    WebhookRefused,
+    accepted_without_database,
+    audit_refusal,
+    check_delivery,
+)
 from runtime import Runtime
 
 MAX_ITEMS = 500
@@ -42,6 +51,14 @@ class Intake:
             body["status_code"] = 422
             return JSONResponse(status_code=422, content=body)
         return JSONResponse(status_code=202, content=body)
+
+
+async def authenticate(runtime: Runtime, delivery: Delivery) -> JSONResponse | None:
+    """Like `refusal`; a bearer token (or no auth configured) is checked without leaving the loop,
+    while a signature (remembered against replays) and a refusal (audited) need the database."""
+    if accepted_without_database(runtime.settings, delivery):
+        return None
+    return await anyio.to_thread.run_sync(refusal, runtime, delivery)
 
 
 def refusal(runtime: Runtime, delivery: Delivery) -> JSONResponse | None:
@@ -78,25 +95,44 @@ def validate_incident(item: Any, index: int, prefix: str, intake: Intake) -> Inc
         return None
 
 
-def submit_all(
-    runtime: Runtime, items: list[tuple[int, IncidentIn, str]], actor: str, intake: Intake
+def requests_of(items: list[tuple[int, IncidentIn, str]], actor: str) -> list[SubmitRequest]:
+    return [SubmitRequest(incident, actor) for _, incident, _ in items]
+
+
+def record_outcomes(
+    items: list[tuple[int, IncidentIn, str]], outcomes: list[Submission | InvalidInput], intake: Intake
 ) -> None:
-    """Submit each incident (in a worker thread); an unknown category rejects that item only."""
-    for index, incident, prefix in items:
-        try:
-            submission = runtime.resolution.submit(incident, actor=actor)
-        except InvalidInput as exc:
+    """Each submitted item accepted with its decision, or rejected (an unknown category) by name."""
+    for (index, incident, prefix), outcome in zip(items, outcomes, strict=True):
+        if isinstance(outcome, InvalidInput):
             intake.reject(
-                index, incident.incident_id, [{"field": prefix + exc.field, "message": exc.message}]
+                index, incident.incident_id, [{"field": prefix + outcome.field, "message": outcome.message}]
             )
             continue
         intake.accepted.append(
             {
                 "index": index,
-                "incident_id": submission.incident_id,
-                "decision": submission.decision.outcome.value,
-                "reason": submission.decision.reason,
-                "run_id": submission.run_id,
-                "new": submission.created,
+                "incident_id": outcome.incident_id,
+                "decision": outcome.decision.outcome.value,
+                "reason": outcome.decision.reason,
+                "run_id": outcome.run_id,
+                "new": outcome.created,
             }
         )
+
+
+def submit_all(
+    runtime: Runtime, items: list[tuple[int, IncidentIn, str]], actor: str, intake: Intake
+) -> None:
+    """Submit the incidents through the decision queue and wait (call from a worker thread)."""
+    if items:
+        record_outcomes(items, runtime.decisions.decide(requests_of(items, actor)).result(), intake)
+
+
+async def submit_all_async(
+    runtime: Runtime, items: list[tuple[int, IncidentIn, str]], actor: str, intake: Intake
+) -> None:
+    """Submit the incidents through the decision queue; the event loop waits without a thread."""
+    if items:
+        outcomes = await asyncio.wrap_future(runtime.decisions.decide(requests_of(items, actor)))
+        record_outcomes(items, outcomes, intake)

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.usefixtures("database")
 
 
 @pytest.fixture
-def trail() -> list[AuditEntry]:
+def trail() -> list[int]:
     rows = []
     for n in range(12):
         rows.append(

@@ -56,24 +56,25 @@ class RunExecutor:
         incident = incidents.get(incident_id=run.incident_id)
         if incident is None:  # cannot happen while incidents are never deleted; fail loudly
             return self._finish(run, None, "failed", "The incident no longer exists")
-        audit.record(
-            action=AuditAction.AUTO_RESOLUTION_ATTEMPTED,
-            incident_id=incident.incident_id,
-            confidence_score=incident.confidence_score,
-            run_id=run.id,
-            details={"runbook": run.runbook_id, "dry_run": run.dry_run, "forced": run.forced},
-        )
-        incidents.set_resolution(
-            incident_id=incident.incident_id,
-            resolution_status=ResolutionStatus.RUNNING,
-            status=IncidentStatus.IN_PROGRESS.value,
-        )
-        hand_over(
-            lambda: self.notifier.announce_run(build_report(run, incident, with_steps=False)),
-            about="run_started",
-            incident_id=incident.incident_id,
-            run_id=run.id,
-        )
+        with write_transaction():  # each stage of a run is one transaction: its rows and messages
+            audit.record(
+                action=AuditAction.AUTO_RESOLUTION_ATTEMPTED,
+                incident_id=incident.incident_id,
+                confidence_score=incident.confidence_score,
+                run_id=run.id,
+                details={"runbook": run.runbook_id, "dry_run": run.dry_run, "forced": run.forced},
+            )
+            incidents.set_resolution(
+                incident_id=incident.incident_id,
+                resolution_status=ResolutionStatus.RUNNING,
+                status=IncidentStatus.IN_PROGRESS.value,
+            )
+            hand_over(
+                lambda: self.notifier.announce_run(build_report(run, incident, with_steps=False)),
+                about="run_started",
+                incident_id=incident.incident_id,
+                run_id=run.id,
+            )
         runbook = self.catalog().get(run.runbook_id)
         if runbook is None:
             return self._finish(
@@ -96,32 +97,30 @@ class RunExecutor:
             except PlaceholderError as exc:
                 action, error = f"(cannot prepare: {exc})", str(exc)
                 problems += 1
-            row = runs.start_step(
-                run_id=run.id,
-                position=position,
-                name=step.name,
-                kind=step.kind,
-                phase="step",
-                action=action,
-            )
-            self._step_done(
-                run,
-                incident,
-                runs.finish_step(step=row, status="would_run" if error is None else "failed", error=error),
-            )
-            audit.record(
-                action=AuditAction.STEP_SKIPPED,
-                incident_id=incident.incident_id,
-                run_id=run.id,
-                success=error is None,
-                error_message=error,
-                details={
-                    "step": step.name,
-                    "position": position,
-                    "dry_run": True,
-                    "would_run": action,
-                },
-            )
+            with write_transaction():
+                row = runs.start_step(
+                    run_id=run.id,
+                    position=position,
+                    name=step.name,
+                    kind=step.kind,
+                    phase="step",
+                    action=action,
+                )
+                status = "would_run" if error is None else "failed"
+                self._step_done(run, incident, runs.finish_step(step=row, status=status, error=error))
+                audit.record(
+                    action=AuditAction.STEP_SKIPPED,
+                    incident_id=incident.incident_id,
+                    run_id=run.id,
+                    success=error is None,
+                    error_message=error,
+                    details={
+                        "step": step.name,
+                        "position": position,
+                        "dry_run": True,
+                        "would_run": action,
+                    },
+                )
         message = f"Dry run: {len(runbook.steps)} step(s) recorded, nothing executed"
         if problems:
             message += f"; {problems} step(s) could not be prepared"
@@ -185,41 +184,43 @@ class RunExecutor:
         try:
             prepared = prepare(step, values)
         except PlaceholderError as exc:
+            with write_transaction():
+                row = runs.start_step(
+                    run_id=run.id,
+                    position=position,
+                    name=step.name,
+                    kind=step.kind,
+                    phase="step",
+                    action="",
+                )
+                self._step_done(
+                    run, incident, runs.finish_step(step=row, status="failed", error=f"refused: {exc}")
+                )
+                audit.record(
+                    action=AuditAction.STEP_FAILED,
+                    incident_id=incident.incident_id,
+                    run_id=run.id,
+                    success=False,
+                    error_message=f"refused: {exc}",
+                    details={**base, "refused": True},
+                )
+            return StepVerdict.FAILED
+        action = prepared.describe()
+        with write_transaction():  # committed before the step runs: a crash leaves it visible
             row = runs.start_step(
                 run_id=run.id,
                 position=position,
                 name=step.name,
                 kind=step.kind,
                 phase="step",
-                action="",
-            )
-            self._step_done(
-                run, incident, runs.finish_step(step=row, status="failed", error=f"refused: {exc}")
+                action=action,
             )
             audit.record(
-                action=AuditAction.STEP_FAILED,
+                action=AuditAction.STEP_STARTED,
                 incident_id=incident.incident_id,
                 run_id=run.id,
-                success=False,
-                error_message=f"refused: {exc}",
-                details={**base, "refused": True},
+                details={**base, "action": action, "max_attempts": retries + 1},
             )
-            return StepVerdict.FAILED
-        action = prepared.describe()
-        row = runs.start_step(
-            run_id=run.id,
-            position=position,
-            name=step.name,
-            kind=step.kind,
-            phase="step",
-            action=action,
-        )
-        audit.record(
-            action=AuditAction.STEP_STARTED,
-            incident_id=incident.incident_id,
-            run_id=run.id,
-            details={**base, "action": action, "max_attempts": retries + 1},
-        )
         outcome = None
         for attempt in range(1, retries + 2):
             if attempt > 1:
@@ -243,35 +244,39 @@ class RunExecutor:
                     return StepVerdict.HALTED
             outcome = prepared.run(step.timeout, self.cancel)
             if outcome.ok:
-                row = runs.finish_step(step=row, status="succeeded", attempts=attempt, output=outcome.output)
-                self._step_done(run, incident, row)
-                audit.record(
-                    action=AuditAction.STEP_SUCCEEDED,
-                    incident_id=incident.incident_id,
-                    run_id=run.id,
-                    details={**base, "attempts": attempt, "duration_ms": row.duration_ms},
-                )
+                with write_transaction():
+                    row = runs.finish_step(
+                        step=row, status="succeeded", attempts=attempt, output=outcome.output
+                    )
+                    self._step_done(run, incident, row)
+                    audit.record(
+                        action=AuditAction.STEP_SUCCEEDED,
+                        incident_id=incident.incident_id,
+                        run_id=run.id,
+                        details={**base, "attempts": attempt, "duration_ms": row.duration_ms},
+                    )
                 return StepVerdict.SUCCEEDED
             if self.cancel.is_set():
                 break
         assert outcome is not None
-        row = runs.finish_step(
-            step=row, status="failed", attempts=attempt, output=outcome.output, error=outcome.error
-        )
-        self._step_done(run, incident, row)
-        audit.record(
-            action=AuditAction.STEP_FAILED,
-            incident_id=incident.incident_id,
-            run_id=run.id,
-            success=False,
-            error_message=outcome.error,
-            details={
-                **base,
-                "attempts": attempt,
-                "duration_ms": row.duration_ms,
-                "output": outcome.output,
-            },
-        )
+        with write_transaction():
+            row = runs.finish_step(
+                step=row, status="failed", attempts=attempt, output=outcome.output, error=outcome.error
+            )
+            self._step_done(run, incident, row)
+            audit.record(
+                action=AuditAction.STEP_FAILED,
+                incident_id=incident.incident_id,
+                run_id=run.id,
+                success=False,
+                error_message=outcome.error,
+                details={
+                    **base,
+                    "attempts": attempt,
+                    "duration_ms": row.duration_ms,
+                    "output": outcome.output,
+                },
+            )
         return StepVerdict.FAILED
 
     def _roll_back(
@@ -304,44 +309,46 @@ class RunExecutor:
         values: dict[str, Any],
     ) -> bool:
         details = {"step": name, "position": position, "kind": action.kind}
-        audit.record(
-            action=AuditAction.ROLLBACK_STARTED,
-            incident_id=incident.incident_id,
-            run_id=run.id,
-            details=details,
-        )
         try:
             prepared = prepare(action, values)
             described = prepared.describe()
         except PlaceholderError as exc:
             prepared, described = None, f"(cannot prepare: {exc})"
-        row = runs.start_step(
-            run_id=run.id,
-            position=position,
-            name=name,
-            kind=action.kind,
-            phase="rollback",
-            action=described,
-        )
+        with write_transaction():
+            audit.record(
+                action=AuditAction.ROLLBACK_STARTED,
+                incident_id=incident.incident_id,
+                run_id=run.id,
+                details=details,
+            )
+            row = runs.start_step(
+                run_id=run.id,
+                position=position,
+                name=name,
+                kind=action.kind,
+                phase="rollback",
+                action=described,
+            )
         outcome = prepared.run(action.timeout, threading.Event()) if prepared else None
         ok = outcome is not None and outcome.ok
         error = None if ok else (outcome.error if outcome else described)
-        row = runs.finish_step(
-            step=row,
-            status="succeeded" if ok else "failed",
-            attempts=1,
-            output=outcome.output if outcome else "",
-            error=error,
-        )
-        self._step_done(run, incident, row)
-        audit.record(
-            action=AuditAction.ROLLBACK_SUCCEEDED if ok else AuditAction.ROLLBACK_FAILED,
-            incident_id=incident.incident_id,
-            run_id=run.id,
-            success=ok,
-            error_message=error,
-            details={**details, "action": described},
-        )
+        with write_transaction():
+            row = runs.finish_step(
+                step=row,
+                status="succeeded" if ok else "failed",
+                attempts=1,
+                output=outcome.output if outcome else "",
+                error=error,
+            )
+            self._step_done(run, incident, row)
+            audit.record(
+                action=AuditAction.ROLLBACK_SUCCEEDED if ok else AuditAction.ROLLBACK_FAILED,
+                incident_id=incident.incident_id,
+                run_id=run.id,
+                success=ok,
+                error_message=error,
+                details={**details, "action": described},
+            )
         return ok
 
     # -- the end of a run ----------------------------------------------------------------------

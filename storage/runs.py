@@ -7,10 +7,10 @@ from typing import Any
 
 import peewee
 
-from storage import statements
+from storage import config_store, statements
 from storage.database import claim_lock, db, write_transaction
 from storage.fields import utcnow
-from storage.models import ACTIVE_RUN_STATUSES, GlobalSetting, Run, StepResult
+from storage.models import ACTIVE_RUN_STATUSES, Run, StepResult
 
 TERMINAL_RUN_STATUSES = ("resolved", "failed", "halted", "interrupted", "dry_run")
 
@@ -54,22 +54,27 @@ def claim(*, owner: str, lease_seconds: float) -> list[Run]:
     """
     with write_transaction():
         claim_lock()
-        limit = GlobalSetting.select(GlobalSetting.max_concurrent_resolutions).scalar() or 1
-        running = Run.select().where(Run.status == "running").count()
-        room = limit - running
+        limit = config_store.get_global().max_concurrent_resolutions or 1
+        room = limit - statements.count(Run, status="running")
         if room <= 0:
             return []
-        ids = [r.id for r in Run.select(Run.id).where(Run.status == "queued").order_by(Run.id).limit(room)]
-        if not ids:
+        queued = statements.select_all(Run, limit=room, status="queued")
+        if not queued:
             return []
         now = utcnow()
-        Run.update(
-            status="running",
-            claimed_by=owner,
-            started_at=now,
-            lease_expires_at=now + timedelta(seconds=lease_seconds),
-        ).where(Run.id.in_(ids) & (Run.status == "queued")).execute()
-        return list(Run.select().where(Run.id.in_(ids) & (Run.claimed_by == owner)).order_by(Run.id))
+        fields = {
+            "status": "running",
+            "claimed_by": owner,
+            "started_at": now,
+            "lease_expires_at": now + timedelta(seconds=lease_seconds),
+        }
+        ids = tuple(run.id for run in queued)
+        if statements.update(Run, {"id": ids, "status": "queued"}, **fields) != len(ids):
+            return statements.select_all(Run, id=ids, claimed_by=owner, status="running")
+        for run in queued:
+            for name, value in fields.items():
+                setattr(run, name, value)
+        return queued
 
 
 def renew_leases(*, owner: str, lease_seconds: float) -> int:
@@ -106,32 +111,36 @@ def count_by_status() -> dict[str, int]:
 
 
 def start_step(*, run_id: int, position: int, name: str, kind: str, phase: str, action: str) -> StepResult:
+    row = StepResult(
+        run=run_id,
+        position=position,
+        name=name,
+        kind=kind,
+        phase=phase,
+        action=action,
+        status="running",
+        started_at=utcnow(),
+    )
     with write_transaction():
-        return StepResult.create(
-            run=run_id,
-            position=position,
-            name=name,
-            kind=kind,
-            phase=phase,
-            action=action,
-            status="running",
-            started_at=utcnow(),
-        )
+        row.id = statements.insert(StepResult, **row.__data__)
+    return row
 
 
 def finish_step(*, step: StepResult, **fields: Any) -> StepResult:
+    """Record how the step ended; returns the row as it now stands."""
     now = utcnow()
     fields.setdefault("finished_at", now)
     fields.setdefault("duration_ms", int((now - step.started_at).total_seconds() * 1000))
     with write_transaction():
-        StepResult.update(**fields).where(StepResult.id == step.id).execute()
-        updated: StepResult = StepResult.get_by_id(step.id)
-        return updated
+        statements.update(StepResult, {"id": step.id}, **fields)
+    for name, value in fields.items():
+        setattr(step, name, value)
+    return step
 
 
 def steps_of(*, run_id: int) -> list[StepResult]:
     with db.connection_context():
-        return list(StepResult.select().where(StepResult.run == run_id).order_by(StepResult.id))
+        return statements.select_all(StepResult, run=run_id)
 
 
 def in_flight(*, limit: int = 20) -> list[Run]:

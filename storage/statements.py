@@ -86,24 +86,49 @@ def insert(model: type[peewee.Model], **values: Any) -> int:
 
 def select_first(model: type[M], *, order_by_id_desc: bool = False, **where: Any) -> M | None:
     """The first row matching every condition (by primary key, or the last with `order_by_id_desc`)."""
-    key = ("select", model, _shape(where), order_by_id_desc, is_postgres())
+    rows = _select(model, where, descending=order_by_id_desc, limit=1)
+    return rows[0] if rows else None
+
+
+def select_all(model: type[M], *, limit: int | None = None, **where: Any) -> list[M]:
+    """Every row matching every condition (the first `limit`), in primary key order."""
+    return _select(model, where, descending=False, limit=limit)
+
+
+def count(model: type[peewee.Model], **where: Any) -> int:
+    """How many rows match every condition."""
+    key = ("count", model, _shape(where), is_postgres())
+    params: list[Any] = []
+    clause = _where(model, where, params)
+    sql = _sql_cache.get(key)
+    if sql is None:
+        sql = f"SELECT COUNT(*) FROM {_quote(model._meta.table_name)} WHERE {clause}"  # noqa: S608
+        _sql_cache[key] = sql
+    return int(db.execute_sql(sql, params).fetchone()[0])
+
+
+def _select(model: type[M], where: dict[str, Any], *, descending: bool, limit: int | None) -> list[M]:
+    key = ("select", model, _shape(where), descending, limit is not None, is_postgres())
     params: list[Any] = []
     clause = _where(model, where, params)
     sql = _sql_cache.get(key)
     fields = _fields(model)
     if sql is None:
         columns = ", ".join(_quote(f.column_name) for f in fields)
-        primary = _quote(_primary_column(model))
-        order = f" ORDER BY {primary} DESC" if order_by_id_desc else f" ORDER BY {primary}"
+        order = f" ORDER BY {_quote(_primary_column(model))}" + (" DESC" if descending else "")
         table = _quote(model._meta.table_name)
-        sql = f"SELECT {columns} FROM {table} WHERE {clause}{order} LIMIT 1"  # noqa: S608
+        sql = f"SELECT {columns} FROM {table} WHERE {clause}{order}"  # noqa: S608
+        if limit is not None:
+            sql += f" LIMIT {_param()}"
         _sql_cache[key] = sql
-    row = db.execute_sql(sql, params).fetchone()
-    if row is None:
-        return None
-    instance = model(**{f.name: f.python_value(v) for f, v in zip(fields, row, strict=True)})
-    instance._dirty.clear()  # type: ignore[attr-defined]  # as read: nothing to save
-    return instance
+    if limit is not None:
+        params.append(limit)
+    rows = []
+    for values in db.execute_sql(sql, params).fetchall():
+        instance = model(**{f.name: f.python_value(v) for f, v in zip(fields, values, strict=True)})
+        instance._dirty.clear()  # type: ignore[attr-defined]  # as read: nothing to save
+        rows.append(instance)
+    return rows
 
 
 def update(model: type[peewee.Model], where: dict[str, Any], **values: Any) -> int:

@@ -28,6 +28,8 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from handlers.delivery_common import OutboxDispatcher, retry_delay
+from handlers.slack import digest
+from handlers.slack.blocks import Message
 from handlers.slack.notifier import UPSERT
 from storage import outbox
 from storage.fields import utcnow
@@ -94,12 +96,18 @@ class TokenBucket:
     def ready(self, now: float) -> bool:
         if self.tokens < 0:
             self.tokens, self.stamp = self.capacity, now
+        if now < self.stamp:
+            return False
         self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
         self.stamp = now
         return self.tokens >= 1
 
     def take(self) -> None:
         self.tokens -= 1
+
+    def empty_until(self, moment: float) -> None:
+        """After a 429: nothing before `moment`, then the steady rate without a burst."""
+        self.tokens, self.stamp = 0.0, moment
 
 
 class SlackDelivery(OutboxDispatcher):
@@ -155,7 +163,10 @@ class SlackDelivery(OutboxDispatcher):
             bucket = self._lanes.setdefault(lane, TokenBucket(*self._channel_rate))
             if not bucket.ready(self.clock()):
                 break
-            if message.method == UPSERT:
+            if digest.busy(lane, messages[index:], utcnow()):
+                batch, payload = digest.build_digest(messages[index:], utcnow())
+                result = self._attempt(message, partial(self._post_digest, batch, payload))
+            elif message.method == UPSERT:
                 batch = [
                     m for m in messages[index:] if m.method == UPSERT and m.message_key == message.message_key
                 ]
@@ -228,18 +239,28 @@ class SlackDelivery(OutboxDispatcher):
         payload = {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
         self._post(first, payload, thread_ts=parent.ts if parent else None, batch=batch)
 
+    def _post_digest(self, batch: list[OutboxMessage], digest_message: Message) -> None:
+        """One top-level message for the batch; its incidents' keys stay unposted, so an incident's
+        next change is posted on its own (or in the next digest) rather than editing the digest."""
+        text, blocks = digest_message
+        self._post(batch[0], {"text": text, "blocks": blocks}, batch=batch, digest=True)
+
     def _post(
         self,
         message: OutboxMessage,
         payload: dict[str, Any],
         thread_ts: str | None = None,
         batch: list[OutboxMessage] | None = None,
+        digest: bool = False,
     ) -> None:
         ids = [m.id for m in batch or [message]]
         arguments: dict[str, Any] = {
             "channel": self._channel_for(message),
             "text": payload.get("text", ""),
-            "metadata": {"event_type": METADATA_TYPE, "event_payload": {"outbox_ids": ids}},
+            "metadata": {
+                "event_type": METADATA_TYPE,
+                "event_payload": {"outbox_ids": ids, "digest": True} if digest else {"outbox_ids": ids},
+            },
         }
         if payload.get("blocks"):
             arguments["blocks"] = payload["blocks"]
@@ -251,7 +272,7 @@ class SlackDelivery(OutboxDispatcher):
         except (_Wait, _Drop):
             outbox.release_sending(ids=ids[1:])  # the head is rescheduled or failed by the caller
             raise
-        if message.message_key:
+        if message.message_key and not digest:
             outbox.record_posted(
                 message_key=message.message_key, channel=response["channel"], ts=response["ts"]
             )
@@ -264,38 +285,30 @@ class SlackDelivery(OutboxDispatcher):
         """
         channel = self._channel_for(message)
         parent = outbox.posted(message_key=message.thread_key) if message.thread_key else None
+        places: list[tuple[str, dict[str, Any]]] = []
         if parent is not None:
-            found = self._api(
-                message,
-                "conversations.replies",
-                channel=channel,
-                ts=parent.ts,
-                include_all_metadata=True,
-                limit=200,
-            )
-        else:
-            oldest = f"{message.created_at.timestamp() - 60:.6f}"
-            found = self._api(
-                message,
-                "conversations.history",
-                channel=channel,
-                oldest=oldest,
-                include_all_metadata=True,
-                limit=200,
-            )
-        for posted in found.get("messages", []):
-            metadata = posted.get("metadata") or {}
-            ids = (metadata.get("event_payload") or {}).get("outbox_ids") or []
-            if metadata.get("event_type") == METADATA_TYPE and message.id in ids:
-                if message.message_key:
-                    outbox.record_posted(message_key=message.message_key, channel=channel, ts=posted["ts"])
-                outbox.mark_sent_ids(ids=[int(i) for i in ids])
-                log.info(
-                    "outbox %s had reached Slack before its sender stopped; not posting it again", message.id
-                )
-                return
+            places.append(("conversations.replies", {"ts": parent.ts}))
+        # a top-level post, or a thread entry that went out in a digest
+        places.append(("conversations.history", {"oldest": f"{message.created_at.timestamp() - 60:.6f}"}))
+        for method, where in places:
+            found = self._api(message, method, channel=channel, include_all_metadata=True, limit=200, **where)
+            for posted in found.get("messages", []):
+                metadata = posted.get("metadata") or {}
+                event = metadata.get("event_payload") or {}
+                ids = event.get("outbox_ids") or []
+                if metadata.get("event_type") == METADATA_TYPE and message.id in ids:
+                    self._settle_found(message, channel, posted["ts"], event)
+                    return
         outbox.release_sending(ids=[message.id])
         raise _Wait
+
+    @staticmethod
+    def _settle_found(message: OutboxMessage, channel: str, ts: str, event: dict[str, Any]) -> None:
+        """Record a post Slack has (a digest covers its incidents' messages but is not theirs)."""
+        if message.message_key and not event.get("digest"):
+            outbox.record_posted(message_key=message.message_key, channel=channel, ts=ts)
+        outbox.mark_sent_ids(ids=[int(i) for i in event["outbox_ids"]])
+        log.info("outbox %s had reached Slack before its sender stopped; not posting it again", message.id)
 
     def _channel_for(self, message: OutboxMessage) -> str:
         """The channel ID to post to; a DM target ('dm:U...' or 'dm:e-mail') is opened first."""
@@ -340,6 +353,8 @@ class SlackDelivery(OutboxDispatcher):
             retry_after = float(raw[0] if isinstance(raw, list) else raw)
             until = self.clock() + retry_after
             self._lane_hold[message.lane] = until
+            if message.lane in self._lanes:
+                self._lanes[message.lane].empty_until(until)
             if method != "chat.postMessage":  # other methods are limited per workspace, not per channel
                 self._method_hold[method] = until
             outbox.retry_later(

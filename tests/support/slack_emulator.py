@@ -24,6 +24,8 @@ class Call:
     params: dict[str, Any]
     token: str
     at: float
+    status: int = 0  # the HTTP status answered
+    retry_after: float | None = None  # with a 429
 
 
 @dataclass
@@ -44,6 +46,7 @@ class SlackEmulator:
     responses: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     messages: dict[str, list[Posted]] = field(default_factory=dict)
     enforce_channel_rate: bool = False
+    enforce_update_rate: bool = False  # chat.update is Tier 3: about 50 a minute
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _rate_limits: dict[str, list[float]] = field(default_factory=dict)
     _failures: dict[str, list[int]] = field(default_factory=dict)
@@ -51,6 +54,7 @@ class SlackEmulator:
     _hang_after: dict[str, float] = field(default_factory=dict)
     _ts: itertools.count = field(default_factory=lambda: itertools.count(1))
     _last_post: dict[str, list[float]] = field(default_factory=dict)
+    _updates: list[float] = field(default_factory=list)
     port: int = 0
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -121,6 +125,23 @@ class SlackEmulator:
 
     # -- what arrived ---------------------------------------------------------------------------
 
+    def calls_inside_retry_after(self) -> list[Call]:
+        """Calls made before a 429's Retry-After ran out: to the same channel for chat.postMessage
+        (limited per channel), to the same method for the others."""
+        holds: dict[str, float] = {}
+        early = []
+        with self._lock:
+            calls = sorted(self.calls, key=lambda c: c.at)
+        for call in calls:
+            scope = call.method
+            if call.method == "chat.postMessage":
+                scope += f":{call.params.get('channel')}"
+            if call.at < holds.get(scope, 0.0) - 0.05:  # 50 ms: the clock is read after the request arrived
+                early.append(call)
+            if call.status == 429 and call.retry_after is not None:
+                holds[scope] = call.at + call.retry_after
+        return early
+
     def calls_to(self, method: str) -> list[Call]:
         with self._lock:
             return [c for c in self.calls if c.method == method]
@@ -155,8 +176,18 @@ class SlackEmulator:
             params = dict(parse_qsl(raw.decode()))
         params.update(dict(parse_qsl(parsed.query)))
         token = headers.get("Authorization", headers.get("authorization", "")).removeprefix("Bearer ")
+        call = Call(method, params, token, time.monotonic())
         with self._lock:
-            self.calls.append(Call(method, params, token, time.monotonic()))
+            self.calls.append(call)
+        status, answer_headers, body = self._answer(call)
+        call.status = status
+        if status == 429:
+            call.retry_after = float(answer_headers.get("Retry-After", "0"))
+        return status, answer_headers, body
+
+    def _answer(self, call: Call) -> tuple[int, dict[str, str], Any]:
+        method, params, token = call.method, call.params, call.token
+        with self._lock:
             hang = self._hangs.get(method, 0.0)
             limited = self._rate_limits.get(method, [])
             retry_after = limited.pop(0) if limited else None
@@ -241,8 +272,23 @@ class SlackEmulator:
             self._last_post[channel] = recent
         return True
 
+    def _within_update_rate(self) -> float:
+        """Tier 3: at most 50 calls in any minute; else the seconds until one is allowed."""
+        now = time.monotonic()
+        with self._lock:
+            self._updates = [t for t in self._updates if now - t < 60.0]
+            if len(self._updates) >= 50:
+                return 60.0 - (now - self._updates[0])
+            self._updates.append(now)
+        return 0.0
+
     def _chat_update(self, params: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
         channel, ts = str(params.get("channel", "")), str(params.get("ts", ""))
+        if self.enforce_update_rate:
+            wait = self._within_update_rate()
+            if wait > 0:
+                retry_after = str(max(1, round(wait + 0.5)))
+                return 429, {"Retry-After": retry_after}, {"ok": False, "error": "ratelimited"}
         blocks = params.get("blocks") or []
         if isinstance(blocks, str):
             blocks = json.loads(blocks)

@@ -1,0 +1,111 @@
+"""Figures 1 and 3: webhook ingest beside a bare endpoint, and slash-command acks under that load."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.harness import (
+    PYTHON,
+    ROOT,
+    SIGNING_SECRET,
+    Database,
+    Server,
+    free_port,
+    percentile,
+    slack_settings,
+    start_bot,
+    wrk,
+)
+from tests.support.slack_emulator import SlackEmulator
+from tests.support.slack_requests import signed_headers, slash_command
+
+INGEST_SCRIPT = ROOT / "bench" / "ingest.lua"
+COMMAND_INTERVAL = 0.1  # seconds between slash commands during the load
+
+
+def bare_baseline() -> dict[str, Any]:
+    """The bare FastAPI endpoint under the same load: the ceiling of this stack (and of wrk) here."""
+    port = free_port()
+    bare = Server([PYTHON, "-m", "bench.bare_endpoint", str(port)], dict(os.environ), port, ROOT, "/docs")
+    try:
+        return wrk(f"{bare.url}/webhooks/incidents", script=INGEST_SCRIPT)
+    finally:
+        bare.stop()
+
+
+class SlashCommands(threading.Thread):
+    """Signed `/autoresolve status` commands, one every COMMAND_INTERVAL, timing each acknowledgement."""
+
+    def __init__(self, bot_url: str, response_url: str) -> None:
+        super().__init__(daemon=True)
+        self.bot_url = bot_url
+        self.response_url = response_url
+        self.latencies_ms: list[float] = []
+        self.failures = 0
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        with httpx.Client(base_url=self.bot_url, timeout=10) as client:
+            while not self.stopping.wait(COMMAND_INTERVAL):
+                body = slash_command(
+                    "/autoresolve", "status", user_id="U0BENCH", response_url=self.response_url
+                )
+                headers = signed_headers(body, secret=SIGNING_SECRET)
+                headers["Content-Type"] = "application/x-www-form-urlencoded"
+                start = time.perf_counter()
+                try:
+                    answer = client.post("/slack/events", content=body, headers=headers)
+                except httpx.HTTPError:
+                    self.failures += 1
+                    continue
+                self.latencies_ms.append((time.perf_counter() - start) * 1000)
+                if answer.status_code != 200:
+                    self.failures += 1
+
+
+def figures_ingest(scratch: Path, database: Database, baseline: dict[str, Any]) -> list[dict[str, Any]]:
+    emulator = SlackEmulator()
+    emulator.start()
+    runbooks = scratch / "ingest-runbooks.yml"
+    runbooks.write_text("runbooks:\n  - {id: fix, category: database, steps: [{name: a, log: b}]}\n")
+    bot = start_bot(scratch, database, runbooks, **slack_settings(emulator.api_url, fast=True))
+    commands = SlashCommands(bot.url, emulator.response_url("bench"))
+    try:
+        commands.start()
+        measured = wrk(f"{bot.url}/webhooks/incidents", script=INGEST_SCRIPT)
+        commands.stopping.set()
+        commands.join()
+    finally:
+        bot.stop()
+        emulator.stop()
+    acks = commands.latencies_ms
+    return [
+        {
+            "figure": "1 webhook ingest (32 clients)",
+            "database": database.label,
+            "bot_per_s": round(measured["rate"]),
+            "bot_p50_ms": measured["p50_ms"],
+            "bot_p99_ms": measured["p99_ms"],
+            "bot_errors": measured["errors"] + measured["non2xx"],
+            "bare_per_s": round(baseline["rate"]),
+            "ratio": round(measured["rate"] / baseline["rate"], 3),
+            "target": ">= 1000/s and >= 0.5 of bare",
+            "met": measured["rate"] >= 1000 and measured["rate"] >= baseline["rate"] / 2,
+        },
+        {
+            "figure": "3 slash-command ack during figure 1's load",
+            "database": database.label,
+            "commands": len(acks),
+            "ack_p50_ms": round(percentile(acks, 0.50), 1) if acks else None,
+            "ack_p99_ms": round(percentile(acks, 0.99), 1) if acks else None,
+            "failures": commands.failures,
+            "target": "p99 < 100 ms",
+            "met": bool(acks) and commands.failures == 0 and percentile(acks, 0.99) < 100,
+        },
+    ]

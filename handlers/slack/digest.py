@@ -1,0 +1,96 @@
+"""A busy channel's digest: its pending messages posted as one, each incident's latest state with its
+step lines under it. Slack takes about one message per second per channel; a burst of incidents
+would otherwise queue for minutes, so once messages about DIGEST_BACKLOG incidents wait in a channel's
+lane, they go out together. Below that, each incident keeps its own message, updated in place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from handlers.slack.blocks import MAX_TEXT, Message, section
+from handlers.slack.notifier import UPSERT
+from storage import outbox
+from storage.models import OutboxMessage
+
+DIGEST_BACKLOG = 10  # incidents with messages waiting in a channel's lane that make it busy
+MAX_SECTIONS = 20  # blocks in a digest (Slack allows 50): about 150 incidents with their steps
+STEP_INDENT = "      "
+
+
+@dataclass
+class _Entry:
+    state: str | None = None  # the incident's latest message (its fallback text)
+    lines: list[str] = field(default_factory=list)  # its step entries, in order
+
+    def text(self, incident_id: str | None) -> list[str]:
+        head = self.state or (f"{incident_id}:" if incident_id else None)
+        return ([head] if head else []) + [STEP_INDENT + line for line in self.lines]
+
+
+def busy(lane: str, waiting: list[OutboxMessage], now: datetime) -> bool:
+    """A channel (not a DM) with messages due about DIGEST_BACKLOG incidents or more."""
+    if not lane.startswith("channel:"):
+        return False
+    return len({m.incident_id for m in due_run(waiting, now) if m.incident_id}) >= DIGEST_BACKLOG
+
+
+def due_run(messages: list[OutboxMessage], now: datetime) -> list[OutboxMessage]:
+    """The lane's pending, due messages from its head, up to the first that is not."""
+    run = []
+    for message in messages:
+        if message.status != outbox.PENDING or message.next_attempt_at > now:
+            break
+        run.append(message)
+    return run
+
+
+def build_digest(messages: list[OutboxMessage], now: datetime) -> tuple[list[OutboxMessage], Message]:
+    """The digest of the lane's due messages from its head, as many as fit in one message:
+    the rows it covers (in order) and its text and blocks."""
+    covered = due_run(messages, now)
+    while True:
+        incidents, chunks = _render(covered)
+        if len(chunks) < MAX_SECTIONS or len(covered) == 1:
+            break
+        covered = covered[: len(covered) * (MAX_SECTIONS - 1) // len(chunks)] or covered[:1]
+    title = (
+        f":package: *{incidents} incident(s)* changed while this channel was busy: "
+        "each one's latest state, with its steps under it."
+    )
+    blocks = [section(title)] + [section(chunk) for chunk in chunks[: MAX_SECTIONS - 1]]
+    return covered, (f"{incidents} incident(s) updated (digest)", blocks)
+
+
+def _render(messages: list[OutboxMessage]) -> tuple[int, list[str]]:
+    """How many incidents the messages are about, and their lines in sections' worth of text."""
+    entries: dict[str, _Entry] = {}
+    for message in messages:
+        entry = entries.setdefault(message.incident_id or f"notice:{message.id}", _Entry())
+        if message.method == UPSERT or not message.incident_id:
+            entry.state = str(message.payload.get("text", ""))
+        else:
+            entry.lines.extend(message.payload.get("lines") or [str(message.payload.get("text", ""))])
+    lines = [line for key, entry in entries.items() for line in entry.text(_incident(key))]
+    incidents = sum(1 for key in entries if not key.startswith("notice:"))
+    return incidents, _chunks(lines)
+
+
+def _incident(key: str) -> str | None:
+    return None if key.startswith("notice:") else key
+
+
+def _chunks(lines: list[str]) -> list[str]:
+    chunks: list[str] = []
+    current: list[str] = []
+    length = 0
+    for line in lines:
+        line = line[:MAX_TEXT]
+        if current and length + len(line) + 1 > MAX_TEXT:
+            chunks.append("\n".join(current))
+            current, length = [], 0
+        current.append(line)
+        length += len(line) + 1
+    if current:
+        chunks.append("\n".join(current))
+    return chunks

@@ -51,27 +51,24 @@ def query(
     offset: int = 0,
 ) -> list[AuditEntry]:
     """Rows matching every given filter, newest first (by insertion order)."""
-    q = AuditEntry.select()
-    if incident_id is not None:
-        q = q.where(AuditEntry.incident_id == incident_id)
-    if action is not None:
-        q = q.where(AuditEntry.action == action)
-    if actor is not None:
-        q = q.where(AuditEntry.actor == actor)
-    if start_date is not None:
-        q = q.where(AuditEntry.timestamp >= start_date)
-    if end_date is not None:
-        q = q.where(AuditEntry.timestamp <= end_date)
+    filters = {
+        "incident_id": incident_id,
+        "action": action,
+        "actor": actor,
+        "timestamp__gte": start_date,
+        "timestamp__lte": end_date,
+    }
     with db.connection_context():
-        return list(q.order_by(AuditEntry.id.desc()).limit(limit).offset(offset))
+        return statements.select_all(
+            AuditEntry,
+            limit=limit,
+            offset=offset,
+            descending=True,
+            **{name: value for name, value in filters.items() if value is not None},
+        )
 
 
 def for_incident(*, incident_id: str, limit: int = 1000) -> list[AuditEntry]:
     """An incident's whole trail, oldest first, as it happened."""
     with db.connection_context():
-        return list(
-            AuditEntry.select()
-            .where(AuditEntry.incident_id == incident_id)
-            .order_by(AuditEntry.id)
-            .limit(limit)
-        )
+        return statements.select_all(AuditEntry, limit=limit, incident_id=incident_id)

@@ -24,7 +24,11 @@ class UTCDateTimeField(peewee.DateTimeField):
         return super().db_value(value)
 
     def python_value(self, value: Any) -> Any:
-        value = super().python_value(value)
+        if isinstance(value, str):
+            try:
+                value = datetime.fromisoformat(value)  # what SQLite holds; far faster than peewee's formats
+            except ValueError:
+                value = super().python_value(value)
         if isinstance(value, datetime) and value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value

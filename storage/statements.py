@@ -39,19 +39,27 @@ def _primary_column(model: type[peewee.Model]) -> str:
     return str(primary.column_name)
 
 
+RANGES = {"__gte": ">=", "__lte": "<="}
+
+
 def _where(model: type[peewee.Model], where: dict[str, Any], params: list[Any]) -> str:
-    """The WHERE clause for equality (or IN, for a tuple) on each named field; extends `params`."""
+    """' WHERE ...' for equality (IN, for a tuple; >= and <= for names ending __gte and __lte) on
+    each named field, or '' without conditions; extends `params`."""
     param = _param()
     parts = []
     for name, value in where.items():
+        operator = "="
+        for suffix, symbol in RANGES.items():
+            if name.endswith(suffix):
+                name, operator = name.removesuffix(suffix), symbol
         field = model._meta.fields[name]
         if isinstance(value, tuple):
             parts.append(f"{_quote(field.column_name)} IN ({', '.join(param for _ in value)})")
             params.extend(field.db_value(v) for v in value)
         else:
-            parts.append(f"{_quote(field.column_name)} = {param}")
+            parts.append(f"{_quote(field.column_name)} {operator} {param}")
             params.append(field.db_value(value))
-    return " AND ".join(parts)
+    return f" WHERE {' AND '.join(parts)}" if parts else ""
 
 
 def _shape(where: dict[str, Any]) -> tuple[Any, ...]:
@@ -90,9 +98,17 @@ def select_first(model: type[M], *, order_by_id_desc: bool = False, **where: Any
     return rows[0] if rows else None
 
 
-def select_all(model: type[M], *, limit: int | None = None, **where: Any) -> list[M]:
-    """Every row matching every condition (the first `limit`), in primary key order."""
-    return _select(model, where, descending=False, limit=limit)
+def select_all(
+    model: type[M],
+    *,
+    limit: int | None = None,
+    offset: int = 0,
+    descending: bool = False,
+    **where: Any,
+) -> list[M]:
+    """The rows matching every condition in primary key order (`descending`: newest first), skipping
+    `offset` of them, at most `limit`."""
+    return _select(model, where, descending=descending, limit=limit, offset=offset)
 
 
 def count(model: type[peewee.Model], **where: Any) -> int:
@@ -102,13 +118,15 @@ def count(model: type[peewee.Model], **where: Any) -> int:
     clause = _where(model, where, params)
     sql = _sql_cache.get(key)
     if sql is None:
-        sql = f"SELECT COUNT(*) FROM {_quote(model._meta.table_name)} WHERE {clause}"  # noqa: S608
+        sql = f"SELECT COUNT(*) FROM {_quote(model._meta.table_name)}{clause}"  # noqa: S608
         _sql_cache[key] = sql
     return int(db.execute_sql(sql, params).fetchone()[0])
 
 
-def _select(model: type[M], where: dict[str, Any], *, descending: bool, limit: int | None) -> list[M]:
-    key = ("select", model, _shape(where), descending, limit is not None, is_postgres())
+def _select(
+    model: type[M], where: dict[str, Any], *, descending: bool, limit: int | None, offset: int = 0
+) -> list[M]:
+    key = ("select", model, _shape(where), descending, limit is not None, offset > 0, is_postgres())
     params: list[Any] = []
     clause = _where(model, where, params)
     sql = _sql_cache.get(key)
@@ -117,18 +135,29 @@ def _select(model: type[M], where: dict[str, Any], *, descending: bool, limit: i
         columns = ", ".join(_quote(f.column_name) for f in fields)
         order = f" ORDER BY {_quote(_primary_column(model))}" + (" DESC" if descending else "")
         table = _quote(model._meta.table_name)
-        sql = f"SELECT {columns} FROM {table} WHERE {clause}{order}"  # noqa: S608
+        sql = f"SELECT {columns} FROM {table}{clause}{order}"  # noqa: S608
         if limit is not None:
             sql += f" LIMIT {_param()}"
+        if offset > 0:
+            unlimited = "" if limit is not None or is_postgres() else " LIMIT -1"  # SQLite needs one
+            sql += f"{unlimited} OFFSET {_param()}"
         _sql_cache[key] = sql
     if limit is not None:
         params.append(limit)
-    rows = []
-    for values in db.execute_sql(sql, params).fetchall():
-        instance = model(**{f.name: f.python_value(v) for f, v in zip(fields, values, strict=True)})
-        instance._dirty.clear()  # type: ignore[attr-defined]  # as read: nothing to save
-        rows.append(instance)
-    return rows
+    if offset > 0:
+        params.append(offset)
+    converters = [(f.name, f.python_value) for f in fields]
+    return [_instance(model, converters, values) for values in db.execute_sql(sql, params).fetchall()]
+
+
+def _instance(model: type[M], converters: list[tuple[str, Any]], values: tuple[Any, ...]) -> M:
+    """A model instance as peewee's own reads build it: converted values, nothing dirty."""
+    instance = model(__no_default__=1)
+    instance.__data__ = {
+        name: None if value is None else convert(value)
+        for (name, convert), value in zip(converters, values, strict=True)
+    }
+    return instance
 
 
 def update(model: type[peewee.Model], where: dict[str, Any], **values: Any) -> int:
@@ -141,6 +170,6 @@ def update(model: type[peewee.Model], where: dict[str, Any], **values: Any) -> i
         assignments = ", ".join(
             f"{_quote(model._meta.fields[name].column_name)} = {_param()}" for name in values
         )
-        sql = f"UPDATE {_quote(model._meta.table_name)} SET {assignments} WHERE {clause}"  # noqa: S608
+        sql = f"UPDATE {_quote(model._meta.table_name)} SET {assignments}{clause}"  # noqa: S608
         _sql_cache[key] = sql
     return int(db.execute_sql(sql, params).rowcount)

@@ -4,6 +4,7 @@ them, each DM once, nothing posted twice, nothing sent inside a Retry-After."""
 from __future__ import annotations
 
 import re
+import time
 from collections import Counter
 from datetime import timedelta
 
@@ -29,8 +30,11 @@ runbooks:
 
 
 def audit_channel_lines(slack) -> list[str]:
+    """What the audit channel shows: each message's text (an incident's own message, updated in
+    place, says `<id>: <state>`) and its blocks (a digest lists one line per incident and step)."""
     lines = []
     for post in slack.channel(AUDIT_CHANNEL):
+        lines.extend(post.text.splitlines())
         for block in post.blocks:
             lines.extend(str(block.get("text", {}).get("text", "")).splitlines())
     return lines
@@ -65,7 +69,15 @@ def test_a_burst_reaches_the_audit_channel_as_digests_with_every_outcome(make_bo
                 found.update(re.findall(r"BURST-\d+", line.split(": resolved")[0]))
         return found
 
-    eventually(lambda: len(resolved_in_channel()) == BURST and outbox.backlog().get("slack", 0) == 0, 90)
+    def settled() -> bool | tuple[int, int, list[str]]:
+        resolved, backlog = len(resolved_in_channel()), outbox.backlog().get("slack", 0)
+        if resolved == BURST and backlog == 0:
+            return True
+        return False if time.monotonic() < deadline else (resolved, backlog, audit_channel_lines(slack))
+
+    deadline = time.monotonic() + 60
+    outcome = eventually(settled, 90)
+    assert outcome is True, outcome
 
     top_level = slack.top_level(AUDIT_CHANNEL)
     assert len(top_level) < BURST / 2, [m.text for m in top_level]  # digests, not one message each

@@ -45,7 +45,7 @@ def fill_audit(database: Database, rows: int) -> str:
     the bot's own sealing job would have left them (so it has nothing to do during the figure)."""
     subprocess.run(
         [PYTHON, str(ROOT / "bot.py"), "db", "upgrade"],
-        env=bot_env(database, ROOT / "runbooks.yml", 0) | {"PORT": "1"},
+        env=bot_env(database, ROOT / "runbooks.yml", 3000),
         check=True,
         capture_output=True,
     )

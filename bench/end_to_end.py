@@ -74,12 +74,17 @@ class Delivered:
                                 resolved.update(INCIDENT_ID.findall(line.split(": resolved")[0]))
         return cls(dms, resolved, per_id)
 
-    def complete(self) -> bool:
-        return len(self.dms) == INCIDENTS and len(self.resolved_in_channel) == INCIDENTS
+    def complete(self, incidents: int) -> bool:
+        return len(self.dms) == incidents and len(self.resolved_in_channel) == incidents
 
 
 def run_burst(
-    scratch: Path, database: Database, *, slack_limits: bool, give_up_after: float
+    scratch: Path,
+    database: Database,
+    *,
+    slack_limits: bool,
+    give_up_after: float,
+    incidents: int = INCIDENTS,
 ) -> dict[str, Any]:
     emulator = SlackEmulator(
         users={creator(n): {"email": f"e2e{n}@example.com"} for n in range(CREATORS)},
@@ -95,14 +100,14 @@ def run_burst(
             client.put("/api/v1/config", json={"max_concurrent_resolutions": 20}).raise_for_status()
             time.sleep(0.5)  # let the configuration notice go out before the clock starts
             start = time.monotonic()
-            for first in range(0, INCIDENTS, PER_REQUEST):
-                batch = [incident(n) for n in range(first, first + PER_REQUEST)]
+            for first in range(0, incidents, PER_REQUEST):
+                batch = [incident(n) for n in range(first, min(first + PER_REQUEST, incidents))]
                 answer = client.post("/webhooks/incidents", json=batch)
                 answer.raise_for_status()
                 assert all(item["decision"] == "queued" for item in answer.json()["accepted"]), answer.text
             accepted = time.monotonic() - start
             delivered = Delivered.read(emulator)
-            while not delivered.complete() and time.monotonic() - start < give_up_after:
+            while not delivered.complete(incidents) and time.monotonic() - start < give_up_after:
                 time.sleep(0.25)
                 delivered = Delivered.read(emulator)
             took = time.monotonic() - start
@@ -115,7 +120,7 @@ def run_burst(
         "database": database.label,
         "accepted_s": round(accepted, 2),
         "complete_s": round(took, 2),
-        "per_s": round(INCIDENTS / took, 1),
+        "per_s": round(incidents / took, 1),
         "dms": len(delivered.dms),
         "dms_twice": sum(1 for n in delivered.dms.values() if n > 1),
         "resolved_in_audit_channel": len(delivered.resolved_in_channel),
@@ -123,7 +128,7 @@ def run_burst(
         "slack_calls": len(calls),
         "answered_429": sum(1 for c in calls if c.status == 429),
         "calls_inside_retry_after": len(emulator.calls_inside_retry_after()),
-        "complete": delivered.complete(),
+        "complete": delivered.complete(incidents),
     }
 
 

@@ -70,6 +70,7 @@ class DecisionQueue:
                 outcomes = self.resolution.submit_many(requests)
         except Exception as exc:
             if len(batch) > 1:  # one delivery's trouble must not fail the others: decide them apart
+                log.warning("a batch of %d deliveries failed (%s); deciding each alone", len(batch), exc)
                 for delivery in batch:
                     self._decide([delivery])
                 return

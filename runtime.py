@@ -66,7 +66,7 @@ class Runtime:
         self.worker.start()
         every(self.scheduler, WEBHOOK_POLL_SECONDS, "deliver-result-callbacks", self.webhook_delivery.tick)
         every(self.scheduler, 60, "forget-expired-signatures", seen_signatures.forget_expired)
-        every(self.scheduler, 1.0, "seal-audit-chain", audit_chain.seal_pending)
+        every(self.scheduler, 1.0, "seal-audit-chain", audit_chain.seal_recent)
         if self.slack is not None:
             every(self.scheduler, OUTBOX_POLL_SECONDS, "deliver-slack-outbox", self.slack.delivery.tick)
         self.scheduler.start()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -61,12 +62,21 @@ def seal_pending(limit: int = 200) -> int:
         return len(rows)
 
 
-def seal_all() -> int:
+def seal_all(budget_seconds: float | None = None) -> int:
+    """Seal batch after batch (each its own transaction, so writers get in between) until none is
+    left or `budget_seconds` have passed; returns how many rows were sealed."""
+    deadline = None if budget_seconds is None else time.monotonic() + budget_seconds
     sealed = total = seal_pending()
-    while sealed:
+    while sealed and (deadline is None or time.monotonic() < deadline):
         sealed = seal_pending()
         total += sealed
     return total
+
+
+def seal_recent() -> int:
+    """The periodic job: keep up with a busy trail (a batch a tick would fall behind), within half
+    a second of work per tick."""
+    return seal_all(budget_seconds=0.5)
 
 
 @dataclass(frozen=True)

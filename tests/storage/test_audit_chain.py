@@ -60,3 +60,9 @@ def test_a_removed_row_is_reported():
         AuditEntry.delete().where(AuditEntry.seq == 2).execute()
     verdict = audit_chain.verify()
     assert (verdict.ok, verdict.problem) == (False, "row 2 was removed (the chain jumps to 3)")
+
+
+def test_the_periodic_job_keeps_up_with_more_than_a_batch():
+    write(450)  # more than two of seal_pending's batches of 200
+    assert audit_chain.seal_recent() == 450
+    assert audit_chain.verify() == audit_chain.Verdict(ok=True, checked=450, unsealed=0)

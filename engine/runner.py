@@ -98,14 +98,7 @@ class RunExecutor:
                 action, error = f"(cannot prepare: {exc})", str(exc)
                 problems += 1
             with write_transaction():
-                row = runs.start_step(
-                    run_id=run.id,
-                    position=position,
-                    name=step.name,
-                    kind=step.kind,
-                    phase="step",
-                    action=action,
-                )
+                row = self._record_start(run, position, step, action)
                 status = "would_run" if error is None else "failed"
                 self._step_done(run, incident, runs.finish_step(step=row, status=status, error=error))
                 audit.record(
@@ -185,14 +178,7 @@ class RunExecutor:
             prepared = prepare(step, values)
         except PlaceholderError as exc:
             with write_transaction():
-                row = runs.start_step(
-                    run_id=run.id,
-                    position=position,
-                    name=step.name,
-                    kind=step.kind,
-                    phase="step",
-                    action="",
-                )
+                row = self._record_start(run, position, step, "")
                 self._step_done(
                     run, incident, runs.finish_step(step=row, status="failed", error=f"refused: {exc}")
                 )
@@ -207,14 +193,7 @@ class RunExecutor:
             return StepVerdict.FAILED
         action = prepared.describe()
         with write_transaction():  # committed before the step runs: a crash leaves it visible
-            row = runs.start_step(
-                run_id=run.id,
-                position=position,
-                name=step.name,
-                kind=step.kind,
-                phase="step",
-                action=action,
-            )
+            row = self._record_start(run, position, step, action)
             audit.record(
                 action=AuditAction.STEP_STARTED,
                 incident_id=incident.incident_id,
@@ -350,6 +329,12 @@ class RunExecutor:
                 details={**details, "action": described},
             )
         return ok
+
+    @staticmethod
+    def _record_start(run: Run, position: int, step: Step, action: str) -> StepResult:
+        return runs.start_step(
+            run_id=run.id, position=position, name=step.name, kind=step.kind, phase="step", action=action
+        )
 
     # -- the end of a run ----------------------------------------------------------------------
 

@@ -45,9 +45,7 @@ def save_delivery(*, fields: dict[str, Any], existing: Incident | None, refresh:
         values["updated_at"] = now
         values["received_at"] = now
         values["resolution_status"] = "received"
-        row = Incident(**values)
-        row.id = statements.insert(Incident, **row.__data__)
-        return row
+        return statements.create(Incident, **values)
     if refresh:
         changes = {k: fields[k] for k in REFRESHABLE_FIELDS if k in fields}
         statements.update(Incident, {"id": existing.id}, updated_at=now, **changes)

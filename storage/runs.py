@@ -33,7 +33,8 @@ def latest_for(*, incident_id: str) -> Run | None:
 
 def enqueue(*, incident_id: str, runbook_id: str, dry_run: bool, forced: bool, requested_by: str) -> Run:
     """Queue a run; the partial unique index refuses a second active run of one incident."""
-    run = Run(
+    return statements.create(
+        Run,
         incident_id=incident_id,
         runbook_id=runbook_id,
         dry_run=dry_run,
@@ -42,8 +43,6 @@ def enqueue(*, incident_id: str, runbook_id: str, dry_run: bool, forced: bool, r
         status="queued",
         queued_at=utcnow(),
     )
-    run.id = statements.insert(Run, **run.__data__)
-    return run
 
 
 def claim(*, owner: str, lease_seconds: float) -> list[Run]:
@@ -111,19 +110,18 @@ def count_by_status() -> dict[str, int]:
 
 
 def start_step(*, run_id: int, position: int, name: str, kind: str, phase: str, action: str) -> StepResult:
-    row = StepResult(
-        run=run_id,
-        position=position,
-        name=name,
-        kind=kind,
-        phase=phase,
-        action=action,
-        status="running",
-        started_at=utcnow(),
-    )
     with write_transaction():
-        row.id = statements.insert(StepResult, **row.__data__)
-    return row
+        return statements.create(
+            StepResult,
+            run=run_id,
+            position=position,
+            name=name,
+            kind=kind,
+            phase=phase,
+            action=action,
+            status="running",
+            started_at=utcnow(),
+        )
 
 
 def finish_step(*, step: StepResult, **fields: Any) -> StepResult:

@@ -92,6 +92,14 @@ def insert(model: type[peewee.Model], **values: Any) -> int:
     return int(cursor.lastrowid)
 
 
+def create(model: type[M], **values: Any) -> M:
+    """Like peewee's Model.create: a new row (defaults filled in), inserted, returned with its id."""
+    instance = model(**values)
+    primary = _primary_column(model)
+    setattr(instance, primary, insert(model, **instance.__data__))
+    return instance
+
+
 def select_first(model: type[M], *, order_by_id_desc: bool = False, **where: Any) -> M | None:
     """The first row matching every condition (by primary key, or the last with `order_by_id_desc`)."""
     rows = _select(model, where, descending=order_by_id_desc, limit=1)

@@ -14,10 +14,12 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from storage import statements
 from storage.database import db, key_lock, write_transaction
 from storage.models import AuditEntry
 
 GENESIS = "0" * 64
+HEAD = "SELECT seq, chain_hash FROM audit_log WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1"
 BATCH = 1000
 
 
@@ -45,11 +47,9 @@ def seal_pending(limit: int = 200) -> int:
     """
     with write_transaction():
         key_lock("audit-chain")
-        head = (
-            AuditEntry.select().where(AuditEntry.seq.is_null(False)).order_by(AuditEntry.seq.desc()).first()
-        )
-        seq, previous = (head.seq, head.chain_hash) if head else (0, GENESIS)
-        rows = list(AuditEntry.select().where(AuditEntry.seq.is_null()).order_by(AuditEntry.id).limit(limit))
+        head = db.execute_sql(HEAD).fetchone()
+        seq, previous = (int(head[0]), str(head[1])) if head else (0, GENESIS)
+        rows = statements.select_all(AuditEntry, limit=limit, seq=None)
         updates = []
         for row in rows:
             seq += 1

@@ -43,8 +43,8 @@ RANGES = {"__gte": ">=", "__lte": "<="}
 
 
 def _where(model: type[peewee.Model], where: dict[str, Any], params: list[Any]) -> str:
-    """' WHERE ...' for equality (IN, for a tuple; >= and <= for names ending __gte and __lte) on
-    each named field, or '' without conditions; extends `params`."""
+    """' WHERE ...' for equality (IS NULL for None, IN for a tuple; >= and <= for names ending __gte
+    and __lte) on each named field, or '' without conditions; extends `params`."""
     param = _param()
     parts = []
     for name, value in where.items():
@@ -53,7 +53,9 @@ def _where(model: type[peewee.Model], where: dict[str, Any], params: list[Any]) 
             if name.endswith(suffix):
                 name, operator = name.removesuffix(suffix), symbol
         field = model._meta.fields[name]
-        if isinstance(value, tuple):
+        if value is None and operator == "=":
+            parts.append(f"{_quote(field.column_name)} IS NULL")
+        elif isinstance(value, tuple):
             parts.append(f"{_quote(field.column_name)} IN ({', '.join(param for _ in value)})")
             params.extend(field.db_value(v) for v in value)
         else:
@@ -63,7 +65,7 @@ def _where(model: type[peewee.Model], where: dict[str, Any], params: list[Any]) 
 
 
 def _shape(where: dict[str, Any]) -> tuple[Any, ...]:
-    return tuple((k, len(v) if isinstance(v, tuple) else None) for k, v in where.items())
+    return tuple((k, len(v) if isinstance(v, tuple) else v is None) for k, v in where.items())
 
 
 def insert(model: type[peewee.Model], **values: Any) -> int:

@@ -32,6 +32,7 @@ from handlers.webhooks.results import ResultCallbacks
 from settings import Settings
 from storage import audit_chain, migrations, seen_signatures
 from storage.database import bind, open_database
+from storage.group_commit import GroupCommitter
 from storage.models import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -126,6 +127,7 @@ def build_runtime(settings: Settings, *, notifier: Notifier | None = None) -> Ru
         notifier=everyone,
         cancel=threading.Event(),
         on_finished=resolution.run_finished,
+        writes=GroupCommitter(),
     )
     scheduler = BackgroundScheduler(timezone="UTC")
     worker = RunWorker(

@@ -6,7 +6,8 @@ import logging
 import threading
 from collections.abc import Callable
 from enum import StrEnum
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 from engine.audit_actions import AuditAction
 from engine.configuration import kill_switch_state
@@ -19,11 +20,13 @@ from engine.steps import prepare
 from storage import audit, config_store, incidents, runs
 from storage.database import write_transaction
 from storage.fields import utcnow
+from storage.group_commit import GroupCommitter
 from storage.models import Incident, Run, StepResult
 
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF_SECONDS = 60.0
+T = TypeVar("T")
 
 
 class StepVerdict(StrEnum):
@@ -43,11 +46,21 @@ class RunExecutor:
         notifier: Notifier,
         cancel: threading.Event,
         on_finished: Callable[[int], None] = lambda run_id: None,
+        writes: GroupCommitter | None = None,
     ) -> None:
         self.catalog = catalog
         self.notifier = notifier
         self.cancel = cancel
         self.on_finished = on_finished
+        self._writes = writes
+
+    def _write(self, stage: Callable[[], T]) -> T:
+        """Write one stage of a run (its rows, audit rows and messages) atomically and durably:
+        grouped with other runs' stages when a GroupCommitter is given, else in a transaction."""
+        if self._writes is not None:
+            return self._writes.run(stage)
+        with write_transaction():
+            return stage()
 
     # -- one run -------------------------------------------------------------------------------
 
@@ -56,7 +69,8 @@ class RunExecutor:
         incident = incidents.get(incident_id=run.incident_id)
         if incident is None:  # cannot happen while incidents are never deleted; fail loudly
             return self._finish(run, None, "failed", "The incident no longer exists")
-        with write_transaction():  # each stage of a run is one transaction: its rows and messages
+
+        def started() -> None:
             audit.record(
                 action=AuditAction.AUTO_RESOLUTION_ATTEMPTED,
                 incident_id=incident.incident_id,
@@ -75,6 +89,8 @@ class RunExecutor:
                 incident_id=incident.incident_id,
                 run_id=run.id,
             )
+
+        self._write(started)
         runbook = self.catalog().get(run.runbook_id)
         if runbook is None:
             return self._finish(
@@ -97,27 +113,26 @@ class RunExecutor:
             except PlaceholderError as exc:
                 action, error = f"(cannot prepare: {exc})", str(exc)
                 problems += 1
-            with write_transaction():
-                row = self._record_start(run, position, step, action)
-                status = "would_run" if error is None else "failed"
-                self._step_done(run, incident, runs.finish_step(step=row, status=status, error=error))
-                audit.record(
-                    action=AuditAction.STEP_SKIPPED,
-                    incident_id=incident.incident_id,
-                    run_id=run.id,
-                    success=error is None,
-                    error_message=error,
-                    details={
-                        "step": step.name,
-                        "position": position,
-                        "dry_run": True,
-                        "would_run": action,
-                    },
-                )
+            self._write(partial(self._record_dry_step, run, incident, position, step, action, error))
         message = f"Dry run: {len(runbook.steps)} step(s) recorded, nothing executed"
         if problems:
             message += f"; {problems} step(s) could not be prepared"
         return self._finish(run, incident, "dry_run", message)
+
+    def _record_dry_step(
+        self, run: Run, incident: Incident, position: int, step: Step, action: str, error: str | None
+    ) -> None:
+        row = self._record_start(run, position, step, action)
+        status = "would_run" if error is None else "failed"
+        self._step_done(run, incident, runs.finish_step(step=row, status=status, error=error))
+        audit.record(
+            action=AuditAction.STEP_SKIPPED,
+            incident_id=incident.incident_id,
+            run_id=run.id,
+            success=error is None,
+            error_message=error,
+            details={"step": step.name, "position": position, "dry_run": True, "would_run": action},
+        )
 
     def _run_steps(self, run: Run, incident: Incident, runbook: Runbook) -> str:
         category = config_store.get_category(category=incident.category)
@@ -177,22 +192,19 @@ class RunExecutor:
         try:
             prepared = prepare(step, values)
         except PlaceholderError as exc:
-            with write_transaction():
+            refused = f"refused: {exc}"
+
+            def record_refusal() -> None:
                 row = self._record_start(run, position, step, "")
-                self._step_done(
-                    run, incident, runs.finish_step(step=row, status="failed", error=f"refused: {exc}")
+                self._end_step(
+                    run, incident, row, AuditAction.STEP_FAILED, {**base, "refused": True}, error=refused
                 )
-                audit.record(
-                    action=AuditAction.STEP_FAILED,
-                    incident_id=incident.incident_id,
-                    run_id=run.id,
-                    success=False,
-                    error_message=f"refused: {exc}",
-                    details={**base, "refused": True},
-                )
+
+            self._write(record_refusal)
             return StepVerdict.FAILED
         action = prepared.describe()
-        with write_transaction():  # committed before the step runs: a crash leaves it visible
+
+        def record_start() -> StepResult:
             row = self._record_start(run, position, step, action)
             audit.record(
                 action=AuditAction.STEP_STARTED,
@@ -200,6 +212,9 @@ class RunExecutor:
                 run_id=run.id,
                 details={**base, "action": action, "max_attempts": retries + 1},
             )
+            return row
+
+        row = self._write(record_start)  # committed before the step runs: a crash leaves it visible
         outcome = None
         for attempt in range(1, retries + 2):
             if attempt > 1:
@@ -223,40 +238,42 @@ class RunExecutor:
                     return StepVerdict.HALTED
             outcome = prepared.run(step.timeout, self.cancel)
             if outcome.ok:
-                with write_transaction():
-                    row = runs.finish_step(
-                        step=row, status="succeeded", attempts=attempt, output=outcome.output
-                    )
-                    self._step_done(run, incident, row)
-                    audit.record(
-                        action=AuditAction.STEP_SUCCEEDED,
-                        incident_id=incident.incident_id,
-                        run_id=run.id,
-                        details={**base, "attempts": attempt, "duration_ms": row.duration_ms},
-                    )
+                succeeded = {**base, "attempts": attempt}
+                end = partial(self._end_step, run, incident, row, AuditAction.STEP_SUCCEEDED, succeeded)
+                self._write(partial(end, attempts=attempt, output=outcome.output))
                 return StepVerdict.SUCCEEDED
             if self.cancel.is_set():
                 break
         assert outcome is not None
-        with write_transaction():
-            row = runs.finish_step(
-                step=row, status="failed", attempts=attempt, output=outcome.output, error=outcome.error
-            )
-            self._step_done(run, incident, row)
-            audit.record(
-                action=AuditAction.STEP_FAILED,
-                incident_id=incident.incident_id,
-                run_id=run.id,
-                success=False,
-                error_message=outcome.error,
-                details={
-                    **base,
-                    "attempts": attempt,
-                    "duration_ms": row.duration_ms,
-                    "output": outcome.output,
-                },
-            )
+        failed = {**base, "attempts": attempt, "output": outcome.output}
+        end = partial(self._end_step, run, incident, row, AuditAction.STEP_FAILED, failed)
+        self._write(partial(end, attempts=attempt, output=outcome.output, error=outcome.error))
         return StepVerdict.FAILED
+
+    def _end_step(
+        self,
+        run: Run,
+        incident: Incident,
+        row: StepResult,
+        action: AuditAction,
+        details: dict[str, Any],
+        *,
+        error: str | None = None,
+        **finished: Any,
+    ) -> None:
+        """Record how a step ended: its row (succeeded when there is no error), its thread entry
+        and its audit row (with the step's duration)."""
+        status = "succeeded" if error is None else "failed"
+        row = runs.finish_step(step=row, status=status, error=error, **finished)
+        self._step_done(run, incident, row)
+        audit.record(
+            action=action,
+            incident_id=incident.incident_id,
+            run_id=run.id,
+            success=error is None,
+            error_message=error,
+            details={**details, "duration_ms": row.duration_ms},
+        )
 
     def _roll_back(
         self,
@@ -293,14 +310,15 @@ class RunExecutor:
             described = prepared.describe()
         except PlaceholderError as exc:
             prepared, described = None, f"(cannot prepare: {exc})"
-        with write_transaction():
+
+        def record_start() -> StepResult:
             audit.record(
                 action=AuditAction.ROLLBACK_STARTED,
                 incident_id=incident.incident_id,
                 run_id=run.id,
                 details=details,
             )
-            row = runs.start_step(
+            return runs.start_step(
                 run_id=run.id,
                 position=position,
                 name=name,
@@ -308,26 +326,14 @@ class RunExecutor:
                 phase="rollback",
                 action=described,
             )
+
+        row = self._write(record_start)
         outcome = prepared.run(action.timeout, threading.Event()) if prepared else None
         ok = outcome is not None and outcome.ok
         error = None if ok else (outcome.error if outcome else described)
-        with write_transaction():
-            row = runs.finish_step(
-                step=row,
-                status="succeeded" if ok else "failed",
-                attempts=1,
-                output=outcome.output if outcome else "",
-                error=error,
-            )
-            self._step_done(run, incident, row)
-            audit.record(
-                action=AuditAction.ROLLBACK_SUCCEEDED if ok else AuditAction.ROLLBACK_FAILED,
-                incident_id=incident.incident_id,
-                run_id=run.id,
-                success=ok,
-                error_message=error,
-                details={**details, "action": described},
-            )
+        verdict = AuditAction.ROLLBACK_SUCCEEDED if ok else AuditAction.ROLLBACK_FAILED
+        end = partial(self._end_step, run, incident, row, verdict, {**details, "action": described})
+        self._write(partial(end, error=error, attempts=1, output=outcome.output if outcome else ""))
         return ok
 
     @staticmethod
@@ -349,7 +355,9 @@ class RunExecutor:
 
     def _finish(self, run: Run, incident: Incident | None, status: str, message: str) -> str:
         """End the run: its status, the incident's, the audit rows and the messages, in one transaction."""
-        with write_transaction():
+
+        def record_end() -> str | None:
+            """None, or the status the run already had when it was finished elsewhere."""
             if not runs.finish(run_id=run.id, status=status, message=message):
                 log.warning("run %s was finished elsewhere (lease lapsed?); leaving it", run.id)
                 current = runs.get(run_id=run.id)
@@ -359,6 +367,11 @@ class RunExecutor:
                 finished = runs.get(run_id=run.id)
                 assert finished is not None
                 report_outcome(self.notifier, finished, incident)
+            return None
+
+        earlier = self._write(record_end)
+        if earlier is not None:
+            return earlier
         self.on_finished(run.id)
         return status
 

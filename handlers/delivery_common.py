@@ -47,7 +47,7 @@ class OutboxDispatcher(ABC):
         self._tick_lock = threading.Lock()
 
     def tick(self) -> int:
-        """Deliver what is due; returns how many outbox rows were settled."""
+        """Deliver what is due; returns how many outbox rows (or lanes) were taken on."""
         if not self._tick_lock.acquire(blocking=False):
             return 0
         try:

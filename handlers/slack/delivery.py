@@ -16,8 +16,10 @@ again; only a post Slack never kept is sent again.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import Enum
@@ -55,6 +57,7 @@ PERMANENT_ERRORS = frozenset(
     }
 )
 MAX_BATCH = 20
+LANE_WORKERS = 4  # lanes (channels, DMs) delivered at once
 LEASE_NAME = "slack-outbox"
 METADATA_TYPE = "autoresolve_outbox"
 SENDING_STALE = timedelta(seconds=20)  # longer than a call may take (10 s time-out)
@@ -135,6 +138,10 @@ class SlackDelivery(OutboxDispatcher):
         self._method_hold: dict[str, float] = {}
         self._user_ids: dict[str, str] = {}
         self._dm_channels: dict[str, str] = {}
+        self._method_lock = threading.Lock()
+        self._lane_workers = ThreadPoolExecutor(max_workers=LANE_WORKERS, thread_name_prefix="slack-lane")
+        self._in_flight: set[str] = set()
+        self._in_flight_lock = threading.Lock()
 
     # -- the periodic job -------------------------------------------------------------------------
 
@@ -142,7 +149,27 @@ class SlackDelivery(OutboxDispatcher):
         lanes: dict[str, list[OutboxMessage]] = {}
         for message in outbox.heads_of_lanes(transport="slack"):
             lanes.setdefault(message.lane, []).append(message)
-        return sum(self._drain(lane, messages) for lane, messages in lanes.items())
+        # Lanes are independent (order is kept within each one): each is worked by one of a few
+        # threads, and a lane still busy (a slow call, a long backlog) is left out of later ticks
+        # until it is done, while the other lanes go on.
+        started = 0
+        for lane, messages in lanes.items():
+            with self._in_flight_lock:
+                if lane in self._in_flight:
+                    continue
+                self._in_flight.add(lane)
+            self._lane_workers.submit(self._drain_in_turn, lane, messages)
+            started += 1
+        return started
+
+    def _drain_in_turn(self, lane: str, messages: list[OutboxMessage]) -> None:
+        try:
+            self._drain(lane, messages)
+        except Exception:
+            log.exception("delivering lane %s failed; it is tried again at the next tick", lane)
+        finally:
+            with self._in_flight_lock:
+                self._in_flight.discard(lane)
 
     def _drain(self, lane: str, messages: list[OutboxMessage]) -> int:
         settled = 0
@@ -326,10 +353,14 @@ class SlackDelivery(OutboxDispatcher):
 
     def _api(self, message: OutboxMessage, method: str, **arguments: Any) -> dict[str, Any]:
         """Call a Web API method; on failure schedule the retry and raise _Wait, or raise _Drop."""
-        hold = self._method_hold.get(method, 0.0)
-        bucket = self._methods.get(method)
-        if hold > self.clock() or (bucket is not None and not bucket.ready(self.clock())):
+        if self._method_hold.get(method, 0.0) > self.clock():
             raise _Wait
+        bucket = self._methods.get(method)
+        if bucket is not None:
+            with self._method_lock:  # shared by the lanes: the call's token is taken before it
+                if not bucket.ready(self.clock()):
+                    raise _Wait
+                bucket.take()
         try:
             if method in QUERY_METHODS:
                 response = self.client.api_call(method, params=arguments)
@@ -340,8 +371,6 @@ class SlackDelivery(OutboxDispatcher):
             raise AssertionError("_api_error always raises") from exc
         except (OSError, ValueError) as exc:  # unreachable, reset, timed out, garbled answer
             self._transient(message, f"{method}: {type(exc).__name__}: {exc}")
-        if bucket is not None:
-            bucket.take()
         return dict(response.data) if isinstance(response.data, dict) else {}
 
     def _api_error(self, message: OutboxMessage, method: str, exc: SlackApiError) -> None:

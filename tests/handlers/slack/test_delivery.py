@@ -72,3 +72,20 @@ def test_a_hanging_slack_times_out_and_is_retried(bot):
     bot.slack.hang("conversations.open", 0)
     eventually(lambda: bot.slack.channel("D" + CREATOR[1:]), timeout=60)
     assert len(bot.slack.channel("D" + CREATOR[1:])) == 1
+
+
+def test_a_hanging_dm_does_not_hold_up_the_audit_channel(bot):
+    bot.slack.hang("conversations.open", 8)  # only the DM lane opens a conversation
+    bot.incident("INC-1")
+    eventually(lambda: bot.slack.calls_to("conversations.open"), timeout=10)
+    hung_at = time.monotonic()
+    bot.incident("INC-2")  # its audit-channel messages must not wait for INC-1's DM
+
+    def channel_shows_resolved() -> bool:
+        return any(m.text.startswith("INC-2: resolved") for m in bot.slack.top_level(AUDIT_CHANNEL))
+
+    eventually(channel_shows_resolved, timeout=6)
+    assert time.monotonic() - hung_at < 8  # while the DM's call still hangs
+    assert bot.slack.channel("D" + CREATOR[1:]) == []
+    bot.slack.hang("conversations.open", 0)
+    eventually(lambda: len(bot.slack.channel("D" + CREATOR[1:])) == 2, timeout=60)

@@ -57,12 +57,16 @@ def heads_of_lanes(*, transport: str, now: datetime | None = None, limit: int = 
         )
 
 
-def mark_sending(*, ids: list[int]) -> None:
-    """About to hand these to Slack: a crash from here on leaves them `sending`, to be checked."""
+def mark_sending(*, ids: list[int]) -> int:
+    """About to hand these to Slack: a crash from here on leaves them `sending`, to be checked.
+
+    Only pending rows are taken; returns how many (0: another deliverer has settled them)."""
     with write_transaction():
-        OutboxMessage.update(status=SENDING, next_attempt_at=utcnow()).where(
-            OutboxMessage.id.in_(ids)
-        ).execute()
+        return int(
+            OutboxMessage.update(status=SENDING, next_attempt_at=utcnow())
+            .where(OutboxMessage.id.in_(ids) & (OutboxMessage.status == PENDING))
+            .execute()
+        )
 
 
 def release_sending(*, ids: list[int]) -> None:

@@ -146,6 +146,10 @@ class SlackDelivery(OutboxDispatcher):
     # -- the periodic job -------------------------------------------------------------------------
 
     def _deliver_due(self) -> int:
+        with self._in_flight_lock:
+            # Lanes busy before the read are left out even if they finish meanwhile: what was read
+            # of them may already be stale (sent since), and a stale read would post twice.
+            busy = set(self._in_flight)
         lanes: dict[str, list[OutboxMessage]] = {}
         for message in outbox.heads_of_lanes(transport="slack"):
             lanes.setdefault(message.lane, []).append(message)
@@ -155,7 +159,7 @@ class SlackDelivery(OutboxDispatcher):
         started = 0
         for lane, messages in lanes.items():
             with self._in_flight_lock:
-                if lane in self._in_flight:
+                if lane in busy or lane in self._in_flight:
                     continue
                 self._in_flight.add(lane)
             self._lane_workers.submit(self._drain_in_turn, lane, messages)
@@ -293,7 +297,8 @@ class SlackDelivery(OutboxDispatcher):
             arguments["blocks"] = payload["blocks"]
         if thread_ts:
             arguments["thread_ts"] = thread_ts
-        outbox.mark_sending(ids=ids)
+        if not outbox.mark_sending(ids=ids):
+            raise _Wait  # settled by another deliverer since the lane was read: read it again
         try:
             response = self._api(message, "chat.postMessage", **arguments)
         except (_Wait, _Drop):

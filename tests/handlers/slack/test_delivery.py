@@ -5,9 +5,10 @@ from __future__ import annotations
 import time
 
 from storage import outbox
-from tests.conftest import eventually
-from tests.handlers.slack.conftest import AUDIT_CHANNEL, CREATOR, SlackBot
+from tests.conftest import eventually, wired_runtime
+from tests.handlers.slack.conftest import AUDIT_CHANNEL, CREATOR, RUNBOOKS, SlackBot
 from tests.support.slack_emulator import Call
+from tests.support.slack_requests import SIGNING_SECRET
 
 
 def outbox_rows(bot: SlackBot) -> dict[str, int]:
@@ -89,3 +90,30 @@ def test_a_hanging_dm_does_not_hold_up_the_audit_channel(bot):
     assert bot.slack.channel("D" + CREATOR[1:]) == []
     bot.slack.hang("conversations.open", 0)
     eventually(lambda: len(bot.slack.channel("D" + CREATOR[1:])) == 2, timeout=60)
+
+
+def test_a_stale_read_of_a_lane_never_posts_again(slack, sqlite_url, tmp_path):
+    """Two deliverers (threads or replicas) working from one read of a lane: the second finds the
+    rows settled in the database and posts nothing."""
+    runtime = wired_runtime(
+        sqlite_url,
+        tmp_path,
+        RUNBOOKS,
+        recording_notifier=False,
+        slack_bot_token="xoxb-test-token",
+        slack_signing_secret=SIGNING_SECRET,
+        slack_api_url=slack.api_url,
+        audit_channel=AUDIT_CHANNEL,
+    )
+    assert runtime.slack is not None
+    runtime.configuration.activate_kill_switch(actor="U0ADMIN", reason="stale read test")  # one post
+    lane = f"channel:{AUDIT_CHANNEL}"
+    first_read = [m for m in outbox.heads_of_lanes(transport="slack") if m.lane == lane]
+    second_read = [m for m in outbox.heads_of_lanes(transport="slack") if m.lane == lane]
+    assert [m.method for m in first_read] == ["chat.postMessage"]
+    delivery = runtime.slack.delivery
+    delivery._drain(lane, first_read)
+    delivery._drain(lane, second_read)  # read before the first was sent, as a stale deliverer's
+    assert len(slack.calls_to("chat.postMessage")) == 1
+    assert [m.text[:20] for m in slack.top_level(AUDIT_CHANNEL)] == [":octagonal_sign: Kil"]
+    assert outbox.backlog().get("slack", 0) == 0

@@ -9,14 +9,13 @@ and each caller's future gets its own outcomes. With no load a batch is one deli
 from __future__ import annotations
 
 import logging
-import queue
-import threading
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 
 from engine.errors import InvalidInput
 from engine.service import ResolutionService, Submission, SubmitRequest
+from storage.batches import BatchWorker
 from storage.database import unit_of_work
 
 log = logging.getLogger(__name__)
@@ -34,34 +33,15 @@ class _Delivery:
 class DecisionQueue:
     def __init__(self, resolution: ResolutionService) -> None:
         self.resolution = resolution
-        self._queue: queue.SimpleQueue[_Delivery] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._start_lock = threading.Lock()
+        self._worker: BatchWorker[_Delivery] = BatchWorker(
+            "decision-queue", self._decide, max_size=MAX_BATCH, size=lambda d: len(d.requests)
+        )
 
     def decide(self, requests: Sequence[SubmitRequest]) -> Future[Outcomes]:
         """Queue one delivery's incidents; the future holds an outcome per request, in order."""
-        self._ensure_running()
         delivery = _Delivery(requests, Future())
-        self._queue.put(delivery)
+        self._worker.put(delivery)
         return delivery.done
-
-    def _ensure_running(self) -> None:
-        with self._start_lock:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="decision-queue", daemon=True)
-                self._thread.start()
-
-    def _run(self) -> None:
-        while True:
-            batch = [self._queue.get()]
-            size = len(batch[0].requests)
-            while size < MAX_BATCH:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-                size += len(batch[-1].requests)
-            self._decide(batch)
 
     def _decide(self, batch: list[_Delivery]) -> None:
         requests = [request for delivery in batch for request in delivery.requests]

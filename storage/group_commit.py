@@ -10,53 +10,34 @@ database writer instead of fifty.
 from __future__ import annotations
 
 import logging
-import queue
-import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
+from storage.batches import BatchWorker
 from storage.database import db, unit_of_work, write_transaction
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 MAX_GROUP = 200  # functions per transaction: more would hold the writer lock too long
+Write = tuple[Callable[[], Any], Future[Any]]
 
 
 class GroupCommitter:
     def __init__(self) -> None:
-        self._queue: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]]] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._start_lock = threading.Lock()
+        self._worker: BatchWorker[Write] = BatchWorker("group-commit", self._commit, max_size=MAX_GROUP)
 
     def run(self, write: Callable[[], T]) -> T:
         """Run `write` in the next group; return its result once the group is committed."""
-        if threading.current_thread() is self._thread:
+        if self._worker.in_worker():
             return write()  # already inside the group's transaction
-        self._ensure_running()
         done: Future[T] = Future()
-        self._queue.put((write, done))
+        self._worker.put((write, done))
         return done.result()
 
-    def _ensure_running(self) -> None:
-        with self._start_lock:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._loop, name="group-commit", daemon=True)
-                self._thread.start()
-
-    def _loop(self) -> None:
-        while True:
-            group = [self._queue.get()]
-            while len(group) < MAX_GROUP:
-                try:
-                    group.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            self._commit(group)
-
     @staticmethod
-    def _commit(group: list[tuple[Callable[[], Any], Future[Any]]]) -> None:
+    def _commit(group: list[Write]) -> None:
         outcomes: list[tuple[Future[Any], Any, BaseException | None]] = []
         try:
             with unit_of_work(), write_transaction():

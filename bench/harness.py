@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,18 +17,14 @@ from typing import Any
 
 import httpx
 
+from tests.support.processes import free_port
+
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 DURATION = os.environ.get("BENCH_SECONDS", "10")
 SIGNING_SECRET = "bench-signing-secret"  # noqa: S105  # the emulator's, not a real secret
 BOT_TOKEN = "xoxb-bench"  # noqa: S105
 AUDIT_CHANNEL = "C0AUDIT"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_ready(url: str, timeout: float = 60) -> None:

@@ -18,7 +18,6 @@ from engine.placeholders import PlaceholderError
 from engine.runbooks import Action, Runbook, RunbookCatalog, Step
 from engine.steps import prepare
 from storage import audit, config_store, incidents, runs
-from storage.database import write_transaction
 from storage.fields import utcnow
 from storage.group_commit import GroupCommitter
 from storage.models import Incident, Run, StepResult
@@ -46,7 +45,7 @@ class RunExecutor:
         notifier: Notifier,
         cancel: threading.Event,
         on_finished: Callable[[int], None] = lambda run_id: None,
-        writes: GroupCommitter | None = None,
+        writes: GroupCommitter,
     ) -> None:
         self.catalog = catalog
         self.notifier = notifier
@@ -55,12 +54,9 @@ class RunExecutor:
         self._writes = writes
 
     def _write(self, stage: Callable[[], T]) -> T:
-        """Write one stage of a run (its rows, audit rows and messages) atomically and durably:
-        grouped with other runs' stages when a GroupCommitter is given, else in a transaction."""
-        if self._writes is not None:
-            return self._writes.run(stage)
-        with write_transaction():
-            return stage()
+        """Write one stage of a run (its rows, audit rows and messages) atomically and durably,
+        committed together with whatever stages other runs handed over meanwhile."""
+        return self._writes.run(stage)
 
     # -- one run -------------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable
@@ -19,7 +20,7 @@ from engine.runbooks import Action, Runbook, RunbookCatalog, Step
 from engine.steps import prepare
 from storage import audit, config_store, incidents, runs
 from storage.fields import utcnow
-from storage.group_commit import GroupCommitter
+from storage.group_commit import GroupCommitter, Staged, WriteAhead
 from storage.models import Incident, Run, StepResult
 
 log = logging.getLogger(__name__)
@@ -51,17 +52,36 @@ class RunExecutor:
         self.notifier = notifier
         self.cancel = cancel
         self.on_finished = on_finished
-        self._writes = writes
+        self.writes = writes  # where the stages of runs are committed
+        self._current = threading.local()  # the stages of the run this thread executes
 
-    def _write(self, stage: Callable[[], T]) -> T:
-        """Write one stage of a run (its rows, audit rows and messages) atomically and durably,
-        committed together with whatever stages other runs handed over meanwhile."""
-        return self._writes.run(stage)
+    def _write(self, stage: Callable[[], T]) -> Staged[T]:
+        """Hand over one stage of the current run (its rows, audit rows and messages), written
+        atomically and in order with the run's other stages, committed together with whatever
+        stages other runs handed over meanwhile. Does not wait: see `_durable`."""
+        stages: WriteAhead = self._current.stages
+        return stages.write(stage)
+
+    def _durable(self) -> None:
+        """Wait until the current run's stages are committed. Called before a step reaches outside
+        the bot (so a crash leaves it visible as started) and at the end of the run."""
+        stages: WriteAhead = self._current.stages
+        stages.durable()
 
     # -- one run -------------------------------------------------------------------------------
 
     def execute(self, run: Run) -> str:
         """Execute a run already claimed (status running); returns its terminal status."""
+        self._current.stages = stages = WriteAhead(self.writes)
+        try:
+            return self._execute(run)
+        except BaseException:
+            # Whoever handles the crash writes after this run's last stage, never before it.
+            with contextlib.suppress(Exception):
+                stages.durable()
+            raise
+
+    def _execute(self, run: Run) -> str:
         incident = incidents.get(incident_id=run.incident_id)
         if incident is None:  # cannot happen while incidents are never deleted; fail loudly
             return self._finish(run, None, "failed", "The incident no longer exists")
@@ -210,41 +230,53 @@ class RunExecutor:
             )
             return row
 
-        row = self._write(record_start)  # committed before the step runs: a crash leaves it visible
+        started = self._write(record_start)
         outcome = None
         for attempt in range(1, retries + 2):
             if attempt > 1:
                 delay = min(step.backoff * 2 ** (attempt - 2), MAX_BACKOFF_SECONDS)
-                audit.record(
-                    action=AuditAction.STEP_RETRY,
-                    incident_id=incident.incident_id,
-                    run_id=run.id,
-                    details={**base, "attempt": attempt, "delay_seconds": delay},
-                    error_message=outcome.error if outcome else None,
+                self._write(
+                    partial(
+                        audit.record,
+                        action=AuditAction.STEP_RETRY,
+                        incident_id=incident.incident_id,
+                        run_id=run.id,
+                        details={**base, "attempt": attempt, "delay_seconds": delay},
+                        error_message=outcome.error if outcome else None,
+                    )
                 )
                 if self.cancel.wait(delay):
-                    row = runs.finish_step(step=row, status="failed", attempts=attempt - 1, error="cancelled")
-                    self._step_done(run, incident, row)
+                    self._write(
+                        partial(self._stop_step, run, incident, started, "failed", attempt, "cancelled")
+                    )
                     return StepVerdict.CANCELLED
                 if kill_switch_state().active:
-                    row = runs.finish_step(
-                        step=row, status="halted", attempts=attempt - 1, error="kill switch"
+                    self._write(
+                        partial(self._stop_step, run, incident, started, "halted", attempt, "kill switch")
                     )
-                    self._step_done(run, incident, row)
                     return StepVerdict.HALTED
+            if prepared.reaches_outside:
+                self._durable()  # the start (and any retry) is on record before anything happens
             outcome = prepared.run(step.timeout, self.cancel)
             if outcome.ok:
                 succeeded = {**base, "attempts": attempt}
-                end = partial(self._end_step, run, incident, row, AuditAction.STEP_SUCCEEDED, succeeded)
+                end = partial(self._end_staged, run, incident, started, AuditAction.STEP_SUCCEEDED, succeeded)
                 self._write(partial(end, attempts=attempt, output=outcome.output))
                 return StepVerdict.SUCCEEDED
             if self.cancel.is_set():
                 break
         assert outcome is not None
         failed = {**base, "attempts": attempt, "output": outcome.output}
-        end = partial(self._end_step, run, incident, row, AuditAction.STEP_FAILED, failed)
+        end = partial(self._end_staged, run, incident, started, AuditAction.STEP_FAILED, failed)
         self._write(partial(end, attempts=attempt, output=outcome.output, error=outcome.error))
         return StepVerdict.FAILED
+
+    def _stop_step(
+        self, run: Run, incident: Incident, started: Staged[StepResult], status: str, attempt: int, why: str
+    ) -> None:
+        """A step stopped before its next attempt (cancelled, halted): its row and its thread entry."""
+        row = runs.finish_step(step=started.value, status=status, attempts=attempt - 1, error=why)
+        self._step_done(run, incident, row)
 
     def _end_step(
         self,
@@ -270,6 +302,12 @@ class RunExecutor:
             error_message=error,
             details={**details, "duration_ms": row.duration_ms},
         )
+
+    def _end_staged(
+        self, run: Run, incident: Incident, started: Staged[StepResult], *args: Any, **kw: Any
+    ) -> None:
+        """`_end_step` for a step whose start was an earlier stage of this run."""
+        self._end_step(run, incident, started.value, *args, **kw)
 
     def _roll_back(
         self,
@@ -323,12 +361,14 @@ class RunExecutor:
                 action=described,
             )
 
-        row = self._write(record_start)
+        started = self._write(record_start)
+        if prepared is not None and prepared.reaches_outside:
+            self._durable()
         outcome = prepared.run(action.timeout, threading.Event()) if prepared else None
         ok = outcome is not None and outcome.ok
         error = None if ok else (outcome.error if outcome else described)
         verdict = AuditAction.ROLLBACK_SUCCEEDED if ok else AuditAction.ROLLBACK_FAILED
-        end = partial(self._end_step, run, incident, row, verdict, {**details, "action": described})
+        end = partial(self._end_staged, run, incident, started, verdict, {**details, "action": described})
         self._write(partial(end, error=error, attempts=1, output=outcome.output if outcome else ""))
         return ok
 
@@ -365,7 +405,9 @@ class RunExecutor:
                 report_outcome(self.notifier, finished, incident)
             return None
 
-        earlier = self._write(record_end)
+        ended = self._write(record_end)
+        self._durable()
+        earlier = ended.value
         if earlier is not None:
             return earlier
         self.on_finished(run.id)

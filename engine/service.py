@@ -19,7 +19,7 @@ from engine.incident import IncidentIn, IncidentStatus, incident_values
 from engine.notifications import hand_over
 from engine.notifier import DecisionReport, Notifier
 from engine.runbooks import RunbookCatalog
-from storage import audit, config_store, incidents, runs
+from storage import audit, config_store, incidents, runs, statements
 from storage.database import key_lock, unit_of_work, write_transaction
 from storage.fields import utcnow
 from storage.models import CategorySetting, Incident, Run, StepResult
@@ -119,7 +119,7 @@ class ResolutionService:
 
     def _decide_all(self, requests: Sequence[SubmitRequest]) -> list[Submission | InvalidInput]:
         outcomes: list[Submission | InvalidInput] = []
-        with write_transaction():
+        with write_transaction(), statements.appending():
             # Read once per transaction: no other writer can change them before it commits.
             kill_switch_active = kill_switch_state().active
             categories: dict[str, CategorySetting] = {}

@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import httpx
 
@@ -33,6 +33,10 @@ class StepOutcome:
 
 
 class PreparedAction(Protocol):
+    # Whether running it can change something outside the bot (a request, a program): the runner
+    # makes the step's start durable first, so that a crash leaves it visible as started.
+    reaches_outside: ClassVar[bool]
+
     @property
     def kind(self) -> str: ...
 
@@ -58,6 +62,7 @@ class PreparedHttp:
     body: str | None
     expect_status: tuple[int, ...]
     kind: str = "http"
+    reaches_outside: ClassVar[bool] = True
 
     def describe(self) -> str:
         return f"{self.method} {self.url}"
@@ -90,6 +95,7 @@ class PreparedHttp:
 class PreparedCommand:
     argv: tuple[str, ...]
     kind: str = "command"
+    reaches_outside: ClassVar[bool] = True
 
     def describe(self) -> str:
         return " ".join(self.argv)
@@ -126,6 +132,7 @@ class PreparedCommand:
 class PreparedWait:
     seconds: float
     kind: str = "wait"
+    reaches_outside: ClassVar[bool] = False
 
     def describe(self) -> str:
         return f"wait {self.seconds:g}s"
@@ -141,6 +148,7 @@ class PreparedWait:
 class PreparedLog:
     message: str
     kind: str = "log"
+    reaches_outside: ClassVar[bool] = False
 
     def describe(self) -> str:
         return f"log: {self.message}"

@@ -22,10 +22,10 @@ def record(
     success: bool = True,
     error_message: str | None = None,
     run_id: int | None = None,
-) -> int:
-    """Append one audit row; its id."""
+) -> None:
+    """Append one audit row (in the caller's transaction, if any; see `statements.append`)."""
     with write_transaction():
-        return statements.insert(
+        statements.append(
             AuditEntry,
             audit_id=uuid.uuid4().hex,
             timestamp=utcnow(),

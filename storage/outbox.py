@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import peewee
@@ -27,10 +27,10 @@ def enqueue(
     message_key: str | None = None,
     thread_key: str | None = None,
     incident_id: str | None = None,
-) -> int:
-    """Queue one message (its id). Call inside the transaction that writes the audit row it belongs to."""
+) -> None:
+    """Queue one message. Call inside the transaction that writes the audit row it belongs to."""
     with write_transaction():
-        return statements.insert(
+        statements.append(
             OutboxMessage,
             lane=lane,
             transport=transport,
@@ -46,14 +46,18 @@ def enqueue(
         )
 
 
-def heads_of_lanes(*, transport: str, now: datetime | None = None, limit: int = 500) -> list[OutboxMessage]:
-    """Pending messages in id order, at most `limit`; the dispatcher walks each lane from its head."""
+def heads_of_lanes(
+    *, transport: str, skip_lanes: tuple[str, ...] = (), limit: int = 500
+) -> list[OutboxMessage]:
+    """Pending messages in id order, at most `limit`, but for the lanes in `skip_lanes` (a lane
+    being delivered right now); the dispatcher walks each lane from its head."""
     with db.connection_context():
-        return list(
-            OutboxMessage.select()
-            .where(OutboxMessage.status.in_((PENDING, SENDING)) & (OutboxMessage.transport == transport))
-            .order_by(OutboxMessage.id)
-            .limit(limit)
+        return statements.select_all(
+            OutboxMessage,
+            limit=limit,
+            status=(PENDING, SENDING),
+            transport=transport,
+            lane__not_in=skip_lanes,
         )
 
 

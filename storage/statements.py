@@ -10,6 +10,9 @@ bound as parameters.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import peewee
@@ -19,6 +22,8 @@ from storage.database import db, is_postgres
 M = TypeVar("M", bound=peewee.Model)
 
 _sql_cache: dict[tuple[Any, ...], str] = {}
+_appended = threading.local()  # rows waiting for the end of an `appending()` block, per thread
+MAX_ROWS_PER_INSERT = 500  # keeps a statement's parameters well under either database's limit
 
 
 def _quote(name: str) -> str:
@@ -40,11 +45,13 @@ def _primary_column(model: type[peewee.Model]) -> str:
 
 
 RANGES = {"__gte": ">=", "__lte": "<="}
+EXCLUDED = "__not_in"
 
 
 def _where(model: type[peewee.Model], where: dict[str, Any], params: list[Any]) -> str:
     """' WHERE ...' for equality (IS NULL for None, IN for a tuple; >= and <= for names ending __gte
-    and __lte) on each named field, or '' without conditions; extends `params`."""
+    and __lte; NOT IN a tuple for names ending __not_in) on each named field, or '' without
+    conditions; extends `params`."""
     param = _param()
     parts = []
     for name, value in where.items():
@@ -52,11 +59,17 @@ def _where(model: type[peewee.Model], where: dict[str, Any], params: list[Any]) 
         for suffix, symbol in RANGES.items():
             if name.endswith(suffix):
                 name, operator = name.removesuffix(suffix), symbol
+        if name.endswith(EXCLUDED):
+            name, operator = name.removesuffix(EXCLUDED), "NOT IN"
         field = model._meta.fields[name]
         if value is None and operator == "=":
             parts.append(f"{_quote(field.column_name)} IS NULL")
         elif isinstance(value, tuple):
-            parts.append(f"{_quote(field.column_name)} IN ({', '.join(param for _ in value)})")
+            if not value:  # IN () is not SQL: nothing is in an empty tuple
+                parts.append("1 = 1" if operator == "NOT IN" else "1 = 0")
+                continue
+            membership = "NOT IN" if operator == "NOT IN" else "IN"
+            parts.append(f"{_quote(field.column_name)} {membership} ({', '.join(param for _ in value)})")
             params.extend(field.db_value(v) for v in value)
         else:
             parts.append(f"{_quote(field.column_name)} {operator} {param}")
@@ -68,30 +81,73 @@ def _shape(where: dict[str, Any]) -> tuple[Any, ...]:
     return tuple((k, len(v) if isinstance(v, tuple) else v is None) for k, v in where.items())
 
 
-def insert(model: type[peewee.Model], **values: Any) -> int:
-    """Insert one row (fields not given take the model's defaults) and return its primary key."""
-    fields = [f for f in _fields(model) if not isinstance(f, peewee.AutoField)]
-    key = ("insert", model, is_postgres())
-    sql = _sql_cache.get(key)
-    if sql is None:
-        columns = ", ".join(_quote(f.column_name) for f in fields)
-        marks = ", ".join(_param() for _ in fields)
-        sql = f"INSERT INTO {_quote(model._meta.table_name)} ({columns}) VALUES ({marks})"  # noqa: S608
-        primary = model._meta.primary_key
-        if is_postgres() and isinstance(primary, peewee.AutoField):
-            sql += f" RETURNING {_quote(primary.column_name)}"
-        _sql_cache[key] = sql
+def _inserted_fields(model: type[peewee.Model]) -> list[peewee.Field]:
+    return [f for f in _fields(model) if not isinstance(f, peewee.AutoField)]
+
+
+def _insert_sql(model: type[peewee.Model], rows: int) -> str:
+    fields = _inserted_fields(model)
+    columns = ", ".join(_quote(f.column_name) for f in fields)
+    row = "(" + ", ".join(_param() for _ in fields) + ")"
+    return f"INSERT INTO {_quote(model._meta.table_name)} ({columns}) VALUES {', '.join([row] * rows)}"  # noqa: S608
+
+
+def _row_params(model: type[peewee.Model], values: dict[str, Any]) -> list[Any]:
+    """The row's values in column order, converted for the database; defaults for fields not given."""
     params = []
-    for field in fields:
+    for field in _inserted_fields(model):
         if field.name in values:
             value = values[field.name]
         else:
             value = field.default() if callable(field.default) else field.default
         params.append(field.db_value(value))
-    cursor = db.execute_sql(sql, params)
+    return params
+
+
+def insert(model: type[peewee.Model], **values: Any) -> int:
+    """Insert one row (fields not given take the model's defaults) and return its primary key."""
+    key = ("insert", model, is_postgres())
+    sql = _sql_cache.get(key)
+    if sql is None:
+        sql = _insert_sql(model, 1)
+        primary = model._meta.primary_key
+        if is_postgres() and isinstance(primary, peewee.AutoField):
+            sql += f" RETURNING {_quote(primary.column_name)}"
+        _sql_cache[key] = sql
+    cursor = db.execute_sql(sql, _row_params(model, values))
     if is_postgres() and isinstance(model._meta.primary_key, peewee.AutoField):
         return int(cursor.fetchone()[0])
     return int(cursor.lastrowid)
+
+
+def append(model: type[peewee.Model], **values: Any) -> None:
+    """Insert a row that nothing reads back before the transaction commits (an audit row, an outbox
+    message). Inside `appending()` it waits for the end of the block, to go with the others of its
+    table in one multi-row INSERT, in the order appended; elsewhere it is inserted at once."""
+    rows: dict[type[peewee.Model], list[list[Any]]] | None = getattr(_appended, "rows", None)
+    if rows is None:
+        insert(model, **values)
+        return
+    rows.setdefault(model, []).append(_row_params(model, values))
+
+
+@contextmanager
+def appending() -> Iterator[None]:
+    """Collect the rows `append`ed inside, and insert them when the block ends (inside the caller's
+    transaction, before it commits). A block that raises inserts nothing; nested blocks are one."""
+    if getattr(_appended, "rows", None) is not None:
+        yield
+        return
+    rows: dict[type[peewee.Model], list[list[Any]]] = {}
+    _appended.rows = rows
+    try:
+        yield
+    finally:
+        _appended.rows = None
+    for model, table_rows in rows.items():
+        for start in range(0, len(table_rows), MAX_ROWS_PER_INSERT):
+            chunk = table_rows[start : start + MAX_ROWS_PER_INSERT]
+            db.execute_sql(_insert_sql(model, len(chunk)), [value for row in chunk for value in row])
 
 
 def create(model: type[M], **values: Any) -> M:

@@ -151,7 +151,7 @@ class SlackDelivery(OutboxDispatcher):
             # of them may already be stale (sent since), and a stale read would post twice.
             busy = set(self._in_flight)
         lanes: dict[str, list[OutboxMessage]] = {}
-        for message in outbox.heads_of_lanes(transport="slack"):
+        for message in outbox.heads_of_lanes(transport="slack", skip_lanes=tuple(sorted(busy))):
             lanes.setdefault(message.lane, []).append(message)
         # Lanes are independent (order is kept within each one): each is worked by one of a few
         # threads, and a lane still busy (a slow call, a long backlog) is left out of later ticks

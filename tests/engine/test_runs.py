@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from datetime import timedelta
@@ -13,6 +14,7 @@ from runtime import Runtime
 from storage import audit, incidents, runs
 from storage.database import unit_of_work, write_transaction
 from storage.fields import utcnow
+from storage.group_commit import GroupCommitter
 from storage.models import Run
 from tests.conftest import make_incident
 from tests.support.notifier import RecordingNotifier
@@ -411,3 +413,55 @@ def test_a_killed_database_connection_is_survived(engine, http_server, database_
     assert run.status == "resolved"
     assert [s.status for s in runs.steps_of(run_id=run.id)] == ["succeeded", "succeeded"]
     assert "auto_resolution_success" in actions()
+
+
+STEP_ON_RECORD = """
+import sys
+
+url = sys.argv[1]
+if url.startswith("sqlite:///"):
+    import sqlite3
+
+    connection = sqlite3.connect(url[len("sqlite:///") :])
+else:
+    import psycopg2
+
+    connection = psycopg2.connect(url)
+cursor = connection.cursor()
+cursor.execute("SELECT name, status FROM step_result WHERE phase = 'step' ORDER BY position")
+steps = cursor.fetchall()
+cursor.execute("SELECT COUNT(*) FROM audit_log WHERE action = 'step_started'")
+started = cursor.fetchone()[0]
+print(steps, started)
+sys.exit(0 if steps == [("Note", "succeeded"), ("Look", "running")] and started == 2 else 3)
+"""
+
+
+class SlowCommitter(GroupCommitter):
+    """Commits like the real one, a while after each group is handed over (a busy database)."""
+
+    @classmethod
+    def _commit(cls, group):
+        time.sleep(0.3)
+        super()._commit(group)
+
+
+def test_a_step_that_reaches_outside_starts_on_record(engine, database_url, tmp_path):
+    """Run stages are written ahead without waiting, but a command runs only once its start (and
+    everything before it) is committed: the command itself reads the database from outside."""
+    script = tmp_path / "step_on_record.py"
+    script.write_text(STEP_ON_RECORD)
+    runtime = engine(
+        runbook(
+            f"""
+            - {{name: Note, log: "looking"}}
+            - {{name: Look, command: ["{sys.executable}", "{script}", "{database_url}"], retries: 0}}
+            """
+        )
+    )
+    runtime.worker.executor.writes = SlowCommitter()
+    runtime.resolution.submit(make_incident())
+    run = finish(runtime)
+    steps = runs.steps_of(run_id=run.id)
+    assert run.status == "resolved", steps[-1].output
+    assert steps[-1].output.strip() == "[('Note', 'succeeded'), ('Look', 'running')] 2"

@@ -16,18 +16,14 @@ pytestmark = pytest.mark.usefixtures("database")
 
 
 @pytest.fixture
-def trail() -> list[int]:
-    rows = []
+def trail() -> None:
     for n in range(12):
-        rows.append(
-            audit.record(
-                action="step_started" if n % 3 else "auto_resolution_queued",
-                incident_id=f"INC-{n % 2}",
-                actor="U0ADMIN" if n == 5 else "system",
-                details={"n": n},
-            )
+        audit.record(
+            action="step_started" if n % 3 else "auto_resolution_queued",
+            incident_id=f"INC-{n % 2}",
+            actor="U0ADMIN" if n == 5 else "system",
+            details={"n": n},
         )
-    return rows
 
 
 def test_newest_first_by_insertion_order(trail):

@@ -1,5 +1,6 @@
 """Group commit, on SQLite and PostgreSQL: many threads' writes in shared transactions, each caller's
-result (or error) its own, a failing write undoing only itself, everything committed when it returns."""
+result (or error) its own, a failing write undoing only itself, everything committed when it returns;
+a caller's writes ahead (in order, a failure stopping the rest), and rows appended at a block's end."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ import threading
 
 import pytest
 
-from storage import audit, statements
-from storage.database import db
-from storage.group_commit import GroupCommitter
-from storage.models import AuditEntry
+from storage import audit, outbox, statements
+from storage.database import db, write_transaction
+from storage.group_commit import GroupCommitter, NotApplied, WriteAhead
+from storage.models import AuditEntry, Run, StepResult
+from storage.statements import MAX_ROWS_PER_INSERT
 
 pytestmark = pytest.mark.usefixtures("database")
 
@@ -80,3 +82,75 @@ def test_a_failing_write_undoes_only_itself():
     assert outcomes == {"A": "ok", "B": "ok", "bad": "raised"}
     assert committed("step_succeeded") == 2
     assert committed("step_failed") == 0  # its row went with its savepoint
+
+
+def test_write_ahead_applies_in_order_and_is_durable_when_asked():
+    writes = WriteAhead(GroupCommitter())
+    first = writes.write(lambda: statements.create(StepResult, **step_fields("first")))
+    writes.write(lambda: statements.update(StepResult, {"id": first.value.id}, status="succeeded"))
+    writes.durable()
+    assert first.value.name == "first"
+    assert committed_steps() == [("first", "succeeded")]
+
+
+def test_after_a_failed_write_the_later_ones_are_left_out_and_durable_raises_it():
+    committer = GroupCommitter()
+    failing, other = WriteAhead(committer), WriteAhead(committer)
+
+    def refuses() -> None:
+        statements.create(StepResult, **step_fields("half-done"))
+        raise ValueError("the database said no")
+
+    failing.write(lambda: statements.create(StepResult, **step_fields("before")))
+    failing.write(refuses)
+    after = failing.write(lambda: statements.create(StepResult, **step_fields("after")))
+    other.write(lambda: statements.create(StepResult, **step_fields("unrelated")))
+    with pytest.raises(ValueError, match="the database said no"):
+        failing.durable()
+    other.durable()
+    with pytest.raises(NotApplied):
+        after.value  # noqa: B018  # reading it is the test
+    assert sorted(committed_steps()) == [("before", "running"), ("unrelated", "running")]
+
+
+def test_appended_rows_go_in_at_the_end_of_the_block_in_order_and_not_at_all_if_it_raises():
+    with db.connection_context(), write_transaction(), statements.appending():
+        for n in range(MAX_ROWS_PER_INSERT + 7):  # more than one statement's worth
+            audit.record(action="step_started", incident_id=f"A-{n}")
+        assert statements.count(AuditEntry) == 0  # nothing yet: they wait for the end
+
+    def changes_its_mind() -> None:
+        with db.connection_context(), write_transaction(), statements.appending():
+            audit.record(action="step_failed", incident_id="NEVER")
+            raise RuntimeError("the caller changes its mind")
+
+    with pytest.raises(RuntimeError):
+        changes_its_mind()
+    rows = audit.query(limit=1000)
+    assert [row.incident_id for row in reversed(rows)] == [f"A-{n}" for n in range(MAX_ROWS_PER_INSERT + 7)]
+    assert committed("step_failed") == 0
+
+
+def test_not_in_leaves_out_the_named_values_and_an_empty_tuple_leaves_out_nothing():
+    for lane in ("a", "b", "c"):
+        outbox.enqueue(lane=lane, method="chat.postMessage", target=lane, payload={}, purpose="test")
+    assert [m.lane for m in outbox.heads_of_lanes(transport="slack", skip_lanes=("b",))] == ["a", "c"]
+    assert [m.lane for m in outbox.heads_of_lanes(transport="slack", skip_lanes=())] == ["a", "b", "c"]
+
+
+def step_fields(name: str) -> dict[str, object]:
+    run_id = statements.insert(Run, incident_id=f"INC-{name}", runbook_id="fix", status="running")
+    return {"run": run_id, "position": 1, "name": name, "kind": "log", "phase": "step", "status": "running"}
+
+
+def committed_steps() -> list[tuple[str, str]]:
+    seen: list[list[tuple[str, str]]] = []
+
+    def read() -> None:
+        with db.connection_context():
+            seen.append([(s.name, s.status) for s in statements.select_all(StepResult)])
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    reader.join()
+    return seen[0]

@@ -85,7 +85,11 @@ class Runtime:
     def stop(self, grace_seconds: float = 10.0) -> None:
         self.worker.stop(grace_seconds)
         if self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
+            # Jobs in flight (a delivery tick, sealing) finish first: they are short (Slack calls
+            # time out after 10 s), and one cut off mid-statement could outlive the database.
+            self.scheduler.shutdown(wait=True)
+        if self.slack is not None:
+            self.slack.delivery.close()
         self.webhook_delivery.close()
 
 

@@ -143,6 +143,10 @@ class SlackDelivery(OutboxDispatcher):
         self._in_flight: set[str] = set()
         self._in_flight_lock = threading.Lock()
 
+    def close(self) -> None:
+        """Let the lanes being delivered finish (each call times out), and take no more."""
+        self._lane_workers.shutdown(wait=True)
+
     # -- the periodic job -------------------------------------------------------------------------
 
     def _deliver_due(self) -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import peewee
 
@@ -61,16 +61,41 @@ def heads_of_lanes(
         )
 
 
+class Posted(NamedTuple):
+    """Where Slack put a keyed message, so later updates and thread entries find it."""
+
+    message_key: str
+    channel: str
+    ts: str
+
+
 def mark_sending(*, ids: list[int]) -> int:
     """About to hand these to Slack: a crash from here on leaves them `sending`, to be checked.
 
     Only pending rows are taken; returns how many (0: another deliverer has settled them)."""
     with write_transaction():
-        return int(
-            OutboxMessage.update(status=SENDING, next_attempt_at=utcnow())
-            .where(OutboxMessage.id.in_(ids) & (OutboxMessage.status == PENDING))
-            .execute()
+        where = {"id": tuple(ids), "status": PENDING}
+        return statements.update(OutboxMessage, where, status=SENDING, next_attempt_at=utcnow())
+
+
+def settle_sent(*, message: OutboxMessage, superseded: list[int], posted: Posted | None) -> None:
+    """Slack took `message` (and with it the `superseded` rows): one transaction records where it
+    was posted, if it has a key, and marks the rows."""
+    now = utcnow()
+    with write_transaction():
+        if posted is not None:
+            record_posted(message_key=posted.message_key, channel=posted.channel, ts=posted.ts)
+        statements.update(
+            OutboxMessage,
+            {"id": message.id},
+            status="sent",
+            sent_at=now,
+            last_error=None,
+            attempts=message.attempts + 1,
         )
+        if superseded:
+            where = {"id": tuple(superseded), "status": (PENDING, SENDING)}
+            statements.update(OutboxMessage, where, status="superseded", sent_at=now)
 
 
 def release_sending(*, ids: list[int]) -> None:
@@ -93,15 +118,6 @@ def mark_sent(*, message: OutboxMessage) -> None:
         OutboxMessage.update(
             status="sent", sent_at=utcnow(), last_error=None, attempts=message.attempts + 1
         ).where(OutboxMessage.id == message.id).execute()
-
-
-def mark_superseded(*, ids: list[int]) -> None:
-    """Later updates of the same message made these pointless (only the newest text matters)."""
-    if ids:
-        with write_transaction():
-            OutboxMessage.update(status="superseded", sent_at=utcnow()).where(
-                OutboxMessage.id.in_(ids) & (OutboxMessage.status.in_((PENDING, SENDING)))
-            ).execute()
 
 
 def mark_failed(*, message: OutboxMessage, error: str) -> None:

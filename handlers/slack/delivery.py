@@ -188,7 +188,8 @@ class SlackDelivery(OutboxDispatcher):
             if message.status == outbox.SENDING:
                 if utcnow() - message.next_attempt_at < SENDING_STALE:
                     break  # being sent right now
-                if self._attempt(message, partial(self._find_unrecorded_post, message)) is not Result.SENT:
+                found, _ = self._attempt(message, partial(self._find_unrecorded_post, message))
+                if found is not Result.SENT:
                     break
                 done.add(message.id)
                 settled += 1
@@ -200,26 +201,25 @@ class SlackDelivery(OutboxDispatcher):
                 break
             if digest.busy(lane, messages[index:], utcnow()):
                 batch, payload = digest.build_digest(messages[index:], utcnow())
-                result = self._attempt(message, partial(self._post_digest, batch, payload))
+                result, posted = self._attempt(message, partial(self._post_digest, batch, payload))
             elif message.method == UPSERT:
                 batch = [
                     m for m in messages[index:] if m.method == UPSERT and m.message_key == message.message_key
                 ]
                 latest = batch[-1].payload
-                result = self._attempt(message, partial(self._upsert, message, latest))
+                result, posted = self._attempt(message, partial(self._upsert, message, latest))
             elif message.thread_key and message.purpose == "audit_step":
                 batch = self._contiguous_thread_entries(messages[index:])
-                result = self._attempt(message, partial(self._post_thread, batch))
+                result, posted = self._attempt(message, partial(self._post_thread, batch))
             else:
                 batch = [message]
-                result = self._attempt(message, partial(self._post, message, message.payload))
+                result, posted = self._attempt(message, partial(self._post, message, message.payload))
             if result is Result.WAIT:
                 break
             bucket.take()
             done.update(m.id for m in batch)
             if result is Result.SENT:
-                outbox.mark_sent(message=message)
-                outbox.mark_superseded(ids=[m.id for m in batch[1:]])
+                outbox.settle_sent(message=message, superseded=[m.id for m in batch[1:]], posted=posted)
             settled += len(batch)
         return settled
 
@@ -233,21 +233,24 @@ class SlackDelivery(OutboxDispatcher):
             batch.append(message)
         return batch
 
-    def _attempt(self, message: OutboxMessage, send: Callable[[], None]) -> Result:
+    def _attempt(
+        self, message: OutboxMessage, send: Callable[[], outbox.Posted | None]
+    ) -> tuple[Result, outbox.Posted | None]:
+        """Send; the result, and where a keyed message was posted (recorded when it is settled)."""
         try:
-            send()
+            posted = send()
         except _Wait:
-            return Result.WAIT
+            return Result.WAIT, None
         except _Drop as exc:
             log.error("Slack delivery of outbox %s failed for good: %s", message.id, exc)
             outbox.mark_failed(message=message, error=str(exc))
             self.on_give_up(message, str(exc))
-            return Result.DROPPED
-        return Result.SENT
+            return Result.DROPPED, None
+        return Result.SENT, posted
 
     # -- sending ----------------------------------------------------------------------------------
 
-    def _upsert(self, message: OutboxMessage, payload: dict[str, Any]) -> None:
+    def _upsert(self, message: OutboxMessage, payload: dict[str, Any]) -> outbox.Posted | None:
         assert message.message_key is not None
         posted = outbox.posted(message_key=message.message_key)
         if posted is not None:
@@ -260,25 +263,25 @@ class SlackDelivery(OutboxDispatcher):
                     text=payload.get("text", ""),
                     blocks=payload.get("blocks"),
                 )
-                return
+                return None
             except _MessageGone:
                 pass  # deleted in Slack: post it again
-        self._post(message, payload)
+        return self._post(message, payload)
 
-    def _post_thread(self, batch: list[OutboxMessage]) -> None:
+    def _post_thread(self, batch: list[OutboxMessage]) -> outbox.Posted | None:
         first = batch[0]
         assert first.thread_key is not None
         parent = outbox.posted(message_key=first.thread_key)
         lines = [line for m in batch for line in m.payload.get("lines", [m.payload.get("text", "")])]
         text = "\n".join(lines)[:2900]
         payload = {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
-        self._post(first, payload, thread_ts=parent.ts if parent else None, batch=batch)
+        return self._post(first, payload, thread_ts=parent.ts if parent else None, batch=batch)
 
-    def _post_digest(self, batch: list[OutboxMessage], digest_message: Message) -> None:
+    def _post_digest(self, batch: list[OutboxMessage], digest_message: Message) -> outbox.Posted | None:
         """One top-level message for the batch; its incidents' keys stay unposted, so an incident's
         next change is posted on its own (or in the next digest) rather than editing the digest."""
         text, blocks = digest_message
-        self._post(batch[0], {"text": text, "blocks": blocks}, batch=batch, digest=True)
+        return self._post(batch[0], {"text": text, "blocks": blocks}, batch=batch, digest=True)
 
     def _post(
         self,
@@ -287,7 +290,8 @@ class SlackDelivery(OutboxDispatcher):
         thread_ts: str | None = None,
         batch: list[OutboxMessage] | None = None,
         digest: bool = False,
-    ) -> None:
+    ) -> outbox.Posted | None:
+        """Post; where, for a keyed message (recorded with the rows when they are settled)."""
         ids = [m.id for m in batch or [message]]
         arguments: dict[str, Any] = {
             "channel": self._channel_for(message),
@@ -309,9 +313,8 @@ class SlackDelivery(OutboxDispatcher):
             outbox.release_sending(ids=ids[1:])  # the head is rescheduled or failed by the caller
             raise
         if message.message_key and not digest:
-            outbox.record_posted(
-                message_key=message.message_key, channel=response["channel"], ts=response["ts"]
-            )
+            return outbox.Posted(message.message_key, response["channel"], response["ts"])
+        return None
 
     def _find_unrecorded_post(self, message: OutboxMessage) -> None:
         """A post left `sending` by a deliverer that died: record it if Slack has it.

@@ -6,13 +6,13 @@ import logging
 import re
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import App, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from engine.errors import InvalidInput
 from engine.incident import INCIDENT_ID_PATTERN
-from handlers.slack.answers import answer_ephemerally, compute_answer
+from handlers.slack.answers import acknowledge, answer_ephemerally, compute_answer
 from handlers.slack.blocks import APPROVE_ACTION, REJECT_ACTION, REOPEN_ACTION, Message, build_reopened_dm
 from handlers.slack.replies import build_submission, plain
 from handlers.slack.services import SlackServices
@@ -45,9 +45,7 @@ def identities_of(client: WebClient, user: str) -> set[str]:
 
 
 def register(app: App, services: SlackServices) -> None:
-    @app.action(REOPEN_ACTION)
-    def reopen(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
-        ack()
+    def reopen(body: dict[str, Any], respond: Respond, client: WebClient) -> None:
         done: list[Message] = []
 
         def act() -> Message:
@@ -62,23 +60,21 @@ def register(app: App, services: SlackServices) -> None:
         else:
             respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
 
-    @app.action(APPROVE_ACTION)
-    def approve(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
-        ack()
-
+    def approve(body: dict[str, Any], respond: Respond) -> None:
         def act() -> Message:
             user, incident_id = clicked(body)
             return build_submission(services.interventions.approve(incident_id, actor=user))
 
         answer_ephemerally(respond, act)
 
-    @app.action(REJECT_ACTION)
-    def reject(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
-        ack()
-
+    def reject(body: dict[str, Any], respond: Respond) -> None:
         def act() -> Message:
             user, incident_id = clicked(body)
             services.interventions.reject(incident_id, actor=user)
             return plain(f"Rejected *{incident_id}*: it will not run automatically.")
 
         answer_ephemerally(respond, act)
+
+    app.action(REOPEN_ACTION)(ack=acknowledge, lazy=[reopen])
+    app.action(APPROVE_ACTION)(ack=acknowledge, lazy=[approve])
+    app.action(REJECT_ACTION)(ack=acknowledge, lazy=[reject])

@@ -7,12 +7,20 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from slack_bolt import Ack
+
 from engine.errors import EngineError
 from handlers.slack.blocks import Message
 from handlers.slack.command_parsing import UsageError
 from handlers.slack.replies import build_error
 
 log = logging.getLogger(__name__)
+
+
+def acknowledge(ack: Ack) -> None:
+    """Bolt's ack function for every listener: Slack gets its answer at once (it allows 3 s), and
+    the listener's work then runs lazily in a worker thread and answers through `respond`."""
+    ack()
 
 
 def compute_answer(produce: Callable[[], Message]) -> Message:

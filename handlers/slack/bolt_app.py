@@ -37,7 +37,9 @@ def build_bolt_app(settings: Settings, services: SlackServices, client: WebClien
         # Socket Mode connections are authenticated; HTTP requests are always verified.
         request_verification_enabled=signing_secret is not None,
         token_verification_enabled=False,  # no call to Slack at start-up: Slack may be down
-        process_before_response=False,
+        # Each listener acks at once and does its work lazily (handlers/slack/answers.acknowledge):
+        # the HTTP answer goes out right after the ack, without Bolt polling for it every 10 ms.
+        process_before_response=True,
     )
     commands.register(app, services)
     actions.register(app, services)

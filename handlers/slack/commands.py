@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any, assert_never
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import App, Respond
 
 from engine.configuration import kill_switch_state
 from engine.overview import overview
 from engine.permissions import Permission
-from handlers.slack.answers import answer_ephemerally
+from handlers.slack.answers import acknowledge, answer_ephemerally
 from handlers.slack.blocks import Message
 from handlers.slack.command_parsing import (
     AUTORESOLVE_USAGE,
@@ -94,16 +94,15 @@ def answer_killswitch(services: SlackServices, user: str, text: str) -> Message:
 
 
 def register(app: App, services: SlackServices) -> None:
-    @app.command("/autoresolve")
-    def autoresolve(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
-        ack()
+    def autoresolve(command: dict[str, Any], respond: Respond) -> None:
         answer_ephemerally(
             respond, lambda: answer_autoresolve(services, command["user_id"], command.get("text") or "")
         )
 
-    @app.command("/killswitch")
-    def killswitch(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
-        ack()
+    def killswitch(command: dict[str, Any], respond: Respond) -> None:
         answer_ephemerally(
             respond, lambda: answer_killswitch(services, command["user_id"], command.get("text") or "")
         )
+
+    app.command("/autoresolve")(ack=acknowledge, lazy=[autoresolve])
+    app.command("/killswitch")(ack=acknowledge, lazy=[killswitch])

@@ -10,6 +10,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from engine.overview import overview
+from handlers.slack.answers import acknowledge
 from handlers.slack.replies import build_home
 from handlers.slack.services import SlackServices
 
@@ -17,7 +18,6 @@ log = logging.getLogger(__name__)
 
 
 def register(app: App, services: SlackServices) -> None:
-    @app.event("app_home_opened")
     def home_opened(event: dict[str, Any], client: WebClient) -> None:
         if event.get("tab", "home") != "home":
             return
@@ -27,3 +27,5 @@ def register(app: App, services: SlackServices) -> None:
             client.views_publish(user_id=user, view=view)
         except SlackApiError as exc:  # the next opening publishes it again
             log.warning("views.publish for %s failed: %s", user, exc.response.get("error"))
+
+    app.event("app_home_opened")(ack=acknowledge, lazy=[home_opened])

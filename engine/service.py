@@ -123,6 +123,9 @@ class ResolutionService:
             # Read once per transaction: no other writer can change them before it commits.
             kill_switch_active = kill_switch_state().active
             categories: dict[str, CategorySetting] = {}
+            # The batch's incidents already stored, in one read; each decision adds its own row,
+            # so a second delivery of one incident in the same batch finds the first.
+            known = incidents.get_many(incident_ids=[r.incident.incident_id for r in requests])
             for request in requests:
                 name = request.incident.category
                 try:
@@ -131,15 +134,20 @@ class ResolutionService:
                 except InvalidInput as exc:
                     outcomes.append(exc)  # refused before anything of it is written
                     continue
-                outcomes.append(self._decide_and_queue(request, categories[name], kill_switch_active))
+                outcomes.append(self._decide_and_queue(request, categories[name], kill_switch_active, known))
         return outcomes
 
     def _decide_and_queue(
-        self, request: SubmitRequest, category: CategorySetting, kill_switch_active: bool
+        self,
+        request: SubmitRequest,
+        category: CategorySetting,
+        kill_switch_active: bool,
+        known: dict[str, Incident],
     ) -> Submission:
-        """One incident's decision; call inside the write transaction of `_decide_all`."""
+        """One incident's decision; call inside the write transaction of `_decide_all`, with
+        `known` the stored incidents of the batch (this one's row is added)."""
         incident, actor, force = request.incident, request.actor, request.force
-        existing = incidents.get(incident_id=incident.incident_id)
+        existing = known.get(incident.incident_id)
         if existing is None and incident.fingerprint and self.dedup_window:
             duplicate = self._same_fingerprint(incident, actor)
             if duplicate is not None:
@@ -148,7 +156,10 @@ class ResolutionService:
         status = active.status if active else (existing.status if existing else incident.status.value)
         # A later delivery refreshes an incident's data only while it is still open and idle.
         refresh = existing is not None and active is None and existing.status in OPEN_STATUSES
-        row = incidents.save_delivery(fields=incident.stored_fields(), existing=existing, refresh=refresh)
+        if existing is None:  # stored below, once decided: one INSERT, no UPDATE after it
+            row = incidents.new_row(fields=incident.stored_fields())
+        else:
+            row = incidents.save_delivery(fields=incident.stored_fields(), existing=existing, refresh=refresh)
         audit.record(
             action=AuditAction.INCIDENT_RECEIVED,
             incident_id=row.incident_id,
@@ -182,11 +193,17 @@ class ResolutionService:
             )
             run_id = run.id
         if decision.gate != "status":  # an active or finished run keeps its own status
-            incidents.set_resolution(
-                incident_id=row.incident_id,
-                resolution_status=decision.outcome.value,
-                reason=decision.reason,
-            )
+            if existing is None:
+                row.resolution_status, row.resolution_reason = decision.outcome.value, decision.reason
+            else:
+                incidents.set_resolution(
+                    incident_id=row.incident_id,
+                    resolution_status=decision.outcome.value,
+                    reason=decision.reason,
+                )
+        if existing is None:
+            incidents.insert(row)
+            known[row.incident_id] = row
         audit.record(
             action=DECISION_AUDIT_ACTION[decision.outcome],
             incident_id=row.incident_id,

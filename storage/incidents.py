@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -33,19 +34,36 @@ def get(*, incident_id: str) -> Incident | None:
         return statements.select_first(Incident, incident_id=incident_id)
 
 
-def save_delivery(*, fields: dict[str, Any], existing: Incident | None, refresh: bool) -> Incident:
-    """Store a new incident, or refresh `existing` (read in the same transaction) when `refresh`.
+def get_many(*, incident_ids: Sequence[str]) -> dict[str, Incident]:
+    """The stored incidents among `incident_ids`, by id (one read for a batch of deliveries)."""
+    with db.connection_context():
+        rows = statements.select_all(Incident, incident_id=tuple(sorted(set(incident_ids))))
+    return {row.incident_id: row for row in rows}
+
+
+def new_row(*, fields: dict[str, Any]) -> Incident:
+    """A new incident from a delivery, not stored yet: `insert` it once it is decided on."""
+    now = utcnow()
+    values = {k: v for k, v in fields.items() if v is not None}
+    values.setdefault("created_at", now)
+    values["updated_at"] = now
+    values["received_at"] = now
+    values["resolution_status"] = "received"
+    return Incident(**values)
+
+
+def insert(row: Incident) -> None:
+    """Store a row from `new_row` (with whatever the decision set on it); it gets its id."""
+    with write_transaction():
+        row.id = statements.insert(Incident, **row.__data__)
+
+
+def save_delivery(*, fields: dict[str, Any], existing: Incident, refresh: bool) -> Incident:
+    """Refresh `existing` (read in the same transaction) from a later delivery when `refresh`.
 
     Call inside a write transaction when the caller goes on to decide on the stored row.
     """
     now = utcnow()
-    if existing is None:
-        values = {k: v for k, v in fields.items() if v is not None}
-        values.setdefault("created_at", now)
-        values["updated_at"] = now
-        values["received_at"] = now
-        values["resolution_status"] = "received"
-        return statements.create(Incident, **values)
     if refresh:
         changes = {k: fields[k] for k in REFRESHABLE_FIELDS if k in fields}
         statements.update(Incident, {"id": existing.id}, updated_at=now, **changes)

@@ -90,10 +90,11 @@ def write_transaction() -> Iterator[Any]:
     PostgreSQL: a plain transaction; callers that need mutual exclusion across replicas take
     `claim_lock()` inside it.
     """
+    if db.transaction_depth() > 0:
+        yield None  # part of the caller's transaction (no savepoint: its failure fails them both)
+        return
     with db.connection_context():
-        if db.transaction_depth() > 0:
-            yield None  # part of the caller's transaction (no savepoint: its failure fails them both)
-        elif is_postgres():
+        if is_postgres():
             with db.atomic() as txn:
                 yield txn
         else:

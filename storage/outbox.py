@@ -152,13 +152,13 @@ def backlog() -> dict[str, int]:
 
 def posted(*, message_key: str) -> SlackMessage | None:
     with db.connection_context():
-        row: SlackMessage | None = SlackMessage.get_or_none(SlackMessage.message_key == message_key)
-        return row
+        return statements.select_first(SlackMessage, message_key=message_key)
 
 
 def record_posted(*, message_key: str, channel: str, ts: str) -> None:
+    """Where the keyed message now is (posted again after a deletion: the new place)."""
     with write_transaction():
-        SlackMessage.insert(message_key=message_key, channel=channel, ts=ts, posted_at=utcnow()).on_conflict(
-            conflict_target=[SlackMessage.message_key],
-            update={SlackMessage.channel: channel, SlackMessage.ts: ts},
-        ).execute()
+        if not statements.update(SlackMessage, {"message_key": message_key}, channel=channel, ts=ts):
+            statements.insert(
+                SlackMessage, message_key=message_key, channel=channel, ts=ts, posted_at=utcnow()
+            )

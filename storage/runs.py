@@ -96,11 +96,9 @@ def expired_leases(*, now: datetime | None = None) -> list[Run]:
 
 def finish(*, run_id: int, status: str, message: str, only_if: str | None = "running") -> bool:
     """Set a terminal status; with `only_if`, only from that status (so two finishers cannot race)."""
+    where: dict[str, Any] = {"id": run_id} if only_if is None else {"id": run_id, "status": only_if}
     with write_transaction():
-        q = Run.update(status=status, message=message, finished_at=utcnow()).where(Run.id == run_id)
-        if only_if is not None:
-            q = q.where(Run.status == only_if)
-        return bool(q.execute())
+        return bool(statements.update(Run, where, status=status, message=message, finished_at=utcnow()))
 
 
 def count_by_status() -> dict[str, int]:

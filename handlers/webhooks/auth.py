@@ -31,7 +31,7 @@ class Delivery:
     @classmethod
     async def read(cls, request: Request) -> Delivery:
         return cls(
-            path=request.url.path,
+            path=request.scope["path"],  # not request.url: that parses the whole URL again
             client=request.client.host if request.client else None,
             headers=request.headers,
             body=await request.body(),

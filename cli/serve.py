@@ -3,8 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import gc
 
 from settings import Settings
+
+
+def freeze_startup_objects() -> None:
+    """Leave what start-up built (modules, the app, the runbooks) out of the garbage collector's
+    full scans, which otherwise walk it all every time. Measured under figure 1's load on
+    PostgreSQL: full collections took 565 ms in all (the longest 64 ms, every thread stopped),
+    33 ms after this; the slash-command ack's worst case fell from 61 to 20 ms."""
+    gc.collect()
+    gc.freeze()
 
 
 def serve(settings: Settings, args: argparse.Namespace) -> int:
@@ -15,6 +25,7 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
 
     runtime = build_runtime(settings)
     app = create_app(runtime)
+    freeze_startup_objects()
     base = f"http://{settings.host}:{settings.port}"
     mode = "offline (no SLACK_BOT_TOKEN: Slack messages are printed here)" if settings.offline else "Slack"
     print(

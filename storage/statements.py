@@ -22,6 +22,7 @@ from storage.database import db, is_postgres
 M = TypeVar("M", bound=peewee.Model)
 
 _sql_cache: dict[tuple[Any, ...], str] = {}
+_converter_cache: dict[tuple[Any, ...], tuple[list[str], list[Any]]] = {}
 _appended = threading.local()  # rows waiting for the end of an `appending()` block, per thread
 MAX_ROWS_PER_INSERT = 500  # keeps a statement's parameters well under either database's limit
 
@@ -196,9 +197,8 @@ def _select(
     params: list[Any] = []
     clause = _where(model, where, params)
     sql = _sql_cache.get(key)
-    fields = _fields(model)
     if sql is None:
-        columns = ", ".join(_quote(f.column_name) for f in fields)
+        columns = ", ".join(_quote(f.column_name) for f in _fields(model))
         order = f" ORDER BY {_quote(_primary_column(model))}" + (" DESC" if descending else "")
         table = _quote(model._meta.table_name)
         sql = f"SELECT {columns} FROM {table}{clause}{order}"  # noqa: S608
@@ -212,16 +212,38 @@ def _select(
         params.append(limit)
     if offset > 0:
         params.append(offset)
-    converters = [(f.name, f.python_value) for f in fields]
-    return [_instance(model, converters, values) for values in db.execute_sql(sql, params).fetchall()]
+    names, converters = _converters(model)
+    rows = db.execute_sql(sql, params).fetchall()
+    return [_instance(model, names, converters, values) for values in rows]
 
 
-def _instance(model: type[M], converters: list[tuple[str, Any]], values: tuple[Any, ...]) -> M:
+# Fields whose values both drivers already return as peewee would convert them (str, int).
+AS_READ = (peewee.CharField, peewee.TextField, peewee.AutoField, peewee.IntegerField)
+
+
+def _converters(model: type[peewee.Model]) -> tuple[list[str], list[Any]]:
+    """Field names in column order, and each field's conversion from the driver's value (None
+    where the value needs none: calling peewee's for every string and number costs more than the
+    query of a small read)."""
+    key = ("converters", model)
+    cached: tuple[list[str], list[Any]] | None = _converter_cache.get(key)
+    if cached is None:
+        fields = _fields(model)
+        as_read = [type(f) in AS_READ for f in fields]
+        cached = (
+            [f.name for f in fields],
+            [None if plain else f.python_value for f, plain in zip(fields, as_read, strict=True)],
+        )
+        _converter_cache[key] = cached
+    return cached
+
+
+def _instance(model: type[M], names: list[str], converters: list[Any], values: tuple[Any, ...]) -> M:
     """A model instance as peewee's own reads build it: converted values, nothing dirty."""
     instance = model(__no_default__=1)
     instance.__data__ = {
-        name: None if value is None else convert(value)
-        for (name, convert), value in zip(converters, values, strict=True)
+        name: value if convert is None or value is None else convert(value)
+        for name, convert, value in zip(names, converters, values, strict=True)
     }
     return instance
 

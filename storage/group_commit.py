@@ -3,9 +3,8 @@
 Each caller hands over a function that writes; one thread runs whatever has queued up inside one
 transaction (should one function fail, the group is applied again with each function in a savepoint
 of its own, so a failure undoes that function only), commits once, and only then gives each caller
-its result. A run stage is therefore durable when its caller
-goes on, as with a transaction of its own, but fifty stages cost one commit and one turn at the
-database writer instead of fifty.
+its result. A run stage is therefore durable when its caller goes on, as with a transaction of its
+own, but fifty stages cost one commit and one turn at the database writer instead of fifty.
 
 `WriteAhead` lets one caller go on without waiting for each write: its writes are applied in the
 order given, and it waits (`durable`) only where it must, before doing something outside the

@@ -7,6 +7,7 @@ Run alone with: TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test pyte
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
 from collections import Counter
@@ -136,24 +137,32 @@ def test_replicas_share_the_work_survive_a_kill_and_lose_nothing(cluster, http_s
 
     # Kill (SIGKILL) a replica while it runs something, the one delivering to Slack if it does:
     # its posts in flight are then found again by their metadata, not posted twice.
+    def running_on(replica: BotProcess) -> int:
+        query = "SELECT count(*) FROM run WHERE status = 'running' AND claimed_by LIKE %s"
+        return int(sql(url, query, f"%:{replica.pid}:%")[0][0])
+
     def victim() -> BotProcess | None:
         delivering = [
             owner for (owner,) in sql(url, "SELECT owner FROM job_lease WHERE name = 'slack-outbox'")
         ]
-        busy = [
-            replica
-            for replica in replicas
-            if sql(
-                url,
-                "SELECT count(*) FROM run WHERE status = 'running' AND claimed_by LIKE %s",
-                f"%:{replica.pid}:%",
-            )[0][0]
-        ]
+        busy = [replica for replica in replicas if running_on(replica)]
         preferred = [r for r in busy if any(f":{r.pid}:" in owner for owner in delivering)]
         chosen = preferred or busy
         return chosen[0] if chosen else None
 
-    killed = eventually(victim, timeout=30)
+    def frozen_while_running() -> BotProcess | None:
+        """A busy replica, stopped (SIGSTOP) and seen still running something: its run cannot
+        finish between the look and the kill."""
+        chosen = victim()
+        if chosen is None:
+            return None
+        os.kill(chosen.pid, signal.SIGSTOP)
+        if running_on(chosen):
+            return chosen
+        os.kill(chosen.pid, signal.SIGCONT)
+        return None
+
+    killed = eventually(frozen_while_running, timeout=30)
     assert isinstance(killed, BotProcess)
     killed.kill()
     for sender in senders:

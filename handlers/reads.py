@@ -11,33 +11,20 @@ with 2; a filtered page 59 -> 21-40 ms). A slow read holds one of them; others w
 
 from __future__ import annotations
 
-import asyncio
-import weakref
 from collections.abc import Callable
 from typing import TypeVar
 
 import anyio
 
+from handlers.thread_limits import ThreadLimit
 from storage.database import is_postgres
 
 T = TypeVar("T")
-READ_THREADS = 2
-# One limiter per event loop: a limiter that makes a read wait belongs to the loop it first waited on.
-_readers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _limiter() -> anyio.CapacityLimiter:
-    loop = asyncio.get_running_loop()
-    limiter = _readers.get(loop)
-    if limiter is None:
-        limiter = _readers[loop] = anyio.CapacityLimiter(READ_THREADS)
-    return limiter
+_readers = ThreadLimit(2)
 
 
 async def run_read(read: Callable[[], T], *, bounded: bool) -> T:
     """Run `read` (a database read) on the loop if it is `bounded` and the database is local."""
     if bounded and not is_postgres():
         return read()
-    return await anyio.to_thread.run_sync(read, limiter=_limiter())
+    return await anyio.to_thread.run_sync(read, limiter=_readers.limiter())

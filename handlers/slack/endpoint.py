@@ -12,9 +12,10 @@ from fastapi.responses import Response
 from slack_bolt import App, BoltRequest
 
 from handlers.errors import error_response
+from handlers.thread_limits import ThreadLimit
 
 router = APIRouter(tags=["Slack"])
-_dispatchers = anyio.CapacityLimiter(32)
+_dispatchers = ThreadLimit(32)
 
 
 @router.post("/slack/events", include_in_schema=False)
@@ -28,7 +29,7 @@ async def slack_events(request: Request) -> Response:
         query=dict(request.query_params),
         headers=dict(request.headers),
     )
-    answer = await anyio.to_thread.run_sync(bolt.dispatch, bolt_request, limiter=_dispatchers)
+    answer = await anyio.to_thread.run_sync(bolt.dispatch, bolt_request, limiter=_dispatchers.limiter())
     return Response(
         status_code=answer.status,
         content=answer.body,

@@ -85,14 +85,7 @@ def settle_sent(*, message: OutboxMessage, superseded: list[int], posted: Posted
     with write_transaction():
         if posted is not None:
             record_posted(message_key=posted.message_key, channel=posted.channel, ts=posted.ts)
-        statements.update(
-            OutboxMessage,
-            {"id": message.id},
-            status="sent",
-            sent_at=now,
-            last_error=None,
-            attempts=message.attempts + 1,
-        )
+        mark_sent(message=message)
         if superseded:
             where = {"id": tuple(superseded), "status": (PENDING, SENDING)}
             statements.update(OutboxMessage, where, status="superseded", sent_at=now)
@@ -115,9 +108,8 @@ def mark_sent_ids(*, ids: list[int]) -> None:
 
 def mark_sent(*, message: OutboxMessage) -> None:
     with write_transaction():
-        OutboxMessage.update(
-            status="sent", sent_at=utcnow(), last_error=None, attempts=message.attempts + 1
-        ).where(OutboxMessage.id == message.id).execute()
+        fields = {"status": "sent", "sent_at": utcnow(), "last_error": None}
+        statements.update(OutboxMessage, {"id": message.id}, **fields, attempts=message.attempts + 1)
 
 
 def mark_failed(*, message: OutboxMessage, error: str) -> None:

@@ -10,6 +10,7 @@ bound as parameters.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,7 +23,6 @@ from storage.database import db, is_postgres
 M = TypeVar("M", bound=peewee.Model)
 
 _sql_cache: dict[tuple[Any, ...], str] = {}
-_converter_cache: dict[tuple[Any, ...], tuple[list[str], list[Any]]] = {}
 _appended = threading.local()  # rows waiting for the end of an `appending()` block, per thread
 MAX_ROWS_PER_INSERT = 500  # keeps a statement's parameters well under either database's limit
 
@@ -82,8 +82,10 @@ def _shape(where: dict[str, Any]) -> tuple[Any, ...]:
     return tuple((k, len(v) if isinstance(v, tuple) else v is None) for k, v in where.items())
 
 
-def _inserted_fields(model: type[peewee.Model]) -> list[peewee.Field]:
-    return [f for f in _fields(model) if not isinstance(f, peewee.AutoField)]
+@functools.cache
+def _inserted_fields(model: type[peewee.Model]) -> tuple[peewee.Field, ...]:
+    """The columns an INSERT names (all but an auto-incremented key), worked out once per model."""
+    return tuple(f for f in _fields(model) if not isinstance(f, peewee.AutoField))
 
 
 def _insert_sql(model: type[peewee.Model], rows: int) -> str:
@@ -221,24 +223,19 @@ def _select(
 AS_READ = (peewee.CharField, peewee.TextField, peewee.AutoField, peewee.IntegerField)
 
 
-def _converters(model: type[peewee.Model]) -> tuple[list[str], list[Any]]:
+@functools.cache
+def _converters(model: type[peewee.Model]) -> tuple[tuple[str, ...], tuple[Any, ...]]:
     """Field names in column order, and each field's conversion from the driver's value (None
     where the value needs none: calling peewee's for every string and number costs more than the
     query of a small read)."""
-    key = ("converters", model)
-    cached: tuple[list[str], list[Any]] | None = _converter_cache.get(key)
-    if cached is None:
-        fields = _fields(model)
-        as_read = [type(f) in AS_READ for f in fields]
-        cached = (
-            [f.name for f in fields],
-            [None if plain else f.python_value for f, plain in zip(fields, as_read, strict=True)],
-        )
-        _converter_cache[key] = cached
-    return cached
+    fields = _fields(model)
+    names = tuple(f.name for f in fields)
+    return names, tuple(None if type(f) in AS_READ else f.python_value for f in fields)
 
 
-def _instance(model: type[M], names: list[str], converters: list[Any], values: tuple[Any, ...]) -> M:
+def _instance(
+    model: type[M], names: tuple[str, ...], converters: tuple[Any, ...], values: tuple[Any, ...]
+) -> M:
     """A model instance as peewee's own reads build it: converted values, nothing dirty."""
     instance = model(__no_default__=1)
     instance.__data__ = {

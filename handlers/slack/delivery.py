@@ -160,15 +160,11 @@ class SlackDelivery(OutboxDispatcher):
         # Lanes are independent (order is kept within each one): each is worked by one of a few
         # threads, and a lane still busy (a slow call, a long backlog) is left out of later ticks
         # until it is done, while the other lanes go on.
-        started = 0
+        with self._in_flight_lock:
+            self._in_flight.update(lanes)
         for lane, messages in lanes.items():
-            with self._in_flight_lock:
-                if lane in busy or lane in self._in_flight:
-                    continue
-                self._in_flight.add(lane)
             self._lane_workers.submit(self._drain_in_turn, lane, messages)
-            started += 1
-        return started
+        return len(lanes)
 
     def _drain_in_turn(self, lane: str, messages: list[OutboxMessage]) -> None:
         try:

@@ -18,6 +18,11 @@ from typing import Any
 from urllib.parse import parse_qsl, urlparse
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # as many connections at once as a busy client opens (the default 5
+    # drops the rest, which the client's kernel retries a second later)
+
+
 @dataclass
 class Call:
     method: str
@@ -81,7 +86,7 @@ class SlackEmulator:
                 with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                     self.wfile.write(payload)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self._server = _Server(("127.0.0.1", self.port), Handler)
         self._server.daemon_threads = True
         self.port = int(self._server.server_address[1])
         threading.Thread(target=self._server.serve_forever, daemon=True).start()

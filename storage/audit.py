@@ -51,7 +51,7 @@ def query(
     offset: int = 0,
 ) -> list[AuditEntry]:
     """Rows matching every given filter, newest first (by insertion order)."""
-    filters = {
+    filters: dict[str, Any] = {
         "incident_id": incident_id,
         "action": action,
         "actor": actor,

@@ -47,14 +47,16 @@ def enqueue(
 
 
 def heads_of_lanes(
-    *, transport: str, skip_lanes: tuple[str, ...] = (), limit: int = 500
+    *, transport: str, skip_lanes: tuple[str, ...] = (), per_lane: int = 500, limit: int = 5000
 ) -> list[OutboxMessage]:
-    """Pending messages in id order, at most `limit`, but for the lanes in `skip_lanes` (a lane
-    being delivered right now); the dispatcher walks each lane from its head."""
+    """Pending messages in id order: each lane's first `per_lane` (a long backlog in one lane does
+    not hide the heads of the others), at most `limit` in all, but for the lanes in `skip_lanes` (a
+    lane being delivered right now); the dispatcher walks each lane from its head."""
     with db.connection_context():
         return statements.select_all(
             OutboxMessage,
             limit=limit,
+            first_of_each=("lane", per_lane),
             status=(PENDING, SENDING),
             transport=transport,
             lane__not_in=skip_lanes,

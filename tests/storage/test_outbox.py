@@ -18,3 +18,32 @@ def test_a_keyed_message_posted_again_is_found_at_its_new_place():
     assert found is not None
     assert (found.channel, found.ts) == ("C0AUDIT", "2.000200")
     assert statements.count(SlackMessage) == 1
+
+
+def _queue(lane: str, n: int) -> None:
+    for i in range(n):
+        outbox.enqueue(lane=lane, method="chat.postMessage", target=lane, payload={"n": i}, purpose="test")
+
+
+def test_a_long_lane_does_not_hide_the_heads_of_the_others():
+    _queue("channel:C0AUDIT", 30)  # a backlog queued first
+    _queue("dm:U1", 2)
+    _queue("dm:U2", 1)
+    heads = outbox.heads_of_lanes(transport="slack", per_lane=5, limit=100)
+    by_lane: dict[str, list[int]] = {}
+    for message in heads:
+        by_lane.setdefault(message.lane, []).append(message.payload["n"])
+    assert by_lane == {"channel:C0AUDIT": [0, 1, 2, 3, 4], "dm:U1": [0, 1], "dm:U2": [0]}
+    assert [m.id for m in heads] == sorted(m.id for m in heads)  # in queue order
+
+
+def test_heads_leave_out_busy_lanes_and_keep_to_the_limit():
+    _queue("channel:C0AUDIT", 3)
+    _queue("dm:U1", 3)
+    _queue("dm:U2", 3)
+    heads = outbox.heads_of_lanes(transport="slack", skip_lanes=("dm:U1",), per_lane=2, limit=3)
+    assert [(m.lane, m.payload["n"]) for m in heads] == [
+        ("channel:C0AUDIT", 0),
+        ("channel:C0AUDIT", 1),
+        ("dm:U2", 0),
+    ]

@@ -57,7 +57,7 @@ PERMANENT_ERRORS = frozenset(
     }
 )
 MAX_BATCH = 20
-LANE_WORKERS = 4  # lanes (channels, DMs) delivered at once
+LANE_WORKERS = 16  # lanes (channels, DMs) delivered at once: each mostly waits (Slack, the writer lock)
 LEASE_NAME = "slack-outbox"
 METADATA_TYPE = "autoresolve_outbox"
 SENDING_STALE = timedelta(seconds=20)  # longer than a call may take (10 s time-out)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -27,6 +28,30 @@ _sqlite_writer = threading.RLock()
 CLAIM_LOCK_KEY = 0x4155544F
 
 
+class RecentlyCheckedPostgresPool(PooledPostgresqlDatabase):
+    """peewee 4's PostgreSQL pool asks the server (SELECT 1) whether a connection lives every time
+    one is taken from the pool, holding the pool's lock meanwhile: a round trip per unit of work,
+    one thread at a time. Here a connection handed back less than ALIVE_BYPASS_SECONDS ago is taken
+    without asking (as HikariCP does); one idle longer is still checked. A connection the server
+    dropped inside that window fails its first statement, is closed, and is never handed out again."""
+
+    ALIVE_BYPASS_SECONDS = 1.0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._returned_at: dict[int, float] = {}  # by connection key: when it was last handed back
+
+    def _is_closed(self, conn: Any) -> bool:
+        returned = self._returned_at.get(self.conn_key(conn))
+        if returned is not None and time.monotonic() - returned < self.ALIVE_BYPASS_SECONDS:
+            return bool(conn.closed) or not self._adapter.is_connection_reusable(conn)
+        return bool(super()._is_closed(conn))
+
+    def _close(self, conn: Any, close_conn: bool = False) -> None:
+        self._returned_at[self.conn_key(conn)] = time.monotonic()
+        super()._close(conn, close_conn)
+
+
 class DatabaseUrlError(ValueError):
     """DATABASE_URL names a scheme or path we cannot open."""
 
@@ -49,7 +74,7 @@ def open_database(url: str, *, pool_size: int = 20) -> peewee.Database:
         )
     if scheme in {"postgres", "postgresql"}:
         parsed = urlparse(url)
-        return PooledPostgresqlDatabase(
+        return RecentlyCheckedPostgresPool(
             parsed.path.lstrip("/"),
             user=parsed.username,
             password=parsed.password,

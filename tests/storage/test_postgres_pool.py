@@ -1,0 +1,87 @@
+"""The PostgreSQL connection pool: a connection handed back a moment ago is taken without asking the
+server whether it lives; one idle longer is asked; a connection the server dropped is not reused."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from typing import Any, ClassVar
+from urllib.parse import urlparse
+
+import peewee
+import psycopg2
+import psycopg2.extensions
+import pytest
+
+from storage.database import RecentlyCheckedPostgresPool
+
+pytestmark = pytest.mark.postgres
+
+
+class CountingCursor(psycopg2.extensions.cursor):
+    """The driver's cursor, counting the statements sent (the pool's liveness check included)."""
+
+    sent: ClassVar[list[str]] = []
+
+    def execute(self, query: Any, vars: Any = None) -> Any:
+        CountingCursor.sent.append(str(query))
+        return super().execute(query, vars)
+
+
+@pytest.fixture
+def pool() -> Iterator[RecentlyCheckedPostgresPool]:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        pytest.skip("PostgreSQL run: set TEST_DATABASE_URL (e.g. postgresql://postgres@127.0.0.1:5432/test)")
+    parsed = urlparse(url)
+    database = RecentlyCheckedPostgresPool(
+        parsed.path.lstrip("/"),
+        user=parsed.username,
+        host=parsed.hostname,
+        port=parsed.port or 5432,
+        max_connections=4,
+        cursor_factory=CountingCursor,
+    )
+    CountingCursor.sent = []
+    yield database
+    database.close_all()
+
+
+def unit_of_work(database: peewee.Database) -> int:
+    with database.connection_context():
+        return int(database.execute_sql("SELECT pg_backend_pid()").fetchone()[0])
+
+
+def test_a_connection_handed_back_a_moment_ago_is_taken_without_a_round_trip(pool):
+    first = unit_of_work(pool)
+    second = unit_of_work(pool)
+    assert first == second  # the same connection, from the pool
+    assert CountingCursor.sent == ["SELECT pg_backend_pid()"] * 2
+
+
+def test_a_connection_idle_longer_is_checked_first(pool, monkeypatch):
+    monkeypatch.setattr(RecentlyCheckedPostgresPool, "ALIVE_BYPASS_SECONDS", 0.0)
+    unit_of_work(pool)
+    unit_of_work(pool)
+    assert CountingCursor.sent == ["SELECT pg_backend_pid()", "SELECT 1", "SELECT pg_backend_pid()"]
+
+
+@pytest.mark.parametrize("bypass", [0.0, 60.0], ids=["checked", "recent"])
+def test_a_connection_the_server_dropped_is_not_handed_out_again(pool, monkeypatch, bypass):
+    monkeypatch.setattr(RecentlyCheckedPostgresPool, "ALIVE_BYPASS_SECONDS", bypass)
+    victim = unit_of_work(pool)
+    admin = psycopg2.connect(os.environ["TEST_DATABASE_URL"])
+    admin.autocommit = True
+    with admin, admin.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(%s)", (victim,))
+        for _ in range(100):  # the backend exits a moment after the signal
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (victim,))
+            if cursor.fetchone()[0] == 0:
+                break
+            time.sleep(0.02)
+    admin.close()
+    if bypass:  # taken unchecked: its first statement fails, and it is closed
+        with pytest.raises(peewee.DatabaseError):
+            unit_of_work(pool)
+    assert unit_of_work(pool) != victim  # a new connection

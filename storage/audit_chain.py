@@ -56,10 +56,20 @@ def seal_pending(limit: int = 200) -> int:
             previous = row_digest(previous, row)
             updates.append((seq, previous, row.id))
         if updates:
-            mark = db.param  # the driver's placeholder ("?" or "%s"); values go as parameters
-            statement = f"UPDATE audit_log SET seq = {mark}, chain_hash = {mark} WHERE id = {mark}"  # noqa: S608
-            db.cursor().executemany(statement, updates)
+            db.execute_sql(_sealing_sql(len(updates)), [value for row in updates for value in row])
         return len(rows)
+
+
+def _sealing_sql(rows: int) -> str:
+    """One UPDATE for a batch (executemany would cost PostgreSQL a round trip per row); values go
+    as parameters, `rows` triples of seq, hash and id."""
+    mark = db.param  # the driver's placeholder ("?" or "%s")
+    values = ", ".join([f"({mark}, {mark}, {mark})"] * rows)
+    return (
+        f"WITH sealed(seq, chain_hash, id) AS (VALUES {values}) "  # noqa: S608
+        "UPDATE audit_log SET seq = sealed.seq, chain_hash = sealed.chain_hash "
+        "FROM sealed WHERE audit_log.id = sealed.id"
+    )
 
 
 def seal_all(budget_seconds: float | None = None) -> int:

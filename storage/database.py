@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import select
 import threading
 import time
 from collections.abc import Iterator
@@ -31,9 +32,10 @@ CLAIM_LOCK_KEY = 0x4155544F
 class RecentlyCheckedPostgresPool(PooledPostgresqlDatabase):
     """peewee 4's PostgreSQL pool asks the server (SELECT 1) whether a connection lives every time
     one is taken from the pool, holding the pool's lock meanwhile: a round trip per unit of work,
-    one thread at a time. Here a connection handed back less than ALIVE_BYPASS_SECONDS ago is taken
-    without asking (as HikariCP does); one idle longer is still checked. A connection the server
-    dropped inside that window fails its first statement, is closed, and is never handed out again."""
+    one thread at a time. Here a connection handed back less than ALIVE_BYPASS_SECONDS ago is only
+    looked at locally: an idle connection has nothing to read, so a socket with something waiting
+    (the server's goodbye when it ended the session, or the close) is dropped. One idle longer is
+    still asked, which also covers a peer that vanished without a word."""
 
     ALIVE_BYPASS_SECONDS = 1.0
 
@@ -43,9 +45,11 @@ class RecentlyCheckedPostgresPool(PooledPostgresqlDatabase):
 
     def _is_closed(self, conn: Any) -> bool:
         returned = self._returned_at.get(self.conn_key(conn))
-        if returned is not None and time.monotonic() - returned < self.ALIVE_BYPASS_SECONDS:
-            return bool(conn.closed) or not self._adapter.is_connection_reusable(conn)
-        return bool(super()._is_closed(conn))
+        if returned is None or time.monotonic() - returned >= self.ALIVE_BYPASS_SECONDS:
+            return bool(super()._is_closed(conn))
+        if conn.closed or select.select([conn.fileno()], [], [], 0)[0]:
+            return True
+        return not self._adapter.is_connection_reusable(conn)
 
     def _close(self, conn: Any, close_conn: bool = False) -> None:
         self._returned_at[self.conn_key(conn)] = time.monotonic()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from engine.audit_actions import AuditAction
 from engine.notifier import NotificationError, Notifier, RunReport, StepReport
@@ -66,8 +66,9 @@ def step_report(step: StepResult) -> StepReport:
     )
 
 
-def build_report(run: Run, incident: Incident, *, with_steps: bool = True) -> RunReport:
-    steps = tuple(step_report(s) for s in runs.steps_of(run_id=run.id)) if with_steps else ()
+def build_report(run: Run, incident: Incident, *, steps: Sequence[StepResult] | None = None) -> RunReport:
+    """The run as people are told about it; its steps as given, or (None) as stored."""
+    rows = runs.steps_of(run_id=run.id) if steps is None else steps
     return RunReport(
         run_id=run.id,
         incident_id=incident.incident_id,
@@ -81,23 +82,37 @@ def build_report(run: Run, incident: Incident, *, with_steps: bool = True) -> Ru
         dry_run=run.dry_run,
         started_at=run.started_at,
         finished_at=run.finished_at,
-        steps=steps,
+        steps=tuple(step_report(row) for row in rows),
         callback_url=incident.callback_url,
     )
 
 
-def report_outcome(notifier: Notifier, run: Run, incident: Incident) -> None:
+def creator_wants_dm(incident: Incident) -> bool:
+    """Whether the incident's category has its creator told about outcomes (by default, yes)."""
+    category = config_store.get_category(category=incident.category)
+    return category.notification_required if category else True
+
+
+def report_outcome(
+    notifier: Notifier,
+    run: Run,
+    incident: Incident,
+    *,
+    steps: Sequence[StepResult] | None = None,
+    wants_dm: bool | None = None,
+) -> None:
     """Tell the audit channel, and the creator if the category wants it; call inside the run's
-    final transaction so the messages are queued with the audit rows that record the outcome."""
-    report = build_report(run, incident)
+    final transaction so the messages are queued with the audit rows that record the outcome.
+    `steps` and `wants_dm`, when the caller has them, save reading them inside that transaction."""
+    report = build_report(run, incident, steps=steps)
     hand_over(
         lambda: notifier.announce_run(report),
         about="run_outcome",
         incident_id=incident.incident_id,
         run_id=run.id,
     )
-    category = config_store.get_category(category=incident.category)
-    wants_dm = category.notification_required if category else True
+    if wants_dm is None:
+        wants_dm = creator_wants_dm(incident)
     if not (wants_dm and run.status in CREATOR_NOTIFIED and not run.dry_run):
         return
     if hand_over(

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from engine.audit_actions import AuditAction
 from engine.configuration import kill_switch_state
 from engine.incident import IncidentStatus, ResolutionStatus, incident_values
-from engine.notifications import build_report, hand_over, report_outcome, step_report
+from engine.notifications import build_report, creator_wants_dm, hand_over, report_outcome, step_report
 from engine.notifier import Notifier
 from engine.placeholders import PlaceholderError
 from engine.runbooks import Action, Runbook, RunbookCatalog, Step
@@ -54,6 +54,8 @@ class RunExecutor:
         self.on_finished = on_finished
         self.writes = writes  # where the stages of runs are committed
         self._current = threading.local()  # the stages of the run this thread executes
+        # Each run's steps as they ended, for its final report (read by its own later stages).
+        self._ended_steps: dict[int, list[StepResult]] = {}
 
     def _write(self, stage: Callable[[], T]) -> Staged[T]:
         """Hand over one stage of the current run (its rows, audit rows and messages), written
@@ -73,6 +75,7 @@ class RunExecutor:
     def execute(self, run: Run) -> str:
         """Execute a run already claimed (status running); returns its terminal status."""
         self._current.stages = stages = WriteAhead(self.writes)
+        self._ended_steps[run.id] = []
         try:
             return self._execute(run)
         except BaseException:
@@ -80,6 +83,8 @@ class RunExecutor:
             with contextlib.suppress(Exception):
                 stages.durable()
             raise
+        finally:
+            self._ended_steps.pop(run.id, None)
 
     def _execute(self, run: Run) -> str:
         incident = incidents.get(incident_id=run.incident_id)
@@ -100,7 +105,7 @@ class RunExecutor:
                 status=IncidentStatus.IN_PROGRESS.value,
             )
             hand_over(
-                lambda: self.notifier.announce_run(build_report(run, incident, with_steps=False)),
+                lambda: self.notifier.announce_run(build_report(run, incident, steps=())),
                 about="run_started",
                 incident_id=incident.incident_id,
                 run_id=run.id,
@@ -381,7 +386,8 @@ class RunExecutor:
     # -- the end of a run ----------------------------------------------------------------------
 
     def _step_done(self, run: Run, incident: Incident, step: StepResult) -> None:
-        report = build_report(run, incident, with_steps=False)
+        self._ended_steps[run.id].append(step)
+        report = build_report(run, incident, steps=())
         hand_over(
             lambda: self.notifier.announce_step(report, step_report(step)),
             about="step",
@@ -390,19 +396,22 @@ class RunExecutor:
         )
 
     def _finish(self, run: Run, incident: Incident | None, status: str, message: str) -> str:
-        """End the run: its status, the incident's, the audit rows and the messages, in one transaction."""
+        """End the run: its status, the incident's, the audit rows and the messages, in one transaction
+        (which reads nothing: what the report needs is in hand or read before)."""
+        wants_dm = creator_wants_dm(incident) if incident is not None else False
+        steps = self._ended_steps[run.id]
 
         def record_end() -> str | None:
             """None, or the status the run already had when it was finished elsewhere."""
-            if not runs.finish(run_id=run.id, status=status, message=message):
+            finished_at = utcnow()
+            if not runs.finish(run_id=run.id, status=status, message=message, finished_at=finished_at):
                 log.warning("run %s was finished elsewhere (lease lapsed?); leaving it", run.id)
                 current = runs.get(run_id=run.id)
                 return current.status if current else status
+            run.status, run.message, run.finished_at = status, message, finished_at  # as stored
             if incident is not None:
                 finish_incident(incident, status, message)
-                finished = runs.get(run_id=run.id)
-                assert finished is not None
-                report_outcome(self.notifier, finished, incident)
+                report_outcome(self.notifier, run, incident, steps=steps, wants_dm=wants_dm)
             return None
 
         ended = self._write(record_end)

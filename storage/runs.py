@@ -94,11 +94,20 @@ def expired_leases(*, now: datetime | None = None) -> list[Run]:
         )
 
 
-def finish(*, run_id: int, status: str, message: str, only_if: str | None = "running") -> bool:
-    """Set a terminal status; with `only_if`, only from that status (so two finishers cannot race)."""
+def finish(
+    *,
+    run_id: int,
+    status: str,
+    message: str,
+    only_if: str | None = "running",
+    finished_at: datetime | None = None,
+) -> bool:
+    """Set a terminal status (finished now, or at `finished_at`); with `only_if`, only from that
+    status (so two finishers cannot race)."""
     where: dict[str, Any] = {"id": run_id} if only_if is None else {"id": run_id, "status": only_if}
+    fields = {"status": status, "message": message, "finished_at": finished_at or utcnow()}
     with write_transaction():
-        return bool(statements.update(Run, where, status=status, message=message, finished_at=utcnow()))
+        return bool(statements.update(Run, where, **fields))
 
 
 def count_by_status() -> dict[str, int]:

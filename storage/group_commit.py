@@ -13,7 +13,6 @@ database that the rows have to show first.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -68,23 +67,27 @@ class GroupCommitter:
     @staticmethod
     def _apply(group: list[Write], *, isolated: bool) -> list[Outcome]:
         """Run the group's writes in one transaction and commit it. Not `isolated`: the first
-        failure rolls everything back (_WriteFailed), which costs no savepoint per write in the
-        usual case that none fails. `isolated`: each write in a savepoint, a failure undoes only it."""
+        failure (a write's, or that of the rows and updates they held back for the end) rolls
+        everything back (_WriteFailed), which costs no savepoint per write in the usual case that
+        none fails. `isolated`: each write in a savepoint, a failure undoes only it."""
         outcomes: list[Outcome] = []
-        appended = contextlib.nullcontext() if isolated else statements.appending()
-        with unit_of_work(), write_transaction(), appended:
-            for write, done in group:
-                if not isolated:
-                    try:
-                        outcomes.append((done, write(), None))
-                    except Exception as exc:
-                        raise _WriteFailed from exc
-                    continue
+        with unit_of_work(), write_transaction():
+            if not isolated:
                 try:
-                    with db.atomic(), statements.appending():
-                        outcomes.append((done, write(), None))
+                    with statements.appending():
+                        for write, done in group:
+                            outcomes.append((done, write(), None))
+                except Exception as exc:
+                    raise _WriteFailed from exc
+                return outcomes
+            for write, done in group:
+                try:
+                    with db.atomic(), statements.appending():  # its held-back rows fail it too
+                        result = write()
                 except Exception as exc:
                     outcomes.append((done, None, exc))
+                else:
+                    outcomes.append((done, result, None))
         return outcomes
 
 

@@ -103,6 +103,7 @@ class RunExecutor:
                 incident_id=incident.incident_id,
                 resolution_status=ResolutionStatus.RUNNING,
                 status=IncidentStatus.IN_PROGRESS.value,
+                deferred=True,
             )
             hand_over(
                 lambda: self.notifier.announce_run(build_report(run, incident, steps=())),
@@ -433,7 +434,7 @@ TERMINAL_AUDIT_ACTION = {
 
 
 def finish_incident(incident: Incident, status: str, message: str) -> None:
-    """Move the incident to where its run ended and audit the outcome."""
+    """Move the incident to where its run ended and audit the outcome (the run's last write to it)."""
     if status == "resolved":
         incidents.set_resolution(
             incident_id=incident.incident_id,
@@ -442,6 +443,7 @@ def finish_incident(incident: Incident, status: str, message: str) -> None:
             status=IncidentStatus.AUTO_RESOLVED.value,
             auto_resolved=True,
             resolved_at=utcnow(),
+            deferred=True,
         )
     else:
         incidents.set_resolution(
@@ -449,6 +451,7 @@ def finish_incident(incident: Incident, status: str, message: str) -> None:
             resolution_status=status,
             reason=message,
             status=IncidentStatus.OPEN.value,
+            deferred=True,
         )
     audit.record(
         action=TERMINAL_AUDIT_ACTION[status],

@@ -74,11 +74,19 @@ def save_delivery(*, fields: dict[str, Any], existing: Incident, refresh: bool) 
 
 
 def set_resolution(
-    *, incident_id: str, resolution_status: str, reason: str | None = None, **fields: Any
+    *,
+    incident_id: str,
+    resolution_status: str,
+    reason: str | None = None,
+    deferred: bool = False,
+    **fields: Any,
 ) -> None:
-    """Record where the incident stands in the resolution lifecycle (and any seed fields with it)."""
+    """Record where the incident stands in the resolution lifecycle (and any seed fields with it).
+    `deferred`: the update may wait for the end of the transaction's appended rows, for a caller
+    after which nothing in the transaction reads or changes the incident (a run's own stages)."""
+    update = statements.update_later if deferred else statements.update
     with write_transaction():
-        statements.update(
+        update(
             Incident,
             {"incident_id": incident_id},
             resolution_status=resolution_status,

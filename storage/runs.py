@@ -117,27 +117,32 @@ def count_by_status() -> dict[str, int]:
 
 
 def start_step(*, run_id: int, position: int, name: str, kind: str, phase: str, action: str) -> StepResult:
+    """Record that a step started; the row (a run's step is known by its position and phase, not
+    its id, which is left unset) goes in with the transaction's other appended rows."""
+    row = StepResult(
+        run=run_id,
+        position=position,
+        name=name,
+        kind=kind,
+        phase=phase,
+        action=action,
+        status="running",
+        started_at=utcnow(),
+    )
     with write_transaction():
-        return statements.create(
-            StepResult,
-            run=run_id,
-            position=position,
-            name=name,
-            kind=kind,
-            phase=phase,
-            action=action,
-            status="running",
-            started_at=utcnow(),
-        )
+        statements.append(StepResult, **row.__data__)
+    return row
 
 
 def finish_step(*, step: StepResult, **fields: Any) -> StepResult:
-    """Record how the step ended; returns the row as it now stands."""
+    """Record how the step ended; returns the row as it now stands. The update may wait for the end
+    of the transaction's appended rows (nothing reads a step back before it commits)."""
     now = utcnow()
     fields.setdefault("finished_at", now)
     fields.setdefault("duration_ms", int((now - step.started_at).total_seconds() * 1000))
+    where = {"run": step.run_id, "position": step.position, "phase": step.phase}
     with write_transaction():
-        statements.update(StepResult, {"id": step.id}, **fields)
+        statements.update_later(StepResult, where, **fields)
     for name, value in fields.items():
         setattr(step, name, value)
     return step

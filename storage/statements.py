@@ -10,6 +10,7 @@ bound as parameters.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import threading
 from collections.abc import Iterator
@@ -23,7 +24,7 @@ from storage.database import db, is_postgres
 M = TypeVar("M", bound=peewee.Model)
 
 _sql_cache: dict[tuple[Any, ...], str] = {}
-_appended = threading.local()  # rows waiting for the end of an `appending()` block, per thread
+_appended = threading.local()  # what waits for the end of an `appending()` block, per thread
 MAX_ROWS_PER_INSERT = 500  # keeps a statement's parameters well under either database's limit
 
 
@@ -123,34 +124,72 @@ def insert(model: type[peewee.Model], **values: Any) -> int:
     return int(cursor.lastrowid)
 
 
+@dataclasses.dataclass
+class _Deferred:
+    """What an `appending()` block holds back until it ends: rows per table, then updates in order."""
+
+    rows: dict[type[peewee.Model], list[list[Any]]] = dataclasses.field(default_factory=dict)
+    updates: list[tuple[str, list[Any]]] = dataclasses.field(default_factory=list)
+
+    def statements(self) -> Iterator[tuple[str, list[Any]]]:
+        for model, table_rows in self.rows.items():
+            for start in range(0, len(table_rows), MAX_ROWS_PER_INSERT):
+                chunk = table_rows[start : start + MAX_ROWS_PER_INSERT]
+                yield _insert_sql(model, len(chunk)), [value for row in chunk for value in row]
+        yield from self.updates
+
+
 def append(model: type[peewee.Model], **values: Any) -> None:
     """Insert a row that nothing reads back before the transaction commits (an audit row, an outbox
     message). Inside `appending()` it waits for the end of the block, to go with the others of its
     table in one multi-row INSERT, in the order appended; elsewhere it is inserted at once."""
-    rows: dict[type[peewee.Model], list[list[Any]]] | None = getattr(_appended, "rows", None)
-    if rows is None:
+    deferred: _Deferred | None = getattr(_appended, "deferred", None)
+    if deferred is None:
         insert(model, **values)
         return
-    rows.setdefault(model, []).append(_row_params(model, values))
+    deferred.rows.setdefault(model, []).append(_row_params(model, values))
+
+
+def update_later(model: type[peewee.Model], where: dict[str, Any], **values: Any) -> None:
+    """`update` for rows that nothing in the transaction reads back or changes after it, and whose
+    count of changed rows nobody needs. Inside `appending()` it waits for the end of the block
+    (after the block's appended rows, in the order of the block's other later updates); elsewhere
+    it runs at once."""
+    deferred: _Deferred | None = getattr(_appended, "deferred", None)
+    if deferred is None:
+        update(model, where, **values)
+        return
+    deferred.updates.append(_update_statement(model, where, values))
 
 
 @contextmanager
 def appending() -> Iterator[None]:
-    """Collect the rows `append`ed inside, and insert them when the block ends (inside the caller's
-    transaction, before it commits). A block that raises inserts nothing; nested blocks are one."""
-    if getattr(_appended, "rows", None) is not None:
+    """Collect the rows `append`ed and the updates made `update_later` inside, and write them when
+    the block ends (inside the caller's transaction, before it commits): on PostgreSQL in one round
+    trip. A block that raises writes none of them; nested blocks are one."""
+    if getattr(_appended, "deferred", None) is not None:
         yield
         return
-    rows: dict[type[peewee.Model], list[list[Any]]] = {}
-    _appended.rows = rows
+    deferred = _appended.deferred = _Deferred()
     try:
         yield
     finally:
-        _appended.rows = None
-    for model, table_rows in rows.items():
-        for start in range(0, len(table_rows), MAX_ROWS_PER_INSERT):
-            chunk = table_rows[start : start + MAX_ROWS_PER_INSERT]
-            db.execute_sql(_insert_sql(model, len(chunk)), [value for row in chunk for value in row])
+        _appended.deferred = None
+    _execute_all(list(deferred.statements()))
+
+
+def _execute_all(batch: list[tuple[str, list[Any]]]) -> None:
+    """Run statements whose results nobody reads. PostgreSQL: one round trip for all of them (the
+    driver quotes each statement's values, as it does for any statement; then they go as one
+    text). SQLite answers in-process: one by one."""
+    if not batch:
+        return
+    if not is_postgres() or len(batch) == 1:
+        for sql, params in batch:
+            db.execute_sql(sql, params)
+        return
+    cursor = db.cursor()
+    cursor.execute(b";\n".join(cursor.mogrify(sql, params) for sql, params in batch))
 
 
 def create(model: type[M], **values: Any) -> M:
@@ -267,6 +306,13 @@ def _instance(
 
 def update(model: type[peewee.Model], where: dict[str, Any], **values: Any) -> int:
     """Set the given fields on rows matching every condition in `where`; the number of rows changed."""
+    sql, params = _update_statement(model, where, values)
+    return int(db.execute_sql(sql, params).rowcount)
+
+
+def _update_statement(
+    model: type[peewee.Model], where: dict[str, Any], values: dict[str, Any]
+) -> tuple[str, list[Any]]:
     key = ("update", model, tuple(values), _shape(where), is_postgres())
     params = [model._meta.fields[name].db_value(value) for name, value in values.items()]
     clause = _where(model, where, params)
@@ -277,4 +323,4 @@ def update(model: type[peewee.Model], where: dict[str, Any], **values: Any) -> i
         )
         sql = f"UPDATE {_quote(model._meta.table_name)} SET {assignments}{clause}"  # noqa: S608
         _sql_cache[key] = sql
-    return int(db.execute_sql(sql, params).rowcount)
+    return sql, params

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import threading
 
+import peewee
 import pytest
 
-from storage import audit, outbox, statements
+from storage import audit, outbox, runs, statements
 from storage.database import db, write_transaction
 from storage.group_commit import GroupCommitter, NotApplied, WriteAhead
 from storage.models import AuditEntry, Run, StepResult
@@ -154,3 +155,45 @@ def committed_steps() -> list[tuple[str, str]]:
     reader.start()
     reader.join()
     return seen[0]
+
+
+def test_updates_made_later_follow_the_blocks_appended_rows_in_order_with_their_values_intact():
+    awkward = "100% done; it's 'quoted' -- %s %(name)s \\ ;"  # nothing in it is taken as SQL
+    run_id = statements.insert(Run, incident_id="INC-L", runbook_id="fix", status="running")
+    with db.connection_context(), write_transaction(), statements.appending():
+        for position in (1, 2):
+            runs.start_step(run_id=run_id, position=position, name="s", kind="log", phase="step", action="")
+        statements.update_later(StepResult, {"run": run_id, "position": 1}, status="failed")
+        statements.update_later(StepResult, {"run": run_id, "position": 1}, error=awkward)
+        statements.update_later(StepResult, {"run": run_id, "position": 2}, status="succeeded")
+        assert statements.count(StepResult) == 0  # all of it waits for the end of the block
+    rows = statements.select_all(StepResult)
+    assert [(s.position, s.status, s.error) for s in rows] == [(1, "failed", awkward), (2, "succeeded", None)]
+
+
+def test_a_held_back_row_that_fails_fails_only_its_own_write():
+    writes = GroupCommitter()
+    with db.connection_context(), write_transaction():
+        statements.append(AuditEntry, audit_id="a" * 32, action="step_started")
+    start = threading.Barrier(3)
+    outcomes: dict[str, object] = {}
+
+    def write(name: str, audit_id: str) -> None:
+        start.wait()
+        try:
+            writes.run(lambda: statements.append(AuditEntry, audit_id=audit_id, action=name))
+            outcomes[name] = "ok"
+        except peewee.IntegrityError:
+            outcomes[name] = "refused"
+
+    threads = [
+        threading.Thread(target=write, args=("A", "b" * 32)),
+        threading.Thread(target=write, args=("DUP", "a" * 32)),  # its row fails only at the end
+        threading.Thread(target=write, args=("B", "c" * 32)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert outcomes == {"A": "ok", "DUP": "refused", "B": "ok"}
+    assert (committed("A"), committed("DUP"), committed("B")) == (1, 0, 1)

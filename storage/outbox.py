@@ -84,13 +84,13 @@ def settle_sent(*, message: OutboxMessage, superseded: list[int], posted: Posted
     """Slack took `message` (and with it the `superseded` rows): one transaction records where it
     was posted, if it has a key, and marks the rows."""
     now = utcnow()
-    with write_transaction():
+    with write_transaction(), statements.appending():  # PostgreSQL: all of it in one round trip
         if posted is not None:
             record_posted(message_key=posted.message_key, channel=posted.channel, ts=posted.ts)
         mark_sent(message=message)
         if superseded:
             where = {"id": tuple(superseded), "status": (PENDING, SENDING)}
-            statements.update(OutboxMessage, where, status="superseded", sent_at=now)
+            statements.update_later(OutboxMessage, where, status="superseded", sent_at=now)
 
 
 def release_sending(*, ids: list[int]) -> None:
@@ -111,7 +111,7 @@ def mark_sent_ids(*, ids: list[int]) -> None:
 def mark_sent(*, message: OutboxMessage) -> None:
     with write_transaction():
         fields = {"status": "sent", "sent_at": utcnow(), "last_error": None}
-        statements.update(OutboxMessage, {"id": message.id}, **fields, attempts=message.attempts + 1)
+        statements.update_later(OutboxMessage, {"id": message.id}, **fields, attempts=message.attempts + 1)
 
 
 def mark_failed(*, message: OutboxMessage, error: str) -> None:
@@ -152,7 +152,6 @@ def posted(*, message_key: str) -> SlackMessage | None:
 def record_posted(*, message_key: str, channel: str, ts: str) -> None:
     """Where the keyed message now is (posted again after a deletion: the new place)."""
     with write_transaction():
-        if not statements.update(SlackMessage, {"message_key": message_key}, channel=channel, ts=ts):
-            statements.insert(
-                SlackMessage, message_key=message_key, channel=channel, ts=ts, posted_at=utcnow()
-            )
+        statements.upsert_later(
+            SlackMessage, message_key=message_key, channel=channel, ts=ts, posted_at=utcnow()
+        )

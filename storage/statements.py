@@ -126,7 +126,8 @@ def insert(model: type[peewee.Model], **values: Any) -> int:
 
 @dataclasses.dataclass
 class _Deferred:
-    """What an `appending()` block holds back until it ends: rows per table, then updates in order."""
+    """What an `appending()` block holds back until it ends: rows per table, then the other
+    statements (updates, upserts) in order."""
 
     rows: dict[type[peewee.Model], list[list[Any]]] = dataclasses.field(default_factory=dict)
     updates: list[tuple[str, list[Any]]] = dataclasses.field(default_factory=list)
@@ -155,11 +156,35 @@ def update_later(model: type[peewee.Model], where: dict[str, Any], **values: Any
     count of changed rows nobody needs. Inside `appending()` it waits for the end of the block
     (after the block's appended rows, in the order of the block's other later updates); elsewhere
     it runs at once."""
+    _later(*_update_statement(model, where, values))
+
+
+def upsert_later(model: type[peewee.Model], **values: Any) -> None:
+    """Insert the row, or set its given fields where a row with its primary key is there already
+    (INSERT ... ON CONFLICT DO UPDATE, on both databases); held back as `update_later` is."""
+    key = ("upsert", model, tuple(values), is_postgres())
+    sql = _sql_cache.get(key)
+    if sql is None:
+        fields = [model._meta.fields[name] for name in values]
+        columns = [_quote(f.column_name) for f in fields]
+        primary = _primary_column(model)
+        changed = ", ".join(f"{c} = excluded.{c}" for c in columns if c != _quote(primary))
+        sql = (
+            f"INSERT INTO {_quote(model._meta.table_name)} ({', '.join(columns)}) "  # noqa: S608
+            f"VALUES ({', '.join(_param() for _ in fields)}) "
+            f"ON CONFLICT ({_quote(primary)}) DO UPDATE SET {changed}"
+        )
+        _sql_cache[key] = sql
+    _later(sql, [model._meta.fields[name].db_value(value) for name, value in values.items()])
+
+
+def _later(sql: str, params: list[Any]) -> None:
+    """Hold the statement back to the end of the `appending()` block, or run it now outside one."""
     deferred: _Deferred | None = getattr(_appended, "deferred", None)
     if deferred is None:
-        update(model, where, **values)
+        db.execute_sql(sql, params)
         return
-    deferred.updates.append(_update_statement(model, where, values))
+    deferred.updates.append((sql, params))
 
 
 @contextmanager

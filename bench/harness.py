@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,12 +66,23 @@ class Server:
             self.process.kill()
 
 
-def wrk(url: str, *, script: Path | None = None, connections: int = 32) -> dict[str, Any]:
-    """Run wrk (one thread) for BENCH_SECONDS; its summary with `rate` added."""
+def wrk(
+    url: str,
+    *,
+    script: Path | None = None,
+    connections: int = 32,
+    once_started: Callable[[], None] = lambda: None,
+) -> dict[str, Any]:
+    """Run wrk (one thread) for BENCH_SECONDS; its summary with `rate` added. `once_started` is
+    called when wrk's process is running (what is measured under its load starts then)."""
     script = script or ROOT / "bench" / "report.lua"
     args = ["wrk", "-t1", f"-c{connections}", f"-d{DURATION}s", "--latency", "-s", str(script), url]
-    done = subprocess.run(args, capture_output=True, text=True, timeout=int(DURATION) + 60, check=True)
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    with subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as process:
+        once_started()
+        stdout, stderr = process.communicate(timeout=int(DURATION) + 60)
+    if process.returncode != 0:
+        raise subprocess.CalledProcessError(process.returncode, args, stdout, stderr)
+    result: dict[str, Any] = json.loads(stdout.strip().splitlines()[-1])
     result["rate"] = result["requests"] / result["seconds"]
     return result
 

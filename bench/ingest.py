@@ -77,8 +77,7 @@ def figures_ingest(scratch: Path, database: Database, baseline: dict[str, Any]) 
     bot = start_bot(scratch, database, runbooks, **slack_settings(emulator.api_url, fast=True))
     commands = SlashCommands(bot.url, emulator.response_url("bench"))
     try:
-        commands.start()
-        measured = wrk(f"{bot.url}/webhooks/incidents", script=INGEST_SCRIPT)
+        measured = wrk(f"{bot.url}/webhooks/incidents", script=INGEST_SCRIPT, once_started=commands.start)
         commands.stopping.set()
         commands.join()
     finally:

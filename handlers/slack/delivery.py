@@ -89,28 +89,36 @@ class Result(Enum):
 
 @dataclass
 class TokenBucket:
-    """`rate` calls a second on average, up to `capacity` at once."""
+    """`rate` calls a second on average, up to `capacity` at once. Slack's limits are approximate:
+    each 429 halves the rate (down to a quarter of it), and each call that goes through wins back
+    a twentieth of the original, so a channel settles just under whatever Slack really allows."""
 
     rate: float
     capacity: float
     tokens: float = field(default=-1.0)
     stamp: float = 0.0
+    current: float = field(default=-1.0)  # the rate in force, after 429s
+
+    def __post_init__(self) -> None:
+        self.current = self.rate
 
     def ready(self, now: float) -> bool:
         if self.tokens < 0:
             self.tokens, self.stamp = self.capacity, now
         if now < self.stamp:
             return False
-        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.current)
         self.stamp = now
         return self.tokens >= 1
 
     def take(self) -> None:
         self.tokens -= 1
+        self.current = min(self.rate, self.current + self.rate / 20)
 
     def empty_until(self, moment: float) -> None:
-        """After a 429: nothing before `moment`, then the steady rate without a burst."""
+        """After a 429: nothing before `moment`, then half the rate without a burst."""
         self.tokens, self.stamp = 0.0, moment
+        self.current = max(self.rate / 4, self.current / 2)
 
 
 class SlackDelivery(OutboxDispatcher):

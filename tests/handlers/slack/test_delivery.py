@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from handlers.slack.delivery import TokenBucket
 from storage import outbox
 from tests.conftest import eventually, wired_runtime
 from tests.handlers.slack.conftest import AUDIT_CHANNEL, CREATOR, RUNBOOKS, SlackBot
@@ -117,3 +118,19 @@ def test_a_stale_read_of_a_lane_never_posts_again(slack, sqlite_url, tmp_path):
     assert len(slack.calls_to("chat.postMessage")) == 1
     assert [m.text[:20] for m in slack.top_level(AUDIT_CHANNEL)] == [":octagonal_sign: Kil"]
     assert outbox.backlog().get("slack", 0) == 0
+
+
+def test_after_a_429_a_channel_goes_at_half_its_rate_and_wins_it_back_call_by_call():
+    bucket = TokenBucket(rate=1.0, capacity=3)
+    assert bucket.ready(0.0)  # a burst of three, then one a second
+    bucket.empty_until(5.0)  # a 429 with Retry-After up to 5 s
+    assert not bucket.ready(4.9)
+    assert not bucket.ready(6.5)  # one a second would be ready; half of it is not yet
+    assert bucket.ready(7.0)
+    bucket.take()
+    for _ in range(20):  # each call that goes through wins back a twentieth
+        bucket.take()
+    assert bucket.current == 1.0
+    for _ in range(5):  # 429 after 429: down to a quarter, not further
+        bucket.empty_until(10.0)
+    assert bucket.current == 0.25

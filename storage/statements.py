@@ -130,14 +130,14 @@ class _Deferred:
     statements (updates, upserts) in order."""
 
     rows: dict[type[peewee.Model], list[list[Any]]] = dataclasses.field(default_factory=dict)
-    updates: list[tuple[str, list[Any]]] = dataclasses.field(default_factory=list)
+    later: list[tuple[str, list[Any]]] = dataclasses.field(default_factory=list)
 
     def statements(self) -> Iterator[tuple[str, list[Any]]]:
         for model, table_rows in self.rows.items():
             for start in range(0, len(table_rows), MAX_ROWS_PER_INSERT):
                 chunk = table_rows[start : start + MAX_ROWS_PER_INSERT]
                 yield _insert_sql(model, len(chunk)), [value for row in chunk for value in row]
-        yield from self.updates
+        yield from self.later
 
 
 def append(model: type[peewee.Model], **values: Any) -> None:
@@ -154,7 +154,7 @@ def append(model: type[peewee.Model], **values: Any) -> None:
 def update_later(model: type[peewee.Model], where: dict[str, Any], **values: Any) -> None:
     """`update` for rows that nothing in the transaction reads back or changes after it, and whose
     count of changed rows nobody needs. Inside `appending()` it waits for the end of the block
-    (after the block's appended rows, in the order of the block's other later updates); elsewhere
+    (after the block's appended rows, in order with the block's other held-back statements); elsewhere
     it runs at once."""
     _later(*_update_statement(model, where, values))
 
@@ -184,14 +184,15 @@ def _later(sql: str, params: list[Any]) -> None:
     if deferred is None:
         db.execute_sql(sql, params)
         return
-    deferred.updates.append((sql, params))
+    deferred.later.append((sql, params))
 
 
 @contextmanager
 def appending() -> Iterator[None]:
-    """Collect the rows `append`ed and the updates made `update_later` inside, and write them when
-    the block ends (inside the caller's transaction, before it commits): on PostgreSQL in one round
-    trip. A block that raises writes none of them; nested blocks are one."""
+    """Collect the rows `append`ed and the statements held back (`update_later`, `upsert_later`)
+    inside, and write them when the block ends (inside the caller's transaction, before it
+    commits): on PostgreSQL in one round trip. A block that raises writes none of them; nested
+    blocks are one."""
     if getattr(_appended, "deferred", None) is not None:
         yield
         return

@@ -44,7 +44,7 @@ class RecentlyCheckedPostgresPool(PooledPostgresqlDatabase):
         self._returned_at: dict[int, float] = {}  # by connection key: when it was last handed back
 
     def _is_closed(self, conn: Any) -> bool:
-        returned = self._returned_at.get(self.conn_key(conn))
+        returned = self._returned_at.pop(self.conn_key(conn), None)  # handed back again later
         if returned is None or time.monotonic() - returned >= self.ALIVE_BYPASS_SECONDS:
             return bool(super()._is_closed(conn))
         if conn.closed or select.select([conn.fileno()], [], [], 0)[0]:
@@ -52,8 +52,13 @@ class RecentlyCheckedPostgresPool(PooledPostgresqlDatabase):
         return not self._adapter.is_connection_reusable(conn)
 
     def _close(self, conn: Any, close_conn: bool = False) -> None:
-        self._returned_at[self.conn_key(conn)] = time.monotonic()
+        if not close_conn:
+            self._returned_at[self.conn_key(conn)] = time.monotonic()
         super()._close(conn, close_conn)
+
+    def _close_raw(self, conn: Any) -> None:
+        self._returned_at.pop(self.conn_key(conn), None)
+        super()._close_raw(conn)
 
 
 class DatabaseUrlError(ValueError):

@@ -91,6 +91,8 @@ class Runtime:
         if self.slack is not None:
             self.slack.delivery.close()
         self.webhook_delivery.close()
+        self.decisions.stop()
+        self.worker.executor.writes.stop()
 
 
 def _give_up(message: OutboxMessage, error: str) -> None:

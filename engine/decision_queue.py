@@ -43,6 +43,11 @@ class DecisionQueue:
         self._worker.put(delivery)
         return delivery.done
 
+    def stop(self, timeout: float = 30.0) -> None:
+        """Decide what was queued, then let the thread end (a later delivery starts another);
+        waits at most `timeout` seconds."""
+        self._worker.stop(timeout)
+
     def _decide(self, batch: list[_Delivery]) -> None:
         requests = [request for delivery in batch for request in delivery.requests]
         try:

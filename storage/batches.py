@@ -7,10 +7,13 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 log = logging.getLogger(__name__)
 Item = TypeVar("Item")
+
+
+_STOP = object()  # queued by stop(): the thread ends when it comes to it
 
 
 class BatchWorker(Generic[Item]):
@@ -29,32 +32,55 @@ class BatchWorker(Generic[Item]):
         self._process = process
         self._max_size = max_size
         self._size = size
-        self._queue: queue.SimpleQueue[Item] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
+        self._inside = threading.local()
 
     def put(self, item: Item) -> None:
         with self._start_lock:  # started on first use: an unused worker costs no thread
             if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+                self._queue = queue.SimpleQueue()  # its own: a stopping thread keeps the old one
+                self._thread = threading.Thread(target=self._run, args=(self._queue,), name=self.name)
+                self._thread.daemon = True
                 self._thread.start()
-        self._queue.put(item)
+            self._queue.put(item)
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Let the thread process what was put before, then end (a later `put` starts another)."""
+        with self._start_lock:
+            thread, self._thread = self._thread, None
+            if thread is None:
+                return
+            self._queue.put(_STOP)
+        thread.join(timeout)
 
     def in_worker(self) -> bool:
         """True when called from the worker's own thread (from inside `process`)."""
-        return threading.current_thread() is self._thread
+        return bool(getattr(self._inside, "yes", False))
 
-    def _run(self) -> None:
+    def _run(self, items: queue.SimpleQueue[Any]) -> None:
+        self._inside.yes = True
         while True:
-            batch = [self._queue.get()]
-            size = self._size(batch[0])
+            first = items.get()
+            if first is _STOP:
+                return
+            batch = [first]
+            size = self._size(first)
+            stopping = False
             while size < self._max_size:
                 try:
-                    batch.append(self._queue.get_nowait())
+                    item = items.get_nowait()
                 except queue.Empty:
                     break
-                size += self._size(batch[-1])
+                if item is _STOP:
+                    stopping = True
+                    break
+                batch.append(item)
+                size += self._size(item)
             try:
                 self._process(batch)  # answers its callers itself, errors included
             except Exception:
                 log.exception("%s: a batch failed unexpectedly; its callers get no answer", self.name)
+            if stopping:
+                return

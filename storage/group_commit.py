@@ -34,6 +34,11 @@ class GroupCommitter:
     def __init__(self) -> None:
         self._worker: BatchWorker[Write] = BatchWorker("group-commit", self._commit, max_size=MAX_GROUP)
 
+    def stop(self, timeout: float = 30.0) -> None:
+        """Commit what was handed over, then let the thread end (a later write starts another);
+        waits at most `timeout` seconds."""
+        self._worker.stop(timeout)
+
     def run(self, write: Callable[[], T]) -> T:
         """Run `write` in the next group; return its result once the group is committed."""
         if self._worker.in_worker():

@@ -5,6 +5,7 @@ a caller's writes ahead (in order, a failure stopping the rest), and rows append
 from __future__ import annotations
 
 import threading
+from functools import partial
 
 import peewee
 import pytest
@@ -197,3 +198,24 @@ def test_a_held_back_row_that_fails_fails_only_its_own_write():
         thread.join()
     assert outcomes == {"A": "ok", "DUP": "refused", "B": "ok"}
     assert (committed("A"), committed("DUP"), committed("B")) == (1, 0, 1)
+
+
+def committer_threads() -> int:
+    return sum(1 for thread in threading.enumerate() if thread.name == "group-commit")
+
+
+def test_stopping_commits_what_was_handed_over_and_ends_the_thread_and_a_later_write_starts_another():
+    before = committer_threads()
+    writes = GroupCommitter()
+    pending = [
+        writes.submit(partial(audit.record, action="step_started", incident_id=f"S-{n}")) for n in range(5)
+    ]
+    assert committer_threads() == before + 1
+    writes.stop()
+    assert all(done.done() and done.exception() is None for done in pending)
+    assert committed("step_started") == 5
+    assert committer_threads() == before
+    writes.run(lambda: audit.record(action="step_started", incident_id="S-after"))
+    assert committed("step_started") == 6
+    writes.stop()
+    assert committer_threads() == before

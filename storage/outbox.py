@@ -93,6 +93,15 @@ def settle_sent(*, message: OutboxMessage, superseded: list[int], posted: Posted
             statements.update_later(OutboxMessage, where, status="superseded", sent_at=now)
 
 
+def settle_found(*, ids: list[int], posted: Posted | None) -> None:
+    """A post found in Slack after its sender stopped before recording it: where it is (a keyed
+    message) and its rows sent, in one transaction."""
+    with write_transaction(), statements.appending():
+        if posted is not None:
+            record_posted(message_key=posted.message_key, channel=posted.channel, ts=posted.ts)
+        mark_sent_ids(ids=ids)
+
+
 def release_sending(*, ids: list[int]) -> None:
     """The hand-over did not happen (or Slack did not keep it): back to pending."""
     with write_transaction():

@@ -348,9 +348,9 @@ class SlackDelivery(OutboxDispatcher):
     @staticmethod
     def _settle_found(message: OutboxMessage, channel: str, ts: str, event: dict[str, Any]) -> None:
         """Record a post Slack has (a digest covers its incidents' messages but is not theirs)."""
-        if message.message_key and not event.get("digest"):
-            outbox.record_posted(message_key=message.message_key, channel=channel, ts=ts)
-        outbox.mark_sent_ids(ids=[int(i) for i in event["outbox_ids"]])
+        key = None if event.get("digest") else message.message_key
+        posted = outbox.Posted(key, channel, ts) if key else None
+        outbox.settle_found(ids=[int(i) for i in event["outbox_ids"]], posted=posted)
         log.info("outbox %s had reached Slack before its sender stopped; not posting it again", message.id)
 
     def _channel_for(self, message: OutboxMessage) -> str:

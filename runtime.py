@@ -9,7 +9,6 @@ from datetime import timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from slack_bolt import App
-from slack_sdk import WebClient
 
 from engine.configuration import ConfigurationService
 from engine.decision_queue import DecisionQueue
@@ -27,6 +26,7 @@ from handlers.slack.bolt_app import build_bolt_app, web_client
 from handlers.slack.delivery import SlackDelivery
 from handlers.slack.notifier import SlackNotifier
 from handlers.slack.services import SlackServices
+from handlers.slack.web_client import KeepAliveWebClient
 from handlers.webhooks.delivery import WebhookDelivery
 from handlers.webhooks.results import ResultCallbacks
 from settings import Settings
@@ -42,7 +42,7 @@ WEBHOOK_POLL_SECONDS = 0.5
 
 @dataclass
 class SlackRuntime:
-    client: WebClient
+    client: KeepAliveWebClient
     bolt: App
     delivery: SlackDelivery
 
@@ -90,6 +90,7 @@ class Runtime:
             self.scheduler.shutdown(wait=True)
         if self.slack is not None:
             self.slack.delivery.close()
+            self.slack.client.close()
         self.webhook_delivery.close()
         self.decisions.stop()
         self.worker.executor.writes.stop()

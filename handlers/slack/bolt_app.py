@@ -11,18 +11,20 @@ from slack_sdk import WebClient
 
 from handlers.slack import actions, commands, home
 from handlers.slack.services import SlackServices
+from handlers.slack.web_client import KeepAliveWebClient
 from settings import Settings
 
 log = logging.getLogger(__name__)
 
 
-def web_client(settings: Settings) -> WebClient:
-    """A client for Slack's Web API; no built-in retries (the outbox schedules its own)."""
+def web_client(settings: Settings) -> KeepAliveWebClient:
+    """A client for Slack's Web API, keeping connections open; no built-in retries (the outbox
+    schedules its own)."""
     assert settings.slack_bot_token is not None
     base_url = (
         settings.slack_api_url if settings.slack_api_url.endswith("/") else settings.slack_api_url + "/"
     )
-    return WebClient(
+    return KeepAliveWebClient(
         token=settings.slack_bot_token.get_secret_value(), base_url=base_url, timeout=10, retry_handlers=[]
     )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -21,6 +22,31 @@ from urllib.parse import parse_qsl, urlparse
 class _Server(ThreadingHTTPServer):
     request_queue_size = 128  # as many connections at once as a busy client opens (the default 5
     # drops the rest, which the client's kernel retries a second later)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.open_connections: set[socket.socket] = set()
+        self.connections_accepted = 0
+        self._connections_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            self.open_connections.add(request)
+            self.connections_accepted += 1
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._connections_lock:
+            self.open_connections.discard(request)
+        super().shutdown_request(request)
+
+    def drop_connections(self) -> None:
+        """Close the connections clients keep open (as a server going away does)."""
+        with self._connections_lock:
+            connections, self.open_connections = self.open_connections, set()
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
 
 
 @dataclass
@@ -68,6 +94,9 @@ class SlackEmulator:
         emulator = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # connections kept open between calls, as Slack's are
+            disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms wait between
+
             def log_message(self, format: str, *args: object) -> None:
                 return
 
@@ -92,12 +121,22 @@ class SlackEmulator:
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
     def down(self) -> None:
-        """Slack unreachable: the port refuses connections until up()."""
+        """Slack unreachable: the port refuses connections until up(), and those open are closed."""
         self._server.shutdown()
         self._server.server_close()
+        self._server.drop_connections()
 
     def up(self) -> None:
         self.start()
+
+    @property
+    def connections_accepted(self) -> int:
+        """TCP connections accepted since the last start (a client that keeps its own open uses one)."""
+        return self._server.connections_accepted
+
+    def drop_connections(self) -> None:
+        """Close the connections clients keep open, as a server does after they sit idle."""
+        self._server.drop_connections()
 
     stop = down
 

@@ -113,8 +113,11 @@ def test_a_stale_read_of_a_lane_never_posts_again(slack, sqlite_url, tmp_path):
     second_read = [m for m in outbox.heads_of_lanes(transport="slack") if m.lane == lane]
     assert [m.method for m in first_read] == ["chat.postMessage"]
     delivery = runtime.slack.delivery
-    delivery._drain(lane, first_read)
-    delivery._drain(lane, second_read)  # read before the first was sent, as a stale deliverer's
+    try:
+        delivery._drain(lane, first_read)
+        delivery._drain(lane, second_read)  # read before the first was sent, as a stale deliverer's
+    finally:
+        runtime.slack.client.close()  # the runtime was not started, so it is not stopped
     assert len(slack.calls_to("chat.postMessage")) == 1
     assert [m.text[:20] for m in slack.top_level(AUDIT_CHANNEL)] == [":octagonal_sign: Kil"]
     assert outbox.backlog().get("slack", 0) == 0

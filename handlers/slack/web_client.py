@@ -75,8 +75,13 @@ class KeepAliveWebClient(WebClient):
         charset = response.headers.get_content_charset() or "utf-8"
         return {"status": response.status, "headers": response.headers, "body": body.decode(charset)}
 
-    def _connection(self, scheme: str, netloc: str) -> http.client.HTTPConnection:
+    def _by_host(self) -> dict[tuple[str, str], _Kept]:
+        """This thread's kept connections, by scheme and host."""
         kept: dict[tuple[str, str], _Kept] = self._kept.__dict__.setdefault("by_host", {})
+        return kept
+
+    def _connection(self, scheme: str, netloc: str) -> http.client.HTTPConnection:
+        kept = self._by_host()
         current = kept.get((scheme, netloc))
         if current is not None and current.reusable():
             current.used = time.monotonic()
@@ -95,8 +100,7 @@ class KeepAliveWebClient(WebClient):
         return connection
 
     def _forget(self, scheme: str, netloc: str) -> None:
-        kept: dict[tuple[str, str], _Kept] = self._kept.__dict__.setdefault("by_host", {})
-        current = kept.pop((scheme, netloc), None)
+        current = self._by_host().pop((scheme, netloc), None)
         if current is not None:
             self._discard(current.connection)
 

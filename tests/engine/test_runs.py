@@ -18,6 +18,7 @@ from storage.group_commit import GroupCommitter
 from storage.models import Run
 from tests.conftest import make_incident
 from tests.support.notifier import RecordingNotifier
+from tests.support.postgres import terminate_backends
 
 pytestmark = pytest.mark.usefixtures("database")
 
@@ -386,8 +387,6 @@ def test_a_later_delivery_refreshes_an_open_incident_and_decides_again(engine):
 def test_a_killed_database_connection_is_survived(engine, http_server, database_url):
     if not database_url.startswith("postgresql"):
         pytest.skip("pg_terminate_backend is PostgreSQL's")
-    import psycopg2
-
     runtime = engine(
         runbook(
             f"""
@@ -398,20 +397,7 @@ def test_a_killed_database_connection_is_survived(engine, http_server, database_
     )
     runtime.resolution.submit(make_incident())
     assert http_server.arrival("db").wait(10)
-    admin = psycopg2.connect(database_url)
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        )
-        killed = [pid for (pid,) in cursor.fetchall()]
-        cursor.execute("SELECT pg_terminate_backend(pid) FROM unnest(%s) AS pid", (killed,))
-        for _ in range(100):  # each backend exits a moment after its signal
-            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)", (killed,))
-            if cursor.fetchone()[0] == 0:
-                break
-            time.sleep(0.02)
-    admin.close()
+    killed = terminate_backends(database_url)
     assert len(killed) >= 1  # the bot's pooled connections are gone
     http_server.release("db")
     run = finish(runtime)

@@ -4,7 +4,6 @@ server whether it lives; one idle longer is asked; a connection the server ended
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterator
 from typing import Any, ClassVar
 from urllib.parse import urlparse
@@ -15,6 +14,7 @@ import psycopg2.extensions
 import pytest
 
 from storage.database import RecentlyCheckedPostgresPool
+from tests.support.postgres import terminate_backends
 
 pytestmark = pytest.mark.postgres
 
@@ -71,14 +71,5 @@ def test_a_connection_idle_longer_is_checked_first(pool, monkeypatch):
 def test_a_connection_the_server_ended_is_not_handed_out(pool, monkeypatch, bypass):
     monkeypatch.setattr(RecentlyCheckedPostgresPool, "ALIVE_BYPASS_SECONDS", bypass)
     victim = unit_of_work(pool)
-    admin = psycopg2.connect(os.environ["TEST_DATABASE_URL"])
-    admin.autocommit = True
-    with admin, admin.cursor() as cursor:
-        cursor.execute("SELECT pg_terminate_backend(%s)", (victim,))
-        for _ in range(100):  # the backend exits a moment after the signal
-            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (victim,))
-            if cursor.fetchone()[0] == 0:
-                break
-            time.sleep(0.02)
-    admin.close()
+    terminate_backends(os.environ["TEST_DATABASE_URL"], [victim])
     assert unit_of_work(pool) != victim  # a new connection, and no error

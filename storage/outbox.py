@@ -13,7 +13,7 @@ from storage.fields import utcnow
 from storage.models import OutboxMessage, SlackMessage
 
 PENDING = "pending"
-SENDING = "sending"  # handed to Slack; if its sender died, whether Slack took it is found out later
+SENDING = "sending"  # handed to Slack; if its sender died or the answer was lost, Slack is asked later
 
 
 def enqueue(
@@ -71,13 +71,18 @@ class Posted(NamedTuple):
     ts: str
 
 
-def mark_sending(*, ids: list[int]) -> int:
-    """About to hand these to Slack: a crash from here on leaves them `sending`, to be checked.
+def mark_sending(*, ids: list[int], look_after: timedelta) -> int:
+    """About to hand these to Slack in one post, `ids[0]` its head: a crash or a lost answer from
+    here on leaves them `sending`. The head's next_attempt_at becomes the time to look for the post
+    in Slack if it is still `sending` then (`look_after`: once the call has surely ended); a failed
+    call sets it again (retry_later). The others keep theirs: they are due once released.
 
     Only pending rows are taken; returns how many (0: another deliverer has settled them)."""
     with write_transaction():
-        where = {"id": tuple(ids), "status": PENDING}
-        return statements.update(OutboxMessage, where, status=SENDING, next_attempt_at=utcnow())
+        taken = statements.update(OutboxMessage, {"id": tuple(ids), "status": PENDING}, status=SENDING)
+        head = {"id": ids[0], "status": SENDING}
+        statements.update(OutboxMessage, head, next_attempt_at=utcnow() + look_after)
+        return taken
 
 
 def settle_sent(*, message: OutboxMessage, superseded: list[int], posted: Posted | None) -> None:
@@ -133,9 +138,10 @@ def mark_failed(*, message: OutboxMessage, error: str) -> None:
 def retry_later(
     *, message: OutboxMessage, error: str, delay_seconds: float, count_attempt: bool = True
 ) -> None:
+    """The call failed: try again in `delay_seconds`. The status stays: a row `sending` (Slack may
+    have kept it) is looked for before it is posted again; the caller releases one Slack did not take."""
     with write_transaction():
         OutboxMessage.update(
-            status=PENDING,
             next_attempt_at=utcnow() + timedelta(seconds=delay_seconds),
             last_error=error,
             attempts=message.attempts + (1 if count_attempt else 0),

@@ -6,11 +6,13 @@ lane only, so order within a channel is kept and nothing is skipped. Pending upd
 collapse into one call, and consecutive thread entries of one incident into one thread message:
 that is how a burst stays within about one message per second per channel.
 
-Exactly once across crashes: Slack's chat.postMessage has no idempotency key, so a post is marked
-`sending` before the call and carries its outbox ids in the message's metadata. If the deliverer dies
-before recording Slack's answer, the next one finds the row still `sending`, looks for that metadata
-in the channel's history (or the thread's replies), and records the post it finds instead of posting
-again; only a post Slack never kept is sent again.
+Exactly once across crashes and lost answers: Slack's chat.postMessage has no idempotency key, so a
+post is marked `sending` before the call and carries its outbox ids in the message's metadata. If
+the deliverer dies before recording Slack's answer, or the answer is lost (a time-out or a reset
+after the request went out, a 5xx: Slack may have kept the post), the row stays `sending`; later it
+is looked for by that metadata in the channel's history (or the thread's replies), and the post
+found is recorded instead of posting again. Only a post Slack never kept is sent again, and a post
+that never left (Slack unreachable) or that Slack refused (429, an error) goes back to pending.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from datetime import timedelta
 from enum import Enum
 from functools import partial
 from typing import Any, NoReturn
+from urllib.error import URLError
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -60,7 +63,9 @@ MAX_BATCH = 20
 LANE_WORKERS = 16  # lanes (channels, DMs) delivered at once: each mostly waits (Slack, the writer lock)
 LEASE_NAME = "slack-outbox"
 METADATA_TYPE = "autoresolve_outbox"
-SENDING_STALE = timedelta(seconds=20)  # longer than a call may take (10 s time-out)
+# A post still `sending` this long after its call began is looked for in Slack: the call (10 s
+# time-out) has ended, so its deliverer died or its answer was lost.
+SENDING_STALE = timedelta(seconds=20)
 QUERY_METHODS = (
     "users.lookupByEmail",
     "conversations.open",
@@ -70,7 +75,14 @@ QUERY_METHODS = (
 
 
 class _Wait(Exception):
-    """The lane must wait: rate limited, or Slack unreachable (a retry is scheduled)."""
+    """The lane must wait: rate limited, or Slack unreachable (a retry is scheduled).
+
+    `maybe_sent`: the call went out but its answer did not come back usable, so Slack may have done
+    what it asked."""
+
+    def __init__(self, maybe_sent: bool = False) -> None:
+        super().__init__()
+        self.maybe_sent = maybe_sent
 
 
 class _Drop(Exception):
@@ -190,9 +202,11 @@ class SlackDelivery(OutboxDispatcher):
             if message.id in done:
                 continue
             if message.status == outbox.SENDING:
-                if utcnow() - message.next_attempt_at < SENDING_STALE:
-                    break  # being sent right now
-                found, _ = self._attempt(message, partial(self._find_unrecorded_post, message))
+                if message.next_attempt_at > utcnow():
+                    break  # being sent right now, or not yet to be looked for after a lost answer
+                # The lane's rows still `sending` all went in one post: the one to look for.
+                sending = [m.id for m in messages[index:] if m.status == outbox.SENDING]
+                found, _ = self._attempt(message, partial(self._find_unrecorded_post, message, sending))
                 if found is not Result.SENT:
                     break
                 done.add(message.id)
@@ -309,22 +323,27 @@ class SlackDelivery(OutboxDispatcher):
             arguments["blocks"] = payload["blocks"]
         if thread_ts:
             arguments["thread_ts"] = thread_ts
-        if not outbox.mark_sending(ids=ids):
+        if not outbox.mark_sending(ids=ids, look_after=SENDING_STALE):
             raise _Wait  # settled by another deliverer since the lane was read: read it again
         try:
             response = self._api(message, "chat.postMessage", **arguments)
-        except (_Wait, _Drop):
-            outbox.release_sending(ids=ids[1:])  # the head is rescheduled or failed by the caller
+        except _Wait as wait:
+            if not wait.maybe_sent:  # Slack did not take it: pending again (the head when its retry is due)
+                outbox.release_sending(ids=ids)
+            raise  # otherwise they stay `sending`: looked for in Slack before anything is posted again
+        except _Drop:
+            outbox.release_sending(ids=ids[1:])  # Slack refused it; the head is failed by the caller
             raise
         if message.message_key and not digest:
             return outbox.Posted(message.message_key, response["channel"], response["ts"])
         return None
 
-    def _find_unrecorded_post(self, message: OutboxMessage) -> None:
-        """A post left `sending` by a deliverer that died: record it if Slack has it.
+    def _find_unrecorded_post(self, message: OutboxMessage, sending: list[int]) -> None:
+        """A post left `sending` (its deliverer died, or its answer was lost): record it if Slack
+        has it, else put its rows (`sending`) back to pending.
 
         Returns once the row is settled; raises _Wait when it must be sent again (next tick, in
-        order) or Slack cannot be asked now.
+        order) or Slack cannot be asked now (the rows stay `sending` until it can).
         """
         channel = self._channel_for(message)
         parent = outbox.posted(message_key=message.thread_key) if message.thread_key else None
@@ -342,7 +361,7 @@ class SlackDelivery(OutboxDispatcher):
                 if metadata.get("event_type") == METADATA_TYPE and message.id in ids:
                     self._settle_found(message, channel, posted["ts"], event)
                     return
-        outbox.release_sending(ids=[message.id])
+        outbox.release_sending(ids=sending)
         raise _Wait
 
     @staticmethod
@@ -385,8 +404,10 @@ class SlackDelivery(OutboxDispatcher):
         except SlackApiError as exc:
             self._api_error(message, method, exc)
             raise AssertionError("_api_error always raises") from exc
-        except (OSError, ValueError) as exc:  # unreachable, reset, timed out, garbled answer
+        except URLError as exc:  # the request did not go out: unreachable, refused
             self._transient(message, f"{method}: {type(exc).__name__}: {exc}")
+        except (OSError, ValueError) as exc:  # it went out, but no usable answer: timed out, reset, garbled
+            self._transient(message, f"{method}: {type(exc).__name__}: {exc}", maybe_sent=True)
         return dict(response.data) if isinstance(response.data, dict) else {}
 
     def _api_error(self, message: OutboxMessage, method: str, exc: SlackApiError) -> None:
@@ -413,12 +434,13 @@ class SlackDelivery(OutboxDispatcher):
             raise _MessageGone
         if error in PERMANENT_ERRORS:
             raise _Drop(f"{method}: {error}")
-        self._transient(message, f"{method}: HTTP {status} {error}".strip())
+        # A 5xx (internal_error) does not say that nothing was done: Slack may have kept a post.
+        self._transient(message, f"{method}: HTTP {status} {error}".strip(), maybe_sent=status >= 500)
 
-    def _transient(self, message: OutboxMessage, error: str) -> NoReturn:
+    def _transient(self, message: OutboxMessage, error: str, maybe_sent: bool = False) -> NoReturn:
         if utcnow() - message.created_at > self.max_age:
             raise _Drop(f"{error} (still failing after {self.max_age})")
         delay = retry_delay(message.attempts)
         log.warning("Slack delivery of outbox %s will retry in %.0fs: %s", message.id, delay, error)
         outbox.retry_later(message=message, error=error, delay_seconds=delay)
-        raise _Wait
+        raise _Wait(maybe_sent)

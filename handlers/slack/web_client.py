@@ -5,6 +5,8 @@ against slack.com a TLS, handshake. Here each thread keeps one connection per ho
 A kept connection is looked at before it is reused: an idle connection has nothing to read, so one
 with something waiting (the server closed it) is replaced, and one idle longer than IDLE_SECONDS is
 not trusted; a request is never sent twice, so a post cannot be duplicated by a retry here.
+As with urllib, a failure to send the request is a URLError: the server cannot have acted on it;
+any other error (no answer, a reset while waiting for it) leaves that open.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import select
 import threading
 import time
 from typing import Any
-from urllib.error import HTTPError
+from urllib.error import HTTPError, URLError
 from urllib.parse import urlsplit
 from urllib.request import Request
 
@@ -60,8 +62,11 @@ class KeepAliveWebClient(WebClient):
         path = parts.path + (f"?{parts.query}" if parts.query else "")
         try:
             headers = {name.title(): value for name, value in req.header_items()}  # as urllib sends them
-            connection.request("POST", path, body=req.data, headers=headers)
-            response = connection.getresponse()
+            try:
+                connection.request("POST", path, body=req.data, headers=headers)
+            except OSError as exc:  # not (wholly) sent; reported as urllib does, so callers can tell
+                raise URLError(exc) from exc
+            response = connection.getresponse()  # a failure from here on: the server may have acted
             body = response.read()
         except BaseException:
             self._forget(parts.scheme, parts.netloc)

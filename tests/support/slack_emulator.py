@@ -2,7 +2,8 @@
 
 It answers the methods the bot uses, keeps the channels' messages (updates applied in place), records
 every call and every post to a response_url, and can be told to rate-limit (429 + Retry-After), fail
-(5xx), hang, or go down altogether (connection refused) and come back on the same port.
+(5xx), hang, keep a post but lose its answer, or go down altogether (connection refused) and come
+back on the same port.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlparse
+
+DROPPED = 0  # in place of an HTTP status: the connection is closed without an answer
 
 
 class _Server(ThreadingHTTPServer):
@@ -83,6 +86,7 @@ class SlackEmulator:
     _failures: dict[str, list[int]] = field(default_factory=dict)
     _hangs: dict[str, float] = field(default_factory=dict)
     _hang_after: dict[str, float] = field(default_factory=dict)
+    _lost_answers: dict[str, list[int]] = field(default_factory=dict)
     _ts: itertools.count = field(default_factory=lambda: itertools.count(1))
     _last_post: dict[str, list[float]] = field(default_factory=dict)
     _updates: list[float] = field(default_factory=list)
@@ -104,6 +108,9 @@ class SlackEmulator:
                 length = int(self.headers.get("content-length") or 0)
                 raw = self.rfile.read(length) if length else b""
                 status, headers, body = emulator._handle(self.path, dict(self.headers.items()), raw)
+                if status == DROPPED:
+                    self.close_connection = True  # no answer at all: the client sees the connection end
+                    return
                 payload = json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("content-type", "application/json; charset=utf-8")
@@ -166,6 +173,13 @@ class SlackEmulator:
         meanwhile never learns that Slack kept it."""
         with self._lock:
             self._hang_after[method] = seconds
+
+    def keep_then_lose_answer(self, method: str, times: int = 1, status: int = DROPPED) -> None:
+        """Do the call (store the message), then answer `status` (a 5xx: Slack's internal_error, "some
+        aspect of the operation may have succeeded"), or with DROPPED close the connection unanswered:
+        the client cannot tell whether Slack kept it."""
+        with self._lock:
+            self._lost_answers.setdefault(method, []).extend([status] * times)
 
     # -- what arrived ---------------------------------------------------------------------------
 
@@ -251,8 +265,12 @@ class SlackEmulator:
         answer: tuple[int, dict[str, str], Any] = handler(params)
         with self._lock:
             after = self._hang_after.get(method, 0.0)
+            lost = self._lost_answers.get(method, [])
+            lost_answer = lost.pop(0) if lost else None
         if after:
             time.sleep(after)
+        if lost_answer is not None:
+            return lost_answer, {}, {"ok": False, "error": "internal_error"}
         return answer
 
     def _next_ts(self) -> str:

@@ -8,7 +8,7 @@ from handlers.slack.delivery import TokenBucket
 from storage import outbox
 from tests.conftest import eventually, wired_runtime
 from tests.handlers.slack.conftest import AUDIT_CHANNEL, CREATOR, RUNBOOKS, SlackBot
-from tests.support.slack_emulator import Call
+from tests.support.slack_emulator import DROPPED, Call
 from tests.support.slack_requests import SIGNING_SECRET
 
 
@@ -46,6 +46,7 @@ def test_messages_queued_while_slack_is_down_arrive_once_when_it_is_back(bot):
     assert sorted(m.text.split(":")[0] for m in top) == ids  # one message per incident
     assert bot.audit(action="notification_failed") == []
     assert_waited_after_429(bot.slack.calls)
+    assert bot.slack.calls_to("conversations.history") == []  # refused connections: nothing to look for
 
 
 def assert_waited_after_429(calls: list[Call]) -> None:
@@ -65,6 +66,31 @@ def test_server_errors_are_retried_and_the_message_posted_once(bot):
     eventually(lambda: outbox_rows(bot)["pending"] == 0, timeout=30)
     assert len(bot.slack.channel(dm_channel)) == 1
     assert len(bot.slack.top_level(AUDIT_CHANNEL)) == 1
+
+
+def test_a_post_whose_answer_was_lost_is_found_in_slack_not_posted_again(bot):
+    """Slack kept the post, but the bot never learnt so: one answer never came (the connection
+    closed), the other was a 500 (internal_error: some of it may have been done); and the first
+    look into a channel's history was rate-limited. Each post is found there, not posted twice."""
+    bot.slack.keep_then_lose_answer("chat.postMessage", status=DROPPED)
+    bot.slack.keep_then_lose_answer("chat.postMessage", status=500)
+    bot.slack.rate_limit("conversations.history", times=1, retry_after=1)
+    bot.incident()
+    dm_channel = "D" + CREATOR[1:]
+
+    def settled() -> bool:
+        top = bot.slack.top_level(AUDIT_CHANNEL)
+        return outbox_rows(bot)["pending"] == 0 and bool(top) and "resolved" in top[0].text
+
+    eventually(settled, timeout=30)
+    posts = bot.slack.calls_to("chat.postMessage")
+    assert [call.status for call in posts[:2]] == [DROPPED, 500]  # the DM and the channel's first post
+    assert [m.text for m in bot.slack.channel(dm_channel)] == ["Incident INC-1 was resolved automatically."]
+    (top,) = bot.slack.top_level(AUDIT_CHANNEL)
+    assert bot.slack.thread(AUDIT_CHANNEL, top.ts)  # the steps went under the post that was found
+    assert [call.status for call in bot.slack.calls_to("conversations.history")][:1] == [429]
+    assert len(bot.slack.calls_to("conversations.history")) == 3  # each lost answer looked for once
+    assert bot.audit(action="notification_failed") == []
 
 
 def test_a_hanging_slack_times_out_and_is_retried(bot):

@@ -26,6 +26,7 @@ from handlers.slack.bolt_app import build_bolt_app, web_client
 from handlers.slack.delivery import SlackDelivery
 from handlers.slack.notifier import SlackNotifier
 from handlers.slack.services import SlackServices
+from handlers.slack.socket_mode import SocketModeConnection
 from handlers.slack.web_client import KeepAliveWebClient
 from handlers.webhooks.delivery import WebhookDelivery
 from handlers.webhooks.results import ResultCallbacks
@@ -45,6 +46,7 @@ class SlackRuntime:
     client: KeepAliveWebClient
     bolt: App
     delivery: SlackDelivery
+    socket_mode: SocketModeConnection | None  # with SLACK_APP_TOKEN: commands arrive over a WebSocket
 
 
 @dataclass
@@ -71,18 +73,12 @@ class Runtime:
         if self.slack is not None:
             every(self.scheduler, OUTBOX_POLL_SECONDS, "deliver-slack-outbox", self.slack.delivery.tick)
         self.scheduler.start()
-        if self.slack is not None and self.settings.slack_app_token is not None:
-            self._connect_socket_mode(self.slack.bolt, self.settings.slack_app_token.get_secret_value())
-
-    def _connect_socket_mode(self, bolt: App, app_token: str) -> None:
-        from slack_bolt.adapter.socket_mode import SocketModeHandler
-
-        try:
-            SocketModeHandler(bolt, app_token).connect()  # a background connection, reconnecting itself
-        except Exception as exc:
-            log.error("Socket Mode connection failed (%s); Slack commands will not arrive until restart", exc)
+        if self.slack is not None and self.slack.socket_mode is not None:
+            self.slack.socket_mode.start()
 
     def stop(self, grace_seconds: float = 10.0) -> None:
+        if self.slack is not None and self.slack.socket_mode is not None:
+            self.slack.socket_mode.close()  # no more commands (over HTTP, uvicorn has stopped taking them)
         self.worker.stop(grace_seconds)
         if self.scheduler.running:
             # Jobs in flight (a delivery tick, sealing) finish first: they are short (Slack calls
@@ -154,9 +150,12 @@ def build_runtime(settings: Settings, *, notifier: Notifier | None = None) -> Ru
             authorizer=authorizer,
             catalog=lambda: catalog,
         )
+        bolt = build_bolt_app(settings, services, client)
+        app_token = settings.slack_app_token
         slack = SlackRuntime(
             client=client,
-            bolt=build_bolt_app(settings, services, client),
+            bolt=bolt,
+            socket_mode=SocketModeConnection(bolt, app_token.get_secret_value()) if app_token else None,
             delivery=SlackDelivery(
                 client,
                 owner=owner,

@@ -34,18 +34,22 @@ async def require_api_token(request: Request) -> None:
     given = bearer_token(request)
     if given is not None and hmac.compare_digest(given.encode(), expected.get_secret_value().encode()):
         return
-    details: dict[str, object] = {
-        "method": request.method,
-        "path": request.url.path,
-        "client": request.client.host if request.client else None,
-    }
-    reason = "missing bearer token" if given is None else "wrong bearer token"
-    await anyio.to_thread.run_sync(audit_refused_request, reason, details)
+    await audit_refused(request, "missing bearer token" if given is None else "wrong bearer token")
     raise HTTPException(
         status_code=401,
         detail="Missing or invalid bearer token (Authorization: Bearer <API_TOKEN>)",
         headers={"WWW-Authenticate": "Bearer"},
     )
+
+
+async def audit_refused(request: Request, reason: str) -> None:
+    """Audit a refused request: what was asked, from where and why (never its body)."""
+    details: dict[str, object] = {
+        "method": request.method,
+        "path": request.url.path,
+        "client": request.client.host if request.client else None,
+    }
+    await anyio.to_thread.run_sync(audit_refused_request, reason, details)
 
 
 def audit_refused_request(reason: str, details: dict[str, object]) -> None:

@@ -91,6 +91,7 @@ class SlackEmulator:
     _last_post: dict[str, list[float]] = field(default_factory=dict)
     _updates: list[float] = field(default_factory=list)
     port: int = 0
+    socket_mode_url: str | None = None  # what apps.connections.open answers (a SocketModeServer's)
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -257,8 +258,8 @@ class SlackEmulator:
             return 429, {"Retry-After": f"{retry_after:g}"}, {"ok": False, "error": "ratelimited"}
         if failure is not None:
             return failure, {}, {"ok": False, "error": "internal_error"}
-        if not token.startswith("xoxb-"):
-            return 200, {}, {"ok": False, "error": "not_authed"}
+        if not token.startswith("xapp-" if method == "apps.connections.open" else "xoxb-"):
+            return 200, {}, {"ok": False, "error": "not_allowed_token_type" if token else "not_authed"}
         handler = getattr(self, "_" + method.replace(".", "_"), None)
         if handler is None:
             return 200, {}, {"ok": False, "error": "unknown_method"}
@@ -281,6 +282,11 @@ class SlackEmulator:
 
     def _error(self, error: str) -> tuple[int, dict[str, str], Any]:
         return 200, {}, {"ok": False, "error": error}
+
+    def _apps_connections_open(self, params: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
+        if self.socket_mode_url is None:
+            return self._error("socket_mode_not_enabled")
+        return self._ok(url=self.socket_mode_url)
 
     def _auth_test(self, params: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
         return self._ok(

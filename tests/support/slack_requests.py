@@ -1,4 +1,5 @@
-"""Requests as Slack sends them to /slack/events, signed with slack_sdk's SignatureVerifier."""
+"""Requests as Slack sends them: to /slack/events, signed with slack_sdk's SignatureVerifier, or
+their payloads as Socket Mode hands them over."""
 
 from __future__ import annotations
 
@@ -23,26 +24,33 @@ def signed_headers(
 
 
 def slash_command(command: str, text: str, *, user_id: str, response_url: str) -> bytes:
-    return urlencode(
-        {
-            "token": "legacy-verification-token",
-            "team_id": "T0EMU",
-            "team_domain": "emulated",
-            "channel_id": "C0OPS",
-            "channel_name": "ops",
-            "user_id": user_id,
-            "user_name": user_id.lower(),
-            "command": command,
-            "text": text,
-            "api_app_id": "A0AUTO",
-            "response_url": response_url,
-            "trigger_id": "123.456.abc",
-        }
-    ).encode()
+    return urlencode(slash_command_fields(command, text, user_id=user_id, response_url=response_url)).encode()
+
+
+def slash_command_fields(command: str, text: str, *, user_id: str, response_url: str) -> dict[str, str]:
+    return {
+        "token": "legacy-verification-token",
+        "team_id": "T0EMU",
+        "team_domain": "emulated",
+        "channel_id": "C0OPS",
+        "channel_name": "ops",
+        "user_id": user_id,
+        "user_name": user_id.lower(),
+        "command": command,
+        "text": text,
+        "api_app_id": "A0AUTO",
+        "response_url": response_url,
+        "trigger_id": "123.456.abc",
+    }
 
 
 def block_action(action_id: str, value: str, *, user_id: str, response_url: str) -> bytes:
-    payload = {
+    payload = block_action_payload(action_id, value, user_id=user_id, response_url=response_url)
+    return urlencode({"payload": json.dumps(payload)}).encode()
+
+
+def block_action_payload(action_id: str, value: str, *, user_id: str, response_url: str) -> dict[str, Any]:
+    return {
         "type": "block_actions",
         "team": {"id": "T0EMU", "domain": "emulated"},
         "user": {"id": user_id, "username": user_id.lower(), "team_id": "T0EMU"},
@@ -68,21 +76,22 @@ def block_action(action_id: str, value: str, *, user_id: str, response_url: str)
             }
         ],
     }
-    return urlencode({"payload": json.dumps(payload)}).encode()
 
 
 def event_callback(event: dict[str, Any]) -> bytes:
-    return json.dumps(
-        {
-            "token": "legacy-verification-token",
-            "team_id": "T0EMU",
-            "api_app_id": "A0AUTO",
-            "event": event,
-            "type": "event_callback",
-            "event_id": "Ev0001",
-            "event_time": int(time.time()),
-        }
-    ).encode()
+    return json.dumps(event_callback_body(event)).encode()
+
+
+def event_callback_body(event: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "token": "legacy-verification-token",
+        "team_id": "T0EMU",
+        "api_app_id": "A0AUTO",
+        "event": event,
+        "type": "event_callback",
+        "event_id": "Ev0001",
+        "event_time": int(time.time()),
+    }
 
 
 def post_signed(client: httpx.Client, body: bytes, *, form: bool = True, **signing: Any) -> httpx.Response:

@@ -50,6 +50,9 @@ def test_unsigned_and_tampered_requests_are_refused(bot):
         headers={**signed, "Content-Type": "application/x-www-form-urlencoded"},
     )
     assert response.status_code == 401
+    refusals = bot.audit(action="request_refused")
+    assert [r["details"]["path"] for r in refusals] == ["/slack/events", "/slack/events"]
+    assert all("signature" in r["error_message"] for r in refusals)
 
 
 def test_health_answers_while_a_slow_slack_request_is_in_flight(bot):

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -66,6 +66,7 @@ METADATA_TYPE = "autoresolve_outbox"
 # A post still `sending` this long after its call began is looked for in Slack: the call (10 s
 # time-out) has ended, so its deliverer died or its answer was lost.
 SENDING_STALE = timedelta(seconds=20)
+LOOKUP_PAGES = 10  # of 200 messages: how far back a lost post is looked for (from 60 s before it)
 QUERY_METHODS = (
     "users.lookupByEmail",
     "conversations.open",
@@ -353,8 +354,7 @@ class SlackDelivery(OutboxDispatcher):
         # a top-level post, or a thread entry that went out in a digest
         places.append(("conversations.history", {"oldest": f"{message.created_at.timestamp() - 60:.6f}"}))
         for method, where in places:
-            found = self._api(message, method, channel=channel, include_all_metadata=True, limit=200, **where)
-            for posted in found.get("messages", []):
+            for posted in self._listing(message, method, channel=channel, **where):
                 metadata = posted.get("metadata") or {}
                 event = metadata.get("event_payload") or {}
                 ids = event.get("outbox_ids") or []
@@ -363,6 +363,20 @@ class SlackDelivery(OutboxDispatcher):
                     return
         outbox.release_sending(ids=sending)
         raise _Wait
+
+    def _listing(self, message: OutboxMessage, method: str, **arguments: Any) -> Iterator[dict[str, Any]]:
+        """The messages a history or replies call lists, page after page (at most LOOKUP_PAGES)."""
+        cursor = ""
+        for _ in range(LOOKUP_PAGES):
+            paging = {"cursor": cursor} if cursor else {}
+            page = self._api(message, method, include_all_metadata=True, limit=200, **arguments, **paging)
+            yield from page.get("messages", [])
+            cursor = str((page.get("response_metadata") or {}).get("next_cursor") or "")
+            if not page.get("has_more") or not cursor:
+                return
+        log.warning(
+            "outbox %s: %s lists more than %d pages; not looked further", message.id, method, LOOKUP_PAGES
+        )
 
     @staticmethod
     def _settle_found(message: OutboxMessage, channel: str, ts: str, event: dict[str, Any]) -> None:

@@ -182,6 +182,13 @@ class SlackEmulator:
         with self._lock:
             self._lost_answers.setdefault(method, []).extend([status] * times)
 
+    def post_as_others(self, channel: str, count: int) -> None:
+        """Messages from other people in a channel (no metadata), newer than everything so far."""
+        with self._lock:
+            for number in range(count):
+                posted = Posted(channel, self._next_ts(), f"chatter {number}", [], thread_ts=None)
+                self.messages.setdefault(channel, []).append(posted)
+
     # -- what arrived ---------------------------------------------------------------------------
 
     def calls_inside_retry_after(self) -> list[Call]:
@@ -390,7 +397,7 @@ class SlackEmulator:
                 for m in reversed(self.messages.get(channel, []))
                 if m.thread_ts is None and float(m.ts) >= oldest
             ]
-        return self._ok(messages=found[: int(params.get("limit") or 100)], has_more=False)
+        return self._page(found, params)
 
     def _conversations_replies(self, params: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
         channel, ts = str(params.get("channel", "")), str(params.get("ts", ""))
@@ -403,7 +410,15 @@ class SlackEmulator:
             ]
         if not found:
             return self._error("thread_not_found")
-        return self._ok(messages=found, has_more=False)
+        return self._page(found, params)
+
+    def _page(self, found: list[dict[str, Any]], params: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
+        """One page of a listing, as Slack pages: `limit` (100 by default), then a cursor for the rest."""
+        start = int(params.get("cursor") or 0)
+        end = start + int(params.get("limit") or 100)
+        more = end < len(found)
+        metadata = {"next_cursor": str(end) if more else ""}
+        return self._ok(messages=found[start:end], has_more=more, response_metadata=metadata)
 
     def _conversations_open(self, params: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
         user = str(params.get("users", "")).split(",")[0]

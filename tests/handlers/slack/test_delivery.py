@@ -93,6 +93,26 @@ def test_a_post_whose_answer_was_lost_is_found_in_slack_not_posted_again(bot):
     assert bot.audit(action="notification_failed") == []
 
 
+def test_a_lost_post_is_found_past_the_first_page_of_a_busy_channel(bot):
+    """People wrote in the channels after the posts whose answers were lost: the lookup pages on."""
+    bot.slack.keep_then_lose_answer("chat.postMessage", times=2, status=500)
+    bot.slack.rate_limit("conversations.history", times=1, retry_after=2)  # time to add the chatter
+    bot.incident()
+    dm_channel = "D" + CREATOR[1:]
+    eventually(lambda: bot.slack.channel(dm_channel) and bot.slack.top_level(AUDIT_CHANNEL))
+    for channel in (dm_channel, AUDIT_CHANNEL):
+        bot.slack.post_as_others(channel, 250)  # newer than the lost posts: a page of 200 misses them
+
+    def ours(channel: str) -> list[str]:
+        return [m.text for m in bot.slack.top_level(channel) if not m.text.startswith("chatter")]
+
+    eventually(lambda: outbox_rows(bot)["pending"] == 0 and "resolved" in ours(AUDIT_CHANNEL)[0], timeout=30)
+    assert ours(dm_channel) == ["Incident INC-1 was resolved automatically."]
+    assert len(ours(AUDIT_CHANNEL)) == 1
+    cursors = [call.params.get("cursor") for call in bot.slack.calls_to("conversations.history")]
+    assert cursors.count("200") == 2  # each lookup asked for the second page
+
+
 def test_a_hanging_slack_times_out_and_is_retried(bot):
     bot.slack.hang("conversations.open", 12)  # longer than the client's 10 s timeout
     bot.incident()

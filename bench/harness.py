@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from tests.support.processes import free_port
+from tests.support.processes import clean_env, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
@@ -135,15 +135,13 @@ def postgres_database(server_url: str) -> Iterator[Database]:
 
 def bot_env(database: Database, runbooks: Path, port: int, **settings: str) -> dict[str, str]:
     """The machine's environment without the bot's settings, plus what this figure sets."""
-    prefixes = ("SLACK_", "API_", "WEBHOOK_", "DATABASE_", "AUDIT_", "ADMIN_", "RUNBOOKS_")
-    keep = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
-    return keep | {
-        "DATABASE_URL": database.url,
-        "RUNBOOKS_FILE": str(runbooks),
-        "PORT": str(port),
-        "LOG_LEVEL": "WARNING",
+    return clean_env(
+        DATABASE_URL=database.url,
+        RUNBOOKS_FILE=str(runbooks),
+        PORT=str(port),
+        LOG_LEVEL="WARNING",
         **settings,
-    }
+    )
 
 
 def slack_settings(api_url: str, *, fast: bool) -> dict[str, str]:

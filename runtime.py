@@ -31,7 +31,7 @@ from handlers.slack.web_client import KeepAliveWebClient
 from handlers.webhooks.delivery import WebhookDelivery
 from handlers.webhooks.results import ResultCallbacks
 from settings import Settings
-from storage import audit_chain, migrations, seen_signatures
+from storage import audit_chain, migrations, outbox, seen_signatures
 from storage.database import bind, open_database
 from storage.group_commit import GroupCommitter
 from storage.models import OutboxMessage
@@ -39,6 +39,7 @@ from storage.models import OutboxMessage
 log = logging.getLogger(__name__)
 OUTBOX_POLL_SECONDS = 0.25
 WEBHOOK_POLL_SECONDS = 0.5
+PRUNE_OUTBOX_SECONDS = 3600.0
 
 
 @dataclass
@@ -70,11 +71,19 @@ class Runtime:
         every(self.scheduler, WEBHOOK_POLL_SECONDS, "deliver-result-callbacks", self.webhook_delivery.tick)
         every(self.scheduler, 60, "forget-expired-signatures", seen_signatures.forget_expired)
         every(self.scheduler, 1.0, "seal-audit-chain", audit_chain.seal_recent)
+        # hourly, and a minute after start-up: a bot restarted more often than hourly prunes too
+        every(self.scheduler, PRUNE_OUTBOX_SECONDS, "prune-outbox", self._prune_outbox, first_after=60)
         if self.slack is not None:
             every(self.scheduler, OUTBOX_POLL_SECONDS, "deliver-slack-outbox", self.slack.delivery.tick)
         self.scheduler.start()
         if self.slack is not None and self.slack.socket_mode is not None:
             self.slack.socket_mode.start()
+
+    def _prune_outbox(self) -> None:
+        retention = timedelta(days=self.settings.outbox_retention_days)
+        removed = outbox.prune_settled(older_than=retention)
+        if removed:
+            log.info("pruned %d delivered outbox messages older than %s", removed, retention)
 
     def stop(self, grace_seconds: float = 10.0) -> None:
         if self.slack is not None and self.slack.socket_mode is not None:

@@ -60,6 +60,7 @@ class Settings(BaseSettings):
     slack_channel_rate: float = Field(default=1.0, gt=0, le=100)  # Slack allows about 1 message/s/channel
     slack_channel_burst: float = Field(default=3.0, ge=1, le=100)
     slack_updates_per_minute: float = Field(default=50.0, gt=0, le=6000)  # chat.update is Tier 3
+    outbox_retention_days: float = Field(default=14.0, ge=1, le=3650)  # delivered messages, then pruned
 
     auto_resolve_wait_seconds: float = Field(default=30.0, ge=0, le=300)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)

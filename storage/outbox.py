@@ -14,6 +14,8 @@ from storage.models import OutboxMessage, SlackMessage
 
 PENDING = "pending"
 SENDING = "sending"  # handed to Slack; if its sender died or the answer was lost, Slack is asked later
+SETTLED = ("sent", "superseded", "failed")  # nothing more to do: kept a while, then pruned
+PRUNE_BATCH = 5000  # rows deleted per transaction: the writer lock is held briefly each time
 
 
 def enqueue(
@@ -146,6 +148,26 @@ def retry_later(
             last_error=error,
             attempts=message.attempts + (1 if count_attempt else 0),
         ).where(OutboxMessage.id == message.id).execute()
+
+
+def prune_settled(*, older_than: timedelta) -> int:
+    """Delete the messages settled (sent, superseded, given up) and queued more than `older_than`
+    ago; returns how many. Oldest first, a batch per transaction. What happened stays in the audit
+    trail (and where a keyed message went, in its own table): the outbox is a delivery queue."""
+    cutoff = utcnow() - older_than
+    removed = 0
+    while True:
+        with write_transaction():
+            oldest = (
+                OutboxMessage.select(OutboxMessage.id)
+                .where(OutboxMessage.status.in_(SETTLED) & (OutboxMessage.created_at < cutoff))
+                .order_by(OutboxMessage.id)
+                .limit(PRUNE_BATCH)
+            )
+            deleted = int(OutboxMessage.delete().where(OutboxMessage.id.in_(oldest)).execute())
+        removed += deleted
+        if deleted < PRUNE_BATCH:
+            return removed
 
 
 def backlog() -> dict[str, int]:

@@ -1,11 +1,15 @@
-"""The outbox's records of where keyed messages went, on SQLite and PostgreSQL."""
+"""The outbox on SQLite and PostgreSQL: lanes' heads, where keyed messages went, pruning."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 import pytest
 
 from storage import outbox, statements
-from storage.models import SlackMessage
+from storage.database import write_transaction
+from storage.fields import utcnow
+from storage.models import OutboxMessage, SlackMessage
 
 pytestmark = pytest.mark.usefixtures("database")
 
@@ -47,3 +51,23 @@ def test_heads_leave_out_busy_lanes_and_keep_to_the_limit():
         ("channel:C0AUDIT", 1),
         ("dm:U2", 0),
     ]
+
+
+def test_settled_messages_are_pruned_after_the_retention_and_undelivered_ones_never(monkeypatch):
+    _queue("dm:U1", 7)
+    rows = statements.select_all(OutboxMessage)
+    long_ago = utcnow() - timedelta(days=20)
+    kept_as = ["sent", "superseded", "failed", "pending", "sending", "sent", "sent"]
+    with write_transaction():
+        for row, status in zip(rows, kept_as, strict=True):
+            queued = utcnow() if row is rows[-1] else long_ago  # the last one is recent
+            statements.update(OutboxMessage, {"id": row.id}, status=status, created_at=queued)
+    monkeypatch.setattr(outbox, "PRUNE_BATCH", 2)  # several batches
+    assert outbox.prune_settled(older_than=timedelta(days=14)) == 4
+    left = statements.select_all(OutboxMessage)
+    assert [(m.id, m.status) for m in left] == [
+        (rows[3].id, "pending"),  # undelivered, however old
+        (rows[4].id, "sending"),
+        (rows[6].id, "sent"),  # within the retention
+    ]
+    assert outbox.prune_settled(older_than=timedelta(days=14)) == 0

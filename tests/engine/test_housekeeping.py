@@ -1,0 +1,28 @@
+"""A running bot's housekeeping: delivered outbox messages pruned after OUTBOX_RETENTION_DAYS."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from storage import outbox, statements
+from storage.database import write_transaction
+from storage.fields import utcnow
+from storage.models import OutboxMessage
+
+RUNBOOKS = "runbooks:\n  - {id: fix, category: database, steps: [{name: a, log: b}]}\n"
+
+
+def test_delivered_messages_are_pruned_a_minute_after_start_and_then_hourly(engine):
+    runtime = engine(RUNBOOKS, outbox_retention_days=7)
+    for lane in ("dm:U1", "dm:U2"):
+        outbox.enqueue(lane=lane, method="chat.postMessage", target=lane, payload={}, purpose="test")
+    old, recent = statements.select_all(OutboxMessage)
+    with write_transaction():
+        for row, age in ((old, timedelta(days=8)), (recent, timedelta(days=6))):
+            statements.update(OutboxMessage, {"id": row.id}, status="sent", created_at=utcnow() - age)
+
+    job = runtime.scheduler.get_job("prune-outbox")
+    assert 50 < (job.next_run_time - datetime.now(UTC)).total_seconds() <= 60
+    assert job.trigger.interval == timedelta(hours=1)
+    job.func()
+    assert [m.id for m in statements.select_all(OutboxMessage)] == [recent.id]

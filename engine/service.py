@@ -126,6 +126,9 @@ class ResolutionService:
             # The batch's incidents already stored, in one read; each decision adds its own row,
             # so a second delivery of one incident in the same batch finds the first.
             known = incidents.get_many(incident_ids=[r.incident.incident_id for r in requests])
+            # New incidents are stored together at the end (one multi-row INSERT): nothing reads
+            # them back from the database before, but for the cases `_decide_and_queue` handles.
+            unsaved: dict[str, Incident] = {}
             for request in requests:
                 name = request.incident.category
                 try:
@@ -134,7 +137,9 @@ class ResolutionService:
                 except InvalidInput as exc:
                     outcomes.append(exc)  # refused before anything of it is written
                     continue
-                outcomes.append(self._decide_and_queue(request, categories[name], kill_switch_active, known))
+                category = categories[name]
+                outcomes.append(self._decide_and_queue(request, category, kill_switch_active, known, unsaved))
+            incidents.append(unsaved.values())
         return outcomes
 
     def _decide_and_queue(
@@ -143,12 +148,18 @@ class ResolutionService:
         category: CategorySetting,
         kill_switch_active: bool,
         known: dict[str, Incident],
+        unsaved: dict[str, Incident],
     ) -> Submission:
         """One incident's decision; call inside the write transaction of `_decide_all`, with
-        `known` the stored incidents of the batch (this one's row is added)."""
+        `known` the batch's incidents, stored or new, and `unsaved` the new ones not stored yet
+        (this one's row is added to both when it is new)."""
         incident, actor, force = request.incident, request.actor, request.force
         existing = known.get(incident.incident_id)
+        if existing is not None and unsaved.pop(incident.incident_id, None) is not None:
+            incidents.insert(existing)  # delivered twice in one batch: stored now, to be read and changed
         if existing is None and incident.fingerprint and self.dedup_window:
+            for same in [row for row in unsaved.values() if row.fingerprint == incident.fingerprint]:
+                incidents.insert(unsaved.pop(same.incident_id))  # for the fingerprint's lookup to find
             duplicate = self._same_fingerprint(incident, actor)
             if duplicate is not None:
                 return duplicate
@@ -202,8 +213,7 @@ class ResolutionService:
                     reason=decision.reason,
                 )
         if existing is None:
-            incidents.insert(row)
-            known[row.incident_id] = row
+            known[row.incident_id] = unsaved[row.incident_id] = row
         audit.record(
             action=DECISION_AUDIT_ACTION[decision.outcome],
             incident_id=row.incident_id,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -42,7 +42,7 @@ def get_many(*, incident_ids: Sequence[str]) -> dict[str, Incident]:
 
 
 def new_row(*, fields: dict[str, Any]) -> Incident:
-    """A new incident from a delivery, not stored yet: `insert` it once it is decided on."""
+    """A new incident from a delivery, not stored yet: `insert` (or `append`) it once it is decided on."""
     now = utcnow()
     values = {k: v for k, v in fields.items() if v is not None}
     values.setdefault("created_at", now)
@@ -56,6 +56,15 @@ def insert(row: Incident) -> None:
     """Store a row from `new_row` (with whatever the decision set on it); it gets its id."""
     with write_transaction():
         row.id = statements.insert(Incident, **row.__data__)
+
+
+def append(rows: Iterable[Incident]) -> None:
+    """Store rows from `new_row` that nothing reads back from the database before the transaction
+    commits: inside `statements.appending()`, with its other rows in one multi-row INSERT (on
+    PostgreSQL no round trip of their own); their ids stay unset."""
+    with write_transaction():
+        for row in rows:
+            statements.append(Incident, **row.__data__)
 
 
 def save_delivery(*, fields: dict[str, Any], existing: Incident, refresh: bool) -> Incident:

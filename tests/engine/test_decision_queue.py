@@ -12,7 +12,7 @@ import pytest
 from engine.errors import InvalidInput
 from engine.service import Submission, SubmitRequest
 from storage.database import unit_of_work
-from storage.models import Run
+from storage.models import Incident, Run
 from tests.conftest import make_incident
 
 pytestmark = pytest.mark.usefixtures("database")
@@ -61,6 +61,36 @@ def test_the_same_incident_in_several_deliveries_runs_once(engine):
     assert sum(1 for o in outcomes if isinstance(o, Submission) and o.run_id is not None) == 1
     with unit_of_work():
         assert Run.select().where(Run.incident_id == "DUP-1").count() == 1
+
+
+def test_an_incident_delivered_again_in_the_same_delivery_is_refreshed_and_decided_again(engine):
+    runtime = engine(RUNBOOK)
+    low = SubmitRequest(make_incident(incident_id="TWICE-1", confidence_score=0.5), "webhook")
+    high = SubmitRequest(make_incident(incident_id="TWICE-1", confidence_score=0.95), "webhook")
+    first, second = runtime.decisions.decide([low, high]).result(timeout=30)
+    assert isinstance(first, Submission)
+    assert isinstance(second, Submission)
+    assert (first.created, first.decision.outcome.value) == (True, "skipped")
+    assert (second.created, second.decision.outcome.value) == (False, "queued")
+    assert second.run_id is not None
+    with unit_of_work():
+        (stored,) = Incident.select().where(Incident.incident_id == "TWICE-1")
+        assert (stored.confidence_score, stored.resolution_status) == (0.95, "queued")
+
+
+def test_the_same_fingerprint_twice_in_one_delivery_is_one_incident(engine):
+    runtime = engine(RUNBOOK)
+    first, second = runtime.decisions.decide(
+        [
+            SubmitRequest(make_incident(incident_id="FP-1", fingerprint="disk-full-db1"), "webhook"),
+            SubmitRequest(make_incident(incident_id="FP-2", fingerprint="disk-full-db1"), "webhook"),
+        ]
+    ).result(timeout=30)
+    assert isinstance(first, Submission)
+    assert isinstance(second, Submission)
+    assert (second.incident_id, second.decision.outcome.value) == ("FP-1", "duplicate")
+    with unit_of_work():
+        assert [i.incident_id for i in Incident.select()] == ["FP-1"]
 
 
 def test_an_unknown_category_refuses_that_item_only(engine):

@@ -29,9 +29,6 @@ class SocketModeConnection:
     def start(self) -> None:
         self._opener.start()
 
-    def connected(self) -> bool:
-        return bool(self._handler.client.is_connected())
-
     def close(self) -> None:
         """Stop trying, and close the session if one is open."""
         self._stopping.set()

@@ -49,10 +49,10 @@ async def audit_refused(request: Request, reason: str) -> None:
         "path": request.url.path,
         "client": request.client.host if request.client else None,
     }
-    await anyio.to_thread.run_sync(audit_refused_request, reason, details)
+    await anyio.to_thread.run_sync(_record_refusal, reason, details)
 
 
-def audit_refused_request(reason: str, details: dict[str, object]) -> None:
+def _record_refusal(reason: str, details: dict[str, object]) -> None:
     audit.record(
         action=AuditAction.REQUEST_REFUSED,
         actor="unauthenticated",

@@ -119,9 +119,8 @@ def release_sending(*, ids: list[int]) -> None:
 
 def mark_sent_ids(*, ids: list[int]) -> None:
     with write_transaction():
-        OutboxMessage.update(status="sent", sent_at=utcnow(), last_error=None).where(
-            OutboxMessage.id.in_(ids)
-        ).execute()
+        fields = {"status": "sent", "sent_at": utcnow(), "last_error": None}
+        statements.update_later(OutboxMessage, {"id": tuple(ids)}, **fields)
 
 
 def mark_sent(*, message: OutboxMessage) -> None:

@@ -65,6 +65,21 @@ def test_api_refuses_missing_or_wrong_tokens(app, header):
     assert "wrong" not in json.dumps(refusal["details"])  # the token given is never stored
 
 
+def test_every_api_route_is_guarded(app):
+    """Each operation under /api/v1 that the OpenAPI document lists refuses a request without the
+    token: none lost its router's guard on the way into the app."""
+    with app.client() as client:
+        paths = client.get("/openapi.json").json()["paths"]
+        operations = [
+            (method, path) for path, item in paths.items() if path.startswith("/api/v1/") for method in item
+        ]
+        assert len(operations) >= 10
+        for method, path in operations:
+            url = path.replace("{incident_id}", "INC-1").replace("{category}", "database")
+            response = client.request(method.upper(), url, json={})
+            assert response.status_code == 401, (method, path, response.text)
+
+
 def test_high_confidence_incident_is_resolved_with_its_steps(api):
     response = api.post("/api/v1/incidents/INC-1/auto-resolve", json=incident())
     assert response.status_code == 200

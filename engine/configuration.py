@@ -24,6 +24,14 @@ CATEGORY_FIELDS = (
     "dry_run",
     "approval_floor",
 )
+NULLABLE = frozenset({"approval_floor"})  # None: no approvals; every other setting has a value
+
+
+def refuse_nulls(changes: dict[str, Any]) -> None:
+    """A setting with no empty value cannot be changed to None (the database would refuse it)."""
+    for name, value in changes.items():
+        if value is None and name not in NULLABLE:
+            raise InvalidInput(name, "cannot be null: leave it out to keep its value")
 
 
 @dataclass(frozen=True)
@@ -94,6 +102,7 @@ class ConfigurationService:
         unknown = set(changes) - set(CATEGORY_FIELDS)
         if unknown:
             raise InvalidInput(sorted(unknown)[0], "not a category setting")
+        refuse_nulls(changes)
         with write_transaction():
             before_row = config_store.get_category(category=category)
             if before_row is None and not create:
@@ -128,6 +137,7 @@ class ConfigurationService:
         unknown = set(changes) - allowed
         if unknown:
             raise InvalidInput(sorted(unknown)[0], "not a global setting")
+        refuse_nulls(changes)
         threshold = changes.get("default_confidence_threshold")
         if threshold is not None and not MIN_THRESHOLD <= threshold <= 1.0:
             raise InvalidInput("default_confidence_threshold", f"must be between {MIN_THRESHOLD} and 1.0")

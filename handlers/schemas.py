@@ -3,11 +3,30 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from engine.incident import CategoryName
+
+T = TypeVar("T")
+
+
+def _refuse_null(value: Any) -> Any:
+    if value is None:
+        raise ValueError("cannot be null: leave the field out to keep its value")
+    return value
+
+
+def _without_null(schema: dict[str, Any]) -> None:
+    options = [option for option in schema.pop("anyOf", []) if option != {"type": "null"}]
+    if len(options) == 1:
+        schema.update(options[0])
+
+
+# A setting in an update body that has no empty value: left out (None, the default) it keeps its
+# value; an explicit null is a 422 naming it, and the OpenAPI document does not offer null.
+Setting = Annotated[T | None, BeforeValidator(_refuse_null), Field(json_schema_extra=_without_null)]
 
 
 class ResolutionStep(BaseModel):
@@ -94,12 +113,12 @@ class CategoryConfigUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     category: CategoryName
-    auto_resolution_enabled: bool | None = None
-    confidence_threshold: float | None = Field(default=None, ge=0.5, le=1.0)
-    max_retry_attempts: int | None = Field(default=None, ge=0, le=10)
-    notification_required: bool | None = None
-    dry_run: bool | None = None
-    approval_floor: float | None = Field(default=None, ge=0.0, le=1.0)
+    auto_resolution_enabled: Setting[bool] = None
+    confidence_threshold: Setting[float] = Field(default=None, ge=0.5, le=1.0)
+    max_retry_attempts: Setting[int] = Field(default=None, ge=0, le=10)
+    notification_required: Setting[bool] = None
+    dry_run: Setting[bool] = None
+    approval_floor: float | None = Field(default=None, ge=0.0, le=1.0, description="null: no approvals")
 
 
 class KillSwitchView(BaseModel):
@@ -122,11 +141,11 @@ class AutoResolutionConfig(BaseModel):
 class ConfigUpdateRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    global_enabled: bool | None = None
-    default_confidence_threshold: float | None = Field(default=None, ge=0.5, le=1.0)
-    category_config: CategoryConfigUpdate | None = None
-    max_concurrent_resolutions: int | None = Field(default=None, ge=1, le=100)
-    notification_recipients: list[str] | None = Field(default=None, max_length=50)
+    global_enabled: Setting[bool] = None
+    default_confidence_threshold: Setting[float] = Field(default=None, ge=0.5, le=1.0)
+    category_config: Setting[CategoryConfigUpdate] = None
+    max_concurrent_resolutions: Setting[int] = Field(default=None, ge=1, le=100)
+    notification_recipients: Setting[list[str]] = Field(default=None, max_length=50)
 
 
 class KillSwitchRequest(BaseModel):

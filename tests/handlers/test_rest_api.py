@@ -362,6 +362,44 @@ def test_bad_config_updates_are_refused_naming_the_field(api, update, field):
     assert api.get("/api/v1/config/category/database").json()["confidence_threshold"] == 0.9
 
 
+@pytest.mark.parametrize(
+    ("update", "field"),
+    [
+        ({"max_concurrent_resolutions": None}, "max_concurrent_resolutions"),
+        ({"default_confidence_threshold": None}, "default_confidence_threshold"),
+        ({"notification_recipients": None}, "notification_recipients"),
+        ({"global_enabled": None}, "global_enabled"),
+        ({"category_config": None}, "category_config"),
+        (
+            {"category_config": {"category": "database", "auto_resolution_enabled": None}},
+            "category_config.auto_resolution_enabled",
+        ),
+        (
+            {"category_config": {"category": "payments", "max_retry_attempts": None}},
+            "category_config.max_retry_attempts",
+        ),
+    ],
+)
+def test_null_for_a_setting_is_refused_naming_it(api, update, field):
+    """Null is not "leave it as it is" (that is leaving the field out): it was a 500 once, the
+    database refusing the NULL."""
+    response = api.put("/api/v1/config", json=update)
+    assert response.status_code == 422
+    assert field_errors(response)[field] == "cannot be null: leave the field out to keep its value"
+    config = api.get("/api/v1/config").json()
+    assert (config["max_concurrent_resolutions"], config["default_confidence_threshold"]) == (10, 0.9)
+    assert config["category_configs"]["database"]["auto_resolution_enabled"] is True
+    assert "payments" not in config["category_configs"]
+
+
+def test_null_approval_floor_turns_approvals_off(api):
+    category = {"category": "database", "approval_floor": 0.7}
+    api.put("/api/v1/config", json={"category_config": category}).raise_for_status()
+    category["approval_floor"] = None
+    api.put("/api/v1/config", json={"category_config": category}).raise_for_status()
+    assert api.get("/api/v1/config/category/database").json()["approval_floor"] is None
+
+
 def test_unknown_category_config_is_404(api):
     response = api.get("/api/v1/config/category/payments")
     assert response.status_code == 404

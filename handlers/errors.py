@@ -17,6 +17,7 @@ from engine.errors import Conflict, EngineError, InvalidInput, NotAuthorized, No
 log = logging.getLogger(__name__)
 
 ENGINE_STATUS = {InvalidInput: 422, NotFound: 404, NotAuthorized: 403, Conflict: 409}
+NOT_TEXT = "invalid JSON: not UTF-8 text"
 
 
 def error_response(
@@ -43,10 +44,13 @@ def field_name(loc: tuple[Any, ...] | list[Any]) -> str:
 def _validation_fields(exc: RequestValidationError) -> list[dict[str, str]]:
     fields = []
     for error in exc.errors():
+        loc = tuple(error.get("loc", ()))
         message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
-        if error.get("type") == "json_invalid":
-            message = f"invalid JSON: {error.get('ctx', {}).get('error', 'cannot be parsed')}"
-        fields.append({"field": field_name(tuple(error.get("loc", ()))), "message": message})
+        if error.get("type") == "json_invalid":  # its loc is ("body", the character it broke at)
+            reason = error.get("ctx", {}).get("error", "cannot be parsed")
+            fields.append({"field": "body", "message": f"invalid JSON at character {loc[-1]}: {reason}"})
+            continue
+        fields.append({"field": field_name(loc), "message": message})
     return fields
 
 
@@ -59,6 +63,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if isinstance(exc.__cause__, UnicodeDecodeError):  # FastAPI's 400 for a body it cannot decode
+            return error_response(422, f"body: {NOT_TEXT}", [{"field": "body", "message": NOT_TEXT}])
         return error_response(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
 
     @app.exception_handler(EngineError)

@@ -240,14 +240,24 @@ def test_path_and_body_id_mismatch_is_a_400(api):
     assert response.json()["fields"] == [{"field": "incident_id", "message": "does not match the path"}]
 
 
-def test_invalid_json_is_a_422_not_a_500(api):
-    response = api.post(
-        "/api/v1/incidents/INC-1/auto-resolve",
-        content=b'{"incident_id": ',
-        headers={"content-type": "application/json"},
-    )
-    errors = field_errors(response)
-    assert any(message.startswith("invalid JSON") for message in errors.values())
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b'{"incident_id": ', "invalid JSON at character 16: Expecting value"),
+        (b'{"title": "\xff"}', "invalid JSON: not UTF-8 text"),  # was FastAPI's 400 naming nothing
+    ],
+)
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/api/v1/incidents/INC-1/auto-resolve"),
+        ("PUT", "/api/v1/config"),
+        ("POST", "/api/v1/config/kill-switch/activate"),
+    ],
+)
+def test_a_body_that_is_not_json_is_a_422_naming_the_body(api, method, path, body, message):
+    response = api.request(method, path, content=body, headers={"content-type": "application/json"})
+    assert field_errors(response) == {"body": message}
 
 
 def test_wrong_body_type_is_named(api):

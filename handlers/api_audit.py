@@ -12,6 +12,7 @@ from engine.audit_actions import AuditAction
 from engine.errors import InvalidInput
 from engine.incident import INCIDENT_ID_PATTERN
 from handlers.auth import require_api_token
+from handlers.errors import documented_errors
 from handlers.reads import run_read
 from handlers.schemas import AuditLogEntry
 from handlers.views import audit_view
@@ -25,13 +26,18 @@ def as_json(entries: list[AuditLogEntry]) -> Response:
 
 
 INLINE_ROWS = 5_000  # rows a page may walk (offset + limit) and still be read on the event loop
-router = APIRouter(prefix="/api/v1/audit", tags=["Audit"], dependencies=[Depends(require_api_token)])
+router = APIRouter(
+    prefix="/api/v1/audit",
+    tags=["Audit"],
+    dependencies=[Depends(require_api_token)],
+    responses=documented_errors(401, 422),
+)
 
 
 @router.get("", response_model=list[AuditLogEntry])
 async def query_audit_log(
     incident_id: Annotated[str | None, Query(max_length=128)] = None,
-    action: Annotated[str | None, Query(max_length=64)] = None,
+    action: AuditAction | None = None,
     actor: Annotated[str | None, Query(max_length=320)] = None,
     start_date: datetime | None = None,
     end_date: datetime | None = None,
@@ -39,11 +45,6 @@ async def query_audit_log(
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> Response:
     """Audit rows matching every filter given, newest first."""
-    if action is not None and action not in AuditAction.__members__.values():
-        raise InvalidInput(
-            "action",
-            f"unknown action {action!r}; one of: {', '.join(a.value for a in AuditAction)}",
-        )
     for name, value in (("start_date", start_date), ("end_date", end_date)):
         if value is not None and value.tzinfo is None:
             raise InvalidInput(name, "needs a time zone, e.g. 2026-11-27T10:00:00Z")
@@ -53,7 +54,7 @@ async def query_audit_log(
     def read() -> Response:
         rows = audit.query(
             incident_id=incident_id,
-            action=action,
+            action=action.value if action else None,
             actor=actor,
             start_date=start_date,
             end_date=end_date,

@@ -13,6 +13,7 @@ from engine.errors import InvalidInput
 from engine.incident import CATEGORY_PATTERN
 from handlers.auth import require_api_token
 from handlers.deps import runtime_of
+from handlers.errors import documented_errors
 from handlers.schemas import (
     AutoResolutionConfig,
     CategoryConfig,
@@ -23,7 +24,12 @@ from handlers.views import category_view, kill_switch_view
 from storage import config_store
 from storage.database import unit_of_work
 
-router = APIRouter(prefix="/api/v1/config", tags=["Configuration"], dependencies=[Depends(require_api_token)])
+router = APIRouter(
+    prefix="/api/v1/config",
+    tags=["Configuration"],
+    dependencies=[Depends(require_api_token)],
+    responses=documented_errors(401, 422),
+)
 Actor = Annotated[str, Query(max_length=320, description="Who is asking (recorded in the audit trail)")]
 
 
@@ -78,7 +84,7 @@ def update_configuration(
     return current_config(configuration)
 
 
-@router.get("/category/{category}", response_model=CategoryConfig)
+@router.get("/category/{category}", response_model=CategoryConfig, responses=documented_errors(404))
 def get_category_config(
     request: Request, category: Annotated[str, Path(pattern=CATEGORY_PATTERN)]
 ) -> CategoryConfig:

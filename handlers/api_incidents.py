@@ -14,14 +14,19 @@ from engine.incident import INCIDENT_ID_PATTERN, IncidentIn
 from engine.service import Submission
 from handlers.auth import require_api_token
 from handlers.deps import runtime_of
-from handlers.errors import error_response
+from handlers.errors import documented_errors, error_response
 from handlers.schemas import IncidentDetail, IncidentResolutionResponse
 from handlers.views import incident_detail, step_view
 from runtime import Runtime
 from storage import runs
 from storage.database import unit_of_work
 
-router = APIRouter(prefix="/api/v1/incidents", tags=["Incidents"], dependencies=[Depends(require_api_token)])
+router = APIRouter(
+    prefix="/api/v1/incidents",
+    tags=["Incidents"],
+    dependencies=[Depends(require_api_token)],
+    responses=documented_errors(401, 422),
+)
 
 MAX_BATCH = 100
 # Waiting for runs holds a thread each; this many may wait at once without starving other requests.
@@ -66,7 +71,10 @@ def _outcome(
 @router.post(
     "/{incident_id}/auto-resolve",
     response_model=IncidentResolutionResponse,
-    responses={202: {"model": IncidentResolutionResponse, "description": "Still running after the wait"}},
+    responses={
+        202: {"model": IncidentResolutionResponse, "description": "Still running after the wait"},
+        **documented_errors(400),
+    },
 )
 async def auto_resolve_incident(
     request: Request,
@@ -124,7 +132,7 @@ async def batch_auto_resolve(
     return await anyio.to_thread.run_sync(outcomes, limiter=_waiters)
 
 
-@router.get("/{incident_id}", response_model=IncidentDetail)
+@router.get("/{incident_id}", response_model=IncidentDetail, responses=documented_errors(404))
 def get_incident(request: Request, incident_id: IncidentPath) -> IncidentDetail:
     """The incident, where it stands in the resolution lifecycle, and its latest run's steps."""
     view = runtime_of(request).resolution.view(incident_id)

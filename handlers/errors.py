@@ -13,11 +13,23 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from engine.errors import Conflict, EngineError, InvalidInput, NotAuthorized, NotFound
+from handlers.schemas import ErrorBody
 
 log = logging.getLogger(__name__)
 
 ENGINE_STATUS = {InvalidInput: 422, NotFound: 404, NotAuthorized: 403, Conflict: 409}
 NOT_TEXT = "invalid JSON: not UTF-8 text"
+ERROR_MEANINGS = {
+    400: "The request contradicts itself",
+    401: "Missing or wrong credentials",
+    404: "Not found",
+    422: "Invalid input: each field at fault is named",
+}
+
+
+def documented_errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for these error answers, in the one shape every error answer has."""
+    return {status: {"model": ErrorBody, "description": ERROR_MEANINGS[status]} for status in statuses}
 
 
 def error_response(

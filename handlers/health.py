@@ -11,7 +11,7 @@ VERSION = "0.1.0"
 router = APIRouter(tags=["Health"])
 
 
-@router.get("/health")
+@router.get("/health", responses={503: {"description": "The database does not answer (the same body)"}})
 def health_check() -> JSONResponse:
     """200 while the database answers, 503 when it does not."""
     database_ok = ping()

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import anyio
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import Response
+from fastapi.responses import PlainTextResponse, Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -23,6 +23,7 @@ from engine.configuration import kill_switch_state
 from engine.notifier import DecisionReport, KillSwitchReport, RunReport, StepReport
 from handlers.auth import require_api_token
 from handlers.deps import runtime_of
+from handlers.errors import documented_errors
 from storage import incidents, outbox, runs
 from storage.database import unit_of_work
 
@@ -113,7 +114,12 @@ class Metrics:
 router = APIRouter(tags=["Health"])
 
 
-@router.get("/metrics", dependencies=[Depends(require_api_token)])
+@router.get(
+    "/metrics",
+    dependencies=[Depends(require_api_token)],
+    response_class=PlainTextResponse,
+    responses=documented_errors(401),
+)
 async def metrics(request: Request) -> Response:
     """Prometheus text format (scrape with the API token as bearer credentials when it is set)."""
     registry = runtime_of(request).metrics.registry

@@ -167,3 +167,46 @@ class AuditLogEntry(BaseModel):
     success: bool
     error_message: str | None
     run_id: int | None = None
+
+
+class FieldError(BaseModel):
+    field: str = Field(description="A body field (category_config.dry_run, [2].priority), parameter or body")
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """The shape of every error answer."""
+
+    error: str = Field(description="What went wrong, in one line")
+    status_code: int
+    fields: list[FieldError] | None = Field(default=None, description="Bad input: each field at fault")
+
+
+class AcceptedIncident(BaseModel):
+    index: int = Field(description="Its position in the delivery (0 for a single incident)")
+    incident_id: str
+    decision: str = Field(description="queued, skipped, awaiting_approval, ... (recorded: an alert resolved)")
+    reason: str
+    run_id: int | None
+    new: bool = Field(description="False when the incident was delivered before")
+
+
+class RejectedIncident(BaseModel):
+    index: int
+    incident_id: str | None
+    errors: list[FieldError]
+
+
+class IntakeAnswer(BaseModel):
+    """A webhook's answer: each incident accepted with its decision, or rejected with its reasons."""
+
+    accepted: list[AcceptedIncident]
+    rejected: list[RejectedIncident]
+
+
+class IntakeRefusal(ErrorBody):
+    """A webhook's 422: the body held no incidents (`error`, `fields`), or none of them was valid
+    (then `accepted`, empty, and `rejected`, each with its faults; the first fault is `error`)."""
+
+    accepted: list[AcceptedIncident] | None = None
+    rejected: list[RejectedIncident] | None = None

@@ -22,6 +22,8 @@ from engine.audit_actions import AuditAction
 from engine.errors import InvalidInput
 from engine.incident import IncidentIn
 from handlers.deps import runtime_of
+from handlers.errors import documented_errors
+from handlers.schemas import IntakeAnswer, IntakeRefusal
 from handlers.webhooks.auth import Delivery
 from handlers.webhooks.intake import (
     Intake,
@@ -169,7 +171,15 @@ def record_resolved(alerts: list[tuple[int, Alert]], intake: Intake) -> None:
         )
 
 
-@router.post("/webhooks/alertmanager", status_code=202)
+@router.post(
+    "/webhooks/alertmanager",
+    status_code=202,
+    response_model=IntakeAnswer,
+    responses={
+        **documented_errors(401),
+        422: {"model": IntakeRefusal, "description": "The body held no incidents, or none was valid"},
+    },
+)
 async def alertmanager_webhook(request: Request) -> JSONResponse:
     """Take Alertmanager's webhook: each firing alert becomes an incident, resolved ones are recorded."""
     delivery = await Delivery.read(request)

@@ -8,6 +8,8 @@ from fastapi.responses import JSONResponse
 from engine.errors import InvalidInput
 from engine.incident import IncidentIn
 from handlers.deps import runtime_of
+from handlers.errors import documented_errors
+from handlers.schemas import IntakeAnswer, IntakeRefusal
 from handlers.webhooks.auth import Delivery
 from handlers.webhooks.intake import (
     MAX_ITEMS,
@@ -42,8 +44,12 @@ REQUEST_BODY = {
 @router.post(
     "/webhooks/incidents",
     status_code=202,
+    response_model=IntakeAnswer,
     openapi_extra={"requestBody": REQUEST_BODY},
-    responses={401: {"description": "Not authenticated"}, 422: {"description": "No incident was valid"}},
+    responses={
+        **documented_errors(401),
+        422: {"model": IntakeRefusal, "description": "The body held no incidents, or none was valid"},
+    },
 )
 async def incidents_webhook(request: Request) -> JSONResponse:
     """Take incidents from a monitoring or ticketing tool; answer 202 at once with each one's decision.

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from handlers.schemas import ErrorBody
 from tests.support.factories import incident_body
 from tests.support.servers import ServedApp
 
@@ -56,6 +57,7 @@ def test_api_refuses_missing_or_wrong_tokens(app, header):
         response = client.get("/api/v1/config", headers=headers)
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == "Bearer"
+    assert ErrorBody.model_validate(response.json()).model_dump(exclude_unset=True) == response.json()
     assert response.json()["error"].startswith("Missing or invalid bearer token")
     with app.client(TOKEN) as client:
         (refusal,) = client.get("/api/v1/audit", params={"action": "request_refused"}).json()
@@ -191,6 +193,7 @@ def test_batch_with_an_unknown_category_is_refused_before_anything_runs(api):
 
 def field_errors(response) -> dict[str, str]:
     assert response.status_code == 422, response.text
+    assert ErrorBody.model_validate(response.json()).model_dump() == response.json()  # as documented
     return {f["field"]: f["message"] for f in response.json()["fields"]}
 
 
@@ -299,7 +302,8 @@ def test_bad_path_and_query_values_are_4xx(api):
     assert field_errors(api.get("/api/v1/audit", params={"limit": 0}))["limit"].startswith("Input should be")
     assert "offset" in field_errors(api.get("/api/v1/audit", params={"offset": "x"}))
     errors = field_errors(api.get("/api/v1/audit", params={"action": "rm -rf"}))
-    assert errors["action"].startswith("unknown action 'rm -rf'")
+    assert errors["action"].startswith("Input should be 'auto_resolution_attempted', ")
+    assert errors["action"].endswith(" or 'request_refused'")
     assert "start_date" in field_errors(api.get("/api/v1/audit", params={"start_date": "yesterday"}))
     naive = field_errors(api.get("/api/v1/audit", params={"start_date": "2026-01-01T00:00:00"}))
     assert naive["start_date"].startswith("needs a time zone")

@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from handlers.schemas import IntakeAnswer, IntakeRefusal
 from tests.conftest import eventually
 from tests.handlers.webhooks.conftest import Hooks, incident, sign
 
@@ -78,6 +79,7 @@ def test_a_partial_batch_accepts_the_valid_items_and_names_the_faults(hooks):
     response = hooks.post("/webhooks/incidents", batch)
     assert response.status_code == 202
     body = response.json()
+    assert IntakeAnswer.model_validate(body).model_dump() == body  # as the OpenAPI document says
     assert [(a["index"], a["incident_id"], a["decision"]) for a in body["accepted"]] == [
         (0, "B-1", "queued"),
         (5, "B-6", "skipped"),
@@ -94,8 +96,11 @@ def test_a_delivery_with_nothing_valid_is_a_422(hooks):
     response = hooks.post("/webhooks/incidents", [incident(confidence_score="high")])
     assert response.status_code == 422
     assert response.json()["error"].startswith("[0].confidence_score:")
-    assert hooks.post("/webhooks/incidents", []).status_code == 422
-    assert hooks.post("/webhooks/incidents", 42).status_code == 422
+    assert response.json()["rejected"][0]["errors"][0]["field"] == "[0].confidence_score"
+    for refused in (response, hooks.post("/webhooks/incidents", []), hooks.post("/webhooks/incidents", 42)):
+        assert refused.status_code == 422
+        body = refused.json()
+        assert IntakeRefusal.model_validate(body).model_dump(exclude_unset=True) == body  # as documented
 
 
 def test_invalid_json_is_a_422_naming_the_body(hooks):

@@ -13,6 +13,11 @@ import threading
 
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_sdk.socket_mode.builtin import SocketModeClient
+from slack_sdk.socket_mode.request import SocketModeRequest
+from slack_sdk.socket_mode.response import SocketModeResponse
+
+from handlers.slack import payloads
 
 log = logging.getLogger(__name__)
 
@@ -20,9 +25,22 @@ FIRST_PAUSE_SECONDS = 1.0
 MAX_PAUSE_SECONDS = 60.0
 
 
+class CheckedSocketModeHandler(SocketModeHandler):
+    """Bolt's handler, but a malformed payload (payloads.shape_problem) is audited, acknowledged
+    (so Slack does not send it again) and not handed to Bolt, as over HTTP."""
+
+    def handle(self, client: SocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]  # as Bolt's
+        problem = payloads.shape_problem(req.payload)
+        if problem is None:
+            super().handle(client, req)
+            return
+        payloads.audit_malformed(problem, payloads.kind_of(req.payload))
+        client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
+
+
 class SocketModeConnection:
     def __init__(self, bolt: App, app_token: str) -> None:
-        self._handler = SocketModeHandler(bolt, app_token)
+        self._handler = CheckedSocketModeHandler(bolt, app_token)
         self._stopping = threading.Event()
         self._opener = threading.Thread(target=self._open, name="slack-socket-mode", daemon=True)
 

@@ -93,3 +93,18 @@ def test_the_socket_is_opened_once_slack_answers(make_bot, slack, socket):
     eventually(lambda: socket.connected, timeout=15)  # after pauses of 1 s and 2 s
     assert [call.status for call in slack.calls_to("apps.connections.open")] == [503, 503, 200]
     assert socket.connections == 1
+
+
+def test_a_malformed_payload_over_the_socket_is_acknowledged_audited_and_dropped(make_bot, slack, socket):
+    bot = make_bot(slack_app_token=APP_TOKEN, slack_signing_secret=None)
+    eventually(lambda: socket.connected)
+    click = block_action_payload("approve_incident", "INC-1", user_id=ADMIN, response_url="")
+    envelope = socket.send("interactive", click | {"actions": []})
+    eventually(lambda: socket.acked(envelope), timeout=3)  # acknowledged, so Slack does not send it again
+    eventually(lambda: bot.audit(action="request_refused"))
+    (refusal,) = bot.audit(action="request_refused")
+    assert (refusal["actor"], refusal["error_message"]) == (
+        "slack",
+        "malformed Slack request: actions: expected at least one action",
+    )
+    assert refusal["details"] == {"type": "block_actions"}

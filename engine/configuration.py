@@ -25,13 +25,14 @@ CATEGORY_FIELDS = (
     "approval_floor",
 )
 NULLABLE = frozenset({"approval_floor"})  # None: no approvals; every other setting has a value
+NOT_NULL = "cannot be null: leave it out to keep its value"
 
 
 def refuse_nulls(changes: dict[str, Any]) -> None:
     """A setting with no empty value cannot be changed to None (the database would refuse it)."""
     for name, value in changes.items():
         if value is None and name not in NULLABLE:
-            raise InvalidInput(name, "cannot be null: leave it out to keep its value")
+            raise InvalidInput(name, NOT_NULL)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from engine.configuration import NOT_NULL
 from engine.incident import CategoryName
 
 T = TypeVar("T")
@@ -14,7 +15,7 @@ T = TypeVar("T")
 
 def _refuse_null(value: Any) -> Any:
     if value is None:
-        raise ValueError("cannot be null: leave the field out to keep its value")
+        raise ValueError(NOT_NULL)
     return value
 
 

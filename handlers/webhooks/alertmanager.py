@@ -22,10 +22,10 @@ from engine.audit_actions import AuditAction
 from engine.errors import InvalidInput
 from engine.incident import IncidentIn
 from handlers.deps import runtime_of
-from handlers.errors import documented_errors
-from handlers.schemas import IntakeAnswer, IntakeRefusal
+from handlers.schemas import IntakeAnswer
 from handlers.webhooks.auth import Delivery
 from handlers.webhooks.intake import (
+    REFUSALS,
     Intake,
     parse_json,
     refusal,
@@ -175,10 +175,7 @@ def record_resolved(alerts: list[tuple[int, Alert]], intake: Intake) -> None:
     "/webhooks/alertmanager",
     status_code=202,
     response_model=IntakeAnswer,
-    responses={
-        **documented_errors(401),
-        422: {"model": IntakeRefusal, "description": "The body held no incidents, or none was valid"},
-    },
+    responses=REFUSALS,
 )
 async def alertmanager_webhook(request: Request) -> JSONResponse:
     """Take Alertmanager's webhook: each firing alert becomes an incident, resolved ones are recorded."""

@@ -8,11 +8,11 @@ from fastapi.responses import JSONResponse
 from engine.errors import InvalidInput
 from engine.incident import IncidentIn
 from handlers.deps import runtime_of
-from handlers.errors import documented_errors
-from handlers.schemas import IntakeAnswer, IntakeRefusal
+from handlers.schemas import IntakeAnswer
 from handlers.webhooks.auth import Delivery
 from handlers.webhooks.intake import (
     MAX_ITEMS,
+    REFUSALS,
     Intake,
     authenticate,
     parse_json,
@@ -46,10 +46,7 @@ REQUEST_BODY = {
     status_code=202,
     response_model=IntakeAnswer,
     openapi_extra={"requestBody": REQUEST_BODY},
-    responses={
-        **documented_errors(401),
-        422: {"model": IntakeRefusal, "description": "The body held no incidents, or none was valid"},
-    },
+    responses=REFUSALS,
 )
 async def incidents_webhook(request: Request) -> JSONResponse:
     """Take incidents from a monitoring or ticketing tool; answer 202 at once with each one's decision.

@@ -14,7 +14,8 @@ from pydantic import ValidationError
 from engine.errors import InvalidInput
 from engine.incident import IncidentIn
 from engine.service import Submission, SubmitRequest
-from handlers.errors import error_response, field_name
+from handlers.errors import documented_errors, error_response, field_name
+from handlers.schemas import IntakeRefusal
 from handlers.webhooks.auth import (
     Delivery,
     WebhookRefused,
@@ -25,6 +26,11 @@ from handlers.webhooks.auth import (
 from runtime import Runtime
 
 MAX_ITEMS = 500
+# Both webhooks' error answers, for the OpenAPI document.
+REFUSALS: dict[int | str, dict[str, Any]] = {
+    **documented_errors(401),
+    422: {"model": IntakeRefusal, "description": "The body held no incidents, or none was valid"},
+}
 
 
 @dataclass

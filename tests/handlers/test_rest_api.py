@@ -399,7 +399,7 @@ def test_null_for_a_setting_is_refused_naming_it(api, update, field):
     database refusing the NULL."""
     response = api.put("/api/v1/config", json=update)
     assert response.status_code == 422
-    assert field_errors(response)[field] == "cannot be null: leave the field out to keep its value"
+    assert field_errors(response)[field] == "cannot be null: leave it out to keep its value"
     config = api.get("/api/v1/config").json()
     assert (config["max_concurrent_resolutions"], config["default_confidence_threshold"]) == (10, 0.9)
     assert config["category_configs"]["database"]["auto_resolution_enabled"] is True

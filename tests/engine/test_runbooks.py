@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.errors import RunbookError
-from engine.runbooks import load_runbooks
+from engine.runbooks import load_runbooks, parse_runbooks
+
+ROOT = Path(__file__).resolve().parents[2]
 
 GOOD_STEP = "- {name: Say, log: hello}"
 
@@ -110,6 +116,65 @@ def test_not_yaml_and_wrong_shape_are_refused(tmp_path):
     assert "top-level 'runbooks:' list" in refused(tmp_path, "- id: x\n")
     with pytest.raises(RunbookError, match="cannot read the runbooks file"):
         load_runbooks(tmp_path / "missing.yml")
+    latin1 = tmp_path / "latin1.yml"
+    latin1.write_bytes("runbooks:\n  - id: café\n".encode("latin-1"))  # was a UnicodeDecodeError trace
+    with pytest.raises(RunbookError, match=r"latin1.yml: not UTF-8 text \(byte 0xe9 at 21\)"):
+        load_runbooks(latin1)
+
+
+scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20)
+yaml_values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8,
+)
+RUNBOOK_KEYS = [
+    "id", "category", "match", "steps", "title", "labels", "name", "log", "http", "command", "wait",
+    "timeout", "retries", "backoff", "rollback", "url", "method", "expect_status",
+]  # fmt: skip
+
+
+def places(node: Any) -> list[tuple[Any, Any]]:
+    """Every (container, key or index) in a parsed document."""
+    found: list[tuple[Any, Any]] = []
+    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else []
+    for key, value in items:
+        found.append((node, key))
+        found.extend(places(value))
+    return found
+
+
+@st.composite
+def mutated_documents(draw: st.DrawFn) -> Any:
+    """The shipped example file with one or two values replaced by anything, removed, or a key added."""
+    document = yaml.safe_load((ROOT / "runbooks.yml").read_text())
+    for _ in range(draw(st.integers(1, 2))):
+        spots = places(document)
+        if not spots:  # the first change removed everything
+            break
+        container, key = draw(st.sampled_from(spots))
+        change = draw(st.sampled_from(["replace", "remove", "add"]))
+        if change == "replace":
+            container[key] = draw(yaml_values)
+        elif change == "remove":
+            del container[key]
+        elif isinstance(container, dict):
+            container[draw(st.sampled_from(RUNBOOK_KEYS))] = draw(yaml_values)
+    return document
+
+
+@given(document=mutated_documents())
+@settings(max_examples=150, derandomize=True, deadline=None, database=None)
+def test_any_document_loads_or_is_refused_by_name(document):
+    """Whatever an operator writes, start-up gets a catalog or a RunbookError naming the file (no
+    other exception, no trace)."""
+    try:
+        parse_runbooks(document, Path("runbooks.yml"))
+    except RunbookError as exc:
+        refusal = str(exc)
+    else:
+        return
+    assert refusal.startswith("runbooks.yml: ")
 
 
 CATALOG = """

@@ -224,7 +224,8 @@ def load_runbooks(path: Path) -> RunbookCatalog:
     except OSError as exc:
         raise RunbookError(str(path), f"cannot read the runbooks file ({exc.strerror})") from None
     except UnicodeDecodeError as exc:
-        raise RunbookError(str(path), f"not UTF-8 text (byte {exc.object[exc.start]:#x} at {exc.start})") from None
+        where = f"byte {exc.object[exc.start]:#x} at {exc.start}"
+        raise RunbookError(str(path), f"not UTF-8 text ({where})") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -5,9 +5,12 @@ from __future__ import annotations
 import ipaddress
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlparse
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from engine.incident import SLACK_USER_ID
 
 LOOPBACK_NAMES = {"localhost", "ip6-localhost"}
 
@@ -92,6 +95,21 @@ class Settings(BaseSettings):
     def _split_admins(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
+        return value
+
+    @field_validator("admin_users")
+    @classmethod
+    def _slack_user_ids(cls, value: list[str]) -> list[str]:
+        for user in value:
+            if not SLACK_USER_ID.match(user):
+                raise ValueError(f"{user!r} is not a Slack user ID (U... or W...: a profile's member ID)")
+        return value
+
+    @field_validator("slack_api_url", "result_webhook_url", "public_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and urlparse(value).scheme not in ("http", "https"):
+            raise ValueError(f"{value!r} is not an http:// or https:// URL")
         return value
 
     @field_validator("log_level")

@@ -11,7 +11,6 @@ from typing import Any
 from urllib.parse import urlparse
 
 import peewee
-from playhouse.db_url import connect as connect_url
 from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
 
 db = peewee.DatabaseProxy()
@@ -93,10 +92,9 @@ def open_database(url: str, *, pool_size: int = 20) -> peewee.Database:
             stale_timeout=300,
             timeout=10,
         )
-    try:
-        return connect_url(url)
-    except Exception as exc:  # playhouse raises a bare RuntimeError for unknown schemes
-        raise DatabaseUrlError(f"DATABASE_URL {url!r}: unsupported scheme {scheme!r}") from exc
+    raise DatabaseUrlError(
+        f"DATABASE_URL {url!r}: unsupported scheme {scheme!r} (use sqlite:///path or postgresql://...)"
+    )
 
 
 def bind(database: peewee.Database) -> None:

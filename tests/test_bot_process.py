@@ -101,10 +101,22 @@ def test_binding_beyond_loopback_without_auth_is_refused(bot_dir):
     assert "API_TOKEN and WEBHOOK_TOKEN or WEBHOOK_SECRET must be set" in result.stderr
 
 
-def test_bad_settings_are_one_line_naming_the_variable(bot_dir):
-    result = run_cli(bot_dir, "serve", PORT="http")
+@pytest.mark.parametrize(
+    ("setting", "value", "message"),
+    [
+        ("PORT", "http", "invalid settings: PORT: Input should be a valid integer"),
+        # an admin no one can be: every admin command would be refused, silently misconfigured
+        ("ADMIN_USERS", "U0LEAD, bob", "invalid settings: ADMIN_USERS: 'bob' is not a Slack user ID"),
+        ("SLACK_API_URL", "slack.example.com", "invalid settings: SLACK_API_URL: 'slack.example.com' is not"),
+        ("RESULT_WEBHOOK_URL", "ftp://x", "invalid settings: RESULT_WEBHOOK_URL: 'ftp://x' is not an http"),
+        # a scheme peewee knows but the bot does not support: was a trace from the MySQL driver
+        ("DATABASE_URL", "mysql://db/ar", "DATABASE_URL 'mysql://db/ar': unsupported scheme 'mysql'"),
+    ],
+)
+def test_bad_settings_are_one_line_naming_the_variable(bot_dir, setting, value, message):
+    result = run_cli(bot_dir, "serve", **{setting: value})
     assert result.returncode == 2
-    assert result.stderr.startswith("error: invalid settings: PORT: ")
+    assert result.stderr.startswith(f"error: {message}")
     assert len(result.stderr.strip().splitlines()) == 1
 
 

@@ -27,6 +27,8 @@ def load_settings() -> Settings:
             for error in exc.errors()
         )
         raise CliError(f"invalid settings: {problems}") from None
+    except UnicodeDecodeError as exc:  # the .env file
+        raise CliError(f"invalid settings: .env is not UTF-8 text (byte {exc.object[exc.start]:#x})") from None
 
 
 def configure_logging(level: str, json_format: bool = False) -> None:

@@ -120,6 +120,13 @@ def test_bad_settings_are_one_line_naming_the_variable(bot_dir, setting, value, 
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+def test_an_env_file_that_is_not_utf8_is_one_line_too(bot_dir):
+    (bot_dir / ".env").write_bytes("AUDIT_CHANNEL=café\n".encode("latin-1"))  # was a UnicodeDecodeError trace
+    result = run_cli(bot_dir, "serve")
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: invalid settings: .env is not UTF-8 text (byte 0xe9)"
+
+
 def test_db_upgrade_and_help(bot_dir):
     first = run_cli(bot_dir, "db", "upgrade")
     assert (first.returncode, first.stdout.strip()) == (0, "applied [1, 2, 3, 4, 5]; schema version 5")

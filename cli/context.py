@@ -28,7 +28,8 @@ def load_settings() -> Settings:
         )
         raise CliError(f"invalid settings: {problems}") from None
     except UnicodeDecodeError as exc:  # the .env file
-        raise CliError(f"invalid settings: .env is not UTF-8 text (byte {exc.object[exc.start]:#x})") from None
+        byte = exc.object[exc.start]
+        raise CliError(f"invalid settings: .env is not UTF-8 text (byte {byte:#x})") from None
 
 
 def configure_logging(level: str, json_format: bool = False) -> None:

@@ -49,13 +49,14 @@ async def audit_refused(request: Request, reason: str) -> None:
         "path": request.url.path,
         "client": request.client.host if request.client else None,
     }
-    await anyio.to_thread.run_sync(_record_refusal, reason, details)
+    await anyio.to_thread.run_sync(record_refusal, reason, details)
 
 
-def _record_refusal(reason: str, details: dict[str, object]) -> None:
+def record_refusal(reason: str, details: dict[str, object], actor: str = "unauthenticated") -> None:
+    """The `request_refused` audit row every refusal writes, whichever face refused."""
     audit.record(
         action=AuditAction.REQUEST_REFUSED,
-        actor="unauthenticated",
+        actor=actor,
         success=False,
         error_message=reason,
         details=details,

@@ -15,8 +15,7 @@ from urllib.parse import parse_qs
 
 from slack_bolt import BoltResponse
 
-from engine.audit_actions import AuditAction
-from storage import audit
+from handlers.auth import record_refusal
 
 STRING = (str, "a string")
 OBJECT = (Mapping, "an object")
@@ -78,13 +77,7 @@ def kind_of(body: Any) -> str | None:
 
 
 def audit_malformed(problem: str, kind: str | None) -> None:
-    audit.record(
-        action=AuditAction.REQUEST_REFUSED,
-        actor="slack",
-        success=False,
-        error_message=f"malformed Slack request: {problem}",
-        details={"type": kind},
-    )
+    record_refusal(f"malformed Slack request: {problem}", {"type": kind}, actor="slack")
 
 
 def refuse(problem: str, kind: str | None) -> BoltResponse:

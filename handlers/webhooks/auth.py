@@ -11,11 +11,10 @@ from datetime import timedelta
 
 from fastapi import Request
 
-from engine.audit_actions import AuditAction
-from handlers.auth import bearer_from
+from handlers.auth import bearer_from, record_refusal
 from handlers.webhooks.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, matches
 from settings import Settings
-from storage import audit, seen_signatures
+from storage import seen_signatures
 from storage.fields import utcnow
 
 
@@ -83,14 +82,9 @@ def check_delivery(settings: Settings, delivery: Delivery) -> str:
 
 def audit_refusal(delivery: Delivery, reason: str) -> None:
     """Audit a refused delivery: where from and why, never the body."""
-    audit.record(
-        action=AuditAction.REQUEST_REFUSED,
-        actor="webhook",
-        success=False,
-        error_message=reason,
-        details={
-            "path": delivery.path,
-            "client": delivery.client,
-            "user_agent": delivery.headers.get("user-agent"),
-        },
-    )
+    details: dict[str, object] = {
+        "path": delivery.path,
+        "client": delivery.client,
+        "user_agent": delivery.headers.get("user-agent"),
+    }
+    record_refusal(reason, details, actor="webhook")

@@ -19,16 +19,10 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from tests.handlers.test_rest_api import SIMPLE
 from tests.support.servers import ServedApp
 
 TOKEN = "fuzz-token"
-RUNBOOKS = """
-runbooks:
-  - id: db-fix
-    category: database
-    steps:
-      - {name: Check, log: "checking {service}"}
-"""
 
 
 def takes_input(operation: APIOperation) -> bool:
@@ -44,7 +38,7 @@ CHECKS = [
 
 
 def test_no_input_makes_an_operation_fail_or_answer_off_the_document(served):
-    app: ServedApp = served(RUNBOOKS, api_token=TOKEN, webhook_token=TOKEN)
+    app: ServedApp = served(SIMPLE, api_token=TOKEN, webhook_token=TOKEN)
     schema = schemathesis.openapi.from_url(f"{app.base_url}/openapi.json")
     results = list(schema.get_all_operations())
     operations = [result.ok() for result in results if isinstance(result, Ok)]

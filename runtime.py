@@ -10,6 +10,7 @@ from datetime import timedelta
 from apscheduler.schedulers.background import BackgroundScheduler
 from slack_bolt import App
 
+from engine.approvals import expire_approvals
 from engine.configuration import ConfigurationService
 from engine.decision_queue import DecisionQueue
 from engine.interventions import Interventions
@@ -32,7 +33,7 @@ from handlers.webhooks.delivery import WebhookDelivery
 from handlers.webhooks.results import ResultCallbacks
 from settings import Settings
 from storage import audit_chain, migrations, outbox, seen_signatures
-from storage.database import bind, open_database
+from storage.database import bind, open_database, unit_of_work
 from storage.group_commit import GroupCommitter
 from storage.models import OutboxMessage
 
@@ -71,6 +72,9 @@ class Runtime:
         every(self.scheduler, WEBHOOK_POLL_SECONDS, "deliver-result-callbacks", self.webhook_delivery.tick)
         every(self.scheduler, 60, "forget-expired-signatures", seen_signatures.forget_expired)
         every(self.scheduler, 1.0, "seal-audit-chain", audit_chain.seal_recent)
+        every(
+            self.scheduler, self.settings.approval_check_seconds, "expire-approvals", self._expire_approvals
+        )
         # hourly, and a minute after start-up: a bot restarted more often than hourly prunes too
         every(self.scheduler, PRUNE_OUTBOX_SECONDS, "prune-outbox", self._prune_outbox, first_after=60)
         if self.slack is not None:
@@ -78,6 +82,12 @@ class Runtime:
         self.scheduler.start()
         if self.slack is not None and self.slack.socket_mode is not None:
             self.slack.socket_mode.start()
+
+    def _expire_approvals(self) -> None:
+        with unit_of_work():
+            expired = expire_approvals(self.resolution.notifier)
+        if expired:
+            log.info("%d approval request(s) expired unanswered", expired)
 
     def _prune_outbox(self) -> None:
         retention = timedelta(days=self.settings.outbox_retention_days)
@@ -122,7 +132,7 @@ def build_runtime(settings: Settings, *, notifier: Notifier | None = None) -> Ru
         else:
             if not settings.audit_channel:
                 log.warning("AUDIT_CHANNEL is not set: only DMs will be sent to Slack")
-            notifier = SlackNotifier(settings.audit_channel)
+            notifier = SlackNotifier(settings.audit_channel, admins=settings.admin_users)
     # People hear through `notifier`; sending tools get results through their callbacks.
     metrics = Metrics()
     everyone = FanOut(notifier, ResultCallbacks(settings.result_webhook_url, settings.public_url), metrics)
@@ -140,6 +150,7 @@ def build_runtime(settings: Settings, *, notifier: Notifier | None = None) -> Ru
         cancel=threading.Event(),
         on_finished=resolution.run_finished,
         writes=GroupCommitter(),
+        stop_poll_seconds=settings.kill_switch_poll_seconds,
     )
     scheduler = BackgroundScheduler(timezone="UTC")
     worker = RunWorker(

@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     auto_resolve_wait_seconds: float = Field(default=30.0, ge=0, le=300)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     worker_poll_seconds: float = Field(default=0.5, gt=0, le=10)
+    kill_switch_poll_seconds: float = Field(default=0.5, gt=0, le=10)  # how often a running step reads it
+    approval_check_seconds: float = Field(default=30.0, gt=0, le=3600)  # how often expiries are looked for
     run_lease_seconds: float = Field(default=60.0, ge=5)
 
     @field_validator(

@@ -13,7 +13,8 @@ from storage import config_store
 
 SETTING_HELP = (
     "threshold <0.5-1> | enable | disable | dry-run on|off | retries <0-10> | "
-    "approval <x>|off | notify on|off"
+    "approval <x>|off | approval-timeout <1h> | notify on|off | budget <n> per <1h>|off | "
+    "over-limit approval|skip | pause | resume"
 )
 
 

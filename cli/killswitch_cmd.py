@@ -6,12 +6,11 @@ Running bots read the kill switch before every step, so `on` stops them within a
 from __future__ import annotations
 
 import argparse
-from datetime import timedelta
 
 from cli.context import cli_actor, configuration_service, open_storage
 from cli.errors import CliError
 from engine.configuration import KillSwitchState, kill_switch_state
-from engine.durations import parse_duration
+from engine.errors import InvalidInput
 from settings import Settings
 
 
@@ -37,15 +36,20 @@ def killswitch(settings: Settings, args: argparse.Namespace) -> int:
     configuration = configuration_service(settings)
     actor = cli_actor(args.actor)
     if args.action == "on":
-        duration = None
-        if args.duration:
-            try:
-                duration = timedelta(seconds=parse_duration(args.duration))
-            except ValueError as exc:
-                raise CliError(f"--duration: {exc}") from None
-        state = configuration.activate_kill_switch(
-            actor=actor, reason=args.reason or "Pulled from the command line", duration=duration
-        )
+        if args.duration is not None and not args.duration.strip():
+            raise CliError("--duration: empty (leave it out for no end)")
+        try:
+            change = configuration.activate_kill_switch(
+                actor=actor,
+                reason=args.reason or "Pulled from the command line",
+                duration=args.duration,
+                may_shorten=True,  # the host's operator, as an admin
+            )
+        except InvalidInput as exc:
+            raise CliError(f"--{exc.field}: {exc.message}") from None
+        state = change.state
+        for note in change.notes:
+            print(f"note: {note}")
     else:
         state = configuration.deactivate_kill_switch(actor=actor, reason=args.reason)
     print(describe(state))
@@ -63,6 +67,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("action", choices=["on", "off", "status"])
     parser.add_argument("--reason", help="why (recorded in the audit trail and announced)")
-    parser.add_argument("--duration", help="with on: turn itself off after this long, e.g. 30m")
+    parser.add_argument(
+        "--duration", help="with on: turn itself off after this long, e.g. 30m, 2h, 1d (at most 30 days)"
+    )
     parser.add_argument("--actor", help="who is doing it (default: cli:<your user name>)")
     parser.set_defaults(handler=killswitch)

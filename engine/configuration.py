@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from engine.audit_actions import AuditAction
+from engine.durations import parse_kill_switch_duration
 from engine.errors import InvalidInput, NotFound
 from engine.notifications import hand_over
 from engine.notifier import KillSwitchReport, Notifier
@@ -23,9 +24,19 @@ CATEGORY_FIELDS = (
     "notification_required",
     "dry_run",
     "approval_floor",
+    "approval_timeout_seconds",
+    "failure_budget",
+    "failure_window_seconds",
+    "paused_reason",
+    "over_limit",
 )
-NULLABLE = frozenset({"approval_floor"})  # None: no approvals; every other setting has a value
+OVER_LIMIT_CHOICES = ("approval", "skip")
+# None: no approvals; not paused. Every other setting has a value.
+NULLABLE = frozenset({"approval_floor", "paused_reason"})
+MAX_APPROVAL_TIMEOUT = 7 * 86400.0
+MAX_FAILURE_WINDOW = 7 * 86400.0
 NOT_NULL = "cannot be null: leave it out to keep its value"
+MAX_KILL_SWITCH_REASON = 2000  # the reasons of every activation while it is on, joined
 
 
 def refuse_nulls(changes: dict[str, Any]) -> None:
@@ -42,6 +53,23 @@ class KillSwitchState:
     reason: str | None
     since: datetime | None
     until: datetime | None
+
+
+@dataclass(frozen=True)
+class KillSwitchChange:
+    """The kill switch after an activation, and what the caller should be told about it."""
+
+    state: KillSwitchState
+    notes: tuple[str, ...] = ()
+
+
+def _later(a: datetime | None, b: datetime | None) -> datetime | None:
+    """The later of two ends, None (no end) being the latest."""
+    return None if a is None or b is None else max(a, b)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat(timespec="seconds") if moment else None
 
 
 def kill_switch_state(now: datetime | None = None) -> KillSwitchState:
@@ -70,6 +98,18 @@ def validate_category_values(values: dict[str, Any]) -> None:
     retries = values.get("max_retry_attempts")
     if retries is not None and not 0 <= retries <= 10:
         raise InvalidInput("max_retry_attempts", "must be between 0 and 10")
+    timeout = values.get("approval_timeout_seconds")
+    if timeout is not None and not 1 <= timeout <= MAX_APPROVAL_TIMEOUT:
+        raise InvalidInput("approval_timeout_seconds", "must be between 1 s and 7 days")
+    budget = values.get("failure_budget")
+    if budget is not None and not 0 <= budget <= 100:
+        raise InvalidInput("failure_budget", "must be between 0 (no budget) and 100")
+    window = values.get("failure_window_seconds")
+    if window is not None and not 60 <= window <= MAX_FAILURE_WINDOW:
+        raise InvalidInput("failure_window_seconds", "must be between 60 s and 7 days")
+    over = values.get("over_limit")
+    if over is not None and over not in OVER_LIMIT_CHOICES:
+        raise InvalidInput("over_limit", "must be approval or skip")
     floor = values.get("approval_floor")
     if floor is not None:
         if not 0.0 <= floor <= 1.0:
@@ -114,6 +154,8 @@ class ConfigurationService:
                 merged["confidence_threshold"] = config_store.get_global().default_confidence_threshold
             validate_category_values(merged)
             values = {k: merged[k] for k in CATEGORY_FIELDS if k in merged}
+            if "paused_reason" in changes:  # paused by hand, or resumed: since when goes with it
+                values["paused_at"] = utcnow() if changes["paused_reason"] else None
             row = config_store.save_category(category=category, actor=actor, **values)
             after = category_as_dict(row)
             changed = {k: after[k] for k in CATEGORY_FIELDS if before is None or before[k] != after[k]}
@@ -122,6 +164,17 @@ class ConfigurationService:
                     action=AuditAction.CONFIG_UPDATED,
                     actor=actor,
                     details={"category": category, "before": before, "after": after},
+                )
+            if (
+                before
+                and before["paused_reason"]
+                and "paused_reason" in changed
+                and not after["paused_reason"]
+            ):
+                audit.record(
+                    action=AuditAction.CATEGORY_RESUMED,
+                    actor=actor,
+                    details={"category": category, "was_paused": before["paused_reason"]},
                 )
         if changed:
             summary = ", ".join(f"{k}={v}" for k, v in changed.items())
@@ -159,18 +212,81 @@ class ConfigurationService:
         self._announce(actor=actor, summary=", ".join(f"{k}={v}" for k, v in changes.items()))
 
     def activate_kill_switch(
-        self, *, actor: str, reason: str | None, duration: timedelta | None = None
-    ) -> KillSwitchState:
-        until = utcnow() + duration if duration else None
+        self,
+        *,
+        actor: str,
+        reason: str | None,
+        duration: str | timedelta | None = None,
+        may_shorten: bool = False,
+    ) -> KillSwitchChange:
+        """Turn the kill switch on, or keep it on longer: it only ever gets safer.
+
+        `duration` (operator text like 30m, or a span) is capped at KILL_SWITCH_MAX; none means no
+        end. While the switch is on, an activation may only move its end later (or remove it) and
+        adds its reason to the record; a shorter end is kept out unless `may_shorten` (an admin,
+        or the CLI on the host). Raises InvalidInput naming `duration` for an unreadable one.
+        """
+        notes: list[str] = []
+        span, capped = self._span(duration)
+        if capped:
+            notes.append(capped)
         with write_transaction():
-            config_store.set_kill_switch(active=True, actor=actor, reason=reason, until=until)
-            audit.record(
-                action=AuditAction.KILL_SWITCH_ACTIVATED,
-                actor=actor,
-                details={"reason": reason, "until": until.isoformat() if until else None},
-            )
-        self._tell_kill_switch(KillSwitchReport(active=True, actor=actor, reason=reason, until=until))
-        return kill_switch_state()
+            now = utcnow()
+            was = kill_switch_state(now)
+            until = now + span if span else None
+            if not was.active:
+                config_store.set_kill_switch(active=True, actor=actor, reason=reason, until=until)
+                audit.record(
+                    action=AuditAction.KILL_SWITCH_ACTIVATED,
+                    actor=actor,
+                    details={"reason": reason, "until": _iso(until), "capped": bool(capped)},
+                )
+                report = KillSwitchReport(active=True, actor=actor, reason=reason, until=until)
+            else:
+                kept = _later(was.until, until)
+                if kept != until and not may_shorten:
+                    notes.append(
+                        f"it stays on until {_iso(was.until)} UTC: only an admin may end it sooner"
+                        if was.until
+                        else "it stays on with no end: only an admin may end it"
+                    )
+                    audit.record(
+                        action=AuditAction.REQUEST_REFUSED,
+                        actor=actor,
+                        success=False,
+                        error_message="not allowed: shorten the kill switch",
+                        details={"command": "killswitch on", "requested_until": _iso(until)},
+                    )
+                new_until = until if may_shorten else kept
+                joined = "; ".join(r for r in (was.reason, f"{reason} ({actor})" if reason else None) if r)
+                if len(joined) > MAX_KILL_SWITCH_REASON:  # the first reason and the newest ones
+                    half = MAX_KILL_SWITCH_REASON // 2
+                    joined = f"{joined[:half]} ... {joined[-half:]}"
+                config_store.extend_kill_switch(reason=joined or None, until=new_until)
+                audit.record(
+                    action=AuditAction.KILL_SWITCH_EXTENDED,
+                    actor=actor,
+                    details={
+                        "reason": reason,
+                        "until": _iso(new_until),
+                        "previous_until": _iso(was.until),
+                        "requested_until": _iso(until),
+                        "capped": bool(capped),
+                    },
+                )
+                report = KillSwitchReport(
+                    active=True, actor=actor, reason=reason, until=new_until, extended=True
+                )
+        self._tell_kill_switch(report)
+        return KillSwitchChange(kill_switch_state(), tuple(notes))
+
+    @staticmethod
+    def _span(duration: str | timedelta | None) -> tuple[timedelta | None, str | None]:
+        if duration is None or duration == "":
+            return None, None
+        if isinstance(duration, timedelta):
+            return parse_kill_switch_duration(duration.total_seconds())
+        return parse_kill_switch_duration(duration)
 
     def deactivate_kill_switch(self, *, actor: str, reason: str | None) -> KillSwitchState:
         with write_transaction():

@@ -1,11 +1,17 @@
-"""Durations as operators write them: 500ms, 10s, 5m, 1h, or a number of seconds."""
+"""Durations as operators write them: 500ms, 10s, 5m, 1h, 2d, or a number of seconds."""
 
 from __future__ import annotations
 
+import math
 import re
+from datetime import timedelta
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+from engine.errors import InvalidInput
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+KILL_SWITCH_MAX_DAYS = 30
+KILL_SWITCH_MAX = timedelta(days=KILL_SWITCH_MAX_DAYS)
 
 
 def parse_duration(value: object) -> float:
@@ -24,9 +30,30 @@ def parse_duration(value: object) -> float:
     return seconds
 
 
+def parse_kill_switch_duration(value: object) -> tuple[timedelta, str | None]:
+    """How long a kill switch stays on, for every face: (the span, a note when it was capped).
+
+    Raises InvalidInput naming `duration` for a duration that is unreadable or not longer than 0s.
+    A longer one than KILL_SWITCH_MAX is capped, never refused: the switch must go on.
+    """
+    try:
+        seconds = parse_duration(value)
+    except ValueError as exc:
+        raise InvalidInput("duration", str(exc)) from None
+    if seconds <= 0:
+        raise InvalidInput("duration", "must be longer than 0s (leave it out for no end)")
+    if not math.isfinite(seconds) or seconds > KILL_SWITCH_MAX.total_seconds():
+        return KILL_SWITCH_MAX, f"duration {str(value)[:40]} capped at {KILL_SWITCH_MAX_DAYS} days"
+    return timedelta(seconds=seconds), None
+
+
 def format_duration(seconds: float) -> str:
     if seconds < 1:
         return f"{int(seconds * 1000)}ms"
     if seconds < 120:
         return f"{seconds:.1f}s"
-    return f"{seconds / 60:.1f}m"
+    if seconds < 3600:
+        return f"{seconds / 60:.1f}m"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.1f}h"
+    return f"{seconds / 86400:.1f}d"

@@ -24,6 +24,8 @@ class Outcome(StrEnum):
     SKIPPED = "skipped"
     AWAITING_APPROVAL = "awaiting_approval"
     DUPLICATE = "duplicate"  # another incident with the same fingerprint arrived within the window
+    CANCELLED = "cancelled"  # the source said it is gone: a queued run or an approval request ended
+    RECORDED = "recorded"  # the source said it is gone, and nothing was waiting to run
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,9 @@ class GateInputs:
     threshold: float
     approval_floor: float | None
     force: bool = False
+    held: str | None = None  # the resolution status that holds it for a person (HELD_STATUSES)
+    by_person: bool = False  # a person asked for this decision (a rerun, an approval, the REST API)
+    category_paused: str | None = None  # why the category's failure budget paused it
 
 
 @dataclass(frozen=True)
@@ -65,11 +70,25 @@ def decide(inputs: GateInputs) -> Decision:
         )
     if inputs.status in BLOCKING_STATUSES:
         return Decision(Outcome.SKIPPED, f"Incident already in status: {inputs.status}", gate="status")
+    if inputs.held is not None and not inputs.by_person:
+        return Decision(
+            Outcome.SKIPPED,
+            f"Not run again: its automation ended {inputs.held}; a person must start it "
+            "(/autoresolve <id> by an admin)",
+            gate="held",
+        )
     if not inputs.category_enabled:
         return Decision(
             Outcome.SKIPPED,
             f"Auto-resolution disabled for category: {inputs.category}",
             gate="category",
+        )
+    if inputs.category_paused is not None:
+        return Decision(
+            Outcome.SKIPPED,
+            f"Auto-resolution paused for category: {inputs.category} ({inputs.category_paused}); "
+            "an admin resumes it",
+            gate="paused",
         )
     if inputs.runbook_id is None:
         return Decision(Outcome.SKIPPED, "No runbook matches this incident", gate="runbook")

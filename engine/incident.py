@@ -50,6 +50,23 @@ class ResolutionStatus(StrEnum):
     INTERRUPTED = "interrupted"
     DRY_RUN = "dry_run"
     REOPENED = "reopened"
+    REJECTED = "rejected"
+    APPROVAL_EXPIRED = "approval_expired"
+    CANCELLED = "cancelled"  # the source said the problem was gone before a run started
+
+
+# Where automation stopped and a person must decide before it runs again: a repeated delivery is
+# recorded and runs nothing (PRODUCT.md: nothing runs twice unless a person says so).
+HELD_STATUSES = frozenset(
+    {
+        ResolutionStatus.FAILED,
+        ResolutionStatus.HALTED,
+        ResolutionStatus.INTERRUPTED,
+        ResolutionStatus.REJECTED,
+        ResolutionStatus.APPROVAL_EXPIRED,
+        ResolutionStatus.REOPENED,
+    }
+)
 
 
 class IncidentIn(BaseModel):

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from engine import failure_budget
+from engine.approvals import expire_one, has_expired
 from engine.audit_actions import AuditAction
+from engine.cancellation import StaleApproval
 from engine.errors import Conflict, NotAuthorized, NotFound
-from engine.incident import IncidentIn, IncidentStatus, ResolutionStatus
+from engine.incident import HELD_STATUSES, IncidentIn, IncidentStatus, ResolutionStatus
 from engine.notifications import hand_over
 from engine.notifier import DecisionReport, Notifier
 from engine.permissions import Authorizer, Permission
 from engine.service import ResolutionService, Submission
 from storage import audit, incidents
 from storage.database import write_transaction
+from storage.fields import utcnow
 from storage.models import Incident
 
 
@@ -50,11 +54,19 @@ class Interventions:
         return row
 
     def rerun(self, incident_id: str, *, actor: str, force: bool = False) -> Submission:
-        """Put a stored incident through the gates again; `force` (admins) passes the confidence gate."""
+        """Put a stored incident through the gates again; `force` (admins) passes the confidence gate.
+
+        An incident whose automation ended other than resolved (failed, halted, rejected, ...) runs
+        again only when an admin says so: this is how a person starts it.
+        """
         if force:
             self.authorizer.require(actor, Permission.FORCE, incident_id=incident_id, command="force")
         row = self._incident(incident_id)
-        return self.resolution.submit(incident_from_row(row), actor=actor, force=force)
+        if row.resolution_status in HELD_STATUSES:
+            self.authorizer.require(
+                actor, Permission.RERUN, incident_id=incident_id, command="rerun", held=row.resolution_status
+            )
+        return self.resolution.submit(incident_from_row(row), actor=actor, force=force, by_person=True)
 
     def _awaiting(self, incident_id: str, actor: str, verb: str) -> Incident:
         self.authorizer.require(actor, Permission.APPROVE, incident_id=incident_id, command=verb)
@@ -63,23 +75,59 @@ class Interventions:
             raise Conflict(f"Incident {incident_id} is not awaiting approval (it is {row.resolution_status})")
         return row
 
-    def approve(self, incident_id: str, *, actor: str) -> Submission:
-        """Run an incident that waits between its category's approval floor and threshold."""
+    def approve(self, incident_id: str, *, actor: str, digest: str | None = None) -> Submission:
+        """Run an incident that waits between its category's approval floor and threshold, exactly
+        as the request showed it. `digest` names the request answered (a button carries it); a
+        request that is stale or expired runs nothing and says why."""
         row = self._awaiting(incident_id, actor, "approve")
+        try:
+            if digest is not None and digest != row.approval_digest:
+                raise StaleApproval("the incident or its runbook changed after it was asked")
+            category = self.resolution.check_category(row.category)
+            if has_expired(row, utcnow(), category.approval_timeout_seconds):
+                expire_one(row, self.notifier, category.approval_timeout_seconds)
+                raise Conflict(f"The approval request for {incident_id} expired; nothing was run.")
+            submission = self.resolution.submit(
+                incident_from_row(row),
+                actor=actor,
+                force=True,
+                decided_by=actor,
+                by_person=True,
+                approved_digest=row.approval_digest,  # None: a request from before digests
+            )
+        except Conflict as exc:
+            self._refuse(incident_id, actor, "approve", str(exc))
+            raise
         audit.record(
             action=AuditAction.APPROVAL_GRANTED,
             incident_id=incident_id,
             actor=actor,
             confidence_score=row.confidence_score,
+            run_id=submission.run_id,
+            details={"digest": row.approval_digest},
         )
-        return self.resolution.submit(incident_from_row(row), actor=actor, force=True, decided_by=actor)
+        return submission
+
+    @staticmethod
+    def _refuse(incident_id: str, actor: str, command: str, why: str) -> None:
+        audit.record(
+            action=AuditAction.REQUEST_REFUSED,
+            incident_id=incident_id,
+            actor=actor,
+            success=False,
+            error_message=why,
+            details={"command": command},
+        )
 
     def reject(self, incident_id: str, *, actor: str) -> None:
         row = self._awaiting(incident_id, actor, "reject")
-        reason = f"Rejected by {actor}"
+        reason = f"Rejected by {actor}: it runs only when an admin starts it again"
         with write_transaction():
-            incidents.set_resolution(
-                incident_id=incident_id, resolution_status=ResolutionStatus.SKIPPED, reason=reason
+            incidents.end_approval(
+                incident_id=incident_id,
+                digest=row.approval_digest,
+                resolution_status=ResolutionStatus.REJECTED,
+                reason=reason,
             )
             audit.record(
                 action=AuditAction.APPROVAL_REJECTED,
@@ -87,7 +135,7 @@ class Interventions:
                 actor=actor,
                 confidence_score=row.confidence_score,
             )
-            self._announce(row, "skipped", reason, actor)
+            self._announce(row, ResolutionStatus.REJECTED.value, reason, actor)
 
     def reopen(self, incident_id: str, *, actor: str, identities: set[str]) -> None:
         """The creator says the fix did not work: the incident is open again, for people to handle.
@@ -126,6 +174,7 @@ class Interventions:
                 details={"previous_status": row.status},
             )
             self._announce(row, "reopened", reason, actor)
+        failure_budget.charge(row.category, self.notifier)
 
     def _announce(self, row: Incident, outcome: str, reason: str, actor: str) -> None:
         report = DecisionReport(

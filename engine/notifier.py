@@ -59,12 +59,14 @@ class DecisionReport:
     title: str
     category: str
     confidence: float
-    outcome: str  # queued | skipped | awaiting_approval | reopened
+    outcome: str  # queued | skipped | awaiting_approval | reopened | rejected | approval_expired | cancelled
     reason: str
     runbook_id: str | None
     created_by: str = ""
     decided_by: str | None = None  # the person, when a person decided
     callback_url: str | None = None
+    steps: tuple[str, ...] = ()  # awaiting approval: what would run, step by step
+    approval_digest: str | None = None  # awaiting approval: which request the buttons answer
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,18 @@ class KillSwitchReport:
     actor: str
     reason: str | None
     until: datetime | None
+    extended: bool = False  # it was on already: this keeps it on (longer, or with another reason)
+
+
+@dataclass(frozen=True)
+class PauseReport:
+    """A category the failure budget paused: no new runs until an admin resumes it."""
+
+    category: str
+    reason: str
+    failures: int
+    budget: int
+    window_seconds: float
 
 
 class Notifier(Protocol):
@@ -93,6 +107,9 @@ class Notifier(Protocol):
 
     def announce_config(self, actor: str, summary: str) -> None:
         """Post a configuration change to the audit channel."""
+
+    def announce_pause(self, report: PauseReport) -> None:
+        """Tell the audit channel and the admins that a category paused itself, and why."""
 
 
 def summarize_run(report: RunReport) -> str:
@@ -140,6 +157,10 @@ class FanOut:
         for notifier in self.notifiers:
             notifier.announce_config(actor, summary)
 
+    def announce_pause(self, report: PauseReport) -> None:
+        for notifier in self.notifiers:
+            notifier.announce_pause(report)
+
 
 class ConsoleNotifier:
     """Offline Slack: prints what would have been sent, clearly labelled."""
@@ -181,3 +202,8 @@ class ConsoleNotifier:
 
     def announce_config(self, actor: str, summary: str) -> None:
         self._print(self.audit_channel, f"Config changed by {actor}: {summary}")
+
+    def announce_pause(self, report: PauseReport) -> None:
+        self._print(
+            f"{self.audit_channel} and the admins", f"Category {report.category} paused: {report.reason}"
+        )

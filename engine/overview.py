@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from engine.configuration import KillSwitchState, kill_switch_state
+from engine.failure_budget import BudgetUse, use_of
 from engine.runbooks import RunbookCatalog
 from storage import config_store, incidents, runs
 from storage.database import unit_of_work
+from storage.fields import utcnow
 from storage.models import CategorySetting, Incident, Run
+
+
+@dataclass(frozen=True)
+class LimitUse:
+    runbook_id: str
+    started: int  # runs started within the window
+    limit: int
+    window_seconds: float
 
 
 @dataclass(frozen=True)
@@ -20,16 +31,32 @@ class Overview:
     awaiting_approval: list[Incident]
     recent: list[Run]
     runbook_count: int
+    budgets: list[BudgetUse]
+    limits: list[LimitUse]
+
+
+def limit_uses(catalog: RunbookCatalog) -> list[LimitUse]:
+    """How much of each limited runbook's run limit its recent runs used."""
+    uses = []
+    for runbook in catalog.runbooks:
+        if runbook.limit is not None:
+            since = utcnow() - timedelta(seconds=runbook.limit.per)
+            started = runs.started_since(runbook_id=runbook.id, since=since)
+            uses.append(LimitUse(runbook.id, started, runbook.limit.runs, runbook.limit.per))
+    return uses
 
 
 def overview(catalog: RunbookCatalog, *, recent: int = 10) -> Overview:
     with unit_of_work():
+        categories = config_store.list_categories()
         return Overview(
             kill_switch=kill_switch_state(),
             max_concurrent=config_store.get_global().max_concurrent_resolutions,
-            categories=config_store.list_categories(),
+            categories=categories,
             in_flight=runs.in_flight(),
             awaiting_approval=incidents.awaiting_approval(),
             recent=runs.recently_finished(limit=recent),
             runbook_count=len(catalog.runbooks),
+            budgets=[use_of(category) for category in categories],
+            limits=limit_uses(catalog),
         )

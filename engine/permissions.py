@@ -17,6 +17,7 @@ class Permission(StrEnum):
     CHANGE_CONFIG = "change_config"
     APPROVE = "approve"
     FORCE = "force"
+    RERUN = "rerun"
 
 
 REFUSAL_TEXT = {
@@ -25,6 +26,8 @@ REFUSAL_TEXT = {
     Permission.CHANGE_CONFIG: "Only admins may change the configuration.",
     Permission.APPROVE: "Only admins may approve or reject a run.",
     Permission.FORCE: "Only admins may force a run below the confidence threshold.",
+    Permission.RERUN: "Only admins may run an incident again after its automation failed, was halted, "
+    "rejected or reopened, or its approval expired.",
 }
 
 

@@ -51,6 +51,10 @@ def _field_names(template: str) -> list[str]:
     return names
 
 
+def has_placeholders(template: str) -> bool:
+    return bool(_field_names(template))
+
+
 def check_template(template: str) -> None:
     """Raise PlaceholderError if `template` refers to anything but incident fields and labels."""
     for name in _field_names(template):
@@ -64,7 +68,7 @@ def _lookup(name: str, values: Mapping[str, Any]) -> str:
     if label:
         labels = values.get("labels") or {}
         key = label.group(1)
-        if key not in labels:
+        if key not in labels or str(labels[key]) == "":  # an empty value is as missing as none
             raise PlaceholderError(f"{{{name}}}: the incident has no label {key!r}")
         return str(labels[key])
     value = values.get(name)
@@ -83,9 +87,20 @@ def render(template: str, values: Mapping[str, Any], encode: Callable[[str], str
     return "".join(parts)
 
 
+DOT_SEGMENTS = frozenset({".", ".."})
+
+
+def _url_part(value: str) -> str:
+    # Percent-encoding keeps a value within its part, but "." and ".." are path steps themselves:
+    # /api/{service}/restart with ".." would be /restart.
+    if value in DOT_SEGMENTS:
+        raise PlaceholderError(f"the incident value {value!r} is a dot segment and would climb the URL path")
+    return quote(value, safe="")
+
+
 def render_url(template: str, values: Mapping[str, Any]) -> str:
     """Each value percent-encoded, so it stays within the URL part it was put in."""
-    return render(template, values, encode=lambda v: quote(v, safe=""))
+    return render(template, values, encode=_url_part)
 
 
 def render_argv_element(template: str, values: Mapping[str, Any]) -> str:

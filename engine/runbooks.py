@@ -19,6 +19,7 @@ from pydantic import (
     model_validator,
 )
 
+from engine.argv_rules import check_no_code_placeholders
 from engine.durations import parse_duration
 from engine.errors import RunbookError
 from engine.incident import CATEGORY_PATTERN
@@ -91,6 +92,7 @@ class Action(Strict):
             raise ValueError("the program (first element) cannot come from incident data")
         for element in value:
             _checked(element)
+        check_no_code_placeholders(value)
         return value
 
     @field_validator("log")
@@ -155,12 +157,29 @@ class MatchRule(Strict):
         return all(labels.get(key) == value for key, value in self.labels.items())
 
 
+class RunLimit(Strict):
+    """At most `runs` runs of the runbook within `per` (and `per_service` for one service);
+    past it an incident waits for approval or is skipped, as its category says."""
+
+    runs: Annotated[int, Field(ge=1, le=100_000)]
+    per: Seconds = 3600.0
+    per_service: Annotated[int, Field(ge=1, le=100_000)] | None = None
+
+    @field_validator("per")
+    @classmethod
+    def _window(cls, value: float) -> float:
+        if not 1 <= value <= 7 * 86400:
+            raise ValueError("must be between 1s and 7 days")
+        return value
+
+
 class Runbook(Strict):
     id: RunbookId
     category: Annotated[str, StringConstraints(pattern=CATEGORY_PATTERN)]
     description: str = ""
     match: MatchRule = Field(default_factory=MatchRule)
     steps: list[Step] = Field(min_length=1, max_length=100)
+    limit: RunLimit | None = None
 
 
 class RunbookCatalog:
@@ -188,11 +207,17 @@ class RunbookCatalog:
         return None
 
 
-def _location(path: Path, runbook_id: str, loc: tuple[int | str, ...]) -> str:
+def _location(path: Path, runbook_id: str, loc: tuple[int | str, ...], item: Any = None) -> str:
     field = ""
     for part in loc:
         field += f"[{part}]" if isinstance(part, int) else (f".{part}" if field else str(part))
-    return f"{path}: runbook {runbook_id!r}: {field or '(runbook)'}"
+    step_name = ""
+    if len(loc) >= 2 and loc[0] == "steps" and isinstance(loc[1], int) and isinstance(item, dict):
+        steps = item.get("steps")
+        step = steps[loc[1]] if isinstance(steps, list) and loc[1] < len(steps) else None
+        if isinstance(step, dict) and isinstance(step.get("name"), str):
+            step_name = f"step {step['name'][:100]!r}: "
+    return f"{path}: runbook {runbook_id!r}: {step_name}{field or '(runbook)'}"
 
 
 def parse_runbooks(data: Any, path: Path) -> RunbookCatalog:
@@ -209,7 +234,7 @@ def parse_runbooks(data: Any, path: Path) -> RunbookCatalog:
         except ValidationError as exc:
             first = exc.errors()[0]
             message = first["msg"].removeprefix("Value error, ")
-            raise RunbookError(_location(path, label, tuple(first["loc"])), message) from None
+            raise RunbookError(_location(path, label, tuple(first["loc"]), item), message) from None
         if runbook.id in seen:
             raise RunbookError(_location(path, label, ("id",)), "duplicate runbook id")
         seen.add(runbook.id)

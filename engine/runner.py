@@ -10,14 +10,16 @@ from enum import StrEnum
 from functools import partial
 from typing import Any, TypeVar
 
+from engine import failure_budget
 from engine.audit_actions import AuditAction
 from engine.configuration import kill_switch_state
 from engine.incident import IncidentStatus, ResolutionStatus, incident_values
 from engine.notifications import build_report, creator_wants_dm, hand_over, report_outcome, step_report
 from engine.notifier import Notifier
 from engine.placeholders import PlaceholderError
+from engine.run_stop import RunStop, StopReason
 from engine.runbooks import Action, Runbook, RunbookCatalog, Step
-from engine.steps import prepare
+from engine.steps import PreparedAction, prepare, run_attempt
 from storage import audit, config_store, incidents, runs
 from storage.fields import utcnow
 from storage.group_commit import GroupCommitter, Staged, WriteAhead
@@ -47,10 +49,12 @@ class RunExecutor:
         cancel: threading.Event,
         on_finished: Callable[[int], None] = lambda run_id: None,
         writes: GroupCommitter,
+        stop_poll_seconds: float = 0.5,
     ) -> None:
         self.catalog = catalog
         self.notifier = notifier
         self.cancel = cancel
+        self.stop_poll_seconds = stop_poll_seconds  # how often a running step reads the kill switch
         self.on_finished = on_finished
         self.writes = writes  # where the stages of runs are committed
         self._current = threading.local()  # the stages of the run this thread executes
@@ -160,44 +164,54 @@ class RunExecutor:
         category = config_store.get_category(category=incident.category)
         default_retries = category.max_retry_attempts if category else 3
         values = incident_values(incident)
+        stop = RunStop(self.cancel, lambda: kill_switch_state().active, poll_seconds=self.stop_poll_seconds)
         completed: list[tuple[int, Step]] = []
         for position, step in enumerate(runbook.steps, start=1):
-            if kill_switch_state().active:
-                return self._finish(
-                    run,
-                    incident,
-                    "halted",
-                    f"Halted by the kill switch before step {position} ({step.name})",
-                )
-            if self.cancel.is_set():
-                return self._finish(
-                    run,
-                    incident,
-                    "interrupted",
-                    f"The bot shut down before step {position} ({step.name})",
-                )
+            where = f"before step {position} ({step.name})"
+            if (reason := stop.reason(fresh=True)) is not None:
+                return self._stopped(run, incident, reason, where, completed)
             retries = step.retries if step.retries is not None else default_retries
-            verdict = self._run_step(run, incident, position, step, values, retries)
+            verdict = self._run_step(run, incident, position, step, values, retries, stop)
             if verdict is StepVerdict.SUCCEEDED:
                 completed.append((position, step))
                 continue
+            where = f"during step {position} ({step.name})"
             if verdict is StepVerdict.HALTED:
-                return self._finish(
-                    run,
-                    incident,
-                    "halted",
-                    f"Halted by the kill switch during step {position} ({step.name})",
-                )
+                return self._stopped(run, incident, StopReason.KILL_SWITCH, where, completed)
             if verdict is StepVerdict.CANCELLED:
-                return self._finish(
-                    run,
-                    incident,
-                    "interrupted",
-                    f"The bot shut down during step {position} ({step.name})",
+                return self._stopped(run, incident, StopReason.SHUTDOWN, where, completed)
+            failed = f"Step {position} ({step.name}) failed"
+            # Rollbacks are automation too: with the kill switch on (or the bot stopping) none starts.
+            if (reason := stop.reason(fresh=True)) is not None:
+                return self._stopped(
+                    run, incident, reason, f"after step {position} ({step.name}) failed", completed
                 )
-            rolled_back = self._roll_back(run, incident, completed, values)
-            return self._finish(run, incident, "failed", f"Step {position} ({step.name}) failed{rolled_back}")
+            rolled_back, halted = self._roll_back(run, incident, completed, values, stop)
+            if halted is not None:
+                reason, not_run = halted
+                return self._stopped(
+                    run, incident, reason, f"while rolling back ({failed}{rolled_back})", not_run
+                )
+            return self._finish(run, incident, "failed", f"{failed}{rolled_back}")
         return self._finish(run, incident, "resolved", f"All {len(runbook.steps)} step(s) succeeded")
+
+    def _stopped(
+        self, run: Run, incident: Incident, reason: StopReason, where: str, completed: list[tuple[int, Step]]
+    ) -> str:
+        """End a run the kill switch or a shutdown stopped: nothing more runs, rollbacks included;
+        the message says what completed and which rollbacks a person must do by hand."""
+        message = (
+            f"Halted by the kill switch {where}"
+            if reason is StopReason.KILL_SWITCH
+            else f"The bot shut down {where}"
+        )
+        if completed:
+            message += "; completed: " + ", ".join(f"{p} ({s.name})" for p, s in completed)
+        undo = [(p, s) for p, s in reversed(completed) if s.rollback]
+        if undo:
+            message += "; rollbacks not run: " + ", ".join(f"{p} ({s.name})" for p, s in undo)
+        status = "halted" if reason is StopReason.KILL_SWITCH else "interrupted"
+        return self._finish(run, incident, status, message)
 
     # -- steps ---------------------------------------------------------------------------------
 
@@ -209,12 +223,13 @@ class RunExecutor:
         step: Step,
         values: dict[str, Any],
         retries: int,
+        stop: RunStop,
     ) -> StepVerdict:
         base = {"step": step.name, "position": position, "kind": step.kind}
         try:
             prepared = prepare(step, values)
-        except PlaceholderError as exc:
-            refused = f"refused: {exc}"
+        except Exception as exc:  # a bad value (PlaceholderError) or anything else: nothing runs
+            refused = f"refused: {exc}" if isinstance(exc, PlaceholderError) else _unexpected(exc)
 
             def record_refusal() -> None:
                 row = self._record_start(run, position, step, "")
@@ -251,26 +266,18 @@ class RunExecutor:
                         error_message=outcome.error if outcome else None,
                     )
                 )
-                if self.cancel.wait(delay):
-                    self._write(
-                        partial(self._stop_step, run, incident, started, "failed", attempt, "cancelled")
-                    )
-                    return StepVerdict.CANCELLED
-                if kill_switch_state().active:
-                    self._write(
-                        partial(self._stop_step, run, incident, started, "halted", attempt, "kill switch")
-                    )
-                    return StepVerdict.HALTED
+                if stop.wait(delay):
+                    return self._stop_step(run, incident, started, stop, attempt - 1)
             if prepared.reaches_outside:
                 self._durable()  # the start (and any retry) is on record before anything happens
-            outcome = prepared.run(step.timeout, self.cancel)
+            outcome = run_attempt(prepared, step.timeout, stop)
             if outcome.ok:
                 succeeded = {**base, "attempts": attempt}
                 end = partial(self._end_staged, run, incident, started, AuditAction.STEP_SUCCEEDED, succeeded)
                 self._write(partial(end, attempts=attempt, output=outcome.output))
                 return StepVerdict.SUCCEEDED
-            if self.cancel.is_set():
-                break
+            if outcome.stopped:
+                return self._stop_step(run, incident, started, stop, attempt, outcome.output)
         assert outcome is not None
         failed = {**base, "attempts": attempt, "output": outcome.output}
         end = partial(self._end_staged, run, incident, started, AuditAction.STEP_FAILED, failed)
@@ -278,11 +285,35 @@ class RunExecutor:
         return StepVerdict.FAILED
 
     def _stop_step(
-        self, run: Run, incident: Incident, started: Staged[StepResult], status: str, attempt: int, why: str
-    ) -> None:
-        """A step stopped before its next attempt (cancelled, halted): its row and its thread entry."""
-        row = runs.finish_step(step=started.value, status=status, attempts=attempt - 1, error=why)
-        self._step_done(run, incident, row)
+        self,
+        run: Run,
+        incident: Incident,
+        started: Staged[StepResult],
+        stop: RunStop,
+        attempts: int,
+        output: str = "",
+    ) -> StepVerdict:
+        """A step the kill switch or a shutdown stopped, during an attempt or before the next one:
+        its row, its thread entry and its audit row."""
+        halted = stop.reason() is StopReason.KILL_SWITCH
+        status, why = ("halted", "kill switch") if halted else ("failed", "cancelled")
+
+        def record() -> None:
+            row = runs.finish_step(
+                step=started.value, status=status, attempts=attempts, error=why, output=output
+            )
+            self._step_done(run, incident, row)
+            audit.record(
+                action=AuditAction.STEP_FAILED,
+                incident_id=incident.incident_id,
+                run_id=run.id,
+                success=False,
+                error_message=f"stopped: {why}",
+                details={"step": row.name, "position": row.position, "attempts": attempts, "stopped": why},
+            )
+
+        self._write(record)
+        return StepVerdict.HALTED if halted else StepVerdict.CANCELLED
 
     def _end_step(
         self,
@@ -321,18 +352,27 @@ class RunExecutor:
         incident: Incident,
         completed: list[tuple[int, Step]],
         values: dict[str, Any],
-    ) -> str:
-        """Undo completed steps that have a rollback, newest first; returns a phrase for the message."""
+        stop: RunStop,
+    ) -> tuple[str, tuple[StopReason, list[tuple[int, Step]]] | None]:
+        """Undo completed steps that have a rollback, newest first. Returns a phrase for the message,
+        and, when the kill switch or a shutdown stopped it, why and the steps left not undone."""
         to_undo = [(position, step) for position, step in reversed(completed) if step.rollback]
         if not to_undo:
-            return ""
-        failures = 0
-        for position, step in to_undo:
+            return "", None
+        failures = done = 0
+        for index, (position, step) in enumerate(to_undo):
             assert step.rollback is not None
-            if not self._run_rollback(run, incident, position, step.name, step.rollback, values):
+            if (reason := stop.reason(fresh=True)) is not None:
+                return self._rolled_back_phrase(done, failures, len(to_undo)), (reason, to_undo[index:][::-1])
+            if not self._run_rollback(run, incident, position, step.name, step.rollback, values, stop):
                 failures += 1
-        done = len(to_undo) - failures
-        phrase = f"; rolled back {done} of {len(to_undo)} step(s)"
+            else:
+                done += 1
+        return self._rolled_back_phrase(done, failures, len(to_undo)), None
+
+    @staticmethod
+    def _rolled_back_phrase(done: int, failures: int, total: int) -> str:
+        phrase = f"; rolled back {done} of {total} step(s)"
         return phrase + (f", {failures} rollback(s) failed" if failures else "")
 
     def _run_rollback(
@@ -343,13 +383,16 @@ class RunExecutor:
         name: str,
         action: Action,
         values: dict[str, Any],
+        stop: RunStop,
     ) -> bool:
         details = {"step": name, "position": position, "kind": action.kind}
+        prepared: PreparedAction | None
         try:
             prepared = prepare(action, values)
             described = prepared.describe()
-        except PlaceholderError as exc:
-            prepared, described = None, f"(cannot prepare: {exc})"
+        except Exception as exc:
+            prepared = None
+            described = f"(cannot prepare: {exc if isinstance(exc, PlaceholderError) else _unexpected(exc)})"
 
         def record_start() -> StepResult:
             audit.record(
@@ -370,7 +413,7 @@ class RunExecutor:
         started = self._write(record_start)
         if prepared is not None and prepared.reaches_outside:
             self._durable()
-        outcome = prepared.run(action.timeout, threading.Event()) if prepared else None
+        outcome = run_attempt(prepared, action.timeout, stop) if prepared else None
         ok = outcome is not None and outcome.ok
         error = None if ok else (outcome.error if outcome else described)
         verdict = AuditAction.ROLLBACK_SUCCEEDED if ok else AuditAction.ROLLBACK_FAILED
@@ -420,8 +463,16 @@ class RunExecutor:
         earlier = ended.value
         if earlier is not None:
             return earlier
+        if status == "failed" and incident is not None:
+            failure_budget.charge(incident.category, self.notifier)
         self.on_finished(run.id)
         return status
+
+
+def _unexpected(exc: Exception) -> str:
+    """An exception preparing a step that no rule expected: named by its class, never a trace."""
+    log.warning("preparing a step raised %s", type(exc).__name__, exc_info=exc)
+    return f"unexpected error: {type(exc).__name__}: {str(exc)[:500]}"
 
 
 TERMINAL_AUDIT_ACTION = {

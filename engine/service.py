@@ -11,14 +11,17 @@ from datetime import timedelta
 
 import peewee
 
+from engine.approvals import approval_digest, prepared_steps
 from engine.audit_actions import AuditAction
+from engine.cancellation import GONE_STATUSES, StaleApproval, cancel_if_waiting, check_approval_still_stands
 from engine.configuration import kill_switch_state
+from engine.durations import format_duration
 from engine.errors import InvalidInput, NotFound
 from engine.gates import Decision, GateInputs, Outcome, decide
-from engine.incident import IncidentIn, IncidentStatus, incident_values
+from engine.incident import HELD_STATUSES, IncidentIn, IncidentStatus, ResolutionStatus, incident_values
 from engine.notifications import hand_over
 from engine.notifier import DecisionReport, Notifier
-from engine.runbooks import RunbookCatalog
+from engine.runbooks import Runbook, RunbookCatalog
 from storage import audit, config_store, incidents, runs, statements
 from storage.database import key_lock, unit_of_work, write_transaction
 from storage.fields import utcnow
@@ -42,6 +45,8 @@ class SubmitRequest:
     actor: str = "system"
     force: bool = False
     decided_by: str | None = None
+    by_person: bool = False  # a person asked (a rerun, the REST API): passes the "held" gate
+    approved_digest: str | None = None  # an admin approved the request with this digest
 
 
 @dataclass(frozen=True)
@@ -83,13 +88,23 @@ class ResolutionService:
         actor: str = "system",
         force: bool = False,
         decided_by: str | None = None,
+        by_person: bool = False,
+        approved_digest: str | None = None,
     ) -> Submission:
         """Store (or refresh) the incident, apply the gates and queue a run if they pass.
 
         Safe under concurrent deliveries of one incident: the decision is taken in a write
         transaction, and the database refuses a second active run (we then decide again).
         """
-        [outcome] = self.submit_many([SubmitRequest(incident, actor, force=force, decided_by=decided_by)])
+        request = SubmitRequest(
+            incident,
+            actor,
+            force=force,
+            decided_by=decided_by,
+            by_person=by_person,
+            approved_digest=approved_digest,
+        )
+        [outcome] = self.submit_many([request])
         if isinstance(outcome, InvalidInput):
             raise outcome
         return outcome
@@ -164,9 +179,19 @@ class ResolutionService:
             if duplicate is not None:
                 return duplicate
         active = runs.active_for(incident_id=incident.incident_id) if existing else None
+        if existing is not None and incident.status.value in GONE_STATUSES:
+            return self._source_says_gone(existing, active, actor, known)
         status = active.status if active else (existing.status if existing else incident.status.value)
-        # A later delivery refreshes an incident's data only while it is still open and idle.
-        refresh = existing is not None and active is None and existing.status in OPEN_STATUSES
+        if request.approved_digest is not None:
+            check_approval_still_stands(existing, request.approved_digest)
+        # A later delivery refreshes an incident's data only while it is still open and idle, and
+        # never under an approval: what the admin approves is what was asked.
+        refresh = (
+            existing is not None
+            and active is None
+            and existing.status in OPEN_STATUSES
+            and request.approved_digest is None
+        )
         if existing is None:  # stored below, once decided: one INSERT, no UPDATE after it
             row = incidents.new_row(fields=incident.stored_fields())
         else:
@@ -178,7 +203,11 @@ class ResolutionService:
             confidence_score=row.confidence_score,
             details={"new": existing is None, "source": row.source, "category": row.category},
         )
-        runbook = self.catalog().find_for(incident_values(row))
+        values = incident_values(row)
+        runbook = self.catalog().find_for(values)
+        held = (
+            existing.resolution_status if existing and existing.resolution_status in HELD_STATUSES else None
+        )
         decision = decide(
             GateInputs(
                 kill_switch_active=kill_switch_active,
@@ -190,8 +219,23 @@ class ResolutionService:
                 threshold=category.confidence_threshold,
                 approval_floor=category.approval_floor,
                 force=force,
+                held=held,
+                by_person=request.by_person,
+                category_paused=category.paused_reason,
             )
         )
+        # A person's say-so (a force, an approval, a rerun) is the approval past a runbook's limit.
+        limited = runbook is not None and runbook.limit is not None and not (force or request.by_person)
+        if decision.outcome is Outcome.QUEUED and limited:
+            assert runbook is not None
+            decision = self._within_limit(decision, runbook, row, category)
+        steps: tuple[str, ...] = ()
+        digest = None
+        if runbook is not None and (decision.outcome is Outcome.AWAITING_APPROVAL or request.approved_digest):
+            steps = prepared_steps(runbook, values)
+            digest = approval_digest(runbook.id, steps, values)
+            if request.approved_digest is not None and digest != request.approved_digest:
+                raise StaleApproval("the runbook's steps changed after the approval was asked")
         run_id = None
         if decision.outcome is Outcome.QUEUED:
             assert decision.runbook_id is not None
@@ -203,7 +247,8 @@ class ResolutionService:
                 requested_by=actor,
             )
             run_id = run.id
-        if decision.gate != "status":  # an active or finished run keeps its own status
+        keeps_status = decision.gate in ("status", "held")  # a run or a person's decision stands
+        if not keeps_status:
             if existing is None:
                 row.resolution_status, row.resolution_reason = decision.outcome.value, decision.reason
             else:
@@ -212,6 +257,13 @@ class ResolutionService:
                     resolution_status=decision.outcome.value,
                     reason=decision.reason,
                 )
+        announce = not keeps_status  # the message of an incident with a run shows the run
+        if decision.outcome is Outcome.AWAITING_APPROVAL:
+            announce = self._ask_approval(row, existing, digest, actor)
+        elif existing is not None and existing.approval_digest is not None:
+            incidents.ask_approval(incident_id=row.incident_id, digest=None)  # its buttons are stale now
+        if decision.gate == "held":
+            incidents.count_held_delivery(incident_id=row.incident_id)
         if existing is None:
             known[row.incident_id] = unsaved[row.incident_id] = row
         audit.record(
@@ -228,11 +280,73 @@ class ResolutionService:
                 "threshold": category.confidence_threshold,
                 "forced": force,
                 "dry_run": category.dry_run if run_id else None,
+                "held": held if decision.gate == "held" else None,
+                "approved": request.approved_digest,
             },
         )
-        if decision.gate != "status":  # the message of an incident with a run shows the run
-            self._announce(row, decision, decided_by=request.decided_by)
+        if announce:
+            self._announce(row, decision, decided_by=request.decided_by, steps=steps, digest=digest)
         return Submission(row.incident_id, decision, run_id, created=existing is None)
+
+    def _within_limit(
+        self, decision: Decision, runbook: Runbook, row: Incident, category: CategorySetting
+    ) -> Decision:
+        """The decision, or (past the runbook's run limit) approval or a skip, as the category says."""
+        limit = runbook.limit
+        assert limit is not None
+        key_lock(f"runbook-limit:{runbook.id}")  # replicas count one at a time
+        since = utcnow() - timedelta(seconds=limit.per)
+        window = format_duration(limit.per)
+        reason = None
+        started = runs.started_since(runbook_id=runbook.id, since=since)
+        if started >= limit.runs:
+            reason = f"Rate limit: runbook {runbook.id} started {started} run(s) within {window}"
+            reason += f" (limit {limit.runs})"
+        elif limit.per_service is not None and row.service:
+            for_service = runs.started_since(runbook_id=runbook.id, since=since, service=row.service)
+            if for_service >= limit.per_service:
+                reason = (
+                    f"Rate limit: runbook {runbook.id} started {for_service} run(s) for {row.service} "
+                    f"within {window} (limit {limit.per_service})"
+                )
+        if reason is None:
+            return decision
+        if category.over_limit == "skip":
+            return Decision(Outcome.SKIPPED, reason, gate="rate_limit")
+        return Decision(
+            Outcome.AWAITING_APPROVAL, f"{reason}; awaiting approval", runbook.id, gate="rate_limit"
+        )
+
+    def _ask_approval(self, row: Incident, existing: Incident | None, digest: str | None, actor: str) -> bool:
+        """Record the approval request; true if it is a new one to post (the same one asked again
+        by a repeated delivery is not posted again, and keeps its time for the expiry)."""
+        if existing is None:
+            row.approval_digest, row.approval_requested_at = digest, utcnow()
+            return True
+        if (
+            existing.resolution_status == ResolutionStatus.AWAITING_APPROVAL
+            and existing.approval_digest == digest
+        ):
+            return False
+        if existing.resolution_status == ResolutionStatus.AWAITING_APPROVAL:
+            audit.record(
+                action=AuditAction.APPROVAL_SUPERSEDED,
+                incident_id=row.incident_id,
+                actor=actor,
+                details={"previous": existing.approval_digest, "digest": digest},
+            )
+        incidents.ask_approval(incident_id=row.incident_id, digest=digest)
+        return True
+
+    def _source_says_gone(
+        self, existing: Incident, active: Run | None, actor: str, known: dict[str, Incident]
+    ) -> Submission:
+        """The sender says the problem is gone: a queued run or a waiting approval is cancelled;
+        a run under way finishes (it is past the point where stopping is the safer choice)."""
+        reason = f"The source ({actor}) says it is resolved"
+        outcome = cancel_if_waiting(existing, active, actor, reason, self.notifier)
+        known[existing.incident_id] = existing
+        return Submission(existing.incident_id, outcome, None, created=False)
 
     def _same_fingerprint(self, incident: IncidentIn, actor: str) -> Submission | None:
         """A new incident id whose fingerprint arrived within the window is the same incident."""
@@ -256,7 +370,15 @@ class ResolutionService:
         )
         return Submission(earlier.incident_id, Decision(Outcome.DUPLICATE, reason), None, created=False)
 
-    def _announce(self, row: Incident, decision: Decision, *, decided_by: str | None) -> None:
+    def _announce(
+        self,
+        row: Incident,
+        decision: Decision,
+        *,
+        decided_by: str | None,
+        steps: tuple[str, ...] = (),
+        digest: str | None = None,
+    ) -> None:
         """Queue the audit-channel message; call inside the transaction that audits the decision."""
         report = DecisionReport(
             incident_id=row.incident_id,
@@ -269,10 +391,22 @@ class ResolutionService:
             created_by=row.created_by,
             decided_by=decided_by,
             callback_url=row.callback_url,
+            steps=steps if decision.outcome is Outcome.AWAITING_APPROVAL else (),
+            approval_digest=digest if decision.outcome is Outcome.AWAITING_APPROVAL else None,
         )
         hand_over(
             lambda: self.notifier.announce_decision(report), about="decision", incident_id=row.incident_id
         )
+
+    def source_resolved(self, incident_id: str, *, actor: str, reason: str) -> Decision | None:
+        """The sender says the problem is gone (an Alertmanager `resolved` alert): a queued run or
+        a waiting approval is cancelled. None if the incident is unknown."""
+        with write_transaction():
+            existing = incidents.get(incident_id=incident_id)
+            if existing is None:
+                return None
+            active = runs.active_for(incident_id=incident_id)
+            return cancel_if_waiting(existing, active, actor, reason, self.notifier)
 
     # -- reading back ----------------------------------------------------------------------------
 

@@ -1,19 +1,23 @@
 """Step executors: http (httpx), command (argv subprocess, never a shell), wait and log.
 
 `prepare` fills a step's templates from the incident (so a bad value fails before anything runs);
-the prepared action then runs once per attempt with a timeout and reports a StepOutcome.
+the prepared action then runs once per attempt and reports a StepOutcome. Every attempt is bounded
+twice: by its timeout, and by a `Stop` (the bot shutting down, the kill switch) that it looks at
+while it runs. Nothing an attempt raises escapes it: an unexpected exception is its failure.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
+import tempfile
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol
+from typing import IO, Any, ClassVar, Protocol, TypeVar
 
 import httpx
 
@@ -25,11 +29,35 @@ MAX_OUTPUT_CHARS = 4000
 PASSED_ENVIRONMENT = ("PATH", "LANG", "LC_ALL", "TZ", "HOME")
 
 
+# How often a running attempt looks at its Stop (and how soon a finished program is noticed).
+POLL_SECONDS = 0.1
+T = TypeVar("T")
+
+
+class Stop(Protocol):
+    """What may end an attempt before its timeout; a threading.Event is one."""
+
+    def is_set(self) -> bool: ...
+
+    def wait(self, timeout: float | None = None) -> bool: ...
+
+
 @dataclass(frozen=True)
 class StepOutcome:
     ok: bool
     output: str = ""
     error: str | None = None
+    stopped: bool = False  # ended early because its Stop was set, not by its own doing
+
+
+def stopped(output: str = "") -> StepOutcome:
+    return StepOutcome(ok=False, output=output, error="stopped before it finished", stopped=True)
+
+
+def unexpected(exc: BaseException) -> StepOutcome:
+    """An exception no step kind expected (a bug, a library's odd error): the attempt's failure,
+    named by its class, never a trace."""
+    return StepOutcome(ok=False, error=f"unexpected error: {type(exc).__name__}: {str(exc)[:500]}")
 
 
 class PreparedAction(Protocol):
@@ -42,7 +70,42 @@ class PreparedAction(Protocol):
 
     def describe(self) -> str: ...
 
-    def run(self, timeout: float, cancel: threading.Event) -> StepOutcome: ...
+    def run(self, timeout: float, stop: Stop) -> StepOutcome: ...
+
+
+def run_attempt(prepared: PreparedAction, timeout: float, stop: Stop) -> StepOutcome:
+    """One attempt of a prepared action; whatever it raises is its failure."""
+    try:
+        return prepared.run(timeout, stop)
+    except Exception as exc:
+        return unexpected(exc)
+
+
+def _bounded(call: Callable[[], T], timeout: float, stop: Stop) -> T | StepOutcome:
+    """`call()` in a thread of its own, given up on after `timeout` or when `stop` is set (the
+    thread is left to end by itself, bounded by the call's own timeouts)."""
+    result: list[T] = []
+    failure: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            result.append(call())
+        except BaseException as exc:  # handed to the caller's thread below
+            failure.append(exc)
+
+    worker = threading.Thread(target=target, name="step-call", daemon=True)
+    worker.start()
+    deadline = time.monotonic() + timeout
+    while worker.is_alive():
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return StepOutcome(ok=False, error=f"timed out after {timeout:g}s")
+        if stop.is_set():
+            return stopped()
+        worker.join(min(POLL_SECONDS, remaining))
+    if failure:
+        raise failure[0]
+    return result[0]
 
 
 def truncate(text: str, limit: int = MAX_OUTPUT_CHARS) -> str:
@@ -67,20 +130,23 @@ class PreparedHttp:
     def describe(self) -> str:
         return f"{self.method} {self.url}"
 
-    def run(self, timeout: float, cancel: threading.Event) -> StepOutcome:
+    def _request(self, timeout: float) -> httpx.Response:
+        with httpx.Client(timeout=timeout, follow_redirects=False) as client:
+            return client.request(
+                self.method, self.url, headers=self.headers, json=self.json_body, content=self.body
+            )
+
+    def run(self, timeout: float, stop: Stop) -> StepOutcome:
+        # httpx's timeout is per operation (a server that sends a byte a second never trips it):
+        # the whole request is bounded by the step's timeout and its Stop instead.
         try:
-            with httpx.Client(timeout=timeout, follow_redirects=False) as client:
-                response = client.request(
-                    self.method,
-                    self.url,
-                    headers=self.headers,
-                    json=self.json_body,
-                    content=self.body,
-                )
+            response = _bounded(lambda: self._request(timeout), timeout, stop)
         except httpx.TimeoutException:
             return StepOutcome(ok=False, error=f"timed out after {timeout:g}s")
         except httpx.HTTPError as exc:
             return StepOutcome(ok=False, error=f"request failed: {type(exc).__name__}: {exc}")
+        if isinstance(response, StepOutcome):
+            return response
         output = truncate(f"HTTP {response.status_code}\n{response.text}")
         expected = self.expect_status or tuple(range(200, 300))
         if response.status_code not in expected:
@@ -100,32 +166,72 @@ class PreparedCommand:
     def describe(self) -> str:
         return " ".join(self.argv)
 
-    def run(self, timeout: float, cancel: threading.Event) -> StepOutcome:
+    def run(self, timeout: float, stop: Stop) -> StepOutcome:
         env = {k: os.environ[k] for k in PASSED_ENVIRONMENT if k in os.environ}
-        try:
-            process = subprocess.Popen(
-                self.argv,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                env=env,
-                start_new_session=True,  # its own process group, so a timeout kills its children too
-            )
-        except FileNotFoundError:
-            return StepOutcome(ok=False, error=f"program not found: {self.argv[0]}")
-        except PermissionError:
-            return StepOutcome(ok=False, error=f"program not executable: {self.argv[0]}")
-        try:
-            raw, _ = process.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            raw, _ = process.communicate()
-            output = truncate(raw.decode("utf-8", "replace"))
+        # Output goes to a file, not a pipe: a child left behind holding the pipe (a daemon, `cmd &`)
+        # would keep the step waiting for end-of-file long after the program itself ended.
+        with tempfile.TemporaryFile() as output_file:
+            try:
+                process = subprocess.Popen(
+                    self.argv,
+                    stdin=subprocess.DEVNULL,
+                    stdout=output_file,
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                    start_new_session=True,  # its own process group, so what it leaves is killed too
+                )
+            except FileNotFoundError:
+                return StepOutcome(ok=False, error=f"program not found: {self.argv[0]}")
+            except PermissionError:
+                return StepOutcome(ok=False, error=f"program not executable: {self.argv[0]}")
+            try:
+                ended = _wait_for(process, timeout, stop)
+            finally:
+                _kill_group(process)  # the program and anything it left in its group
+            output = truncate(_read_output(output_file))
+        if ended == "stopped":
+            return stopped(output)
+        if ended == "timeout":
             return StepOutcome(ok=False, output=output, error=f"timed out after {timeout:g}s")
-        output = truncate(raw.decode("utf-8", "replace"))
         if process.returncode != 0:
             return StepOutcome(ok=False, output=output, error=f"exit status {process.returncode}")
         return StepOutcome(ok=True, output=output)
+
+
+def _wait_for(process: subprocess.Popen[bytes], timeout: float, stop: Stop) -> str:
+    """ "exited", "timeout" or "stopped": whichever comes first."""
+    deadline = time.monotonic() + timeout
+    while True:
+        remaining = deadline - time.monotonic()
+        try:
+            process.wait(timeout=max(0.0, min(POLL_SECONDS, remaining)))
+            return "exited"
+        except subprocess.TimeoutExpired:
+            pass
+        if remaining <= 0:
+            return "timeout"
+        if stop.is_set():
+            return "stopped"
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):  # the group is gone already
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def _read_output(file: IO[bytes]) -> str:
+    """What the program wrote, at most a few times the kept length (its head and tail)."""
+    size = file.seek(0, os.SEEK_END)
+    limit = MAX_OUTPUT_CHARS * 4
+    file.seek(0)
+    if size <= limit:
+        return file.read().decode("utf-8", "replace")
+    head = file.read(limit // 2)
+    file.seek(size - limit // 2)
+    tail = file.read()
+    cut = f"\n... [{size - limit} bytes cut] ...\n"
+    return head.decode("utf-8", "replace") + cut + tail.decode("utf-8", "replace")
 
 
 @dataclass(frozen=True)
@@ -137,10 +243,10 @@ class PreparedWait:
     def describe(self) -> str:
         return f"wait {self.seconds:g}s"
 
-    def run(self, timeout: float, cancel: threading.Event) -> StepOutcome:
+    def run(self, timeout: float, stop: Stop) -> StepOutcome:
         started = time.monotonic()
-        if cancel.wait(self.seconds):
-            return StepOutcome(ok=False, error="cancelled: the bot is shutting down")
+        if stop.wait(self.seconds):
+            return stopped()
         return StepOutcome(ok=True, output=f"waited {time.monotonic() - started:.1f}s")
 
 
@@ -153,7 +259,7 @@ class PreparedLog:
     def describe(self) -> str:
         return f"log: {self.message}"
 
-    def run(self, timeout: float, cancel: threading.Event) -> StepOutcome:
+    def run(self, timeout: float, stop: Stop) -> StepOutcome:
         return StepOutcome(ok=True, output=self.message)
 
 

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from engine import failure_budget
 from engine.configuration import ConfigurationService
 from engine.notifications import report_outcome
 from engine.runner import RunExecutor, finish_incident
@@ -118,6 +119,7 @@ class RunWorker:
                     if incident is not None and finished is not None:
                         finish_incident(incident, "failed", message)
                         report_outcome(self.executor.notifier, finished, incident)
+                        failure_budget.charge(incident.category, self.executor.notifier)
         finally:
             self._wake.set()
 

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
 
 from engine.configuration import ConfigurationService, kill_switch_state
-from engine.durations import parse_duration
-from engine.errors import InvalidInput
 from engine.incident import CATEGORY_PATTERN
 from handlers.auth import require_api_token
 from handlers.deps import runtime_of
@@ -95,19 +92,12 @@ def get_category_config(
 
 def _kill_switch_args(
     body: KillSwitchRequest | None, actor: str | None, reason: str | None, duration: str | None
-) -> tuple[str, str | None, timedelta | None]:
-    """Query parameters (the seed's way) or a JSON body; the query wins where both are given."""
+) -> tuple[str, str | None, str | None]:
+    """Query parameters (the seed's way) or a JSON body; the query wins where both are given.
+    The duration stays text: the engine reads it, as for every face."""
     body = body or KillSwitchRequest()
     raw_duration = duration if duration is not None else body.duration
-    span = None
-    if raw_duration:
-        try:
-            span = timedelta(seconds=parse_duration(raw_duration))
-        except ValueError as exc:
-            raise InvalidInput("duration", str(exc)) from None
-        if span.total_seconds() <= 0:
-            raise InvalidInput("duration", "must be longer than 0s")
-    return (actor or body.actor or "api-user", reason if reason is not None else body.reason, span)
+    return (actor or body.actor or "api-user", reason if reason is not None else body.reason, raw_duration)
 
 
 @router.post("/kill-switch/activate", response_model=AutoResolutionConfig)
@@ -116,14 +106,24 @@ def activate_kill_switch(
     body: Annotated[KillSwitchRequest | None, Body()] = None,
     actor: Annotated[str | None, Query(max_length=320)] = None,
     reason: Annotated[str | None, Query(max_length=1000)] = None,
-    duration: Annotated[str | None, Query(description="e.g. 30m; off by itself afterwards")] = None,
+    duration: Annotated[
+        str | None, Query(max_length=100, description="e.g. 30m; off by itself afterwards (at most 30 days)")
+    ] = None,
 ) -> AutoResolutionConfig:
-    """EMERGENCY: stop all automation now; runs in flight stop at their next step."""
+    """EMERGENCY: stop all automation now; runs in flight stop at once.
+
+    While it is on, this keeps it on longer (a later end, or none) and adds the reason; it never
+    ends it sooner (deactivate for that). A duration is capped at 30 days; an unreadable one is a 422.
+    """
     who, why, span = _kill_switch_args(body, actor, reason, duration)
     configuration = runtime_of(request).configuration
     with unit_of_work():
-        configuration.activate_kill_switch(actor=who, reason=why or "Emergency activation", duration=span)
-    return current_config(configuration)
+        change = configuration.activate_kill_switch(
+            actor=who, reason=why or "Emergency activation", duration=span
+        )
+    answer = current_config(configuration)
+    answer.notes = list(change.notes)
+    return answer
 
 
 @router.post("/kill-switch/deactivate", response_model=AutoResolutionConfig)

@@ -93,7 +93,7 @@ async def auto_resolve_incident(
         return error_response(400, message, [{"field": "incident_id", "message": "does not match the path"}])
     runtime = runtime_of(request)
     submission = await anyio.to_thread.run_sync(
-        lambda: runtime.resolution.submit(incident, actor=actor, force=force)
+        lambda: runtime.resolution.submit(incident, actor=actor, force=force, by_person=True)
     )
     status, body = await anyio.to_thread.run_sync(
         _outcome, runtime, submission, runtime.settings.auto_resolve_wait_seconds, limiter=_waiters
@@ -121,7 +121,7 @@ async def batch_auto_resolve(
         )
 
     def submit_all() -> list[Submission]:
-        return [runtime.resolution.submit(incident, actor=actor) for incident in incidents]
+        return [runtime.resolution.submit(incident, actor=actor, by_person=True) for incident in incidents]
 
     submissions = await anyio.to_thread.run_sync(submit_all)
     deadline = time.monotonic() + runtime.settings.auto_resolve_wait_seconds

@@ -20,11 +20,12 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from engine.configuration import kill_switch_state
-from engine.notifier import DecisionReport, KillSwitchReport, RunReport, StepReport
+from engine.failure_budget import use_of
+from engine.notifier import DecisionReport, KillSwitchReport, PauseReport, RunReport, StepReport
 from handlers.auth import require_api_token
 from handlers.deps import runtime_of
 from handlers.errors import documented_errors
-from storage import incidents, outbox, runs
+from storage import config_store, incidents, outbox, runs
 from storage.database import unit_of_work
 
 disable_created_metrics()  # no *_created series: nobody graphs them
@@ -38,6 +39,7 @@ class DatabaseGauges(Collector):
             backlog = outbox.backlog()
             switch = kill_switch_state()
             waiting = len(incidents.awaiting_approval(limit=1000))
+            budgets = [use_of(category) for category in config_store.list_categories()]
         in_flight = GaugeMetricFamily(
             "autoresolve_runs_in_flight", "Runs queued or running", labels=["status"]
         )
@@ -56,6 +58,28 @@ class DatabaseGauges(Collector):
         yield GaugeMetricFamily(
             "autoresolve_awaiting_approval", "Incidents waiting for an admin", value=waiting
         )
+        paused = GaugeMetricFamily(
+            "autoresolve_category_paused",
+            "1 while the category's failure budget holds it paused",
+            labels=["category"],
+        )
+        used = GaugeMetricFamily(
+            "autoresolve_failure_budget_used",
+            "Failed or reopened runs within the category's window",
+            labels=["category"],
+        )
+        limit = GaugeMetricFamily(
+            "autoresolve_failure_budget",
+            "Failures within the window that pause the category",
+            labels=["category"],
+        )
+        for use in budgets:
+            paused.add_metric([use.category], int(use.paused_reason is not None))
+            used.add_metric([use.category], use.failures)
+            limit.add_metric([use.category], use.budget)
+        yield paused
+        yield used
+        yield limit
 
 
 class Metrics:
@@ -88,6 +112,12 @@ class Metrics:
             ["state"],
             registry=self.registry,
         )
+        self.pauses = Counter(
+            "autoresolve_category_pauses",
+            "Times a category's failure budget paused it",
+            ["category"],
+            registry=self.registry,
+        )
         self.registry.register(DatabaseGauges())
 
     def announce_decision(self, report: DecisionReport) -> None:
@@ -109,6 +139,9 @@ class Metrics:
 
     def announce_config(self, actor: str, summary: str) -> None:
         """Not a figure an ops lead watches."""
+
+    def announce_pause(self, report: PauseReport) -> None:
+        self.pauses.labels(report.category).inc()
 
 
 router = APIRouter(tags=["Health"])

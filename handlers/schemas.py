@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from engine.configuration import NOT_NULL
 from engine.incident import CategoryName
@@ -96,6 +96,12 @@ class IncidentDetail(BaseModel):
     resolution_reason: str | None
     resolution_steps: list[ResolutionStep]
     latest_run: RunView | None
+    held_deliveries: int = Field(
+        default=0, description="Deliveries that ran nothing because a person must start it again"
+    )
+    approval_requested_at: datetime | None = Field(
+        default=None, description="While awaiting approval: when the standing request was asked"
+    )
 
 
 class CategoryConfig(BaseModel):
@@ -106,6 +112,11 @@ class CategoryConfig(BaseModel):
     notification_required: bool = True
     dry_run: bool = False
     approval_floor: float | None = None
+    approval_timeout_seconds: float = 3600.0
+    failure_budget: int = 3
+    failure_window_seconds: float = 3600.0
+    paused_reason: str | None = Field(default=None, description="Set while the category is paused")
+    over_limit: str = Field(default="approval", description="Past a runbook's run limit: approval or skip")
 
 
 class CategoryConfigUpdate(BaseModel):
@@ -120,6 +131,22 @@ class CategoryConfigUpdate(BaseModel):
     notification_required: Setting[bool] = None
     dry_run: Setting[bool] = None
     approval_floor: float | None = Field(default=None, ge=0.0, le=1.0, description="null: no approvals")
+    approval_timeout_seconds: Setting[float] = Field(
+        default=None, ge=1, le=7 * 86400, description="An unanswered approval request expires after this"
+    )
+    failure_budget: Setting[int] = Field(
+        default=None,
+        ge=0,
+        le=100,
+        description="Failed runs within the window that pause the category (0: none)",
+    )
+    failure_window_seconds: Setting[float] = Field(default=None, ge=60, le=7 * 86400)
+    paused_reason: Annotated[str, StringConstraints(min_length=1, max_length=500)] | None = Field(
+        default=None, description="Pause the category with this reason; null resumes it (admins)"
+    )
+    over_limit: Setting[Literal["approval", "skip"]] = Field(
+        default=None, description="Past a runbook's run limit, wait for approval or skip"
+    )
 
 
 class KillSwitchView(BaseModel):
@@ -137,6 +164,9 @@ class AutoResolutionConfig(BaseModel):
     max_concurrent_resolutions: int
     notification_recipients: list[str]
     kill_switch: KillSwitchView
+    notes: list[str] = Field(
+        default_factory=list, description="What the caller should know about the change (a capped duration)"
+    )
 
 
 class ConfigUpdateRequest(BaseModel):
@@ -154,7 +184,11 @@ class KillSwitchRequest(BaseModel):
 
     actor: str | None = Field(default=None, max_length=320)
     reason: str | None = Field(default=None, max_length=1000)
-    duration: str | None = Field(default=None, description="Turn off by itself after this, e.g. 30m")
+    duration: str | None = Field(
+        default=None,
+        max_length=100,
+        description="Turn off by itself after this, e.g. 30m, 2h, 1d (at most 30 days)",
+    )
 
 
 class AuditLogEntry(BaseModel):

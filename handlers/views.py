@@ -73,6 +73,8 @@ def incident_detail(incident: Incident, run: Run | None, steps: list[StepResult]
         resolution_reason=incident.resolution_reason,
         resolution_steps=[step_view(s) for s in steps],
         latest_run=run_view(run, steps) if run else None,
+        held_deliveries=incident.held_deliveries or 0,
+        approval_requested_at=incident.approval_requested_at if incident.approval_digest else None,
     )
 
 
@@ -85,6 +87,11 @@ def category_view(row: CategorySetting) -> CategoryConfig:
         notification_required=row.notification_required,
         dry_run=row.dry_run,
         approval_floor=row.approval_floor,
+        approval_timeout_seconds=row.approval_timeout_seconds,
+        failure_budget=row.failure_budget,
+        failure_window_seconds=row.failure_window_seconds,
+        paused_reason=row.paused_reason,
+        over_limit=row.over_limit,
     )
 
 

@@ -43,6 +43,11 @@ def set_kill_switch(
     )
 
 
+def extend_kill_switch(*, reason: str | None, until: datetime | None) -> GlobalSetting:
+    """A kill switch already on gets a new end and reason; who pulled it, and since when, stay."""
+    return update_global(kill_switch_active=True, kill_switch_reason=reason, kill_switch_until=until)
+
+
 def list_categories() -> list[CategorySetting]:
     with db.connection_context():
         return list(CategorySetting.select().order_by(CategorySetting.category))

@@ -105,14 +105,73 @@ def set_resolution(
         )
 
 
-def awaiting_approval(*, limit: int = 20) -> list[Incident]:
+def awaiting_approval(*, limit: int = 20, oldest_first: bool = False) -> list[Incident]:
+    """Incidents waiting for an admin: the newest first, or those asked the longest ago first."""
+    order = Incident.approval_requested_at.asc() if oldest_first else Incident.updated_at.desc()
     with db.connection_context():
         return list(
             Incident.select()
             .where(Incident.resolution_status == "awaiting_approval")
-            .order_by(Incident.updated_at.desc())
+            .order_by(order)
             .limit(limit)
         )
+
+
+def ask_approval(*, incident_id: str, digest: str | None) -> None:
+    """Record the approval asked for now (its digest), or (None) that none is asked any more."""
+    asked = utcnow() if digest is not None else None
+    with write_transaction():
+        statements.update(
+            Incident, {"incident_id": incident_id}, approval_digest=digest, approval_requested_at=asked
+        )
+
+
+def end_approval(*, incident_id: str, digest: str | None, resolution_status: str, reason: str) -> bool:
+    """End the approval request with `digest` if it still waits (expired, rejected, cancelled);
+    false if it was answered or superseded meanwhile."""
+    now = utcnow()
+    with write_transaction():
+        changed = (
+            Incident.update(
+                resolution_status=resolution_status,
+                resolution_reason=reason,
+                approval_digest=None,
+                updated_at=now,
+            )
+            .where(
+                (Incident.incident_id == incident_id)
+                & (Incident.resolution_status == "awaiting_approval")
+                & (
+                    Incident.approval_digest == digest
+                    if digest is not None
+                    else Incident.approval_digest.is_null()
+                )
+            )
+            .execute()
+        )
+    return bool(changed)
+
+
+def reopened_since(*, category: str, since: datetime) -> int:
+    """Incidents of the category their creators reopened (said "not fixed") since `since`."""
+    with db.connection_context():
+        return int(
+            Incident.select()
+            .where(
+                (Incident.category == category)
+                & (Incident.resolution_status == "reopened")
+                & (Incident.updated_at >= since)
+            )
+            .count()
+        )
+
+
+def count_held_delivery(*, incident_id: str) -> None:
+    """A delivery that ran nothing because a person must decide first: counted on the incident."""
+    with write_transaction():
+        Incident.update(held_deliveries=Incident.held_deliveries + 1).where(
+            Incident.incident_id == incident_id
+        ).execute()
 
 
 def earlier_with_fingerprint(*, fingerprint: str, since: datetime, other_than: str) -> Incident | None:

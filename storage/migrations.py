@@ -264,12 +264,32 @@ def _audit_chain_schema() -> None:
     )
 
 
+def _automation_safety_schema() -> None:
+    """Version 6: what keeps automation from running when it must not: the approval asked for (its
+    digest and when), deliveries held back, and per category an approval expiry, a failure budget
+    and its pause."""
+    m = SchemaMigrator.from_database(db.obj)
+    migrate(
+        m.add_column("incident", "approval_digest", peewee.CharField(max_length=64, null=True)),
+        m.add_column("incident", "approval_requested_at", UTCDateTimeField(null=True)),
+        m.add_column("incident", "held_deliveries", peewee.IntegerField(default=0)),
+        m.add_column("category_config", "approval_timeout_seconds", peewee.DoubleField(default=3600.0)),
+        m.add_column("category_config", "failure_budget", peewee.IntegerField(default=3)),
+        m.add_column("category_config", "failure_window_seconds", peewee.DoubleField(default=3600.0)),
+        m.add_column("category_config", "paused_reason", peewee.TextField(null=True)),
+        m.add_column("category_config", "paused_at", UTCDateTimeField(null=True)),
+        m.add_column("category_config", "over_limit", peewee.CharField(max_length=16, default="approval")),
+        m.add_index("incident", ("resolution_status", "approval_requested_at"), False),
+    )
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "seed schema", _seed_schema),
     Migration(2, "runs, steps, routing fields and kill switch", _autoresolve_schema),
     Migration(3, "outbox, posted Slack messages and job leases", _outbox_schema),
     Migration(4, "incident arrival time and seen webhook signatures", _webhook_schema),
     Migration(5, "audit hash chain", _audit_chain_schema),
+    Migration(6, "approvals, held deliveries and failure budgets", _automation_safety_schema),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1].version

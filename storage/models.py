@@ -48,9 +48,17 @@ class Incident(BaseModel):
     resolution_reason = peewee.TextField(null=True)
     # Added by migration 4: when we first received it (created_at may be the sender's clock).
     received_at = UTCDateTimeField(default=utcnow)
+    # Added by migration 6: the approval asked for (what it would run, hashed) and since when;
+    # deliveries that ran nothing because a person must decide first.
+    approval_digest = peewee.CharField(max_length=64, null=True)
+    approval_requested_at = UTCDateTimeField(null=True)
+    held_deliveries = peewee.IntegerField(default=0)
 
     class Meta:
-        indexes = ((("fingerprint", "received_at"), False),)
+        indexes = (
+            (("fingerprint", "received_at"), False),
+            (("resolution_status", "approval_requested_at"), False),
+        )
 
 
 class Run(BaseModel):
@@ -137,6 +145,13 @@ class CategorySetting(BaseModel):
     approval_floor = peewee.DoubleField(null=True)
     updated_at = UTCDateTimeField(default=utcnow)
     updated_by = peewee.CharField(max_length=320, default="system")
+    # Added by migration 6.
+    approval_timeout_seconds = peewee.DoubleField(default=3600.0)
+    failure_budget = peewee.IntegerField(default=3)  # failed runs within the window that pause it
+    failure_window_seconds = peewee.DoubleField(default=3600.0)
+    paused_reason = peewee.TextField(null=True)  # set while the failure budget holds it paused
+    paused_at = UTCDateTimeField(null=True)
+    over_limit = peewee.CharField(max_length=16, default="approval")  # past a runbook's limit: approval|skip
 
     class Meta:
         table_name = "category_config"

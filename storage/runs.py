@@ -10,9 +10,9 @@ import peewee
 from storage import config_store, statements
 from storage.database import claim_lock, db, write_transaction
 from storage.fields import utcnow
-from storage.models import ACTIVE_RUN_STATUSES, Run, StepResult
+from storage.models import ACTIVE_RUN_STATUSES, Incident, Run, StepResult
 
-TERMINAL_RUN_STATUSES = ("resolved", "failed", "halted", "interrupted", "dry_run")
+TERMINAL_RUN_STATUSES = ("resolved", "failed", "halted", "interrupted", "dry_run", "cancelled")
 
 
 def get(*, run_id: int) -> Run | None:
@@ -108,6 +108,38 @@ def finish(
     fields = {"status": status, "message": message, "finished_at": finished_at or utcnow()}
     with write_transaction():
         return bool(statements.update(Run, where, **fields))
+
+
+def failed_since(*, category: str, since: datetime) -> int:
+    """Runs of the category's incidents that ended failed since `since` (not dry runs)."""
+    with db.connection_context():
+        return int(
+            Run.select()
+            .join(Incident, on=(Run.incident_id == Incident.incident_id))
+            .where(
+                (Incident.category == category)
+                & (Run.status == "failed")
+                & (Run.finished_at >= since)
+                & (Run.dry_run == False)  # noqa: E712 (SQL)
+            )
+            .count()
+        )
+
+
+def started_since(*, runbook_id: str, since: datetime, service: str | None = None) -> int:
+    """Runs of the runbook queued since `since` (not dry runs, not cancelled before they started),
+    for incidents of `service` when one is given."""
+    query = Run.select().where(
+        (Run.runbook_id == runbook_id)
+        & (Run.queued_at >= since)
+        & (Run.dry_run == False)  # noqa: E712 (SQL)
+        & (Run.status != "cancelled")
+    )
+    if service is not None:
+        query = query.join(Incident, on=(Run.incident_id == Incident.incident_id)).where(
+            Incident.service == service
+        )
+    return int(query.count())
 
 
 def count_by_status() -> dict[str, int]:

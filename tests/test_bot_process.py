@@ -88,8 +88,8 @@ def test_a_malformed_runbooks_file_is_refused_at_start_up(bot_dir):
     result = run_cli(bot_dir, "serve")
     assert result.returncode == 2
     assert result.stderr.strip() == (
-        f"error: runbooks file refused: {bot_dir / 'runbooks.yml'}: runbook 'broken': steps[0].wait: "
-        "'soon' is not a duration like 500ms, 10s, 5m or 1h"
+        f"error: runbooks file refused: {bot_dir / 'runbooks.yml'}: runbook 'broken': step 'x': "
+        "steps[0].wait: 'soon' is not a duration like 500ms, 10s, 5m or 1h"
     )
     assert "Traceback" not in result.stderr + result.stdout
 
@@ -129,9 +129,9 @@ def test_an_env_file_that_is_not_utf8_is_one_line_too(bot_dir):
 
 def test_db_upgrade_and_help(bot_dir):
     first = run_cli(bot_dir, "db", "upgrade")
-    assert (first.returncode, first.stdout.strip()) == (0, "applied [1, 2, 3, 4, 5]; schema version 5")
+    assert (first.returncode, first.stdout.strip()) == (0, "applied [1, 2, 3, 4, 5, 6]; schema version 6")
     again = run_cli(bot_dir, "db", "upgrade")
-    assert again.stdout.strip() == "up to date (schema version 5)"
+    assert again.stdout.strip() == "up to date (schema version 6)"
     help_text = run_cli(bot_dir, "--help").stdout
     assert "serve" in help_text
     assert "db upgrade" in help_text

@@ -103,6 +103,19 @@ def test_killswitch_from_the_command_line(workdir):
     ]
 
 
+def test_cli_kill_switch_durations_are_read_as_by_every_face(workdir):
+    zero = run_cli(workdir, "killswitch", "on", "--duration", "0s")
+    assert (zero.returncode, zero.stderr.strip()) == (
+        2,
+        "error: --duration: must be longer than 0s (leave it out for no end)",
+    )
+    huge = run_cli(workdir, "killswitch", "on", "--duration", "100000000h")
+    assert huge.returncode == 0, huge.stderr
+    assert "note: duration 100000000h capped at 30 days" in huge.stdout
+    assert " until " in huge.stdout.splitlines()[-1]
+    assert "Traceback" not in huge.stderr + zero.stderr
+
+
 def test_a_running_bot_obeys_the_cli_kill_switch(workdir):
     bot = start_bot(workdir)
     try:

@@ -20,14 +20,20 @@ from handlers.slack.services import SlackServices
 log = logging.getLogger(__name__)
 
 
-def clicked(body: dict[str, Any]) -> tuple[str, str]:
-    """(user id, incident id) of a button click; the value is checked like any input."""
+DIGEST = re.compile(r"^[0-9a-f]{32}$")
+
+
+def clicked(body: dict[str, Any]) -> tuple[str, str, str | None]:
+    """(user id, incident id, approval digest or None) of a button click; the value,
+    `<incident id>` or `<incident id>@<digest>`, is checked like any input."""
     user = str(body.get("user", {}).get("id", ""))
     actions = body.get("actions") or [{}]
-    incident_id = str(actions[0].get("value", ""))
+    incident_id, marked, digest = str(actions[0].get("value", "")).partition("@")
     if not re.match(INCIDENT_ID_PATTERN, incident_id):
         raise InvalidInput("actions[0].value", "not an incident id")
-    return user, incident_id
+    if marked and not DIGEST.match(digest):
+        raise InvalidInput("actions[0].value", "not an approval request")
+    return user, incident_id, digest if marked else None
 
 
 def identities_of(client: WebClient, user: str) -> set[str]:
@@ -49,7 +55,7 @@ def register(app: App, services: SlackServices) -> None:
         done: list[Message] = []
 
         def act() -> Message:
-            user, incident_id = clicked(body)
+            user, incident_id, _ = clicked(body)
             services.interventions.reopen(incident_id, actor=user, identities=identities_of(client, user))
             done.append(build_reopened_dm(incident_id))
             return done[0]
@@ -62,14 +68,14 @@ def register(app: App, services: SlackServices) -> None:
 
     def approve(body: dict[str, Any], respond: Respond) -> None:
         def act() -> Message:
-            user, incident_id = clicked(body)
-            return build_submission(services.interventions.approve(incident_id, actor=user))
+            user, incident_id, digest = clicked(body)
+            return build_submission(services.interventions.approve(incident_id, actor=user, digest=digest))
 
         answer_ephemerally(respond, act)
 
     def reject(body: dict[str, Any], respond: Respond) -> None:
         def act() -> Message:
-            user, incident_id = clicked(body)
+            user, incident_id, _ = clicked(body)
             services.interventions.reject(incident_id, actor=user)
             return plain(f"Rejected *{incident_id}*: it will not run automatically.")
 

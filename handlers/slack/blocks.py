@@ -7,7 +7,7 @@ from typing import Any
 
 from engine.durations import format_duration
 from engine.gates import percent
-from engine.notifier import DecisionReport, KillSwitchReport, RunReport, StepReport
+from engine.notifier import DecisionReport, KillSwitchReport, PauseReport, RunReport, StepReport
 
 Blocks = list[dict[str, Any]]
 Message = tuple[str, Blocks]
@@ -30,6 +30,9 @@ STATUS_ICON = {
     "skipped": ":fast_forward:",
     "awaiting_approval": ":raising_hand:",
     "reopened": ":leftwards_arrow_with_hook:",
+    "rejected": ":no_entry_sign:",
+    "approval_expired": ":hourglass:",
+    "cancelled": ":heavy_minus_sign:",
 }
 
 
@@ -92,13 +95,17 @@ def build_incident_decision(report: DecisionReport) -> Message:
     if report.decided_by:
         blocks.append(context(f"Decided by {person(report.decided_by)}"))
     if report.outcome == "awaiting_approval":
+        if report.steps:
+            steps = "\n".join(f"`{escape(clip(line, 300))}`" for line in report.steps)
+            blocks.append(section(f"*Approve runs exactly this:*\n{steps}"))
+        value = report.incident_id + (f"@{report.approval_digest}" if report.approval_digest else "")
         blocks.append(
             {
                 "type": "actions",
                 "block_id": f"approval:{report.incident_id}",
                 "elements": [
-                    button("Approve", APPROVE_ACTION, report.incident_id, "primary"),
-                    button("Reject", REJECT_ACTION, report.incident_id, "danger"),
+                    button("Approve", APPROVE_ACTION, value, "primary"),
+                    button("Reject", REJECT_ACTION, value, "danger"),
                 ],
             }
         )
@@ -194,14 +201,28 @@ def build_reopened_dm(incident_id: str) -> Message:
 def build_kill_switch_notice(report: KillSwitchReport) -> Message:
     if report.active:
         until = f" until {report.until:%Y-%m-%d %H:%M} UTC" if report.until else ""
-        text = (
-            f":octagonal_sign: *Kill switch ON*{until}, by {person(report.actor)}. All automation is stopped."
-        )
+        if report.extended:
+            ends = until or " with no end"
+            text = f":octagonal_sign: *Kill switch stays ON*{ends}, by {person(report.actor)}."
+        else:
+            text = (
+                f":octagonal_sign: *Kill switch ON*{until}, by {person(report.actor)}. "
+                "All automation is stopped."
+            )
     else:
         text = f":large_green_circle: *Kill switch OFF*, by {person(report.actor)}. Automation may run again."
     if report.reason:
         text += f"\n> {escape(report.reason)}"
     return text.replace("*", ""), [section(text)]
+
+
+def build_pause_notice(report: PauseReport) -> Message:
+    text = (
+        f":double_vertical_bar: *Category {escape(report.category)} paused itself*: {escape(report.reason)}. "
+        f"No new runs start for it until an admin resumes it: "
+        f"`/autoresolve config {escape(report.category)} resume`."
+    )
+    return text.replace("*", "").replace("`", ""), [section(text)]
 
 
 def build_config_notice(actor: str, summary: str) -> Message:

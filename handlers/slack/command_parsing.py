@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import timedelta
 
 from engine.durations import parse_duration
 from engine.incident import CATEGORY_PATTERN, INCIDENT_ID_PATTERN
@@ -16,11 +15,13 @@ AUTORESOLVE_USAGE = """*Usage:* `/autoresolve <sub-command>`
 • `audit <incident-id>`: the incident's audit trail
 • `config [<category>]`: settings of every category, or one
 • `config <category> threshold <0.5-1> | enable | disable | dry-run on|off | retries <0-10>`
-   `| approval <x>|off | notify on|off`: change one (admins)
+   `| approval <x>|off | approval-timeout <1h> | notify on|off | budget <n> per <1h>|off`
+   `| over-limit approval|skip | pause | resume`: change one (admins)
 • `runbooks`: the runbooks loaded"""
 
-KILLSWITCH_USAGE = """*Usage:* `/killswitch [status] | on [<duration like 30m>] [reason...] | off [reason...]`
-• `on`: stop all automation now (runs in flight stop at their next step); anyone may
+KILLSWITCH_USAGE = """*Usage:* `/killswitch [status] | on [<duration: 30m, 2h, 1d>] [why...] | off [why...]`
+• `on`: stop all automation now (runs in flight stop at once); anyone may. While it is on, `on` keeps
+   it on longer (a later end, or none) and adds its reason; only admins end it sooner. At most 30 days
 • `off`: let automation run again (admins)"""
 
 
@@ -76,7 +77,7 @@ class KillSwitchStatus:
 
 @dataclass(frozen=True)
 class KillSwitchOn:
-    duration: timedelta | None
+    duration: str | None  # as written; the engine reads it (engine.durations)
     reason: str | None
 
 
@@ -103,6 +104,13 @@ def _number(text: str, low: float, high: float, what: str) -> float:
     if not low <= value <= high:
         raise UsageError(f"{what} must be between {low:g} and {high:g}", AUTORESOLVE_USAGE)
     return value
+
+
+def _seconds(text: str, what: str) -> float:
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise UsageError(f"{what}: {exc}", AUTORESOLVE_USAGE) from None
 
 
 def _on_off(text: str, what: str) -> bool:
@@ -134,6 +142,21 @@ def _config(words: list[str]) -> ShowConfig | ChangeConfig:
         changes = {"approval_floor": None if args[0] == "off" else _number(args[0], 0.0, 1.0, "approval")}
     elif setting == "notify" and len(args) == 1:
         changes = {"notification_required": _on_off(args[0], "notify")}
+    elif setting == "approval-timeout" and len(args) == 1:
+        changes = {"approval_timeout_seconds": _seconds(args[0], "approval-timeout")}
+    elif setting == "budget" and len(args) == 3 and args[1] == "per":
+        changes = {
+            "failure_budget": int(_number(args[0], 0, 100, "budget")),
+            "failure_window_seconds": _seconds(args[2], "budget window"),
+        }
+    elif setting == "budget" and args == ["off"]:
+        changes = {"failure_budget": 0}
+    elif setting == "over-limit" and len(args) == 1 and args[0] in ("approval", "skip"):
+        changes = {"over_limit": args[0]}
+    elif setting == "pause" and not args:
+        changes = {"paused_reason": "paused by hand"}
+    elif setting == "resume" and not args:
+        changes = {"paused_reason": None}
     else:
         raise UsageError(f"`{' '.join(rest)}` is not a setting change", AUTORESOLVE_USAGE)
     return ChangeConfig(category, changes)
@@ -167,10 +190,8 @@ def parse_killswitch(text: str) -> KillSwitchCommand:
     if head == "on":
         duration = None
         # Only a number with a unit is a duration: "on 5 hosts down" is all reason, not 5 seconds.
-        if rest and re.fullmatch(r"\d+(?:\.\d+)?(?:s|m|h)", rest[0].lower()):
-            duration = timedelta(seconds=parse_duration(rest[0].lower()))
-            if duration.total_seconds() <= 0:
-                raise UsageError("the duration must be longer than 0s", KILLSWITCH_USAGE)
+        if rest and re.fullmatch(r"\d+(?:\.\d+)?(?:ms|s|m|h|d)", rest[0].lower()):
+            duration = rest[0].lower()
             rest = rest[1:]
         return KillSwitchOn(duration, " ".join(rest) or None)
     if head == "off":

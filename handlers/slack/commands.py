@@ -81,10 +81,14 @@ def answer_killswitch(services: SlackServices, user: str, text: str) -> Message:
             return plain(f"{kill_switch_line(kill_switch_state())}\n{KILLSWITCH_USAGE}")
     if isinstance(command, KillSwitchOn):
         services.authorizer.require(user, Permission.KILL_SWITCH_ON, command="killswitch on")
-        state = configuration.activate_kill_switch(
-            actor=user, reason=command.reason or "Pulled from Slack", duration=command.duration
+        change = configuration.activate_kill_switch(
+            actor=user,
+            reason=command.reason or "Pulled from Slack",
+            duration=command.duration,
+            may_shorten=services.authorizer.is_admin(user),
         )
-        return plain(f"{kill_switch_line(state)}\nRuns in flight stop at their next step.")
+        notes = "".join(f"\nNote: {note}." for note in change.notes)
+        return plain(f"{kill_switch_line(change.state)}{notes}\nRuns in flight stop at once.")
     if isinstance(command, KillSwitchOff):
         services.authorizer.require(user, Permission.KILL_SWITCH_OFF, command="killswitch off")
         return plain(

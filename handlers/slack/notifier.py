@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from engine.notifier import DecisionReport, KillSwitchReport, RunReport, StepReport
+from collections.abc import Sequence
+
+from engine.notifier import DecisionReport, KillSwitchReport, PauseReport, RunReport, StepReport
 from handlers.slack.blocks import (
     Message,
     build_config_notice,
     build_incident_decision,
     build_incident_run,
     build_kill_switch_notice,
+    build_pause_notice,
     build_resolution_dm,
     build_step_entries,
     step_line,
@@ -24,8 +27,9 @@ def incident_key(incident_id: str) -> str:
 
 
 class SlackNotifier:
-    def __init__(self, audit_channel: str | None) -> None:
+    def __init__(self, audit_channel: str | None, admins: Sequence[str] = ()) -> None:
         self.audit_channel = audit_channel
+        self.admins = tuple(admins)  # told by DM what needs an admin (a paused category)
 
     def _to_audit_channel(
         self,
@@ -113,3 +117,16 @@ class SlackNotifier:
 
     def announce_config(self, actor: str, summary: str) -> None:
         self._to_audit_channel(build_config_notice(actor, summary), method=POST, purpose="audit_notice")
+
+    def announce_pause(self, report: PauseReport) -> None:
+        message = build_pause_notice(report)
+        self._to_audit_channel(message, method=POST, purpose="audit_notice")
+        text, blocks = message
+        for admin in self.admins:
+            outbox.enqueue(
+                lane=f"dm:{admin}",
+                method=POST,
+                target=f"dm:{admin}",
+                payload={"text": text, "blocks": blocks},
+                purpose="admin_dm",
+            )

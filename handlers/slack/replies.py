@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from engine.configuration import KillSwitchState
+from engine.durations import format_duration
 from engine.gates import percent
 from engine.overview import Overview
 from engine.runbooks import RunbookCatalog
@@ -43,14 +44,42 @@ def category_line(row: CategorySetting) -> str:
     if row.dry_run:
         extras.append("dry run")
     if row.approval_floor is not None:
-        extras.append(f"approval from {percent(row.approval_floor)}")
+        timeout = format_duration(row.approval_timeout_seconds)
+        extras.append(f"approval from {percent(row.approval_floor)}, expires after {timeout}")
     if not row.notification_required:
         extras.append("no DMs")
+    budget = f"failure budget {row.failure_budget} per {format_duration(row.failure_window_seconds)}"
+    extras.append(budget if row.failure_budget else "no failure budget")
+    if row.over_limit == "skip":
+        extras.append("past a run limit: skip")
     tail = f" ({', '.join(extras)})" if extras else ""
+    paused = f" — *PAUSED*: {escape(row.paused_reason)}" if row.paused_reason else ""
     return (
         f"• *{escape(row.category)}*: {state}, threshold {percent(row.confidence_threshold)}, "
-        f"{row.max_retry_attempts} retries{tail}"
+        f"{row.max_retry_attempts} retries{tail}{paused}"
     )
+
+
+def safety_lines(view: Overview) -> list[str]:
+    """Paused categories, failure budgets in use and runbook run limits, for status and Home."""
+    lines = []
+    for use in view.budgets:
+        if use.paused_reason:
+            lines.append(
+                f":double_vertical_bar: *{escape(use.category)}* paused: {escape(use.paused_reason)}"
+            )
+        elif use.budget and use.failures:
+            window = format_duration(use.window_seconds)
+            lines.append(
+                f"• *{escape(use.category)}* failure budget: {use.failures} of {use.budget} within {window}"
+            )
+    for limit in view.limits:
+        window = format_duration(limit.window_seconds)
+        hit = " — *limit reached*" if limit.started >= limit.limit else ""
+        lines.append(
+            f"• `{escape(limit.runbook_id)}`: {limit.started} of {limit.limit} runs within {window}{hit}"
+        )
+    return lines
 
 
 def run_line(run: Run) -> str:
@@ -71,6 +100,8 @@ def build_status(view: Overview) -> Message:
     if view.awaiting_approval:
         waiting = ", ".join(f"*{escape(i.incident_id)}*" for i in view.awaiting_approval)
         blocks.append(section(f"*Awaiting approval:* {waiting}"))
+    if safety := safety_lines(view):
+        blocks.append(section("*Limits:*\n" + "\n".join(safety)))
     recent = "\n".join(run_line(r) for r in view.recent) or "none yet"
     blocks.append(section(f"*Recent outcomes:*\n{recent}"))
     text = "Kill switch ON" if view.kill_switch.active else "Kill switch off"
@@ -146,6 +177,8 @@ def build_home(view: Overview, *, is_admin: bool) -> dict[str, Any]:
     if view.awaiting_approval:
         waiting = ", ".join(f"*{escape(i.incident_id)}*" for i in view.awaiting_approval)
         blocks.append(section(f"*Awaiting approval:* {waiting} (approve in the audit channel)"))
+    if safety := safety_lines(view):
+        blocks.append(section("*Limits*\n" + "\n".join(safety)))
     role = "You are an admin: you may change settings, approve, and turn the kill switch off."
     blocks.append(
         context(

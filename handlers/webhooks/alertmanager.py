@@ -35,7 +35,7 @@ from handlers.webhooks.intake import (
 )
 from runtime import Runtime
 from settings import Settings
-from storage import audit, incidents
+from storage import audit
 
 router = APIRouter(tags=["Webhooks"])
 
@@ -147,24 +147,31 @@ def alert_to_incident_fields(alert: Alert, settings: Settings) -> tuple[dict[str
     return fields, problems
 
 
-def record_resolved(alerts: list[tuple[int, Alert]], intake: Intake) -> None:
+def record_resolved(runtime: Runtime, alerts: list[tuple[int, Alert]], intake: Intake) -> None:
+    """A resolved alert cancels its incident's queued run or waiting approval (a run under way
+    finishes), and is recorded on its trail."""
     for index, alert in alerts:
         incident_id = alert_incident_id(alert)
-        known = incidents.get(incident_id=incident_id) is not None
-        audit.record(
-            action=AuditAction.ALERT_RESOLVED,
-            incident_id=incident_id,
-            actor="alertmanager",
-            details={"ends_at": alert.endsAt.isoformat() if alert.endsAt else None, "known_incident": known},
+        ends = alert.endsAt.isoformat() if alert.endsAt else "now"
+        decision = runtime.resolution.source_resolved(
+            incident_id, actor="alertmanager", reason=f"Alert resolved (ends {ends})"
         )
+        if decision is None:
+            audit.record(
+                action=AuditAction.ALERT_RESOLVED,
+                incident_id=incident_id,
+                actor="alertmanager",
+                details={
+                    "ends_at": alert.endsAt.isoformat() if alert.endsAt else None,
+                    "known_incident": False,
+                },
+            )
         intake.accepted.append(
             {
                 "index": index,
                 "incident_id": incident_id,
-                "decision": "recorded",
-                "reason": "Alert resolved; recorded on the incident"
-                if known
-                else "Alert resolved (incident unknown)",
+                "decision": decision.outcome.value if decision else "recorded",
+                "reason": decision.reason if decision else "Alert resolved (incident unknown)",
                 "run_id": None,
                 "new": False,
             }
@@ -210,6 +217,6 @@ def take_alerts(runtime: Runtime, delivery: Delivery) -> JSONResponse:
         if incident is not None:
             firing.append((index, incident, prefix))
     submit_all(runtime, firing, "alertmanager", intake)
-    record_resolved(resolved, intake)
+    record_resolved(runtime, resolved, intake)
     intake.accepted.sort(key=lambda item: item["index"])
     return intake.answer()

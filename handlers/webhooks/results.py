@@ -5,10 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.notifier import DecisionReport, KillSwitchReport, RunReport, StepReport
+from engine.notifier import DecisionReport, KillSwitchReport, PauseReport, RunReport, StepReport
 from storage import outbox
 
 RESULT_STATUSES = frozenset({"resolved", "failed", "halted", "interrupted", "dry_run"})
+
+
+# Decisions after which nothing runs for the incident: its sender hears the result.
+DECISION_ENDS = frozenset({"skipped", "rejected", "approval_expired", "cancelled"})
 
 
 class ResultCallbacks:
@@ -63,12 +67,12 @@ class ResultCallbacks:
         self._send(report.callback_url, report.incident_id, body)
 
     def announce_decision(self, report: DecisionReport) -> None:
-        if report.outcome != "skipped":  # queued and awaiting approval are not ends
+        if report.outcome not in DECISION_ENDS:  # queued and awaiting approval are not ends
             return
         body: dict[str, Any] = {
             "event": "incident.result",
             "incident_id": report.incident_id,
-            "status": "skipped",
+            "status": report.outcome,
             "success": False,
             "message": report.reason,
             "runbook": report.runbook_id,
@@ -90,4 +94,7 @@ class ResultCallbacks:
         """Not an incident's result."""
 
     def announce_config(self, actor: str, summary: str) -> None:
+        """Not an incident's result."""
+
+    def announce_pause(self, report: PauseReport) -> None:
         """Not an incident's result."""

@@ -52,3 +52,15 @@ def test_missing_values_fail_with_the_placeholder_named():
 def test_only_plain_incident_fields_are_allowed(template):
     with pytest.raises(PlaceholderError):
         check_template(template)
+
+
+def test_an_empty_label_is_missing():
+    with pytest.raises(PlaceholderError, match="no label 'dir'"):
+        render_argv_element("/var/cache/app/{labels[dir]}", {**VALUES, "labels": {"dir": ""}})
+
+
+@pytest.mark.parametrize("value", [".", ".."])
+def test_a_dot_segment_cannot_climb_a_url_path(value):
+    with pytest.raises(PlaceholderError, match="dot segment"):
+        render_url("http://svc:8080/api/{service}/restart", {**VALUES, "service": value})
+    assert render_url("http://svc/api/{service}", {**VALUES, "service": "..."}) == "http://svc/api/..."

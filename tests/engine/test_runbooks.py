@@ -212,3 +212,71 @@ def test_requested_runbook_is_used_only_within_its_category_and_rules(tmp_path):
     assert catalog.find_for(incident(runbook="net")) is None  # another category's runbook
     assert catalog.find_for(incident(runbook="nope")) is None
     assert catalog.find_for(incident(runbook="pool", labels={})) is None  # its match rules still apply
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        '["sh", "-c", "echo restarting {service}"]',
+        '["/bin/bash", "-ec", "systemctl restart {service}"]',
+        '["sudo", "-u", "app", "dash", "-c", "kill {labels[pid]}"]',
+        '["python3", "-c", "print(1); open(\x27{service}\x27)"]',
+        '["perl", "-e", "print q({service})"]',
+        '["psql", "--command=VACUUM {service}"]',
+        '["ssh", "-p", "22", "ops@db1", "systemctl", "restart", "{service}"]',
+        '["awk", "/{service}/ {{print $1}}", "/etc/hosts"]',
+        '["kubectl", "exec", "pod-1", "--", "sh", "-c", "rm /tmp/{service}"]',
+    ],
+)
+def test_a_placeholder_where_a_program_reads_code_is_refused(tmp_path, command):
+    error = refused(
+        tmp_path,
+        f"""
+        runbooks:
+          - id: restart
+            category: database
+            steps:
+              - {{name: Restart it, command: {command}}}
+        """,
+    )
+    assert "runbook 'restart': step 'Restart it': steps[0].command:" in error
+    assert "injection" in error
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        '["sh", "-c", "echo restarting \\"$1\\"", "sh", "{service}"]',
+        '["python3", "-c", "import sys; print(sys.argv[1])", "{service}"]',
+        '["ssh", "ops@{labels[host]}", "systemctl", "restart", "orders"]',
+        '["systemctl", "restart", "{service}"]',
+    ],
+)
+def test_values_passed_as_arguments_load(tmp_path, command):
+    catalog = load(
+        tmp_path,
+        f"""
+        runbooks:
+          - id: restart
+            category: database
+            steps:
+              - {{name: Restart it, command: {command}}}
+        """,
+    )
+    assert catalog.get("restart") is not None
+
+
+def test_a_rollback_command_is_held_to_the_same_rule(tmp_path):
+    error = refused(
+        tmp_path,
+        """
+        runbooks:
+          - id: restart
+            category: database
+            steps:
+              - name: Stop it
+                log: stopping
+                rollback: {command: ["bash", "-c", "start {service}"]}
+        """,
+    )
+    assert "steps[0].rollback.command:" in error

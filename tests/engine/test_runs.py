@@ -195,7 +195,8 @@ def test_kill_switch_stops_a_run_at_the_next_step_without_undoing(engine, http_s
             - {{name: Slow, http: {{url: "{url}/hold/k"}}, rollback: {{http: {{url: "{url}/undo"}}}}}}
             - {{name: Next, http: {{url: "{url}/next"}}}}
             """
-        )
+        ),
+        kill_switch_poll_seconds=10,  # read at the step boundary, not while Slow runs
     )
     runtime.resolution.submit(make_incident())
     assert http_server.arrival("k").wait(10)
@@ -203,13 +204,84 @@ def test_kill_switch_stops_a_run_at_the_next_step_without_undoing(engine, http_s
     http_server.release("k")
     run = finish(runtime)
     assert run.status == "halted"
-    assert run.message == "Halted by the kill switch before step 2 (Next)"
+    assert run.message == (
+        "Halted by the kill switch before step 2 (Next); completed: 1 (Slow); rollbacks not run: 1 (Slow)"
+    )
     assert http_server.paths() == ["/hold/k"]  # no next step, no rollback
     stored = incidents.get(incident_id="INC-1")
     assert stored is not None
     assert stored.resolution_status == "halted"
     assert notifier_of(runtime).dms[0].status == "halted"
     assert "auto_resolution_halted" in actions()
+
+
+def test_kill_switch_stops_a_step_while_it_runs_and_starts_no_rollback(engine, http_server):
+    url = http_server.url
+    runtime = engine(
+        runbook(
+            f"""
+            - {{name: One, log: one, rollback: {{http: {{url: "{url}/undo"}}}}}}
+            - {{name: Two, http: {{url: "{url}/hold/k"}}, timeout: 60s}}
+            """
+        ),
+        kill_switch_poll_seconds=0.05,
+    )
+    runtime.resolution.submit(make_incident())
+    assert http_server.arrival("k").wait(10)
+    runtime.configuration.activate_kill_switch(actor="U0ONCALL", reason="misbehaving")
+    run = finish(runtime)  # while the request is still held: the switch ended the step
+    http_server.release("k")
+    assert run.status == "halted"
+    assert run.message == (
+        "Halted by the kill switch during step 2 (Two); completed: 1 (One); rollbacks not run: 1 (One)"
+    )
+    assert http_server.paths() == ["/hold/k"]
+    steps = [(s.name, s.phase, s.status) for s in runs.steps_of(run_id=run.id)]
+    assert steps == [("One", "step", "succeeded"), ("Two", "step", "halted")]
+    assert notifier_of(runtime).dms[0].message == run.message
+
+
+def test_a_step_failing_after_the_switch_is_pulled_starts_no_rollback(engine, http_server):
+    url = http_server.url
+    runtime = engine(
+        runbook(
+            f"""
+            - {{name: One, log: one, rollback: {{http: {{url: "{url}/undo"}}}}}}
+            - {{name: Two, http: {{url: "{url}/hold/k", expect_status: [204]}}, retries: 0}}
+            """
+        ),
+        kill_switch_poll_seconds=10,  # the step is not stopped: it fails, with the switch on
+    )
+    runtime.resolution.submit(make_incident())
+    assert http_server.arrival("k").wait(10)
+    runtime.configuration.activate_kill_switch(actor="U0ONCALL", reason="misbehaving")
+    http_server.release("k")
+    run = finish(runtime)
+    assert run.status == "halted"
+    assert run.message == (
+        "Halted by the kill switch after step 2 (Two) failed; completed: 1 (One); rollbacks not run: 1 (One)"
+    )
+    assert http_server.paths() == ["/hold/k"]  # the rollback of One never ran
+    assert "rollback_started" not in actions()
+
+
+def test_an_unexpected_exception_in_a_step_rolls_back_and_fails_the_run(engine, http_server):
+    url = http_server.url
+    runtime = engine(
+        runbook(
+            f"""
+            - {{name: One, log: one, rollback: {{http: {{url: "{url}/undo"}}}}}}
+            - {{name: Probe, http: {{url: "http://{{labels[host]}}/health"}}, retries: 0}}
+            """
+        )
+    )
+    runtime.resolution.submit(make_incident(labels={"host": "xn--"}))
+    run = finish(runtime)
+    assert run.status == "failed"
+    assert run.message == "Step 2 (Probe) failed; rolled back 1 of 1 step(s)"
+    assert http_server.paths() == ["/undo"]
+    [failed] = audit.query(action="step_failed")
+    assert (failed.error_message or "").startswith("unexpected error: IDNAError")
 
 
 def test_kill_switch_skips_new_incidents_and_expires(engine):

@@ -9,7 +9,8 @@ import time
 import pytest
 
 from engine.runbooks import Action
-from engine.steps import MAX_OUTPUT_CHARS, prepare, truncate
+from engine.steps import MAX_OUTPUT_CHARS, prepare, run_attempt, truncate
+from tests.conftest import eventually
 
 NO_CANCEL = threading.Event()
 VALUES = {"service": "orders; rm -rf / $(whoami)", "incident_id": "INC-1", "labels": {}}
@@ -126,8 +127,7 @@ def test_wait_waits_and_stops_early_when_cancelled():
     cancelled = threading.Event()
     cancelled.set()
     outcome = prepare(Action.model_validate({"wait": "10s"}), VALUES).run(1, cancelled)
-    assert not outcome.ok
-    assert outcome.error == "cancelled: the bot is shutting down"
+    assert (outcome.ok, outcome.stopped) == (False, True)
 
 
 def test_log_records_its_message():
@@ -142,3 +142,53 @@ def test_option_like_values_never_reach_a_command(value):
     action = Action.model_validate({"command": ["echo", "{service}"]})
     with pytest.raises(ValueError, match="option"):
         prepare(action, {**VALUES, "service": value})
+
+
+def test_an_exception_no_step_kind_expects_is_the_attempts_failure():
+    # A label value of "xn--" in the host makes httpx raise IDNAError, which is no httpx.HTTPError.
+    action = Action.model_validate({"http": {"url": "http://{labels[host]}/health"}})
+    prepared = prepare(action, {**VALUES, "labels": {"host": "xn--"}})
+    outcome = run_attempt(prepared, 5.0, NO_CANCEL)
+    assert not outcome.ok
+    assert outcome.error is not None
+    assert outcome.error.startswith("unexpected error: IDNAError")
+
+
+def test_a_child_left_holding_the_output_does_not_hold_the_step():
+    # The shell ends at once; the sleep it leaves in a session of its own keeps the output open.
+    started = time.monotonic()
+    _, outcome = run({"command": ["sh", "-c", "setsid sleep 15 & echo started"]}, timeout=2)
+    assert outcome.ok, outcome.error
+    assert outcome.output.strip() == "started"
+    assert time.monotonic() - started < 10  # it used to wait for the sleep: 15 s
+
+
+def test_a_command_is_stopped_by_its_stop_while_it_runs(tmp_path):
+    marker = tmp_path / "started"
+    stop = threading.Event()
+    touch = f"pathlib.Path({str(marker)!r}).touch()"
+    script = f"import pathlib, time; {touch}; print('up', flush=True); time.sleep(60)"
+    prepared = prepare(Action.model_validate({"command": [sys.executable, "-c", script]}), VALUES)
+    result: list = []
+    runner = threading.Thread(target=lambda: result.append(prepared.run(120, stop)))
+    runner.start()
+    eventually(marker.exists)
+    stop.set()
+    runner.join(30)
+    [outcome] = result
+    assert (outcome.ok, outcome.stopped, outcome.error) == (False, True, "stopped before it finished")
+    assert outcome.output.strip() == "up"
+
+
+def test_an_http_step_is_bounded_by_its_timeout_as_a_whole(http_server):
+    # /drip sends a byte every 0.2 s for 5 s: no single read waits long enough to trip httpx.
+    _, outcome = run({"http": {"url": http_server.url + "/drip/5"}}, timeout=0.5)
+    assert not outcome.ok
+    assert outcome.error == "timed out after 0.5s"
+
+
+def test_a_wait_is_stopped_by_its_stop():
+    stop = threading.Event()
+    stop.set()
+    outcome = prepare(Action.model_validate({"wait": "1h"}), VALUES).run(1, stop)
+    assert (outcome.ok, outcome.stopped) == (False, True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -329,6 +330,11 @@ def test_config_reads_and_updates_with_audit(api):
         "notification_required": True,
         "dry_run": False,
         "approval_floor": None,
+        "approval_timeout_seconds": 3600.0,
+        "failure_budget": 3,
+        "failure_window_seconds": 3600.0,
+        "paused_reason": None,
+        "over_limit": "approval",
     }
     update = {
         "category_config": {"category": "database", "confidence_threshold": 0.8, "approval_floor": 0.7},
@@ -445,6 +451,28 @@ def test_kill_switch_with_a_duration_and_bad_duration(api):
     assert on["kill_switch"]["until"] is not None
     response = api.post("/api/v1/config/kill-switch/activate", params={"duration": "soon"})
     assert field_errors(response)["duration"].startswith("'soon' is not a duration")
+
+
+def test_a_huge_duration_turns_the_kill_switch_on_capped(api):
+    response = api.post("/api/v1/config/kill-switch/activate", params={"duration": "100000000h"})
+    assert response.status_code == 200
+    answer = response.json()
+    assert answer["kill_switch"]["active"] is True
+    assert answer["notes"] == ["duration 100000000h capped at 30 days"]
+    until = datetime.fromisoformat(answer["kill_switch"]["until"])
+    assert timedelta(days=29) < until - datetime.now(UTC) <= timedelta(days=30)
+
+
+def test_activating_again_never_shortens_the_kill_switch(api):
+    api.post("/api/v1/config/kill-switch/activate", params={"reason": "incident review"})
+    again = api.post(
+        "/api/v1/config/kill-switch/activate", params={"duration": "1s", "reason": "test"}
+    ).json()
+    assert again["kill_switch"]["until"] is None
+    assert again["kill_switch"]["reason"] == "incident review; test (api-user)"
+    assert again["notes"] == ["it stays on with no end: only an admin may end it"]
+    response = api.post("/api/v1/config/kill-switch/activate", params={"duration": "0s"})
+    assert field_errors(response)["duration"].startswith("must be longer than 0s")
 
 
 def test_global_enabled_false_is_the_seed_kill_switch(api):

@@ -5,7 +5,14 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-from engine.notifier import DecisionReport, KillSwitchReport, NotificationError, RunReport, StepReport
+from engine.notifier import (
+    DecisionReport,
+    KillSwitchReport,
+    NotificationError,
+    PauseReport,
+    RunReport,
+    StepReport,
+)
 
 
 @dataclass
@@ -16,6 +23,7 @@ class RecordingNotifier:
     steps: list[tuple[str, StepReport]] = field(default_factory=list)
     kill_switch: list[KillSwitchReport] = field(default_factory=list)
     config: list[tuple[str, str]] = field(default_factory=list)
+    pauses: list[PauseReport] = field(default_factory=list)
     refuse_dms_to: set[str] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -44,3 +52,7 @@ class RecordingNotifier:
     def announce_config(self, actor: str, summary: str) -> None:
         with self._lock:
             self.config.append((actor, summary))
+
+    def announce_pause(self, report: PauseReport) -> None:
+        with self._lock:
+            self.pauses.append(report)

@@ -28,7 +28,8 @@ class Recorded:
 @dataclass
 class EchoServer:
     """HTTP on 127.0.0.1:<random>. Paths: /status/<code>, /slow/<seconds>, /flaky/<key>/<failures>,
-    /hold/<key> (blocks until release(key)); anything else answers 200 "ok". Records every request."""
+    /hold/<key> (blocks until release(key)), /drip/<seconds> (a body sent a byte each 0.2 s);
+    anything else answers 200 "ok". Records every request."""
 
     requests: list[Recorded] = field(default_factory=list)
     in_flight: int = 0
@@ -56,6 +57,9 @@ class EchoServer:
                     outer.in_flight += 1
                     outer.max_in_flight = max(outer.max_in_flight, outer.in_flight)
                 try:
+                    if self.path.startswith("/drip/"):
+                        self._drip(float(self.path.split("/")[2]))
+                        return
                     status, text = outer._respond(self.path)
                 finally:
                     with outer._lock:
@@ -69,6 +73,17 @@ class EchoServer:
                     # the client may be gone (a killed bot, a step that timed out)
                     with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                         self.wfile.write(payload)
+
+            def _drip(self, seconds: float) -> None:
+                count = max(1, int(seconds / 0.2))
+                self.send_response(200)
+                self.send_header("content-length", str(count))
+                self.end_headers()
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    for _ in range(count):
+                        self.wfile.write(b".")
+                        self.wfile.flush()
+                        time.sleep(0.2)
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _handle
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from tests.conftest import eventually
 from tests.handlers.slack.conftest import ADMIN, AUDIT_CHANNEL, OTHER
 
@@ -142,3 +144,50 @@ def test_a_kill_switch_with_a_duration_turns_itself_off(bot):
     assert bot.http.get("/api/v1/config").json()["kill_switch"]["active"] is False
     assert len(bot.audit(action="kill_switch_expired")) == 1
     eventually(lambda: any("Kill switch OFF" in m.text for m in bot.slack.top_level(AUDIT_CHANNEL)))
+
+
+def kill_switch(bot) -> dict:
+    return bot.http.get("/api/v1/config").json()["kill_switch"]
+
+
+def test_a_non_admin_cannot_shorten_an_active_kill_switch(bot):
+    bot.command("/killswitch", "on db migration", user=ADMIN)
+    text = text_of(bot.command("/killswitch", "on 1s test", user=OTHER))
+    assert "Note: it stays on with no end: only an admin may end it." in text
+    state = kill_switch(bot)
+    assert (state["active"], state["until"], state["actor"]) == (True, None, ADMIN)
+    assert state["reason"] == f"db migration; test ({OTHER})"
+    [extended] = bot.audit(action="kill_switch_extended")
+    assert (extended["actor"], extended["details"]["until"]) == (OTHER, None)
+    [refused] = bot.audit(action="request_refused")
+    assert (refused["actor"], refused["error_message"]) == (OTHER, "not allowed: shorten the kill switch")
+
+
+def test_a_later_end_extends_the_kill_switch_and_an_admin_may_shorten_it(bot):
+    bot.command("/killswitch", "on 30m first", user=OTHER)
+    first = datetime.fromisoformat(kill_switch(bot)["until"])
+    bot.command("/killswitch", "on 2h longer", user=OTHER)
+    longer = datetime.fromisoformat(kill_switch(bot)["until"])
+    assert longer - first > timedelta(minutes=80)
+    bot.command("/killswitch", "on 10m", user=OTHER)  # shorter: kept out
+    assert datetime.fromisoformat(kill_switch(bot)["until"]) == longer
+    bot.command("/killswitch", "on 10m wrapping up", user=ADMIN)
+    shortened = datetime.fromisoformat(kill_switch(bot)["until"])
+    assert shortened < first
+    assert [r["actor"] for r in bot.audit(action="kill_switch_extended")] == [ADMIN, OTHER, OTHER]
+
+
+def test_a_duration_past_the_cap_still_turns_the_switch_on(bot):
+    text = text_of(bot.command("/killswitch", "on 100000000h outage", user=OTHER))
+    assert "Kill switch *ON*" in text
+    assert "Note: duration 100000000h capped at 30 days." in text
+    state = kill_switch(bot)
+    until = datetime.fromisoformat(state["until"])
+    assert state["active"] is True
+    assert timedelta(days=29) < until - datetime.now(UTC) <= timedelta(days=30)
+
+
+def test_a_zero_duration_is_refused_with_a_message(bot):
+    text = text_of(bot.command("/killswitch", "on 0s", user=OTHER))
+    assert "duration: must be longer than 0s" in text
+    assert "Something went wrong" not in text

@@ -167,14 +167,16 @@ def test_approval_requests_have_buttons_only_admins_may_press(bot):
 
     message = eventually(approval_message)
     assert isinstance(message, Posted)
-    assert buttons(message) == [("approve_incident", "INC-1"), ("reject_incident", "INC-1")]
+    [(approve, value), (reject, same)] = buttons(message)
+    assert (approve, reject, same) == ("approve_incident", "reject_incident", value)
+    assert value.startswith("INC-1@")  # the request it answers
     assert "awaiting approval" in message.text
 
-    refused = bot.click("approve_incident", "INC-1", user=OTHER)
+    refused = bot.click("approve_incident", value, user=OTHER)
     assert "Only admins may approve or reject a run." in refused[0]["text"]
     assert bot.http.get("/api/v1/incidents/INC-1").json()["resolution_status"] == "awaiting_approval"
 
-    approved = bot.click("approve_incident", "INC-1", user=ADMIN)
+    approved = bot.click("approve_incident", value, user=ADMIN)
     assert "*INC-1*: queued" in approved[0]["blocks"][0]["text"]["text"]
     eventually(lambda: bot.http.get("/api/v1/incidents/INC-1").json()["status"] == "auto_resolved")
     assert [r["actor"] for r in bot.audit(action="approval_granted")] == [ADMIN]
@@ -188,8 +190,8 @@ def test_a_rejected_incident_does_not_run(bot):
     bot.incident(confidence_score=0.85)
     bot.click("reject_incident", "INC-1", user=ADMIN)
     detail = bot.http.get("/api/v1/incidents/INC-1").json()
-    assert (detail["resolution_status"], detail["latest_run"]) == ("skipped", None)
-    assert detail["resolution_reason"] == f"Rejected by {ADMIN}"
+    assert (detail["resolution_status"], detail["latest_run"]) == ("rejected", None)
+    assert detail["resolution_reason"] == f"Rejected by {ADMIN}: it runs only when an admin starts it again"
     eventually(lambda: "Decided by" in block_texts(incident_message(bot)))
     late = bot.click("approve_incident", "INC-1", user=ADMIN)
     assert "is not awaiting approval" in late[0]["text"]

@@ -97,16 +97,34 @@ def test_alertmanager_repeating_a_group_runs_nothing_twice(hooks):
 
 def test_a_resolved_alert_is_recorded_on_its_incident(hooks):
     hooks.post("/webhooks/alertmanager", payload(alert()))
+    eventually(lambda: hooks.audit(action="auto_resolution_success"))  # its run is over
     resolved = alert(status="resolved", endsAt="2026-11-27T08:00:00Z")
     response = hooks.post("/webhooks/alertmanager", payload(resolved, status="resolved"))
     (accepted,) = response.json()["accepted"]
     assert (accepted["decision"], accepted["reason"]) == (
         "recorded",
-        "Alert resolved; recorded on the incident",
+        "Alert resolved (ends 2026-11-27T08:00:00+00:00); recorded on the incident",
     )
     (row,) = hooks.audit(action="alert_resolved")
     assert row["incident_id"] == "am-4f2e1a0b9c8d7e6f-20261127T074500Z"
-    assert row["details"]["ends_at"] == "2026-11-27T08:00:00+00:00"
+    assert row["details"]["reason"] == "Alert resolved (ends 2026-11-27T08:00:00+00:00)"
+
+
+def test_a_resolved_alert_cancels_its_waiting_approval(make_hooks):
+    hooks = make_hooks()
+    floor = {"category_config": {"category": "infrastructure", "approval_floor": 0.5}}
+    assert hooks.api.put("/api/v1/config", json=floor).status_code == 200
+    waiting = alert(labels={"confidence": "0.7"})
+    first = hooks.post("/webhooks/alertmanager", payload(waiting)).json()["accepted"][0]
+    assert first["decision"] == "awaiting_approval"
+    resolved = alert(status="resolved", endsAt="2026-11-27T08:00:00Z")
+    (answer,) = hooks.post("/webhooks/alertmanager", payload(resolved, status="resolved")).json()["accepted"]
+    assert answer["decision"] == "cancelled"
+    assert answer["reason"].endswith(": its approval request was cancelled")
+    detail = hooks.api.get(f"/api/v1/incidents/{first['incident_id']}").json()
+    assert detail["resolution_status"] == "cancelled"
+    assert [r["action"] for r in hooks.audit(action="incident_cancelled")] == ["incident_cancelled"]
+    assert hooks.audit(action="auto_resolution_attempted") == []
 
 
 def test_missing_labels_are_named_and_defaults_fill_in(make_hooks):

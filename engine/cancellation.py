@@ -1,0 +1,91 @@
+"""When automation that was about to run must not: the source says the problem is gone, or what an
+admin approved is no longer what would run."""
+
+from __future__ import annotations
+
+from engine.audit_actions import AuditAction
+from engine.errors import Conflict
+from engine.gates import Decision, Outcome
+from engine.incident import IncidentStatus, ResolutionStatus
+from engine.notifications import hand_over
+from engine.notifier import DecisionReport, Notifier
+from storage import audit, incidents, runs
+from storage.models import Incident, Run
+
+# A delivery with one of these statuses says the problem is gone (a generic webhook's "closed").
+GONE_STATUSES = frozenset(
+    {IncidentStatus.MANUALLY_RESOLVED.value, IncidentStatus.CLOSED.value, IncidentStatus.AUTO_RESOLVED.value}
+)
+
+
+class StaleApproval(Conflict):
+    """The approval request an admin answered is not the one that stands now."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(
+            f"This approval request is stale ({why}); nothing was run. "
+            "The current request is in the audit channel."
+        )
+
+
+def check_approval_still_stands(existing: Incident | None, digest: str) -> None:
+    """Raise StaleApproval unless the incident still waits on the request with `digest`."""
+    if existing is None or existing.resolution_status != ResolutionStatus.AWAITING_APPROVAL:
+        status = existing.resolution_status if existing else "unknown"
+        raise StaleApproval(f"the incident is {status} now")
+    if existing.approval_digest != digest:
+        raise StaleApproval("the incident or its runbook changed after it was asked")
+
+
+def cancel_if_waiting(
+    incident: Incident, active: Run | None, actor: str, reason: str, notifier: Notifier
+) -> Decision:
+    """Cancel the incident's queued run or waiting approval; call inside a write transaction.
+    A run under way is left to finish: the answer says so."""
+    cancelled = None
+    if active is not None and active.status == "queued":
+        if runs.finish(run_id=active.id, status="cancelled", message=reason, only_if="queued"):
+            incidents.set_resolution(
+                incident_id=incident.incident_id, resolution_status=ResolutionStatus.CANCELLED, reason=reason
+            )
+            cancelled = "its queued run was cancelled"
+        else:
+            active = runs.get(run_id=active.id)  # claimed meanwhile: it is under way
+    elif incident.resolution_status == ResolutionStatus.AWAITING_APPROVAL and incidents.end_approval(
+        incident_id=incident.incident_id,
+        digest=incident.approval_digest,
+        resolution_status=ResolutionStatus.CANCELLED,
+        reason=reason,
+    ):
+        cancelled = "its approval request was cancelled"
+    if cancelled is None:
+        still_running = active is not None and active.status == "running"
+        note = "its run under way finishes" if still_running else "recorded on the incident"
+        audit.record(
+            action=AuditAction.ALERT_RESOLVED,
+            incident_id=incident.incident_id,
+            actor=actor,
+            details={"reason": reason, "run_id": active.id if still_running and active else None},
+        )
+        return Decision(Outcome.RECORDED, f"{reason}; {note}")
+    audit.record(
+        action=AuditAction.INCIDENT_CANCELLED,
+        incident_id=incident.incident_id,
+        actor=actor,
+        confidence_score=incident.confidence_score,
+        details={"reason": reason, "cancelled": cancelled, "run_id": active.id if active else None},
+    )
+    message = f"{reason}: {cancelled}"
+    report = DecisionReport(
+        incident_id=incident.incident_id,
+        title=incident.title,
+        category=incident.category,
+        confidence=incident.confidence_score,
+        outcome=ResolutionStatus.CANCELLED.value,
+        reason=message,
+        runbook_id=active.runbook_id if active else None,
+        created_by=incident.created_by,
+        callback_url=incident.callback_url,
+    )
+    hand_over(lambda: notifier.announce_decision(report), about="decision", incident_id=incident.incident_id)
+    return Decision(Outcome.CANCELLED, message)

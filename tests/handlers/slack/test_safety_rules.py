@@ -3,6 +3,7 @@ incident webhook, signed Slack commands and clicks, and the REST API."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from tests.conftest import eventually
@@ -174,7 +175,7 @@ def test_a_category_whose_runs_keep_failing_pauses_itself_until_an_admin_resumes
     assert "budget" in text_of(bot.command("/autoresolve", "config database budget 2 per 1h", user=ADMIN))
     for incident_id in ("INC-1", "INC-2"):
         deliver(bot, incident_id=incident_id)
-        eventually(lambda i=incident_id: detail(bot, i)["resolution_status"] == "failed")
+        eventually(partial(lambda i: detail(bot, i)["resolution_status"] == "failed", incident_id))
     eventually(lambda: bot.audit(action="category_paused"))
     [paused] = bot.audit(action="category_paused")
     assert paused["details"] == {"category": "database", "failures": 2, "budget": 2, "window_seconds": 3600.0}

@@ -134,7 +134,7 @@ def build_runtime(settings: Settings, *, notifier: Notifier | None = None) -> Ru
                 log.warning("AUDIT_CHANNEL is not set: only DMs will be sent to Slack")
             notifier = SlackNotifier(settings.audit_channel, admins=settings.admin_users)
     # People hear through `notifier`; sending tools get results through their callbacks.
-    metrics = Metrics()
+    metrics = Metrics(catalog=lambda: catalog)
     everyone = FanOut(notifier, ResultCallbacks(settings.result_webhook_url, settings.public_url), metrics)
     authorizer = Authorizer(admins=settings.admin_users, killswitch_anyone=settings.killswitch_anyone)
     configuration = ConfigurationService(everyone)

@@ -47,6 +47,11 @@ def show(settings: Settings, args: argparse.Namespace) -> int:
                     "notification_required": r.notification_required,
                     "dry_run": r.dry_run,
                     "approval_floor": r.approval_floor,
+                    "approval_timeout_seconds": r.approval_timeout_seconds,
+                    "failure_budget": r.failure_budget,
+                    "failure_window_seconds": r.failure_window_seconds,
+                    "paused_reason": r.paused_reason,
+                    "over_limit": r.over_limit,
                 }
                 for r in rows
             },
@@ -67,6 +72,7 @@ def show(settings: Settings, args: argparse.Namespace) -> int:
             f"{r.category:<16} {enabled:<8} {percent(r.confidence_threshold):<10} "
             f"{r.max_retry_attempts:<8} {'yes' if r.dry_run else 'no':<8} {approval:<9} "
             f"{'yes' if r.notification_required else 'no'}"
+            + (f"  PAUSED: {r.paused_reason}" if r.paused_reason else "")
         )
     return 0
 
@@ -94,7 +100,9 @@ def set_value(settings: Settings, args: argparse.Namespace) -> int:
         f"{row.category}: {'enabled' if row.auto_resolution_enabled else 'disabled'}, "
         f"threshold {percent(row.confidence_threshold)}, {row.max_retry_attempts} retries, "
         f"dry run {'on' if row.dry_run else 'off'}, approval "
-        f"{percent(row.approval_floor) if row.approval_floor is not None else 'off'}"
+        f"{percent(row.approval_floor) if row.approval_floor is not None else 'off'}, "
+        f"failure budget {row.failure_budget or 'off'}"
+        + (f", PAUSED: {row.paused_reason}" if row.paused_reason else "")
     )
     return 0
 

@@ -15,8 +15,8 @@ from typing import Any
 
 from engine.audit_actions import AuditAction
 from engine.incident import ResolutionStatus
-from engine.notifications import hand_over
-from engine.notifier import DecisionReport, Notifier
+from engine.notifications import announce_decision
+from engine.notifier import Notifier
 from engine.runbooks import Runbook
 from engine.steps import prepare
 from storage import audit, config_store, incidents
@@ -88,16 +88,5 @@ def expire_one(row: Incident, notifier: Notifier, timeout_seconds: float) -> boo
                 "timeout_seconds": timeout_seconds,
             },
         )
-        report = DecisionReport(
-            incident_id=row.incident_id,
-            title=row.title,
-            category=row.category,
-            confidence=row.confidence_score,
-            outcome=ResolutionStatus.APPROVAL_EXPIRED.value,
-            reason=reason,
-            runbook_id=None,
-            created_by=row.created_by,
-            callback_url=row.callback_url,
-        )
-        hand_over(lambda: notifier.announce_decision(report), about="decision", incident_id=row.incident_id)
+        announce_decision(notifier, row, ResolutionStatus.APPROVAL_EXPIRED.value, reason)
     return True

@@ -7,8 +7,8 @@ from engine.audit_actions import AuditAction
 from engine.errors import Conflict
 from engine.gates import Decision, Outcome
 from engine.incident import IncidentStatus, ResolutionStatus
-from engine.notifications import hand_over
-from engine.notifier import DecisionReport, Notifier
+from engine.notifications import announce_decision
+from engine.notifier import Notifier
 from storage import audit, incidents, runs
 from storage.models import Incident, Run
 
@@ -76,16 +76,6 @@ def cancel_if_waiting(
         details={"reason": reason, "cancelled": cancelled, "run_id": active.id if active else None},
     )
     message = f"{reason}: {cancelled}"
-    report = DecisionReport(
-        incident_id=incident.incident_id,
-        title=incident.title,
-        category=incident.category,
-        confidence=incident.confidence_score,
-        outcome=ResolutionStatus.CANCELLED.value,
-        reason=message,
-        runbook_id=active.runbook_id if active else None,
-        created_by=incident.created_by,
-        callback_url=incident.callback_url,
-    )
-    hand_over(lambda: notifier.announce_decision(report), about="decision", incident_id=incident.incident_id)
+    outcome = ResolutionStatus.CANCELLED.value
+    announce_decision(notifier, incident, outcome, message, runbook_id=active.runbook_id if active else None)
     return Decision(Outcome.CANCELLED, message)

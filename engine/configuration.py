@@ -11,6 +11,7 @@ from engine.durations import parse_kill_switch_duration
 from engine.errors import InvalidInput, NotFound
 from engine.notifications import hand_over
 from engine.notifier import KillSwitchReport, Notifier
+from engine.permissions import record_refusal
 from storage import audit, config_store
 from storage.database import write_transaction
 from storage.fields import utcnow
@@ -250,12 +251,11 @@ class ConfigurationService:
                         if was.until
                         else "it stays on with no end: only an admin may end it"
                     )
-                    audit.record(
-                        action=AuditAction.REQUEST_REFUSED,
+                    record_refusal(
                         actor=actor,
-                        success=False,
-                        error_message="not allowed: shorten the kill switch",
-                        details={"command": "killswitch on", "requested_until": _iso(until)},
+                        error="not allowed: shorten the kill switch",
+                        command="killswitch on",
+                        requested_until=_iso(until),
                     )
                 new_until = until if may_shorten else kept
                 joined = "; ".join(r for r in (was.reason, f"{reason} ({actor})" if reason else None) if r)

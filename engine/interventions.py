@@ -8,9 +8,9 @@ from engine.audit_actions import AuditAction
 from engine.cancellation import StaleApproval
 from engine.errors import Conflict, NotAuthorized, NotFound
 from engine.incident import HELD_STATUSES, IncidentIn, IncidentStatus, ResolutionStatus
-from engine.notifications import hand_over
-from engine.notifier import DecisionReport, Notifier
-from engine.permissions import Authorizer, Permission
+from engine.notifications import announce_decision
+from engine.notifier import Notifier
+from engine.permissions import Authorizer, Permission, record_refusal
 from engine.service import ResolutionService, Submission
 from storage import audit, incidents
 from storage.database import write_transaction
@@ -77,11 +77,13 @@ class Interventions:
 
     def approve(self, incident_id: str, *, actor: str, digest: str | None = None) -> Submission:
         """Run an incident that waits between its category's approval floor and threshold, exactly
-        as the request showed it. `digest` names the request answered (a button carries it); a
-        request that is stale or expired runs nothing and says why."""
+        as the request showed it. `digest` names the request answered (a button carries it) and
+        must be the standing request's; a request that is stale or expired runs nothing and says why."""
         row = self._awaiting(incident_id, actor, "approve")
         try:
-            if digest is not None and digest != row.approval_digest:
+            if row.approval_digest is not None and digest != row.approval_digest:
+                # Also a button without a digest (posted before requests had one): it answers an
+                # earlier request than the one standing now.
                 raise StaleApproval("the incident or its runbook changed after it was asked")
             category = self.resolution.check_category(row.category)
             if has_expired(row, utcnow(), category.approval_timeout_seconds):
@@ -96,7 +98,7 @@ class Interventions:
                 approved_digest=row.approval_digest,  # None: a request from before digests
             )
         except Conflict as exc:
-            self._refuse(incident_id, actor, "approve", str(exc))
+            record_refusal(actor=actor, error=str(exc), incident_id=incident_id, command="approve")
             raise
         audit.record(
             action=AuditAction.APPROVAL_GRANTED,
@@ -107,17 +109,6 @@ class Interventions:
             details={"digest": row.approval_digest},
         )
         return submission
-
-    @staticmethod
-    def _refuse(incident_id: str, actor: str, command: str, why: str) -> None:
-        audit.record(
-            action=AuditAction.REQUEST_REFUSED,
-            incident_id=incident_id,
-            actor=actor,
-            success=False,
-            error_message=why,
-            details={"command": command},
-        )
 
     def reject(self, incident_id: str, *, actor: str) -> None:
         row = self._awaiting(incident_id, actor, "reject")
@@ -145,13 +136,12 @@ class Interventions:
         """
         row = self._incident(incident_id)
         if row.created_by not in identities:
-            audit.record(
-                action=AuditAction.REQUEST_REFUSED,
-                incident_id=incident_id,
+            record_refusal(
                 actor=actor,
-                success=False,
-                error_message="only the creator may reopen",
-                details={"command": "reopen", "created_by": row.created_by},
+                error="only the creator may reopen",
+                incident_id=incident_id,
+                command="reopen",
+                created_by=row.created_by,
             )
             raise NotAuthorized("Only the person who raised this incident can reopen it.")
         if row.status != IncidentStatus.AUTO_RESOLVED:
@@ -177,18 +167,4 @@ class Interventions:
         failure_budget.charge(row.category, self.notifier)
 
     def _announce(self, row: Incident, outcome: str, reason: str, actor: str) -> None:
-        report = DecisionReport(
-            incident_id=row.incident_id,
-            title=row.title,
-            category=row.category,
-            confidence=row.confidence_score,
-            outcome=outcome,
-            reason=reason,
-            runbook_id=None,
-            created_by=row.created_by,
-            decided_by=actor,
-            callback_url=row.callback_url,
-        )
-        hand_over(
-            lambda: self.notifier.announce_decision(report), about="decision", incident_id=row.incident_id
-        )
+        announce_decision(self.notifier, row, outcome, reason, decided_by=actor)

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable, Sequence
 
 from engine.audit_actions import AuditAction
-from engine.notifier import NotificationError, Notifier, RunReport, StepReport
+from engine.notifier import DecisionReport, NotificationError, Notifier, RunReport, StepReport
 from storage import audit, config_store, runs
 from storage.models import Incident, Run, StepResult
 
@@ -39,6 +39,36 @@ def hand_over(
         )
         return False
     return True
+
+
+def announce_decision(
+    notifier: Notifier,
+    row: Incident,
+    outcome: str,
+    reason: str,
+    *,
+    runbook_id: str | None = None,
+    decided_by: str | None = None,
+    steps: tuple[str, ...] = (),
+    approval_digest: str | None = None,
+) -> None:
+    """Queue the incident's audit-channel message after a decision or a person's action; call
+    inside the transaction that audits it."""
+    report = DecisionReport(
+        incident_id=row.incident_id,
+        title=row.title,
+        category=row.category,
+        confidence=row.confidence_score,
+        outcome=outcome,
+        reason=reason,
+        runbook_id=runbook_id,
+        created_by=row.created_by,
+        decided_by=decided_by,
+        callback_url=row.callback_url,
+        steps=steps,
+        approval_digest=approval_digest,
+    )
+    hand_over(lambda: notifier.announce_decision(report), about="decision", incident_id=row.incident_id)
 
 
 def record_delivery_failure(*, incident_id: str | None, purpose: str, target: str, error: str) -> None:

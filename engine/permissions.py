@@ -31,6 +31,18 @@ REFUSAL_TEXT = {
 }
 
 
+def record_refusal(*, actor: str, error: str, incident_id: str | None = None, **details: Any) -> None:
+    """The audit row of a refused action (every refusal is audited): who, why, and what was asked."""
+    audit.record(
+        action=AuditAction.REQUEST_REFUSED,
+        actor=actor,
+        incident_id=incident_id,
+        success=False,
+        error_message=error,
+        details=details,
+    )
+
+
 class Authorizer:
     def __init__(self, *, admins: Iterable[str], killswitch_anyone: bool = True) -> None:
         self.admins = frozenset(admins)
@@ -48,12 +60,9 @@ class Authorizer:
         """Raise NotAuthorized (after auditing the refusal) unless `actor` has `permission`."""
         if self.allows(actor, permission):
             return
-        audit.record(
-            action=AuditAction.REQUEST_REFUSED,
-            actor=actor,
-            incident_id=context.pop("incident_id", None),
-            success=False,
-            error_message=f"not allowed: {permission.value}",
-            details={"permission": permission.value, **context},
+        incident_id = context.pop("incident_id", None)
+        error = f"not allowed: {permission.value}"
+        record_refusal(
+            actor=actor, error=error, incident_id=incident_id, permission=permission.value, **context
         )
         raise NotAuthorized(REFUSAL_TEXT[permission])

@@ -19,8 +19,8 @@ from engine.durations import format_duration
 from engine.errors import InvalidInput, NotFound
 from engine.gates import Decision, GateInputs, Outcome, decide
 from engine.incident import HELD_STATUSES, IncidentIn, IncidentStatus, ResolutionStatus, incident_values
-from engine.notifications import hand_over
-from engine.notifier import DecisionReport, Notifier
+from engine.notifications import announce_decision
+from engine.notifier import Notifier
 from engine.runbooks import Runbook, RunbookCatalog
 from storage import audit, config_store, incidents, runs, statements
 from storage.database import key_lock, unit_of_work, write_transaction
@@ -380,22 +380,16 @@ class ResolutionService:
         digest: str | None = None,
     ) -> None:
         """Queue the audit-channel message; call inside the transaction that audits the decision."""
-        report = DecisionReport(
-            incident_id=row.incident_id,
-            title=row.title,
-            category=row.category,
-            confidence=row.confidence_score,
-            outcome=decision.outcome.value,
-            reason=decision.reason,
+        awaiting = decision.outcome is Outcome.AWAITING_APPROVAL
+        announce_decision(
+            self.notifier,
+            row,
+            decision.outcome.value,
+            decision.reason,
             runbook_id=decision.runbook_id,
-            created_by=row.created_by,
             decided_by=decided_by,
-            callback_url=row.callback_url,
-            steps=steps if decision.outcome is Outcome.AWAITING_APPROVAL else (),
-            approval_digest=digest if decision.outcome is Outcome.AWAITING_APPROVAL else None,
-        )
-        hand_over(
-            lambda: self.notifier.announce_decision(report), about="decision", incident_id=row.incident_id
+            steps=steps if awaiting else (),
+            approval_digest=digest if awaiting else None,
         )
 
     def source_resolved(self, incident_id: str, *, actor: str, reason: str) -> Decision | None:

@@ -3,7 +3,7 @@ runs in flight, outbox backlog and the kill switch read from the database at scr
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import anyio
 from fastapi import APIRouter, Depends, Request
@@ -22,6 +22,8 @@ from prometheus_client.registry import Collector
 from engine.configuration import kill_switch_state
 from engine.failure_budget import use_of
 from engine.notifier import DecisionReport, KillSwitchReport, PauseReport, RunReport, StepReport
+from engine.overview import limit_uses
+from engine.runbooks import RunbookCatalog
 from handlers.auth import require_api_token
 from handlers.deps import runtime_of
 from handlers.errors import documented_errors
@@ -33,8 +35,12 @@ STEP_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 
 
 class DatabaseGauges(Collector):
+    def __init__(self, catalog: Callable[[], RunbookCatalog]) -> None:
+        self.catalog = catalog
+
     def collect(self) -> Iterator[GaugeMetricFamily]:
         with unit_of_work():
+            limits = limit_uses(self.catalog())
             by_status = runs.count_by_status()
             backlog = outbox.backlog()
             switch = kill_switch_state()
@@ -80,12 +86,25 @@ class DatabaseGauges(Collector):
         yield paused
         yield used
         yield limit
+        started = GaugeMetricFamily(
+            "autoresolve_runbook_runs_in_window",
+            "Runs of a limited runbook within its window",
+            labels=["runbook"],
+        )
+        allowed = GaugeMetricFamily(
+            "autoresolve_runbook_run_limit", "A runbook's run limit within its window", labels=["runbook"]
+        )
+        for runbook in limits:
+            started.add_metric([runbook.runbook_id], runbook.started)
+            allowed.add_metric([runbook.runbook_id], runbook.limit)
+        yield started
+        yield allowed
 
 
 class Metrics:
     """Also a Notifier: it counts what the engine reports."""
 
-    def __init__(self) -> None:
+    def __init__(self, catalog: Callable[[], RunbookCatalog] = lambda: RunbookCatalog([])) -> None:
         self.registry = CollectorRegistry()
         self.decisions = Counter(
             "autoresolve_decisions",
@@ -118,7 +137,7 @@ class Metrics:
             ["category"],
             registry=self.registry,
         )
-        self.registry.register(DatabaseGauges())
+        self.registry.register(DatabaseGauges(catalog))
 
     def announce_decision(self, report: DecisionReport) -> None:
         self.decisions.labels(report.outcome, report.category).inc()

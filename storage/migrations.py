@@ -281,6 +281,11 @@ def _automation_safety_schema() -> None:
         m.add_column("category_config", "over_limit", peewee.CharField(max_length=16, default="approval")),
         m.add_index("incident", ("resolution_status", "approval_requested_at"), False),
     )
+    # Requests already waiting expire from when they were last decided on.
+    incident = peewee.Table("incident").bind(db)
+    incident.update({incident.c.approval_requested_at: incident.c.updated_at}).where(
+        incident.c.resolution_status == "awaiting_approval"
+    ).execute()
 
 
 MIGRATIONS: list[Migration] = [

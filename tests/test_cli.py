@@ -145,6 +145,22 @@ def test_config_show_and_set(workdir):
     assert run_cli(workdir, "config", "set", "payments", "enable", "--create").returncode == 0
 
 
+def test_cli_pauses_and_resumes_a_category_and_sets_its_budget(workdir):
+    assert run_cli(workdir, "config", "set", "database", "budget", "5", "per", "2h").returncode == 0
+    paused = run_cli(workdir, "config", "set", "database", "pause")
+    assert paused.returncode == 0, paused.stderr
+    assert "paused" in run_cli(workdir, "config", "show").stdout
+    document = json.loads(run_cli(workdir, "config", "show", "--json").stdout)["categories"]["database"]
+    assert (document["paused_reason"], document["failure_budget"]) == ("paused by hand", 5)
+    assert run_cli(workdir, "config", "set", "database", "resume").returncode == 0
+    document = json.loads(run_cli(workdir, "config", "show", "--json").stdout)["categories"]["database"]
+    assert document["paused_reason"] is None
+    trail = [
+        json.loads(row)["action"] for row in run_cli(workdir, "audit", "query", "--json").stdout.splitlines()
+    ]
+    assert trail[0] == "category_resumed"
+
+
 def test_audit_verify_finds_tampering(workdir):
     run_cli(workdir, "killswitch", "on")
     run_cli(workdir, "killswitch", "off")

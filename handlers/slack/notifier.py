@@ -59,13 +59,30 @@ class SlackNotifier:
             thread_key=thread_key,
         )
 
-    def notify_creator(self, report: RunReport) -> None:
-        text, blocks = build_resolution_dm(report)
+    @staticmethod
+    def _dm(
+        user: str,
+        message: Message,
+        *,
+        purpose: str,
+        incident_id: str | None = None,
+        message_key: str | None = None,
+    ) -> None:
+        text, blocks = message
         outbox.enqueue(
-            lane=f"dm:{report.created_by}",
+            lane=f"dm:{user}",
             method=POST,
-            target=f"dm:{report.created_by}",
+            target=f"dm:{user}",
             payload={"text": text, "blocks": blocks},
+            purpose=purpose,
+            incident_id=incident_id,
+            message_key=message_key,
+        )
+
+    def notify_creator(self, report: RunReport) -> None:
+        self._dm(
+            report.created_by,
+            build_resolution_dm(report),
             purpose="creator_dm",
             incident_id=report.incident_id,
             message_key=f"dm:{report.incident_id}:{report.run_id}",
@@ -121,12 +138,5 @@ class SlackNotifier:
     def announce_pause(self, report: PauseReport) -> None:
         message = build_pause_notice(report)
         self._to_audit_channel(message, method=POST, purpose="audit_notice")
-        text, blocks = message
         for admin in self.admins:
-            outbox.enqueue(
-                lane=f"dm:{admin}",
-                method=POST,
-                target=f"dm:{admin}",
-                payload={"text": text, "blocks": blocks},
-                purpose="admin_dm",
-            )
+            self._dm(admin, message, purpose="admin_dm")

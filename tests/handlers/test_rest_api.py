@@ -513,3 +513,21 @@ def test_metrics_count_decisions_and_read_state_from_the_database(app, api):
     assert 'autoresolve_runs_in_flight{status="running"} 0.0' in text
     assert 'autoresolve_outbox_pending{transport="slack"} 0.0' in text
     assert "autoresolve_kill_switch_active 1.0" in text
+
+
+def test_a_category_is_paused_and_resumed_over_rest(api):
+    pause = {"category_config": {"category": "database", "paused_reason": "db migration tonight"}}
+    paused = api.put("/api/v1/config", json=pause).json()["category_configs"]["database"]
+    assert paused["paused_reason"] == "db migration tonight"
+    resume = {"category_config": {"category": "database", "paused_reason": None}}
+    assert (
+        api.put("/api/v1/config", json=resume).json()["category_configs"]["database"]["paused_reason"] is None
+    )
+    assert [r["action"] for r in api.get("/api/v1/audit", params={"action": "category_resumed"}).json()] == [
+        "category_resumed"
+    ]
+    bad = api.put(
+        "/api/v1/config", json={"category_config": {"category": "database", "over_limit": "sometimes"}}
+    )
+    assert bad.status_code == 422
+    assert "category_config.over_limit" in bad.json()["fields"][0]["field"]

@@ -215,6 +215,9 @@ def test_a_runbook_past_its_run_limit_waits_for_approval(make_bot):
     fourth = deliver(bot, incident_id="INC-4", service="web-3")
     assert fourth["reason"].startswith("Rate limit: runbook db-fix started 2 run(s) within 1.0h (limit 2)")
     assert "`db-fix`: 2 of 2 runs within 1.0h — *limit reached*" in str(bot.command("/autoresolve", "status"))
+    metrics = bot.http.get("/metrics").text
+    assert 'autoresolve_runbook_runs_in_window{runbook="db-fix"} 2.0' in metrics
+    assert 'autoresolve_runbook_run_limit{runbook="db-fix"} 2.0' in metrics
     bot.command("/autoresolve", "config database over-limit skip", user=ADMIN)
     assert deliver(bot, incident_id="INC-5", service="web-4")["decision"] == "skipped"
     [(_, value), _] = approval_buttons(bot, incident_id="INC-2")

@@ -172,3 +172,14 @@ def test_malformed_alertmanager_payloads_name_the_field(hooks):
         response = hooks.post("/webhooks/alertmanager", document)
         assert response.status_code == 422, (field, response.text)
         assert response.json()["error"].startswith(f"{field}:"), response.json()
+
+
+def test_an_alert_that_fires_again_after_it_resolved_is_a_new_incident(make_hooks):
+    hooks = make_hooks(dedup_window_seconds=0)  # as when the window has passed since the first firing
+    first = hooks.post("/webhooks/alertmanager", payload(alert())).json()["accepted"][0]
+    eventually(lambda: hooks.audit(action="auto_resolution_success"))
+    hooks.post("/webhooks/alertmanager", payload(alert(status="resolved", endsAt="2026-11-27T08:00:00Z")))
+    again = hooks.post("/webhooks/alertmanager", payload(alert(startsAt="2026-11-27T09:30:00Z"))).json()
+    [second] = again["accepted"]
+    assert second["incident_id"] == "am-4f2e1a0b9c8d7e6f-20261127T093000Z" != first["incident_id"]
+    assert (second["decision"], second["new"]) == ("queued", True)

@@ -1,6 +1,6 @@
 """`killswitch on|off|status`: works on the database directly, so it works when Slack is down.
 
-Running bots read the kill switch before every step, so `on` stops them within a step.
+Running bots read the kill switch before every step and while each runs, so `on` stops them at once.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "killswitch",
         help="stop or restart all automation (works without Slack)",
-        description="Stop all automation now (runs in flight stop at their next step), or let it run again.",
+        description="Stop all automation now (runs in flight stop at once), or let it run again.",
         epilog="examples:\n  python bot.py killswitch on --reason 'db migration' --duration 2h\n"
         "  python bot.py killswitch status\n  python bot.py killswitch off --reason 'migration done'",
         formatter_class=argparse.RawDescriptionHelpFormatter,

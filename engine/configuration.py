@@ -12,6 +12,7 @@ from engine.errors import InvalidInput, NotFound
 from engine.notifications import hand_over
 from engine.notifier import KillSwitchReport, Notifier
 from engine.permissions import record_refusal
+from engine.text import check_prose
 from storage import audit, config_store
 from storage.database import write_transaction
 from storage.fields import utcnow
@@ -62,6 +63,16 @@ class KillSwitchChange:
 
     state: KillSwitchState
     notes: tuple[str, ...] = ()
+
+
+def _checked_text(field: str, value: str | None) -> str | None:
+    """Free text from any face: no control characters (a NUL, a terminal escape)."""
+    if value is not None:
+        try:
+            check_prose(value)
+        except ValueError as exc:
+            raise InvalidInput(field, str(exc)) from None
+    return value
 
 
 def _later(a: datetime | None, b: datetime | None) -> datetime | None:
@@ -145,6 +156,8 @@ class ConfigurationService:
         if unknown:
             raise InvalidInput(sorted(unknown)[0], "not a category setting")
         refuse_nulls(changes)
+        if isinstance(changes.get("paused_reason"), str):
+            _checked_text("paused_reason", changes["paused_reason"])
         with write_transaction():
             before_row = config_store.get_category(category=category)
             if before_row is None and not create:
@@ -227,6 +240,7 @@ class ConfigurationService:
         adds its reason to the record; a shorter end is kept out unless `may_shorten` (an admin,
         or the CLI on the host). Raises InvalidInput naming `duration` for an unreadable one.
         """
+        reason = _checked_text("reason", reason)
         notes: list[str] = []
         span, capped = self._span(duration)
         if capped:
@@ -289,6 +303,7 @@ class ConfigurationService:
         return parse_kill_switch_duration(duration)
 
     def deactivate_kill_switch(self, *, actor: str, reason: str | None) -> KillSwitchState:
+        reason = _checked_text("reason", reason)
         with write_transaction():
             was = kill_switch_state()
             config_store.set_kill_switch(active=False, actor=actor, reason=reason)

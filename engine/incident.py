@@ -7,7 +7,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator
+
+from engine.text import Line, Prose
 
 INCIDENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$"
 CATEGORY_PATTERN = r"^[a-z0-9][a-z0-9_\-]{0,63}$"
@@ -16,9 +18,18 @@ EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,63}$")
 
 IncidentId = Annotated[str, StringConstraints(pattern=INCIDENT_ID_PATTERN)]
 CategoryName = Annotated[str, StringConstraints(pattern=CATEGORY_PATTERN)]
-ShortText = Annotated[str, StringConstraints(max_length=200)]
-LabelKey = Annotated[str, StringConstraints(min_length=1, max_length=100)]
-LabelValue = Annotated[str, StringConstraints(max_length=1000)]
+ShortText = Annotated[Line, StringConstraints(max_length=200)]
+LabelKey = Annotated[Line, StringConstraints(min_length=1, max_length=100)]
+LabelValue = Annotated[Line, StringConstraints(max_length=1000)]
+
+
+def _not_a_boolean(value: object) -> object:
+    if isinstance(value, bool):  # true is no 100%: a sender's bug, not a score
+        raise ValueError("must be a number from 0 to 1, not a boolean")
+    return value
+
+
+Score = Annotated[float, BeforeValidator(_not_a_boolean), Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 
 
 class Priority(StrEnum):
@@ -75,21 +86,21 @@ class IncidentIn(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
     incident_id: IncidentId
-    title: str = Field(min_length=1, max_length=500)
-    description: str = Field(default="", max_length=20_000)
+    title: Line = Field(min_length=1, max_length=500)
+    description: Prose = Field(default="", max_length=20_000)
     category: CategoryName
     priority: Priority = Priority.MEDIUM
     status: IncidentStatus = IncidentStatus.OPEN
-    confidence_score: float = Field(ge=0.0, le=1.0, allow_inf_nan=False)
-    created_by: str = Field(min_length=1, max_length=320)
+    confidence_score: Score
+    created_by: Line = Field(min_length=1, max_length=320)
     created_at: datetime | None = None
     tags: list[ShortText] = Field(default_factory=list, max_length=50)
     source: ShortText | None = None
     fingerprint: ShortText | None = None
     service: ShortText | None = None
     labels: dict[LabelKey, LabelValue] = Field(default_factory=dict, max_length=100)
-    runbook: Annotated[str, StringConstraints(max_length=128)] | None = None
-    callback_url: Annotated[str, StringConstraints(max_length=2048)] | None = None
+    runbook: Annotated[Line, StringConstraints(max_length=128)] | None = None
+    callback_url: Annotated[Line, StringConstraints(max_length=2048)] | None = None
 
     @field_validator("created_by")
     @classmethod

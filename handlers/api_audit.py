@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from engine.audit_actions import AuditAction
 from engine.errors import InvalidInput
 from engine.incident import INCIDENT_ID_PATTERN
+from engine.text import Line
 from handlers.auth import require_api_token
 from handlers.errors import documented_errors
 from handlers.reads import run_read
@@ -36,9 +37,9 @@ router = APIRouter(
 
 @router.get("", response_model=list[AuditLogEntry])
 async def query_audit_log(
-    incident_id: Annotated[str | None, Query(max_length=128)] = None,
+    incident_id: Annotated[Line | None, Query(max_length=128)] = None,
     action: AuditAction | None = None,
-    actor: Annotated[str | None, Query(max_length=320)] = None,
+    actor: Annotated[Line | None, Query(max_length=320)] = None,
     start_date: datetime | None = None,
     end_date: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,

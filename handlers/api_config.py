@@ -8,6 +8,7 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request
 
 from engine.configuration import ConfigurationService, kill_switch_state
 from engine.incident import CATEGORY_PATTERN
+from engine.text import Line, Prose
 from handlers.auth import require_api_token
 from handlers.deps import runtime_of
 from handlers.errors import documented_errors
@@ -27,7 +28,7 @@ router = APIRouter(
     dependencies=[Depends(require_api_token)],
     responses=documented_errors(401, 422),
 )
-Actor = Annotated[str, Query(max_length=320, description="Who is asking (recorded in the audit trail)")]
+Actor = Annotated[Line, Query(max_length=320, description="Who is asking (recorded in the audit trail)")]
 
 
 def current_config(configuration: ConfigurationService) -> AutoResolutionConfig:
@@ -104,10 +105,10 @@ def _kill_switch_args(
 def activate_kill_switch(
     request: Request,
     body: Annotated[KillSwitchRequest | None, Body()] = None,
-    actor: Annotated[str | None, Query(max_length=320)] = None,
-    reason: Annotated[str | None, Query(max_length=1000)] = None,
+    actor: Annotated[Line | None, Query(max_length=320)] = None,
+    reason: Annotated[Prose | None, Query(max_length=1000)] = None,
     duration: Annotated[
-        str | None, Query(max_length=100, description="e.g. 30m; off by itself afterwards (at most 30 days)")
+        Line | None, Query(max_length=100, description="e.g. 30m; off by itself afterwards (at most 30 days)")
     ] = None,
 ) -> AutoResolutionConfig:
     """EMERGENCY: stop all automation now; runs in flight stop at once.
@@ -130,8 +131,8 @@ def activate_kill_switch(
 def deactivate_kill_switch(
     request: Request,
     body: Annotated[KillSwitchRequest | None, Body()] = None,
-    actor: Annotated[str | None, Query(max_length=320)] = None,
-    reason: Annotated[str | None, Query(max_length=1000)] = None,
+    actor: Annotated[Line | None, Query(max_length=320)] = None,
+    reason: Annotated[Prose | None, Query(max_length=1000)] = None,
 ) -> AutoResolutionConfig:
     """Let automation run again."""
     who, why, _ = _kill_switch_args(body, actor, reason, None)

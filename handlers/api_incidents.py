@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from engine.errors import InvalidInput
 from engine.incident import INCIDENT_ID_PATTERN, IncidentIn
 from engine.service import Submission
+from engine.text import Line
 from handlers.auth import require_api_token
 from handlers.deps import runtime_of
 from handlers.errors import documented_errors, error_response
@@ -81,7 +82,7 @@ async def auto_resolve_incident(
     incident_id: IncidentPath,
     incident: IncidentIn,
     force: Annotated[bool, Query(description="Run even below the confidence threshold")] = False,
-    actor: Annotated[str, Query(max_length=320)] = "api-user",
+    actor: Annotated[Line, Query(max_length=320)] = "api-user",
 ) -> JSONResponse:
     """Decide on the incident and, if it passes the gates, run its runbook.
 
@@ -105,7 +106,7 @@ async def auto_resolve_incident(
 async def batch_auto_resolve(
     request: Request,
     incidents: Annotated[list[IncidentIn], Body(max_length=MAX_BATCH)],
-    actor: Annotated[str, Query(max_length=320)] = "api-user",
+    actor: Annotated[Line, Query(max_length=320)] = "api-user",
 ) -> list[IncidentResolutionResponse]:
     """Decide on each incident in order; wait for the runs together within the same bounded wait."""
     runtime = runtime_of(request)

@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 
 ENGINE_STATUS = {InvalidInput: 422, NotFound: 404, NotAuthorized: 403, Conflict: 409}
 NOT_TEXT = "invalid JSON: not UTF-8 text"
+TOO_DEEP = "invalid JSON: nested too deeply"
 ERROR_MEANINGS = {
     400: "The request contradicts itself",
     401: "Missing or wrong credentials",
@@ -77,6 +78,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if isinstance(exc.__cause__, UnicodeDecodeError):  # FastAPI's 400 for a body it cannot decode
             return error_response(422, f"body: {NOT_TEXT}", [{"field": "body", "message": NOT_TEXT}])
+        if isinstance(exc.__cause__, RecursionError):  # ... and for one nested past the parser's depth
+            return error_response(422, f"body: {TOO_DEEP}", [{"field": "body", "message": TOO_DEEP}])
         return error_response(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
 
     @app.exception_handler(EngineError)

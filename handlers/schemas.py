@@ -9,6 +9,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstr
 
 from engine.configuration import NOT_NULL
 from engine.incident import CategoryName
+from engine.text import Line, Prose
 
 T = TypeVar("T")
 
@@ -141,7 +142,7 @@ class CategoryConfigUpdate(BaseModel):
         description="Failed runs within the window that pause the category (0: none)",
     )
     failure_window_seconds: Setting[float] = Field(default=None, ge=60, le=7 * 86400)
-    paused_reason: Annotated[str, StringConstraints(min_length=1, max_length=500)] | None = Field(
+    paused_reason: Annotated[Prose, StringConstraints(min_length=1, max_length=500)] | None = Field(
         default=None, description="Pause the category with this reason; null resumes it (admins)"
     )
     over_limit: Setting[Literal["approval", "skip"]] = Field(
@@ -176,15 +177,17 @@ class ConfigUpdateRequest(BaseModel):
     default_confidence_threshold: Setting[float] = Field(default=None, ge=0.5, le=1.0)
     category_config: Setting[CategoryConfigUpdate] = None
     max_concurrent_resolutions: Setting[int] = Field(default=None, ge=1, le=100)
-    notification_recipients: Setting[list[str]] = Field(default=None, max_length=50)
+    notification_recipients: Setting[list[Annotated[Line, StringConstraints(max_length=320)]]] = Field(
+        default=None, max_length=50
+    )
 
 
 class KillSwitchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    actor: str | None = Field(default=None, max_length=320)
-    reason: str | None = Field(default=None, max_length=1000)
-    duration: str | None = Field(
+    actor: Line | None = Field(default=None, max_length=320)
+    reason: Prose | None = Field(default=None, max_length=1000)
+    duration: Line | None = Field(
         default=None,
         max_length=100,
         description="Turn off by itself after this, e.g. 30m, 2h, 1d (at most 30 days)",

@@ -1,15 +1,20 @@
 """POST /slack/events: commands, button clicks and events, dispatched to Bolt in a worker thread.
 
 Bolt's App is synchronous; dispatching it on the event loop (as the stock FastAPI adapter does)
-would make every other request wait behind a slow Slack request. A request Bolt refuses (a bad or
-stale signature) is audited, and so is a malformed one (handlers/slack/payloads), refused before
-Bolt reads it; without SLACK_SIGNING_SECRET (Socket Mode only) nothing arriving here can be
-verified, so nothing is taken.
+would make every other request wait behind a slow Slack request. The signature is checked first,
+on the raw body, before anything parses it: a request with a missing, malformed, bad or stale one
+(401), or one already taken (a replay within Slack's five minutes, 401), is audited and goes no
+further. A signed but malformed one (handlers/slack/payloads) is refused before Bolt reads it;
+without SLACK_SIGNING_SECRET (Socket Mode only) nothing arriving here can be verified, so nothing
+is taken.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Sequence
+from datetime import timedelta
 
 import anyio
 from fastapi import APIRouter, Request
@@ -22,6 +27,9 @@ from handlers.deps import runtime_of
 from handlers.errors import error_response
 from handlers.slack import payloads
 from handlers.thread_limits import ThreadLimit
+from storage import seen_signatures
+from storage.database import unit_of_work
+from storage.fields import utcnow
 
 router = APIRouter(tags=["Slack"])
 _dispatchers = ThreadLimit(32)
@@ -41,8 +49,14 @@ async def slack_events(request: Request) -> Response:
     verifier = SignatureVerifier(secret.get_secret_value())
     body = await request.body()
     query, headers = dict(request.query_params), dict(request.headers)
+    if not signed(verifier, body, headers):
+        await audit_refused(request, "Slack request with a missing, bad or stale signature")
+        return Response(status_code=401)
+    if not await anyio.to_thread.run_sync(first_time, headers["x-slack-signature"]):
+        await audit_refused(request, "Slack request replayed (its signature was taken already)")
+        return Response(status_code=401)
     answer = await anyio.to_thread.run_sync(
-        dispatch, bolt, verifier, body, query, headers, limiter=_dispatchers.limiter()
+        dispatch, bolt, body, query, headers, limiter=_dispatchers.limiter()
     )
     if answer.status == 401:
         await audit_refused(request, "Slack request with a missing, bad or stale signature")
@@ -53,27 +67,38 @@ async def slack_events(request: Request) -> Response:
     )
 
 
-def dispatch(
-    bolt: App, verifier: SignatureVerifier, body: bytes, query: dict[str, str], headers: dict[str, str]
-) -> BoltResponse:
-    """Bolt's answer to the request; one that is malformed (payloads.shape_problem, or a body Bolt
-    cannot even read: it raises as it builds the request) is refused here, before Bolt reads it:
-    400 naming the fault if it is signed, 401 if it is not."""
+SLACK_TIMESTAMP = re.compile(r"^[0-9]{1,12}$")
+REPLAY_MEMORY = timedelta(minutes=10)  # Slack's window is five minutes either way
+
+
+def signed(verifier: SignatureVerifier, body: bytes, headers: dict[str, str]) -> bool:
+    """Whether the raw body carries Slack's signature, fresh; a timestamp that is not a number (or
+    is absurdly long) is as bad as a wrong signature."""
+    timestamp = headers.get("x-slack-request-timestamp", "")
+    signature = headers.get("x-slack-signature", "")
+    if not SLACK_TIMESTAMP.match(timestamp) or not signature.isascii():
+        return False
+    return verifier.is_valid(body, timestamp, signature)
+
+
+def first_time(signature: str) -> bool:
+    """Remember a taken signature; false if it was taken before (a replay)."""
+    fingerprint = "slack:" + hashlib.sha256(signature.encode()).hexdigest()
+    with unit_of_work():
+        return seen_signatures.remember(signature=fingerprint[:128], expires_at=utcnow() + REPLAY_MEMORY)
+
+
+def dispatch(bolt: App, body: bytes, query: dict[str, str], headers: dict[str, str]) -> BoltResponse:
+    """Bolt's answer to a signed request; one that is malformed (payloads.shape_problem, or a body
+    Bolt cannot even read: it raises as it builds the request) is refused here with 400 naming the
+    fault, before Bolt reads it."""
     text = body.decode("utf-8", errors="replace")
     bolt_headers: dict[str, str | Sequence[str]] = dict(headers)
     try:
         request = BoltRequest(body=text, query=query, headers=bolt_headers)
     except Exception:  # whatever Bolt's reading of a malformed body raises
-        return _malformed(verifier, text, headers, payloads.unreadable(text), None)
+        return payloads.refuse(payloads.unreadable(text), None)
     problem = payloads.shape_problem(request.body)
     if problem is None:
         return bolt.dispatch(request)
-    return _malformed(verifier, text, headers, problem, payloads.kind_of(request.body))
-
-
-def _malformed(
-    verifier: SignatureVerifier, text: str, headers: dict[str, str], problem: str, kind: str | None
-) -> BoltResponse:
-    if not verifier.is_valid_request(text, headers):
-        return BoltResponse(status=401, body="")  # as Bolt answers any request not signed
-    return payloads.refuse(problem, kind)
+    return payloads.refuse(problem, payloads.kind_of(request.body))

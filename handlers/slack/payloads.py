@@ -97,4 +97,6 @@ def unreadable(text: str) -> str:
         document = json.loads(raw)
     except ValueError:
         return "payload: invalid JSON"
+    except RecursionError:
+        return "payload: nested too deeply"
     return shape_problem(document) or "payload: not a Slack request"

@@ -69,7 +69,9 @@ def check_delivery(settings: Settings, delivery: Delivery) -> str:
     given_signature = delivery.headers.get(SIGNATURE_HEADER)
     if secret is None or stamp is None or given_signature is None:
         raise WebhookRefused("missing credentials: send Authorization: Bearer, or a signature")
-    if not stamp.isdigit() or abs(time.time() - int(stamp)) > settings.webhook_max_skew_seconds:
+    # isdigit() alone takes "²" (then int() raises) and 4,301 digits (beyond int()'s limit).
+    well_formed = stamp.isascii() and stamp.isdigit() and len(stamp) <= 12
+    if not well_formed or abs(time.time() - int(stamp)) > settings.webhook_max_skew_seconds:
         raise WebhookRefused("stale or invalid timestamp")
     if not matches(secret.get_secret_value(), stamp, delivery.body, given_signature):
         raise WebhookRefused("bad signature")

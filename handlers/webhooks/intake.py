@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from engine.errors import InvalidInput
 from engine.incident import IncidentIn
 from engine.service import Submission, SubmitRequest
-from handlers.errors import documented_errors, error_response, field_name
+from handlers.errors import TOO_DEEP, documented_errors, error_response, field_name
 from handlers.schemas import IntakeRefusal
 from handlers.webhooks.auth import (
     Delivery,
@@ -83,6 +83,8 @@ def parse_json(body: bytes) -> Any:
         return json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidInput("body", f"invalid JSON: {exc}") from None
+    except RecursionError:
+        raise InvalidInput("body", TOO_DEEP) from None
 
 
 def validation_errors(exc: ValidationError, prefix: str) -> list[dict[str, str]]:

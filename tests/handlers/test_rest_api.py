@@ -531,3 +531,25 @@ def test_a_category_is_paused_and_resumed_over_rest(api):
     )
     assert bad.status_code == 422
     assert "category_config.over_limit" in bad.json()["fields"][0]["field"]
+
+
+def test_control_characters_from_a_caller_are_refused_naming_the_field(api):
+    refused = api.post("/api/v1/config/kill-switch/activate", params={"reason": "db\x00migration"})
+    assert field_errors(refused) == {"reason": "contains a NUL byte"}
+    assert api.get("/api/v1/config").json()["kill_switch"]["active"] is False
+    body = api.post("/api/v1/config/kill-switch/activate", json={"reason": "a\x1b]0;pwned\x07"})
+    assert field_errors(body)["reason"] == "contains a control character (U+001B)"
+    search = api.get("/api/v1/audit", params={"actor": "U0\x00"})
+    assert field_errors(search)["actor"].startswith("contains a NUL byte")
+    incident = api.post("/api/v1/incidents/INC-1/auto-resolve", json=incident_body(title="x\x00y"))
+    assert field_errors(incident)["title"] == "contains a NUL byte; one line of text expected"
+
+
+def test_a_deeply_nested_body_is_a_422_naming_the_body(api):
+    response = api.put(
+        "/api/v1/config",
+        content=b"[" * 100_000 + b"]" * 100_000,
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 422
+    assert field_errors(response) == {"body": "invalid JSON: nested too deeply"}

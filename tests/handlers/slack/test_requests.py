@@ -55,6 +55,46 @@ def test_unsigned_and_tampered_requests_are_refused(bot):
     assert all("signature" in r["error_message"] for r in refusals)
 
 
+@pytest.mark.parametrize("timestamp", [b"abc", b"", "\u00b2".encode(), b"1" * 4301, b"12.5"])
+def test_a_timestamp_that_is_not_a_number_is_refused_not_a_500(bot, timestamp):
+    body = status_command(bot)
+    headers = [
+        (b"X-Slack-Request-Timestamp", timestamp),
+        (b"X-Slack-Signature", signed_headers(body)["X-Slack-Signature"].encode()),
+        (b"Content-Type", b"application/x-www-form-urlencoded"),
+    ]
+    response = bot.http.post("/slack/events", content=body, headers=headers)
+    assert response.status_code == 401
+    [refused] = bot.audit(action="request_refused")
+    assert refused["error_message"] == "Slack request with a missing, bad or stale signature"
+
+
+def test_a_deeply_nested_payload_is_refused_before_anything_parses_it(bot):
+    nested = b"payload=" + b"[" * 100_000 + b"]" * 100_000
+    unsigned = bot.http.post(
+        "/slack/events",
+        content=nested,
+        headers={**signed_headers(b"other"), "Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert unsigned.status_code == 401
+    signed = post_signed(bot.http, nested)
+    assert signed.status_code == 400
+    assert signed.json()["error"] == "malformed Slack request: payload: nested too deeply"
+
+
+def test_a_replayed_signed_request_is_refused(bot):
+    body = slash_command(
+        "/killswitch", "on replay test", user_id="U0OTHER", response_url=bot.slack.response_url("r")
+    )
+    headers = {**signed_headers(body), "Content-Type": "application/x-www-form-urlencoded"}
+    assert bot.http.post("/slack/events", content=body, headers=headers).status_code == 200
+    replayed = bot.http.post("/slack/events", content=body, headers=headers)
+    assert replayed.status_code == 401
+    refused = [r["error_message"] for r in bot.audit(action="request_refused")]
+    assert refused == ["Slack request replayed (its signature was taken already)"]
+    assert len(bot.audit(action="kill_switch_activated")) == 1
+
+
 def test_health_answers_while_a_slow_slack_request_is_in_flight(bot):
     bot.slack.hang("auth.test", 3.0)  # Bolt's first request waits on auth.test
     outcome: dict[str, float] = {}

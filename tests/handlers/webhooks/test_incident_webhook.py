@@ -167,3 +167,47 @@ def test_the_same_fingerprint_outside_the_window_is_a_new_incident(make_hooks):
         "accepted"
     ][0]
     assert (second["incident_id"], second["decision"], second["new"]) == ("A-2", "queued", True)
+
+
+@pytest.mark.parametrize("stamp", ["\u00b2".encode(), b"1" * 4301, b"-5", b"1e9"])
+def test_a_timestamp_that_is_not_a_plain_number_is_refused_not_a_500(hooks, stamp):
+    body = json.dumps(incident()).encode()
+    headers = [
+        (b"X-Autoresolve-Timestamp", stamp),
+        (b"X-Autoresolve-Signature", sign(body)["X-Autoresolve-Signature"].encode()),
+        (b"Content-Type", b"application/json"),
+    ]
+    response = hooks.http.post("/webhooks/incidents", content=body, headers=headers)
+    assert response.status_code == 401
+    assert response.json()["error"] == "Webhook refused: stale or invalid timestamp"
+
+
+@pytest.mark.parametrize("path", ["/webhooks/incidents", "/webhooks/alertmanager"])
+def test_deeply_nested_json_is_a_422_naming_the_body(hooks, path):
+    nested = b"[" * 100_000 + b"]" * 100_000
+    headers = {"Authorization": "Bearer hook-token", "Content-Type": "application/json"}
+    response = hooks.http.post(path, content=nested, headers=headers)
+    assert response.status_code == 422
+    assert response.json()["error"] == "body: invalid JSON: nested too deeply"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("title", "pool\x00exhausted", "contains a NUL byte"),
+        ("description", "a\x1b[31mred", "contains a control character (U+001B)"),
+        ("service", "orders\ndb", "contains a control character (U+000A); one line of text expected"),
+        ("labels", {"host": "db\x00"}, "contains a NUL byte"),
+        ("tags", ["a\x07"], "contains a control character (U+0007)"),
+        ("confidence_score", True, "must be a number from 0 to 1, not a boolean"),
+    ],
+)
+def test_control_characters_and_booleans_are_refused_naming_the_field(hooks, field, value, message):
+    batch = [incident("OK-1"), incident("BAD-1", **{field: value})]
+    response = hooks.post("/webhooks/incidents", batch)
+    assert response.status_code == 202  # the valid item is kept
+    assert [a["incident_id"] for a in response.json()["accepted"]] == ["OK-1"]
+    [error] = response.json()["rejected"][0]["errors"]
+    assert error["field"].startswith(f"[1].{field}")
+    assert message in error["message"]
+    assert hooks.api.get("/api/v1/incidents/BAD-1").status_code == 404

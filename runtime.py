@@ -151,6 +151,7 @@ def build_runtime(settings: Settings, *, notifier: Notifier | None = None) -> Ru
         on_finished=resolution.run_finished,
         writes=GroupCommitter(),
         stop_poll_seconds=settings.kill_switch_poll_seconds,
+        command_workdir=str(settings.command_workdir) if settings.command_workdir else None,
     )
     scheduler = BackgroundScheduler(timezone="UTC")
     worker = RunWorker(

@@ -67,8 +67,14 @@ class Settings(BaseSettings):
 
     auto_resolve_wait_seconds: float = Field(default=30.0, ge=0, le=300)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    # A request's headers, then its body, must arrive within these; connections beyond the cap get 503.
+    http_header_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    http_body_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    http_keep_alive_seconds: int = Field(default=5, ge=1, le=300)
+    http_max_connections: int = Field(default=1000, ge=10, le=100_000)
     worker_poll_seconds: float = Field(default=0.5, gt=0, le=10)
     kill_switch_poll_seconds: float = Field(default=0.5, gt=0, le=10)  # how often a running step reads it
+    command_workdir: Path | None = None  # where command steps run; unset: an empty directory per attempt
     approval_check_seconds: float = Field(default=30.0, gt=0, le=3600)  # how often expiries are looked for
     run_lease_seconds: float = Field(default=60.0, ge=5)
 
@@ -121,6 +127,13 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
         return level
+
+    @field_validator("command_workdir")
+    @classmethod
+    def _existing_directory(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_dir():
+            raise ValueError(f"{value} is not a directory")
+        return value
 
     @model_validator(mode="after")
     def _slack_credentials_go_together(self) -> Settings:

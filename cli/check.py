@@ -14,7 +14,7 @@ from engine.errors import RunbookError
 from engine.runbooks import RunbookCatalog, load_runbooks
 from settings import Settings, is_loopback
 from storage import config_store, migrations
-from storage.database import DatabaseUrlError, bind, open_database, ping
+from storage.database import DatabaseUrlError, bind, open_database, ping, redact_url
 
 
 @dataclass
@@ -90,7 +90,8 @@ def check_database(settings: Settings, catalog: RunbookCatalog | None, report: R
         return
     if not ping():
         report.fail(
-            f"database {settings.database_url}: cannot connect (is it running? are the credentials right?)"
+            f"database {redact_url(settings.database_url)}: cannot connect "
+            "(is it running? are the credentials right?)"
         )
         return
     try:
@@ -104,7 +105,7 @@ def check_database(settings: Settings, catalog: RunbookCatalog | None, report: R
             "`python bot.py db upgrade` (serve also upgrades at start-up)"
         )
         return
-    report.ok(f"database: {settings.database_url}, schema version {version}")
+    report.ok(f"database: {redact_url(settings.database_url)}, schema version {version}")
     configured = {c.category: c for c in config_store.list_categories()}
     for runbook in catalog.runbooks if catalog else []:
         if runbook.category not in configured:
@@ -125,7 +126,10 @@ def check(settings: Settings | None, args: argparse.Namespace) -> int:
     if not is_loopback(settings.host):
         report.ok("HTTP: bound beyond loopback with API and webhook authentication set")
     elif settings.api_token is None:
-        report.warn("API_TOKEN is not set: the REST API is open to anyone on this machine")
+        report.warn(
+            "API_TOKEN is not set: the REST API is open to anyone on this machine; requests through a "
+            "reverse proxy (X-Forwarded-For, Forwarded) are refused, so set it before putting one in front"
+        )
     check_slack(settings, report)
     catalog = check_runbooks(settings, report)
     check_database(settings, catalog, report)

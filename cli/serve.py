@@ -21,7 +21,9 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from handlers.app import create_app
+    from handlers.http_server import server_options
     from runtime import build_runtime
+    from storage.database import redact_url
 
     runtime = build_runtime(settings)
     app = create_app(runtime)
@@ -29,13 +31,17 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     base = f"http://{settings.host}:{settings.port}"
     mode = "offline (no SLACK_BOT_TOKEN: Slack messages are printed here)" if settings.offline else "Slack"
     print(
-        f"Autoresolve on {base} ({mode}); database {settings.database_url}; "
+        f"Autoresolve on {base} ({mode}); database {redact_url(settings.database_url)}; "
         f"{len(runtime.catalog.runbooks)} runbook(s) from {settings.runbooks_file}.\n"
         f"API docs: {base}/docs   health: {base}/health   metrics: {base}/metrics",
         flush=True,
     )
     if settings.api_token is None:
-        print("API_TOKEN is not set: the REST API is open to this machine only.", flush=True)
+        print(
+            "API_TOKEN is not set: the REST API answers this machine only, and refuses requests "
+            "that came through a proxy (X-Forwarded-For, Forwarded). Set it before putting a proxy in front.",
+            flush=True,
+        )
     if settings.offline:
         auth = ' -H "Authorization: Bearer $API_TOKEN"' if settings.api_token else ""
         print(
@@ -55,5 +61,6 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
         port=settings.port,
         log_level=settings.log_level.lower(),
         log_config=None,  # our logging configuration (text or JSON) applies to uvicorn too
+        **server_options(settings),
     )
     return 0

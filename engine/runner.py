@@ -50,11 +50,13 @@ class RunExecutor:
         on_finished: Callable[[int], None] = lambda run_id: None,
         writes: GroupCommitter,
         stop_poll_seconds: float = 0.5,
+        command_workdir: str | None = None,
     ) -> None:
         self.catalog = catalog
         self.notifier = notifier
         self.cancel = cancel
         self.stop_poll_seconds = stop_poll_seconds  # how often a running step reads the kill switch
+        self.command_workdir = command_workdir  # where command steps run; None: a scratch directory each
         self.on_finished = on_finished
         self.writes = writes  # where the stages of runs are committed
         self._current = threading.local()  # the stages of the run this thread executes
@@ -227,7 +229,7 @@ class RunExecutor:
     ) -> StepVerdict:
         base = {"step": step.name, "position": position, "kind": step.kind}
         try:
-            prepared = prepare(step, values)
+            prepared = prepare(step, values, workdir=self.command_workdir)
         except Exception as exc:  # a bad value (PlaceholderError) or anything else: nothing runs
             refused = f"refused: {exc}" if isinstance(exc, PlaceholderError) else _unexpected(exc)
 
@@ -388,7 +390,7 @@ class RunExecutor:
         details = {"step": name, "position": position, "kind": action.kind}
         prepared: PreparedAction | None
         try:
-            prepared = prepare(action, values)
+            prepared = prepare(action, values, workdir=self.command_workdir)
             described = prepared.describe()
         except Exception as exc:
             prepared = None

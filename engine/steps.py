@@ -160,6 +160,7 @@ class PreparedHttp:
 @dataclass(frozen=True)
 class PreparedCommand:
     argv: tuple[str, ...]
+    workdir: str | None = None  # where it runs; None: an empty directory of its own, removed after
     kind: str = "command"
     reaches_outside: ClassVar[bool] = True
 
@@ -167,6 +168,13 @@ class PreparedCommand:
         return " ".join(self.argv)
 
     def run(self, timeout: float, stop: Stop) -> StepOutcome:
+        if self.workdir is None:
+            # Not the bot's own directory, where .env and the database live.
+            with tempfile.TemporaryDirectory(prefix="autoresolve-step-") as scratch:
+                return self._run_in(scratch, timeout, stop)
+        return self._run_in(self.workdir, timeout, stop)
+
+    def _run_in(self, workdir: str, timeout: float, stop: Stop) -> StepOutcome:
         env = {k: os.environ[k] for k in PASSED_ENVIRONMENT if k in os.environ}
         # Output goes to a file, not a pipe: a child left behind holding the pipe (a daemon, `cmd &`)
         # would keep the step waiting for end-of-file long after the program itself ended.
@@ -178,6 +186,7 @@ class PreparedCommand:
                     stdout=output_file,
                     stderr=subprocess.STDOUT,
                     env=env,
+                    cwd=workdir,
                     start_new_session=True,  # its own process group, so what it leaves is killed too
                 )
             except FileNotFoundError:
@@ -274,12 +283,13 @@ def _prepare_http(action: HttpAction, values: Mapping[str, Any]) -> PreparedHttp
     )
 
 
-def prepare(action: Action, values: Mapping[str, Any]) -> PreparedAction:
-    """Fill the action's templates from incident values; raises PlaceholderError on a bad value."""
+def prepare(action: Action, values: Mapping[str, Any], *, workdir: str | None = None) -> PreparedAction:
+    """Fill the action's templates from incident values; raises PlaceholderError on a bad value.
+    `workdir`: where commands run (COMMAND_WORKDIR); None, an empty directory per attempt."""
     if action.http is not None:
         return _prepare_http(action.http, values)
     if action.command is not None:
-        return PreparedCommand(tuple(render_argv_element(part, values) for part in action.command))
+        return PreparedCommand(tuple(render_argv_element(part, values) for part in action.command), workdir)
     if action.wait is not None:
         return PreparedWait(action.wait)
     if action.log is not None:

@@ -12,6 +12,13 @@ from engine.audit_actions import AuditAction
 from handlers.deps import runtime_of
 from storage import audit
 
+FORWARDING_HEADERS = ("forwarded", "x-forwarded-for", "x-real-ip", "x-forwarded-host")
+
+
+def forwarded_by_proxy(headers: Mapping[str, str]) -> str | None:
+    """The forwarding header a request carries (a reverse proxy added it), if any."""
+    return next((name for name in FORWARDING_HEADERS if name in headers), None)
+
 
 def bearer_token(request: Request) -> str | None:
     return bearer_from(request.headers)
@@ -30,7 +37,16 @@ async def require_api_token(request: Request) -> None:
     """
     expected = runtime_of(request).settings.api_token
     if expected is None:
-        return
+        # Open to this machine only: a request a proxy on it forwarded comes from somewhere else.
+        proxy = forwarded_by_proxy(request.headers)
+        if proxy is None:
+            return
+        await audit_refused(request, f"no API_TOKEN, and the request came through a proxy ({proxy})")
+        raise HTTPException(
+            status_code=401,
+            detail=f"API_TOKEN is not set, so the API answers this machine only; this request came "
+            f"through a proxy ({proxy}). Set API_TOKEN to use it from elsewhere.",
+        )
     given = bearer_token(request)
     if given is not None and hmac.compare_digest(given.encode(), expected.get_secret_value().encode()):
         return

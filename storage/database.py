@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import select
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 import peewee
 from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
@@ -64,13 +66,35 @@ class DatabaseUrlError(ValueError):
     """DATABASE_URL names a scheme or path we cannot open."""
 
 
+def redact_url(url: str) -> str:
+    """The URL as it may be shown (a log, a banner, an error): its password replaced by ***."""
+    parsed = urlparse(url)
+    if parsed.password is None:
+        return url
+    user = f"{parsed.username}:" if parsed.username else ":"
+    return parsed._replace(netloc=f"{user}***@{parsed.netloc.rpartition('@')[2]}").geturl()
+
+
+def _create_private(path: str) -> None:
+    """Create the SQLite file readable by its owner only (0600), if it is not there yet: it holds
+    the audit trail and every incident. SQLite gives its -wal and -shm files the same mode."""
+    if path != ":memory:" and not os.path.exists(path):
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+
+
 def open_database(url: str, *, pool_size: int = 20) -> peewee.Database:
     """Build (without connecting) the database named by a sqlite:/// or postgresql:// URL."""
     scheme = urlparse(url).scheme
+    shown = redact_url(url)
     if scheme == "sqlite":
         path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else ""
         if not path:
-            raise DatabaseUrlError(f"DATABASE_URL {url!r}: expected sqlite:///path/to/file.db")
+            raise DatabaseUrlError(f"DATABASE_URL {shown!r}: expected sqlite:///path/to/file.db")
+        try:
+            _create_private(path)
+        except OSError as exc:
+            raise DatabaseUrlError(f"DATABASE_URL {shown!r}: cannot create {path} ({exc.strerror})") from None
         # Pooled: a thread's next unit of work reuses a connection (and its pragmas) instead of opening one.
         return PooledSqliteDatabase(
             path,
@@ -82,18 +106,23 @@ def open_database(url: str, *, pool_size: int = 20) -> peewee.Database:
         )
     if scheme in {"postgres", "postgresql"}:
         parsed = urlparse(url)
+        try:
+            port = parsed.port or 5432
+        except ValueError:
+            raise DatabaseUrlError(f"DATABASE_URL {shown!r}: the port is not a number") from None
+        # The URL's parts are percent-encoded (a password with @ is written p%40ss): decoded here.
         return RecentlyCheckedPostgresPool(
-            parsed.path.lstrip("/"),
-            user=parsed.username,
-            password=parsed.password,
-            host=parsed.hostname,
-            port=parsed.port or 5432,
+            unquote(parsed.path.lstrip("/")),
+            user=unquote(parsed.username) if parsed.username else None,
+            password=unquote(parsed.password) if parsed.password else None,
+            host=unquote(parsed.hostname) if parsed.hostname else None,
+            port=port,
             max_connections=pool_size,
             stale_timeout=300,
             timeout=10,
         )
     raise DatabaseUrlError(
-        f"DATABASE_URL {url!r}: unsupported scheme {scheme!r} (use sqlite:///path or postgresql://...)"
+        f"DATABASE_URL {shown!r}: unsupported scheme {scheme!r} (use sqlite:///path or postgresql://...)"
     )
 
 

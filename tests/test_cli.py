@@ -205,3 +205,17 @@ def test_demo_runs_nothing_and_shows_decisions(workdir):
     )
     assert "[slack offline] would send to #audit (demo)" in result.stdout
     assert not (workdir / "bot.db").exists()  # a throw-away database
+
+
+def test_database_passwords_are_never_shown(workdir):
+    result = run_cli(workdir, "check", DATABASE_URL="postgresql://nobody:s3cret-pw@127.0.0.1:1/none")
+    assert "cannot connect" in result.stdout
+    assert "postgresql://nobody:***@127.0.0.1:1/none" in result.stdout
+    assert "s3cret-pw" not in result.stdout + result.stderr
+    bad = run_cli(workdir, "check", DATABASE_URL="mysql://ops:s3cret-pw@db/x")
+    assert "s3cret-pw" not in bad.stdout + bad.stderr
+
+
+def test_the_sqlite_file_is_created_readable_by_its_owner_only(workdir):
+    assert run_cli(workdir, "db", "upgrade").returncode == 0
+    assert (workdir / "bot.db").stat().st_mode & 0o777 == 0o600

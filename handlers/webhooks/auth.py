@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from fastapi import Request
 
-from handlers.auth import bearer_from, record_refusal
+from handlers.auth import bearer_from, forwarded_by_proxy, record_refusal
 from handlers.webhooks.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, matches
 from settings import Settings
 from storage import seen_signatures
@@ -46,7 +46,7 @@ def accepted_without_database(settings: Settings, delivery: Delivery) -> bool:
     bearer token. Anything else (a signature, a refusal) goes through `check_delivery`."""
     token = settings.webhook_token
     if token is None and settings.webhook_secret is None:
-        return True
+        return forwarded_by_proxy(delivery.headers) is None
     given_token = bearer_from(delivery.headers)
     return (
         token is not None
@@ -59,7 +59,11 @@ def check_delivery(settings: Settings, delivery: Delivery) -> str:
     """How the delivery authenticated ('bearer', 'signature', or 'open' when no auth is configured)."""
     token, secret = settings.webhook_token, settings.webhook_secret
     if token is None and secret is None:
-        return "open"  # only possible on loopback: settings refuse a public bind without auth
+        # Only possible on loopback (settings refuse a public bind without auth): this machine's.
+        proxy = forwarded_by_proxy(delivery.headers)
+        if proxy is not None:
+            raise WebhookRefused(f"no WEBHOOK_TOKEN or WEBHOOK_SECRET, and it came through a proxy ({proxy})")
+        return "open"
     given_token = bearer_from(delivery.headers)
     if token is not None and given_token is not None:
         if hmac.compare_digest(given_token.encode(), token.get_secret_value().encode()):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -192,3 +193,16 @@ def test_a_wait_is_stopped_by_its_stop():
     stop.set()
     outcome = prepare(Action.model_validate({"wait": "1h"}), VALUES).run(1, stop)
     assert (outcome.ok, outcome.stopped) == (False, True)
+
+
+def test_a_command_runs_in_an_empty_directory_of_its_own(tmp_path):
+    _, outcome = run(
+        {"command": [sys.executable, "-c", "import os; print(os.getcwd()); print(os.listdir('.'))"]}
+    )
+    assert outcome.ok
+    where, listing = outcome.output.splitlines()
+    assert listing == "[]"
+    assert where != os.getcwd()  # not the bot's directory, where .env and the database live
+    assert not os.path.exists(where)  # removed after the attempt
+    chosen = prepare(Action.model_validate({"command": ["pwd"]}), VALUES, workdir=str(tmp_path))
+    assert chosen.run(5, NO_CANCEL).output.strip() == str(tmp_path)

@@ -553,3 +553,19 @@ def test_a_deeply_nested_body_is_a_422_naming_the_body(api):
     )
     assert response.status_code == 422
     assert field_errors(response) == {"body": "invalid JSON: nested too deeply"}
+
+
+def test_without_api_token_a_request_through_a_proxy_is_refused(served):
+    app = served(SIMPLE)  # no API_TOKEN, no webhook auth: open to this machine only
+    with app.client() as client:
+        for header in ("X-Forwarded-For", "Forwarded", "X-Real-IP"):
+            response = client.post("/api/v1/config/kill-switch/deactivate", headers={header: "203.0.113.9"})
+            assert response.status_code == 401, header
+            assert "came through a proxy" in response.json()["error"]
+        hook = client.post(
+            "/webhooks/incidents", json=incident_body(), headers={"X-Forwarded-For": "203.0.113.9"}
+        )
+        assert hook.status_code == 401
+        assert client.post("/api/v1/config/kill-switch/deactivate").status_code == 200  # from this machine
+        refused = client.get("/api/v1/audit", params={"action": "request_refused"}).json()
+        assert len(refused) == 4

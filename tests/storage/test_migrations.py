@@ -115,3 +115,15 @@ def test_the_database_refuses_two_active_runs_of_one_incident(database_url):
     with write_transaction():
         Run.update(status="resolved").where(Run.id == first.id).execute()
         Run.create(status="queued", **fields)  # a finished run does not block a new one
+
+
+def test_a_percent_encoded_database_password_reaches_the_driver_decoded():
+    database = open_database("postgresql://ops%40eu:p%40ss%2Fw0rd@db.internal:6432/auto%2Dresolve")
+    params = database.connect_params
+    assert (params["user"], params["password"], params["host"], params["port"]) == (
+        "ops@eu",
+        "p@ss/w0rd",
+        "db.internal",
+        6432,
+    )
+    assert database.database == "auto-resolve"

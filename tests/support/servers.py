@@ -13,6 +13,7 @@ import httpx
 import uvicorn
 
 from handlers.app import create_app
+from handlers.http_server import server_options
 from runtime import Runtime
 
 
@@ -159,7 +160,9 @@ def serve_app(runtime: Runtime) -> ServedApp:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(runtime), log_level="warning", lifespan="on")
+    config = uvicorn.Config(
+        create_app(runtime), log_level="warning", lifespan="on", **server_options(runtime.settings)
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -23,6 +23,7 @@ from engine.scheduling import every
 from engine.service import ResolutionService
 from engine.worker import RunWorker, instance_id
 from handlers.metrics import Metrics
+from handlers.refusals import RefusalLog
 from handlers.slack.bolt_app import build_bolt_app, web_client
 from handlers.slack.delivery import SlackDelivery
 from handlers.slack.notifier import SlackNotifier
@@ -66,6 +67,7 @@ class Runtime:
     metrics: Metrics
     decisions: DecisionQueue
     slack: SlackRuntime | None = None
+    refusals: RefusalLog = field(default_factory=RefusalLog)  # unauthenticated refusals, collapsed
 
     def start(self) -> None:
         self.worker.start()
@@ -103,6 +105,7 @@ class Runtime:
             # Jobs in flight (a delivery tick, sealing) finish first: they are short (Slack calls
             # time out after 10 s), and one cut off mid-statement could outlive the database.
             self.scheduler.shutdown(wait=True)
+        self.refusals.flush(everything=True)  # the counts of refusals still being collapsed
         if self.slack is not None:
             self.slack.delivery.close()
             self.slack.client.close()

@@ -33,14 +33,10 @@ def load_settings() -> Settings:
 
 
 def configure_logging(level: str, json_format: bool = False) -> None:
-    from cli.logs import JsonFormatter
+    from cli.logs import JsonFormatter, TextFormatter
 
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        JsonFormatter()
-        if json_format
-        else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    )
+    handler.setFormatter(JsonFormatter() if json_format else TextFormatter())
     logging.basicConfig(level=level, handlers=[handler], force=True)
     quieter = max(logging.WARNING, logging.getLevelName(level))
     for noisy in ("apscheduler", "httpx"):  # one line per job run or step request is too much

@@ -8,9 +8,7 @@ from collections.abc import Mapping
 import anyio
 from fastapi import HTTPException, Request
 
-from engine.audit_actions import AuditAction
 from handlers.deps import runtime_of
-from storage import audit
 
 FORWARDING_HEADERS = ("forwarded", "x-forwarded-for", "x-real-ip", "x-forwarded-host")
 
@@ -65,15 +63,4 @@ async def audit_refused(request: Request, reason: str) -> None:
         "path": request.url.path,
         "client": request.client.host if request.client else None,
     }
-    await anyio.to_thread.run_sync(record_refusal, reason, details)
-
-
-def record_refusal(reason: str, details: dict[str, object], actor: str = "unauthenticated") -> None:
-    """The `request_refused` audit row every refusal writes, whichever face refused."""
-    audit.record(
-        action=AuditAction.REQUEST_REFUSED,
-        actor=actor,
-        success=False,
-        error_message=reason,
-        details=details,
-    )
+    await anyio.to_thread.run_sync(runtime_of(request).refusals.record, reason, details)

@@ -135,3 +135,36 @@ def test_db_upgrade_and_help(bot_dir):
     help_text = run_cli(bot_dir, "--help").stdout
     assert "serve" in help_text
     assert "db upgrade" in help_text
+
+
+def test_forged_requests_cannot_write_lines_or_escapes_into_the_log(bot_dir):
+    bot = BotProcess(
+        bot_dir,
+        bot_env(bot_dir, LOG_LEVEL="INFO", SLACK_BOT_TOKEN="xoxb-test", SLACK_SIGNING_SECRET="s3cret"),
+        token=TOKEN,
+    )
+    forged = "x\n2026-12-01 09:00:00,000 ERROR root: FORGED LINE \x1b[31mred"
+    try:
+        bot.client.get("/api/v1/incidents/%0A2026-12-01%2009:00:00,000%20ERROR%20root:%20FORGED%1b[31m")
+        bot.client.post(
+            "/slack/events",
+            content=forged.encode(),
+            headers={"X-Slack-Request-Timestamp": "1", "X-Slack-Signature": "v0=00"},
+        )
+        bot.client.post(
+            "/webhooks/incidents", content=forged.encode(), headers={"Authorization": "Bearer no"}
+        )
+    finally:
+        output = bot.stop()
+    assert "FORGED LINE" not in output  # a refused body is not logged (Bolt logged it whole at INFO)
+    assert "\x1b" not in output
+    assert '"GET /api/v1/incidents/%0A2026-12-01' in output  # the access log has the path, quoted
+
+
+def test_log_lines_escape_control_characters():
+    import logging
+
+    from cli.logs import TextFormatter
+
+    record = logging.LogRecord("x", logging.WARNING, __file__, 1, "refused %s", ("a\nFAKE \x1b[31m",), None)
+    assert TextFormatter().format(record).endswith("x: refused a\\nFAKE \\x1b[31m")

@@ -15,7 +15,7 @@ from urllib.parse import parse_qs
 
 from slack_bolt import BoltResponse
 
-from handlers.auth import record_refusal
+from handlers.refusals import write_refusal
 
 STRING = (str, "a string")
 OBJECT = (Mapping, "an object")
@@ -77,7 +77,7 @@ def kind_of(body: Any) -> str | None:
 
 
 def audit_malformed(problem: str, kind: str | None) -> None:
-    record_refusal(f"malformed Slack request: {problem}", {"type": kind}, actor="slack")
+    write_refusal(f"malformed Slack request: {problem}", {"type": kind}, actor="slack")  # signed: not a flood
 
 
 def refuse(problem: str, kind: str | None) -> BoltResponse:

@@ -11,7 +11,8 @@ from datetime import timedelta
 
 from fastapi import Request
 
-from handlers.auth import bearer_from, forwarded_by_proxy, record_refusal
+from handlers.auth import bearer_from, forwarded_by_proxy
+from handlers.refusals import RefusalLog
 from handlers.webhooks.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, matches
 from settings import Settings
 from storage import seen_signatures
@@ -86,11 +87,11 @@ def check_delivery(settings: Settings, delivery: Delivery) -> str:
     return "signature"
 
 
-def audit_refusal(delivery: Delivery, reason: str) -> None:
+def audit_refusal(refusals: RefusalLog, delivery: Delivery, reason: str) -> None:
     """Audit a refused delivery: where from and why, never the body."""
     details: dict[str, object] = {
         "path": delivery.path,
         "client": delivery.client,
         "user_agent": delivery.headers.get("user-agent"),
     }
-    record_refusal(reason, details, actor="webhook")
+    refusals.record(reason, details, actor="webhook")

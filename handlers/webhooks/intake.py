@@ -72,7 +72,7 @@ def refusal(runtime: Runtime, delivery: Delivery) -> JSONResponse | None:
     try:
         check_delivery(runtime.settings, delivery)
     except WebhookRefused as exc:
-        audit_refusal(delivery, str(exc))
+        audit_refusal(runtime.refusals, delivery, str(exc))
         return error_response(401, f"Webhook refused: {exc}", headers={"WWW-Authenticate": "Bearer"})
     return None
 

@@ -50,9 +50,25 @@ def test_unsigned_and_tampered_requests_are_refused(bot):
         headers={**signed, "Content-Type": "application/x-www-form-urlencoded"},
     )
     assert response.status_code == 401
-    refusals = bot.audit(action="request_refused")
-    assert [r["details"]["path"] for r in refusals] == ["/slack/events", "/slack/events"]
-    assert all("signature" in r["error_message"] for r in refusals)
+    # Refused twice from one address for one reason within a minute: one row, then one with the count.
+    [first] = bot.audit(action="request_refused")
+    assert (first["details"]["path"], first["error_message"]) == (
+        "/slack/events",
+        "Slack request with a missing, bad or stale signature",
+    )
+    assert bot.app.runtime.refusals.flush(everything=True) == 1
+    [counted, _] = bot.audit(action="request_refused")
+    assert counted["details"]["repeats"] == 1
+
+
+def test_a_flood_of_forged_requests_writes_two_audit_rows_not_three_hundred(bot):
+    body = status_command(bot)
+    headers = {**signed_headers(body, secret="forged"), "Content-Type": "application/x-www-form-urlencoded"}
+    for _ in range(300):
+        assert bot.http.post("/slack/events", content=body, headers=headers).status_code == 401
+    bot.app.runtime.refusals.flush(everything=True)  # what the periodic job does once the minute is over
+    rows = bot.audit(action="request_refused")
+    assert [r["details"].get("repeats") for r in rows] == [299, None]  # newest first
 
 
 @pytest.mark.parametrize("timestamp", [b"abc", b"", "\u00b2".encode(), b"1" * 4301, b"12.5"])

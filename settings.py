@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlparse
@@ -13,6 +14,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from engine.incident import SLACK_USER_ID
 
 LOOPBACK_NAMES = {"localhost", "ip6-localhost"}
+
+
+API_TOKEN_NAME = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 
 
 def is_loopback(host: str) -> bool:
@@ -44,6 +48,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=3000, ge=1, le=65535)
     api_token: SecretStr | None = None
+    # Named API tokens, `name:token,name:token`: the name is who acts in the audit trail.
+    api_tokens: Annotated[dict[str, SecretStr], NoDecode] = Field(default_factory=dict)
     webhook_token: SecretStr | None = None
     webhook_secret: SecretStr | None = None
     result_webhook_url: str | None = None
@@ -128,6 +134,30 @@ class Settings(BaseSettings):
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
         return level
 
+    @field_validator("api_tokens", mode="before")
+    @classmethod
+    def _named_tokens(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        named: dict[str, str] = {}
+        for entry in (part.strip() for part in value.split(",")):
+            if not entry:
+                continue
+            name, colon, token = entry.partition(":")
+            if not colon or not API_TOKEN_NAME.match(name) or not token.strip():
+                raise ValueError("expected name:token,name:token (names: letters, digits, - and _)")
+            if name in named:
+                raise ValueError(f"the name {name!r} is given twice")
+            named[name] = token.strip()
+        if len(set(named.values())) != len(named):
+            raise ValueError("two names share one token: each caller needs its own")
+        return named
+
+    def api_credentials(self) -> dict[str, SecretStr]:
+        """Every API token by the name that acts with it (API_TOKEN's is `api`)."""
+        unnamed = {"api": self.api_token} if self.api_token is not None else {}
+        return {**unnamed, **{f"api:{name}": token for name, token in self.api_tokens.items()}}
+
     @field_validator("command_workdir")
     @classmethod
     def _existing_directory(cls, value: Path | None) -> Path | None:
@@ -152,8 +182,8 @@ class Settings(BaseSettings):
         if is_loopback(self.host):
             return self
         missing = []
-        if self.api_token is None:
-            missing.append("API_TOKEN")
+        if self.api_token is None and not self.api_tokens:
+            missing.append("API_TOKEN (or API_TOKENS)")
         if self.webhook_token is None and self.webhook_secret is None:
             missing.append("WEBHOOK_TOKEN or WEBHOOK_SECRET")
         if missing:

@@ -125,7 +125,7 @@ def check(settings: Settings | None, args: argparse.Namespace) -> int:
     report.ok(f"settings: HTTP on {settings.host}:{settings.port}")
     if not is_loopback(settings.host):
         report.ok("HTTP: bound beyond loopback with API and webhook authentication set")
-    elif settings.api_token is None:
+    elif not settings.api_credentials():
         report.warn(
             "API_TOKEN is not set: the REST API is open to anyone on this machine; requests through a "
             "reverse proxy (X-Forwarded-For, Forwarded) are refused, so set it before putting one in front"

@@ -36,14 +36,14 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
         f"API docs: {base}/docs   health: {base}/health   metrics: {base}/metrics",
         flush=True,
     )
-    if settings.api_token is None:
+    if not settings.api_credentials():
         print(
             "API_TOKEN is not set: the REST API answers this machine only, and refuses requests "
             "that came through a proxy (X-Forwarded-For, Forwarded). Set it before putting a proxy in front.",
             flush=True,
         )
     if settings.offline:
-        auth = ' -H "Authorization: Bearer $API_TOKEN"' if settings.api_token else ""
+        auth = ' -H "Authorization: Bearer $API_TOKEN"' if settings.api_credentials() else ""
         print(
             "Try it: send a sample incident, then read its audit trail:\n"
             f"  curl -s -X POST {base}/api/v1/incidents/INC-1/auto-resolve{auth} "

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from engine.configuration import ConfigurationService, kill_switch_state
 from engine.incident import CATEGORY_PATTERN
 from engine.text import Line, Prose
-from handlers.auth import require_api_token
+from handlers.auth import api_caller, require_api_token
 from handlers.deps import runtime_of
 from handlers.errors import documented_errors
 from handlers.schemas import (
@@ -19,7 +19,7 @@ from handlers.schemas import (
     KillSwitchRequest,
 )
 from handlers.views import category_view, kill_switch_view
-from storage import config_store
+from storage import audit, config_store
 from storage.database import unit_of_work
 
 router = APIRouter(
@@ -28,7 +28,13 @@ router = APIRouter(
     dependencies=[Depends(require_api_token)],
     responses=documented_errors(401, 422),
 )
-Actor = Annotated[Line, Query(max_length=320, description="Who is asking (recorded in the audit trail)")]
+OnBehalfOf = Annotated[
+    Line | None,
+    Query(
+        max_length=320,
+        description="On whose behalf (recorded as on_behalf_of; who acts is the API token's name)",
+    ),
+]
 
 
 def current_config(configuration: ConfigurationService) -> AutoResolutionConfig:
@@ -54,7 +60,7 @@ def get_configuration(request: Request) -> AutoResolutionConfig:
 
 @router.put("", response_model=AutoResolutionConfig)
 def update_configuration(
-    request: Request, update_request: ConfigUpdateRequest, actor: Actor = "api-user"
+    request: Request, update_request: ConfigUpdateRequest, actor: OnBehalfOf = None
 ) -> AutoResolutionConfig:
     """Change global settings and/or one category (a new category name adds it).
 
@@ -62,7 +68,8 @@ def update_configuration(
     """
     configuration = runtime_of(request).configuration
     changes = update_request.model_dump(exclude_unset=True, exclude={"global_enabled", "category_config"})
-    with unit_of_work():
+    behalf, actor = actor, api_caller(request)
+    with unit_of_work(), audit.acting_for(behalf):
         if changes:
             configuration.update_global(actor=actor, changes=changes)
         if update_request.category_config is not None:
@@ -93,19 +100,20 @@ def get_category_config(
 
 def _kill_switch_args(
     body: KillSwitchRequest | None, actor: str | None, reason: str | None, duration: str | None
-) -> tuple[str, str | None, str | None]:
-    """Query parameters (the seed's way) or a JSON body; the query wins where both are given.
-    The duration stays text: the engine reads it, as for every face."""
+) -> tuple[str | None, str | None, str | None]:
+    """On whose behalf, why and for how long: query parameters (the seed's way) or a JSON body;
+    the query wins where both are given. The duration stays text: the engine reads it, as for
+    every face."""
     body = body or KillSwitchRequest()
     raw_duration = duration if duration is not None else body.duration
-    return (actor or body.actor or "api-user", reason if reason is not None else body.reason, raw_duration)
+    return (actor or body.actor, reason if reason is not None else body.reason, raw_duration)
 
 
 @router.post("/kill-switch/activate", response_model=AutoResolutionConfig)
 def activate_kill_switch(
     request: Request,
     body: Annotated[KillSwitchRequest | None, Body()] = None,
-    actor: Annotated[Line | None, Query(max_length=320)] = None,
+    actor: OnBehalfOf = None,
     reason: Annotated[Prose | None, Query(max_length=1000)] = None,
     duration: Annotated[
         Line | None, Query(max_length=100, description="e.g. 30m; off by itself afterwards (at most 30 days)")
@@ -116,11 +124,11 @@ def activate_kill_switch(
     While it is on, this keeps it on longer (a later end, or none) and adds the reason; it never
     ends it sooner (deactivate for that). A duration is capped at 30 days; an unreadable one is a 422.
     """
-    who, why, span = _kill_switch_args(body, actor, reason, duration)
+    behalf, why, span = _kill_switch_args(body, actor, reason, duration)
     configuration = runtime_of(request).configuration
-    with unit_of_work():
+    with unit_of_work(), audit.acting_for(behalf):
         change = configuration.activate_kill_switch(
-            actor=who, reason=why or "Emergency activation", duration=span
+            actor=api_caller(request), reason=why or "Emergency activation", duration=span
         )
     answer = current_config(configuration)
     answer.notes = list(change.notes)
@@ -131,12 +139,12 @@ def activate_kill_switch(
 def deactivate_kill_switch(
     request: Request,
     body: Annotated[KillSwitchRequest | None, Body()] = None,
-    actor: Annotated[Line | None, Query(max_length=320)] = None,
+    actor: OnBehalfOf = None,
     reason: Annotated[Prose | None, Query(max_length=1000)] = None,
 ) -> AutoResolutionConfig:
     """Let automation run again."""
-    who, why, _ = _kill_switch_args(body, actor, reason, None)
+    behalf, why, _ = _kill_switch_args(body, actor, reason, None)
     configuration = runtime_of(request).configuration
-    with unit_of_work():
-        configuration.deactivate_kill_switch(actor=who, reason=why)
+    with unit_of_work(), audit.acting_for(behalf):
+        configuration.deactivate_kill_switch(actor=api_caller(request), reason=why)
     return current_config(configuration)

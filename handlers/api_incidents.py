@@ -13,13 +13,13 @@ from engine.errors import InvalidInput
 from engine.incident import INCIDENT_ID_PATTERN, IncidentIn
 from engine.service import Submission
 from engine.text import Line
-from handlers.auth import require_api_token
+from handlers.auth import api_caller, require_api_token
 from handlers.deps import runtime_of
 from handlers.errors import documented_errors, error_response
 from handlers.schemas import IncidentDetail, IncidentResolutionResponse
 from handlers.views import incident_detail, step_view
 from runtime import Runtime
-from storage import runs
+from storage import audit, runs
 from storage.database import unit_of_work
 
 router = APIRouter(
@@ -82,7 +82,9 @@ async def auto_resolve_incident(
     incident_id: IncidentPath,
     incident: IncidentIn,
     force: Annotated[bool, Query(description="Run even below the confidence threshold")] = False,
-    actor: Annotated[Line, Query(max_length=320)] = "api-user",
+    actor: Annotated[
+        Line | None, Query(max_length=320, description="On whose behalf (recorded as on_behalf_of)")
+    ] = None,
 ) -> JSONResponse:
     """Decide on the incident and, if it passes the gates, run its runbook.
 
@@ -93,9 +95,13 @@ async def auto_resolve_incident(
         message = f"incident_id: the path says {incident_id!r}, the body says {incident.incident_id!r}"
         return error_response(400, message, [{"field": "incident_id", "message": "does not match the path"}])
     runtime = runtime_of(request)
-    submission = await anyio.to_thread.run_sync(
-        lambda: runtime.resolution.submit(incident, actor=actor, force=force, by_person=True)
-    )
+    caller = api_caller(request)
+
+    def submit() -> Submission:
+        with audit.acting_for(actor):
+            return runtime.resolution.submit(incident, actor=caller, force=force, by_person=True)
+
+    submission = await anyio.to_thread.run_sync(submit)
     status, body = await anyio.to_thread.run_sync(
         _outcome, runtime, submission, runtime.settings.auto_resolve_wait_seconds, limiter=_waiters
     )
@@ -106,7 +112,9 @@ async def auto_resolve_incident(
 async def batch_auto_resolve(
     request: Request,
     incidents: Annotated[list[IncidentIn], Body(max_length=MAX_BATCH)],
-    actor: Annotated[Line, Query(max_length=320)] = "api-user",
+    actor: Annotated[
+        Line | None, Query(max_length=320, description="On whose behalf (recorded as on_behalf_of)")
+    ] = None,
 ) -> list[IncidentResolutionResponse]:
     """Decide on each incident in order; wait for the runs together within the same bounded wait."""
     runtime = runtime_of(request)
@@ -121,8 +129,13 @@ async def batch_auto_resolve(
             runtime.resolution.check_category, incident.category, f"[{index}].category"
         )
 
+    caller = api_caller(request)
+
     def submit_all() -> list[Submission]:
-        return [runtime.resolution.submit(incident, actor=actor, by_person=True) for incident in incidents]
+        with audit.acting_for(actor):
+            return [
+                runtime.resolution.submit(incident, actor=caller, by_person=True) for incident in incidents
+            ]
 
     submissions = await anyio.to_thread.run_sync(submit_all)
     deadline = time.monotonic() + runtime.settings.auto_resolve_wait_seconds

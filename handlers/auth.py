@@ -28,13 +28,18 @@ def bearer_from(headers: Mapping[str, str]) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
+OPEN_CALLER = "api-user"  # with no API token set: a caller on this machine, named by nothing
+
+
 async def require_api_token(request: Request) -> None:
-    """Refuse the request unless it carries API_TOKEN; open only when no token is set (loopback).
+    """Refuse the request unless it carries one of the API tokens (API_TOKEN, API_TOKENS); open
+    only when none is set (loopback). The token's name is who acts: `api_caller(request)`.
 
     Async, so the common case costs no thread hop; only a refusal touches the database.
     """
-    expected = runtime_of(request).settings.api_token
-    if expected is None:
+    credentials = runtime_of(request).settings.api_credentials()
+    request.state.api_caller = OPEN_CALLER
+    if not credentials:
         # Open to this machine only: a request a proxy on it forwarded comes from somewhere else.
         proxy = forwarded_by_proxy(request.headers)
         if proxy is None:
@@ -46,14 +51,23 @@ async def require_api_token(request: Request) -> None:
             f"through a proxy ({proxy}). Set API_TOKEN to use it from elsewhere.",
         )
     given = bearer_token(request)
-    if given is not None and hmac.compare_digest(given.encode(), expected.get_secret_value().encode()):
-        return
+    if given is not None:
+        for name, expected in credentials.items():  # every one compared: no early answer to time
+            if hmac.compare_digest(given.encode(), expected.get_secret_value().encode()):
+                request.state.api_caller = name
+        if request.state.api_caller != OPEN_CALLER:
+            return
     await audit_refused(request, "missing bearer token" if given is None else "wrong bearer token")
     raise HTTPException(
         status_code=401,
         detail="Missing or invalid bearer token (Authorization: Bearer <API_TOKEN>)",
         headers={"WWW-Authenticate": "Bearer"},
     )
+
+
+def api_caller(request: Request) -> str:
+    """Who is acting, by the credential that authenticated the request (`api`, `api:<name>`)."""
+    return str(getattr(request.state, "api_caller", OPEN_CALLER))
 
 
 async def audit_refused(request: Request, reason: str) -> None:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
@@ -10,6 +13,20 @@ from storage import statements
 from storage.database import db, write_transaction
 from storage.fields import utcnow
 from storage.models import AuditEntry
+
+# Whom an API caller said it acts for (`?actor=`): recorded on the rows written meanwhile, never as
+# the acting identity (that is the credential's name).
+on_behalf_of: ContextVar[str | None] = ContextVar("on_behalf_of", default=None)
+
+
+@contextmanager
+def acting_for(person: str | None) -> Iterator[None]:
+    """Within this block (this thread), audit rows note that they were written for `person`."""
+    token = on_behalf_of.set(person or None)
+    try:
+        yield
+    finally:
+        on_behalf_of.reset(token)
 
 
 def record(
@@ -24,6 +41,9 @@ def record(
     run_id: int | None = None,
 ) -> None:
     """Append one audit row (in the caller's transaction, if any; see `statements.append`)."""
+    behalf = on_behalf_of.get()
+    if behalf is not None:
+        details = {**(details or {}), "on_behalf_of": behalf}
     with write_transaction():
         statements.append(
             AuditEntry,

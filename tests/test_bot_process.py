@@ -98,7 +98,7 @@ def test_binding_beyond_loopback_without_auth_is_refused(bot_dir):
     result = run_cli(bot_dir, "serve", HOST="0.0.0.0", API_TOKEN="")
     assert result.returncode == 2
     assert "HOST=0.0.0.0 accepts connections from other machines" in result.stderr
-    assert "API_TOKEN and WEBHOOK_TOKEN or WEBHOOK_SECRET must be set" in result.stderr
+    assert "API_TOKEN (or API_TOKENS) and WEBHOOK_TOKEN or WEBHOOK_SECRET must be set" in result.stderr
 
 
 @pytest.mark.parametrize(

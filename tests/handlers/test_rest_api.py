@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from handlers.schemas import ErrorBody
+from settings import Settings
 from tests.support.factories import incident_body
 from tests.support.servers import ServedApp
 
@@ -344,8 +345,9 @@ def test_config_reads_and_updates_with_audit(api):
     assert updated["category_configs"]["database"]["confidence_threshold"] == 0.8
     assert updated["max_concurrent_resolutions"] == 4
     assert api.get("/api/v1/config/category/database").json()["approval_floor"] == 0.7
-    changes = api.get("/api/v1/audit", params={"action": "config_updated", "actor": "U0ADMIN"}).json()
+    changes = api.get("/api/v1/audit", params={"action": "config_updated", "actor": "api"}).json()
     assert len(changes) == 2
+    assert {c["details"]["on_behalf_of"] for c in changes} == {"U0ADMIN"}  # said, not the acting identity
     category_change = next(c for c in changes if c["details"].get("category") == "database")
     assert category_change["details"]["before"]["confidence_threshold"] == 0.9
     assert category_change["details"]["after"]["confidence_threshold"] == 0.8
@@ -440,10 +442,11 @@ def test_kill_switch_activate_and_deactivate(api):
     ).json()
     assert off["global_enabled"] is True
     rows = api.get("/api/v1/audit", params={"action": "kill_switch_activated"}).json()
-    assert [(r["actor"], r["details"]["reason"]) for r in rows] == [("U0ONCALL", "runbooks misbehaving")]
-    assert (
-        api.get("/api/v1/audit", params={"action": "kill_switch_deactivated"}).json()[0]["actor"] == "U0ADMIN"
-    )
+    assert [(r["actor"], r["details"]["reason"], r["details"]["on_behalf_of"]) for r in rows] == [
+        ("api", "runbooks misbehaving", "U0ONCALL")
+    ]
+    [deactivated] = api.get("/api/v1/audit", params={"action": "kill_switch_deactivated"}).json()
+    assert (deactivated["actor"], deactivated["details"]["on_behalf_of"]) == ("api", "U0ADMIN")
 
 
 def test_kill_switch_with_a_duration_and_bad_duration(api):
@@ -469,7 +472,7 @@ def test_activating_again_never_shortens_the_kill_switch(api):
         "/api/v1/config/kill-switch/activate", params={"duration": "1s", "reason": "test"}
     ).json()
     assert again["kill_switch"]["until"] is None
-    assert again["kill_switch"]["reason"] == "incident review; test (api-user)"
+    assert again["kill_switch"]["reason"] == "incident review; test (api)"
     assert again["notes"] == ["it stays on with no end: only an admin may end it"]
     response = api.post("/api/v1/config/kill-switch/activate", params={"duration": "0s"})
     assert field_errors(response)["duration"].startswith("must be longer than 0s")
@@ -569,3 +572,33 @@ def test_without_api_token_a_request_through_a_proxy_is_refused(served):
         assert client.post("/api/v1/config/kill-switch/deactivate").status_code == 200  # from this machine
         refused = client.get("/api/v1/audit", params={"action": "request_refused"}).json()
         assert len(refused) == 4
+
+
+def test_the_credential_names_who_acts_and_actor_is_only_on_whose_behalf(served):
+    app = served(SIMPLE, api_token=TOKEN, api_tokens="ops:ops-token-1,ci:ci-token-2")
+    with app.client("ops-token-1") as ops, app.client("ci-token-2") as ci, app.client(TOKEN) as unnamed:
+        assert ops.post("/api/v1/config/kill-switch/activate", params={"actor": "U0ADMIN"}).status_code == 200
+        assert ci.post("/api/v1/config/kill-switch/deactivate", json={"actor": "U0ADMIN"}).status_code == 200
+        on = unnamed.get("/api/v1/audit", params={"action": "kill_switch_activated"}).json()
+        off = unnamed.get("/api/v1/audit", params={"action": "kill_switch_deactivated"}).json()
+        assert [(r["actor"], r["details"]["on_behalf_of"]) for r in on + off] == [
+            ("api:ops", "U0ADMIN"),
+            ("api:ci", "U0ADMIN"),
+        ]
+        assert unnamed.get("/api/v1/config").json()["kill_switch"]["actor"] == "api:ci"
+    with app.client("not-a-token") as stranger:
+        assert stranger.get("/api/v1/config").status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("ops", "expected name:token"),
+        ("ops:a,ops:b", "the name 'ops' is given twice"),
+        ("ops:same,ci:same", "two names share one token"),
+        ("bad name:x", "expected name:token"),
+    ],
+)
+def test_api_tokens_that_cannot_work_are_refused(value, message):
+    with pytest.raises(ValueError, match=message):
+        Settings(api_tokens=value)  # type: ignore[arg-type]

@@ -601,4 +601,4 @@ def test_the_credential_names_who_acts_and_actor_is_only_on_whose_behalf(served)
 )
 def test_api_tokens_that_cannot_work_are_refused(value, message):
     with pytest.raises(ValueError, match=message):
-        Settings(api_tokens=value)  # type: ignore[arg-type]
+        Settings(api_tokens=value)

@@ -31,6 +31,7 @@ from handlers.slack.services import SlackServices
 from handlers.slack.socket_mode import SocketModeConnection
 from handlers.slack.web_client import KeepAliveWebClient
 from handlers.webhooks.delivery import WebhookDelivery
+from handlers.webhooks.destinations import CallbackPolicy
 from handlers.webhooks.results import ResultCallbacks
 from settings import Settings
 from storage import audit_chain, migrations, outbox, seen_signatures
@@ -68,6 +69,7 @@ class Runtime:
     decisions: DecisionQueue
     slack: SlackRuntime | None = None
     refusals: RefusalLog = field(default_factory=RefusalLog)  # unauthenticated refusals, collapsed
+    callback_policy: CallbackPolicy = field(default_factory=CallbackPolicy)  # where callbacks may go
 
     def start(self) -> None:
         self.worker.start()
@@ -140,6 +142,7 @@ def build_runtime(settings: Settings, *, notifier: Notifier | None = None) -> Ru
     metrics = Metrics(catalog=lambda: catalog)
     everyone = FanOut(notifier, ResultCallbacks(settings.result_webhook_url, settings.public_url), metrics)
     authorizer = Authorizer(admins=settings.admin_users, killswitch_anyone=settings.killswitch_anyone)
+    callback_policy = CallbackPolicy(allowed=tuple(settings.callback_allowed_hosts))
     configuration = ConfigurationService(everyone)
     resolution = ResolutionService(
         catalog=lambda: catalog,
@@ -203,7 +206,10 @@ def build_runtime(settings: Settings, *, notifier: Notifier | None = None) -> Ru
             owner=owner,
             secret=settings.webhook_secret.get_secret_value() if settings.webhook_secret else None,
             on_give_up=_give_up,
+            policy=callback_policy,
+            trusted_url=settings.result_webhook_url,
         ),
+        callback_policy=callback_policy,
         metrics=metrics,
         decisions=DecisionQueue(resolution),
         slack=slack,

@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=3000, ge=1, le=65535)
     api_token: SecretStr | None = None
+    # Hosts (patterns) and address ranges a callback_url may reach although they are inside.
+    callback_allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # Named API tokens, `name:token,name:token`: the name is who acts in the audit trail.
     api_tokens: Annotated[dict[str, SecretStr], NoDecode] = Field(default_factory=dict)
     webhook_token: SecretStr | None = None
@@ -133,6 +135,13 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
         return level
+
+    @field_validator("callback_allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        return (
+            [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
+        )
 
     @field_validator("api_tokens", mode="before")
     @classmethod

@@ -18,6 +18,7 @@ from handlers.deps import runtime_of
 from handlers.errors import documented_errors, error_response
 from handlers.schemas import IncidentDetail, IncidentResolutionResponse
 from handlers.views import incident_detail, step_view
+from handlers.webhooks.intake import check_callback
 from runtime import Runtime
 from storage import audit, runs
 from storage.database import unit_of_work
@@ -95,6 +96,7 @@ async def auto_resolve_incident(
         message = f"incident_id: the path says {incident_id!r}, the body says {incident.incident_id!r}"
         return error_response(400, message, [{"field": "incident_id", "message": "does not match the path"}])
     runtime = runtime_of(request)
+    check_callback(incident, runtime.callback_policy)
     caller = api_caller(request)
 
     def submit() -> Submission:
@@ -125,6 +127,10 @@ async def batch_auto_resolve(
                 f"[{index}].incident_id", f"{incident.incident_id!r} appears twice in the batch"
             )
         seen.add(incident.incident_id)
+        try:
+            check_callback(incident, runtime.callback_policy)
+        except InvalidInput as exc:
+            raise InvalidInput(f"[{index}].{exc.field}", exc.message) from None
         await anyio.to_thread.run_sync(
             runtime.resolution.check_category, incident.category, f"[{index}].category"
         )

@@ -1,20 +1,49 @@
-"""What the Slack and webhook deliveries share: the retry schedule and holding the job lease."""
+"""What the Slack and webhook deliveries share: the retry schedule, holding the job lease, and
+delivering each lane (a channel, a DM, a callback URL) on its own thread, so that one lane's
+trouble (a receiver that hangs, fails or says wait) never delays another."""
 
 from __future__ import annotations
 
+import email.utils
+import logging
 import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 
-from storage import leases
+from storage import leases, outbox
+from storage.models import OutboxMessage
+
+log = logging.getLogger(__name__)
 
 MAX_BACKOFF_SECONDS = 300.0
+MAX_RETRY_AFTER_SECONDS = 3600.0  # a receiver may ask to wait, not for ever (or past datetime's end)
 
 
 def retry_delay(attempts: int) -> float:
     """Seconds before the next try after `attempts` failures: 1, 2, 4... up to five minutes."""
     return min(2.0**attempts, MAX_BACKOFF_SECONDS)
+
+
+def retry_after_seconds(value: object, *, default: float) -> float:
+    """How long a `Retry-After` header says to wait (seconds or an HTTP date), within 0 and
+    MAX_RETRY_AFTER_SECONDS; `default` for a value that says nothing readable."""
+    text = str(value[0] if isinstance(value, list) and value else value or "").strip()
+    seconds: float | None = None
+    if text.isascii() and text.isdigit():
+        seconds = float(text[:12])
+    elif text:
+        try:
+            when = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            when = None
+        if when is not None and when.tzinfo is not None:
+            seconds = (when - datetime.now(UTC)).total_seconds()
+    if seconds is None:
+        return default
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)
 
 
 class LeaseHolder:
@@ -40,11 +69,59 @@ class LeaseHolder:
 
 
 class OutboxDispatcher(ABC):
-    """A periodic delivery job: one tick at a time in this process, one replica at a time overall."""
+    """A periodic delivery job: one tick at a time in this process, one replica at a time overall.
+    Each tick hands every lane with messages due to one of `lane_workers` threads (order is kept
+    within a lane); a lane still busy is left out of later ticks until it is done."""
 
-    def __init__(self, lease_name: str, owner: str, clock: Callable[[], float] = time.monotonic) -> None:
+    transport: str  # which outbox rows are this dispatcher's
+
+    def __init__(
+        self,
+        lease_name: str,
+        owner: str,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        lane_workers: int = 16,
+    ) -> None:
         self._lease = LeaseHolder(lease_name, owner, clock=clock)
         self._tick_lock = threading.Lock()
+        self._lane_workers = ThreadPoolExecutor(
+            max_workers=lane_workers, thread_name_prefix=f"{lease_name}-lane"
+        )
+        self._in_flight: set[str] = set()
+        self._in_flight_lock = threading.Lock()
+
+    def _deliver_due(self) -> int:
+        with self._in_flight_lock:
+            # Lanes busy before the read are left out even if they finish meanwhile: what was read
+            # of them may already be stale (sent since), and a stale read would send twice.
+            busy = set(self._in_flight)
+        lanes: dict[str, list[OutboxMessage]] = {}
+        for message in outbox.heads_of_lanes(transport=self.transport, skip_lanes=tuple(sorted(busy))):
+            lanes.setdefault(message.lane, []).append(message)
+        with self._in_flight_lock:
+            self._in_flight.update(lanes)
+        for lane, messages in lanes.items():
+            self._lane_workers.submit(self._drain_in_turn, lane, messages)
+        return len(lanes)
+
+    def _drain_in_turn(self, lane: str, messages: list[OutboxMessage]) -> None:
+        try:
+            self._drain(lane, messages)  # holds no connection across its calls out
+        except Exception:
+            log.exception("delivering lane %s failed; it is tried again at the next tick", lane)
+        finally:
+            with self._in_flight_lock:
+                self._in_flight.discard(lane)
+
+    @abstractmethod
+    def _drain(self, lane: str, messages: list[OutboxMessage]) -> int:
+        """Deliver the lane's messages in order, stopping at the first that must wait; returns how
+        many were settled."""
+
+    def close(self) -> None:
+        """Let the lanes being delivered finish (each call times out), and take no more."""
+        self._lane_workers.shutdown(wait=True)
 
     def tick(self) -> int:
         """Deliver what is due; returns how many outbox rows (or lanes) were taken on."""
@@ -54,6 +131,3 @@ class OutboxDispatcher(ABC):
             return self._deliver_due() if self._lease.held() else 0
         finally:
             self._tick_lock.release()
-
-    @abstractmethod
-    def _deliver_due(self) -> int: ...

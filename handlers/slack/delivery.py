@@ -21,7 +21,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import Enum
@@ -32,7 +31,7 @@ from urllib.error import URLError
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from handlers.delivery_common import OutboxDispatcher, retry_delay
+from handlers.delivery_common import OutboxDispatcher, retry_after_seconds, retry_delay
 from handlers.slack import digest
 from handlers.slack.blocks import Message
 from handlers.slack.notifier import UPSERT
@@ -135,6 +134,8 @@ class TokenBucket:
 
 
 class SlackDelivery(OutboxDispatcher):
+    transport = "slack"
+
     def __init__(
         self,
         client: WebClient,
@@ -147,7 +148,7 @@ class SlackDelivery(OutboxDispatcher):
         updates_per_minute: float = 50.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        super().__init__(LEASE_NAME, owner, clock)
+        super().__init__(LEASE_NAME, owner, clock, lane_workers=LANE_WORKERS)
         self.client = client
         self.on_give_up = on_give_up
         self.max_age = max_age
@@ -160,41 +161,6 @@ class SlackDelivery(OutboxDispatcher):
         self._user_ids: dict[str, str] = {}
         self._dm_channels: dict[str, str] = {}
         self._method_lock = threading.Lock()
-        self._lane_workers = ThreadPoolExecutor(max_workers=LANE_WORKERS, thread_name_prefix="slack-lane")
-        self._in_flight: set[str] = set()
-        self._in_flight_lock = threading.Lock()
-
-    def close(self) -> None:
-        """Let the lanes being delivered finish (each call times out), and take no more."""
-        self._lane_workers.shutdown(wait=True)
-
-    # -- the periodic job -------------------------------------------------------------------------
-
-    def _deliver_due(self) -> int:
-        with self._in_flight_lock:
-            # Lanes busy before the read are left out even if they finish meanwhile: what was read
-            # of them may already be stale (sent since), and a stale read would post twice.
-            busy = set(self._in_flight)
-        lanes: dict[str, list[OutboxMessage]] = {}
-        for message in outbox.heads_of_lanes(transport="slack", skip_lanes=tuple(sorted(busy))):
-            lanes.setdefault(message.lane, []).append(message)
-        # Lanes are independent (order is kept within each one): each is worked by one of a few
-        # threads, and a lane still busy (a slow call, a long backlog) is left out of later ticks
-        # until it is done, while the other lanes go on.
-        with self._in_flight_lock:
-            self._in_flight.update(lanes)
-        for lane, messages in lanes.items():
-            self._lane_workers.submit(self._drain_in_turn, lane, messages)
-        return len(lanes)
-
-    def _drain_in_turn(self, lane: str, messages: list[OutboxMessage]) -> None:
-        try:
-            self._drain(lane, messages)
-        except Exception:
-            log.exception("delivering lane %s failed; it is tried again at the next tick", lane)
-        finally:
-            with self._in_flight_lock:
-                self._in_flight.discard(lane)
 
     def _drain(self, lane: str, messages: list[OutboxMessage]) -> int:
         settled = 0
@@ -429,8 +395,7 @@ class SlackDelivery(OutboxDispatcher):
         error = str(exc.response.get("error", "")) if isinstance(exc.response.data, dict) else ""
         if status == 429:
             headers = {k.lower(): v for k, v in (exc.response.headers or {}).items()}
-            raw = headers.get("retry-after", "1")
-            retry_after = float(raw[0] if isinstance(raw, list) else raw)
+            retry_after = retry_after_seconds(headers.get("retry-after"), default=1.0)
             until = self.clock() + retry_after
             self._lane_hold[message.lane] = until
             if message.lane in self._lanes:

@@ -213,7 +213,9 @@ def take_alerts(runtime: Runtime, delivery: Delivery) -> JSONResponse:
             errors = [{"field": prefix + p["field"], "message": p["message"]} for p in problems]
             intake.reject(index, fields["incident_id"], errors)
             continue
-        incident: IncidentIn | None = validate_incident(fields, index, prefix, intake)
+        incident: IncidentIn | None = validate_incident(
+            fields, index, prefix, intake, runtime.callback_policy
+        )
         if incident is not None:
             firing.append((index, incident, prefix))
     submit_all(runtime, firing, "alertmanager", intake)

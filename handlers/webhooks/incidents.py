@@ -10,6 +10,7 @@ from engine.incident import IncidentIn
 from handlers.deps import runtime_of
 from handlers.schemas import IntakeAnswer
 from handlers.webhooks.auth import Delivery
+from handlers.webhooks.destinations import CallbackPolicy
 from handlers.webhooks.intake import (
     MAX_ITEMS,
     REFUSALS,
@@ -61,12 +62,12 @@ async def incidents_webhook(request: Request) -> JSONResponse:
     refused = await authenticate(runtime, delivery)
     if refused is not None:
         return refused
-    intake, valid = read_incidents(delivery.body)
+    intake, valid = read_incidents(delivery.body, runtime.callback_policy)
     await submit_all_async(runtime, valid, "webhook", intake)
     return intake.answer()
 
 
-def read_incidents(body: bytes) -> tuple[Intake, list[tuple[int, IncidentIn, str]]]:
+def read_incidents(body: bytes, policy: CallbackPolicy) -> tuple[Intake, list[tuple[int, IncidentIn, str]]]:
     """Parse and validate one incident or a list; the invalid ones are already rejected in the intake."""
     document = parse_json(body)
     many = isinstance(document, list)
@@ -84,7 +85,7 @@ def read_incidents(body: bytes) -> tuple[Intake, list[tuple[int, IncidentIn, str
                 index, None, [{"field": prefix.rstrip(".") or "body", "message": "expected an object"}]
             )
             continue
-        incident = validate_incident(item, index, prefix, intake)
+        incident = validate_incident(item, index, prefix, intake, policy)
         if incident is not None:
             valid.append((index, incident, prefix))
     return intake, valid

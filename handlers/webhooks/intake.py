@@ -23,6 +23,7 @@ from handlers.webhooks.auth import (
     audit_refusal,
     check_delivery,
 )
+from handlers.webhooks.destinations import CallbackPolicy, DestinationRefused
 from runtime import Runtime
 
 MAX_ITEMS = 500
@@ -94,13 +95,33 @@ def validation_errors(exc: ValidationError, prefix: str) -> list[dict[str, str]]
     ]
 
 
-def validate_incident(item: Any, index: int, prefix: str, intake: Intake) -> IncidentIn | None:
+def validate_incident(
+    item: Any, index: int, prefix: str, intake: Intake, policy: CallbackPolicy
+) -> IncidentIn | None:
     try:
-        return IncidentIn.model_validate(item)
+        incident = IncidentIn.model_validate(item)
     except ValidationError as exc:
         incident_id = item.get("incident_id") if isinstance(item, dict) else None
         intake.reject(index, incident_id, validation_errors(exc, prefix))
         return None
+    try:
+        check_callback(incident, policy)
+    except InvalidInput as exc:
+        intake.reject(index, incident.incident_id, [{"field": prefix + exc.field, "message": exc.message}])
+        return None
+    return incident
+
+
+def check_callback(incident: IncidentIn, policy: CallbackPolicy) -> None:
+    """InvalidInput naming callback_url if it points where callbacks may not go (checked again,
+    with DNS, when the result is sent)."""
+    if incident.callback_url is not None:
+        try:
+            policy.check_syntax(incident.callback_url)
+        except DestinationRefused as exc:
+            raise InvalidInput(
+                "callback_url", f"not allowed: {exc} (CALLBACK_ALLOWED_HOSTS opens it)"
+            ) from None
 
 
 def requests_of(items: list[tuple[int, IncidentIn, str]], actor: str) -> list[SubmitRequest]:

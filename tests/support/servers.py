@@ -29,7 +29,8 @@ class Recorded:
 @dataclass
 class EchoServer:
     """HTTP on 127.0.0.1:<random>. Paths: /status/<code>, /slow/<seconds>, /flaky/<key>/<failures>,
-    /hold/<key> (blocks until release(key)), /drip/<seconds> (a body sent a byte each 0.2 s);
+    /hold/<key> (blocks until release(key)), /drip/<seconds> (a body sent a byte each 0.2 s),
+    /retry-after/<value> (503 with that Retry-After);
     anything else answers 200 "ok". Records every request."""
 
     requests: list[Recorded] = field(default_factory=list)
@@ -60,6 +61,12 @@ class EchoServer:
                 try:
                     if self.path.startswith("/drip/"):
                         self._drip(float(self.path.split("/")[2]))
+                        return
+                    if self.path.startswith("/retry-after/"):
+                        self.send_response(503)
+                        self.send_header("Retry-After", self.path.split("/")[2])
+                        self.send_header("content-length", "0")
+                        self.end_headers()
                         return
                     status, text = outer._respond(self.path)
                 finally:

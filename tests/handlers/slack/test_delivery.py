@@ -139,6 +139,17 @@ def test_a_hanging_dm_does_not_hold_up_the_audit_channel(bot):
     eventually(lambda: len(bot.slack.channel("D" + CREATOR[1:])) == 2, timeout=60)
 
 
+def test_a_held_up_audit_channel_does_not_hold_up_the_dm(bot):
+    # The first post is the audit channel's (the decision comes before the run's DM): told to wait
+    # 30 s, that lane waits, and only that lane.
+    bot.slack.rate_limit("chat.postMessage", times=1, retry_after=30)
+    bot.incident("INC-1")
+    eventually(lambda: bot.slack.channel("D" + CREATOR[1:]), timeout=15)  # the creator's DM goes on
+    assert bot.slack.top_level(AUDIT_CHANNEL) == []  # while the channel still waits its turn
+    [refused, *_] = bot.slack.calls_to("chat.postMessage")
+    assert refused.params["channel"] == AUDIT_CHANNEL
+
+
 def test_a_stale_read_of_a_lane_never_posts_again(slack, sqlite_url, tmp_path):
     """Two deliverers (threads or replicas) working from one read of a lane: the second finds the
     rows settled in the database and posts nothing."""

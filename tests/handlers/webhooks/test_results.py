@@ -8,15 +8,32 @@ import json
 import socket
 import time
 
+import pytest
+
+from handlers.webhooks.delivery import WebhookDelivery
+from handlers.webhooks.destinations import CallbackPolicy
+from storage import outbox
+from storage.database import unit_of_work
+from storage.fields import utcnow
+from storage.models import OutboxMessage
 from tests.conftest import eventually
 from tests.handlers.webhooks.conftest import SECRET, incident
 from tests.support.servers import EchoServer
 
 
 def verify(request_headers: dict[str, str], body: bytes) -> bool:
+    """As the README tells a receiver: r1, keyed with HMAC(WEBHOOK_SECRET, "autoresolve result callback")."""
     stamp = request_headers["X-Autoresolve-Timestamp"]
-    expected = hmac.new(SECRET.encode(), f"v1:{stamp}:".encode() + body, hashlib.sha256).hexdigest()
-    return request_headers["X-Autoresolve-Signature"] == f"v1={expected}"
+    key = hmac.new(SECRET.encode(), b"autoresolve result callback", hashlib.sha256).hexdigest()
+    expected = hmac.new(key.encode(), f"r1:{stamp}:".encode() + body, hashlib.sha256).hexdigest()
+    return request_headers["X-Autoresolve-Signature"] == f"r1={expected}"
+
+
+@pytest.fixture
+def hooks(make_hooks):
+    """The bot with this machine's test receivers allowed as callback destinations (by default a
+    callback_url may not point inside)."""
+    return make_hooks(callback_allowed_hosts="127.0.0.1")
 
 
 def test_the_result_goes_to_the_incidents_callback_url_signed(hooks, http_server):
@@ -80,3 +97,118 @@ def test_a_receiver_that_refuses_is_audited(hooks, http_server):
     assert row["error_message"] == f"{http_server.url}/status/404: HTTP 404"
     assert row["details"]["about"] == "result_callback"
     assert len(http_server.requests) == 1
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:5432/",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[::1]:3000/api/v1/config/kill-switch/deactivate",
+        "http://0x7f000001/",
+        "http://2130706433/",
+        "http://127.1:8080/",
+        "http://localhost:6379/",
+        "http://10.0.0.8/admin",
+        "http://[::ffff:127.0.0.1]/",
+        "http://224.0.0.1/",
+    ],
+)
+def test_a_callback_url_aimed_inside_is_refused_naming_the_field(make_hooks, url):
+    hooks = make_hooks()
+    response = hooks.post("/webhooks/incidents", incident(callback_url=url))
+    assert response.status_code == 422
+    [error] = response.json()["rejected"][0]["errors"]
+    assert error["field"] == "callback_url"
+    assert error["message"].startswith("not allowed: ")
+    auto = hooks.api.post("/api/v1/incidents/INC-1/auto-resolve", json=incident(callback_url=url))
+    assert auto.status_code == 422
+    assert auto.json()["fields"][0]["field"] == "callback_url"
+
+
+def delivery_to(receivers: list[str], policy: CallbackPolicy) -> tuple[WebhookDelivery, list[str]]:
+    """The bot's own callback delivery, with these outbox rows queued (as results would be)."""
+    with unit_of_work():
+        for target in receivers:
+            outbox.enqueue(
+                lane=f"webhook:{target}",
+                transport="webhook",
+                method="POST",
+                target=target,
+                payload={"event": "incident.result", "incident_id": "INC-1"},
+                purpose="result_callback",
+                incident_id="INC-1",
+            )
+    given_up: list[str] = []
+    delivery = WebhookDelivery(
+        owner="test", secret=SECRET, on_give_up=lambda message, error: given_up.append(error), policy=policy
+    )
+    return delivery, given_up
+
+
+def rows_by_target() -> dict[str, OutboxMessage]:
+    with unit_of_work():
+        return {m.target: m for m in OutboxMessage.select().where(OutboxMessage.transport == "webhook")}
+
+
+def test_a_name_that_resolves_inside_is_refused_when_sent_and_the_connection_is_pinned(
+    make_hooks, http_server
+):
+    make_hooks()  # the bot's database
+    port = http_server.url.rsplit(":", 1)[1]
+    inside = f"http://hooks.example.test:{port}/results"
+    delivery, given_up = delivery_to([inside], CallbackPolicy(resolver=lambda host, port: ["127.0.0.1"]))
+    delivery.tick()
+    eventually(lambda: given_up)
+    assert given_up == [
+        f"{inside}: destination refused: hooks.example.test resolves to 127.0.0.1, "
+        "which is not a public address"
+    ]
+    assert http_server.requests == []  # never connected: nothing learnt about the port
+    allowed = CallbackPolicy(allowed=("127.0.0.0/8",), resolver=lambda host, port: ["127.0.0.1"])
+    allowed_delivery, _ = delivery_to([f"http://hooks.example.test:{port}/again"], allowed)
+    allowed_delivery.tick()
+    eventually(lambda: http_server.requests)
+    assert (
+        http_server.requests[0].headers["Host"] == f"hooks.example.test:{port}"
+    )  # went to the address checked
+    delivery.close()
+
+
+def test_one_bad_receiver_never_holds_up_another(make_hooks, http_server):
+    make_hooks()  # the bot's database
+    policy = CallbackPolicy(allowed=("127.0.0.1",))
+    hanging = f"{http_server.url}/hold/cb"
+    waits_for_ever = f"{http_server.url}/retry-after/999999999999"
+    broken = "http://127.0.0.1:80x/"  # a row from before URLs were checked at intake
+    good = f"{http_server.url}/good"
+    delivery, given_up = delivery_to([hanging, waits_for_ever, broken, good], policy)
+    delivery.tick()
+    eventually(lambda: "/good" in http_server.paths())  # while /hold/cb still hangs
+    assert http_server.arrival("cb").is_set()
+
+    def settled() -> dict[str, OutboxMessage] | None:
+        rows = rows_by_target()
+        return rows if rows[broken].status == "failed" and rows[waits_for_ever].attempts else None
+
+    rows = eventually(settled)
+    assert isinstance(rows, dict)
+    assert rows[good].status == "sent"
+    wait = (rows[waits_for_ever].next_attempt_at - utcnow()).total_seconds()
+    assert 3500 < wait <= 3600  # Retry-After capped at an hour, not overflowing the clock
+    assert given_up == [f"{broken}: destination refused: not a valid URL: Invalid port: '80x'"]
+    http_server.release("cb")
+    eventually(lambda: rows_by_target()[hanging].status == "sent")
+    delivery.close()
+
+
+def test_a_signed_result_cannot_be_replayed_into_the_bots_own_webhook(hooks, http_server):
+    hooks.post("/webhooks/incidents", incident(callback_url=f"{http_server.url}/results"))
+    eventually(lambda: http_server.requests)
+    (result,) = http_server.requests
+    signed = {k: v for k, v in result.headers.items() if k.startswith("X-Autoresolve-")}
+    replay = hooks.http.post(
+        "/webhooks/incidents", content=result.body, headers={**signed, "Content-Type": "application/json"}
+    )
+    assert replay.status_code == 401
+    assert replay.json()["error"] == "Webhook refused: bad signature"

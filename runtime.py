@@ -11,6 +11,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from slack_bolt import App
 
 from engine.approvals import expire_approvals
+from engine.audit_checkpoints import Checkpoints
 from engine.configuration import ConfigurationService
 from engine.decision_queue import DecisionQueue
 from engine.interventions import Interventions
@@ -34,7 +35,9 @@ from handlers.webhooks.delivery import WebhookDelivery
 from handlers.webhooks.destinations import CallbackPolicy
 from handlers.webhooks.results import ResultCallbacks
 from settings import Settings
-from storage import audit_chain, migrations, outbox, seen_signatures
+from storage import migrations, outbox, seen_signatures
+from storage.audit_chain import AuditChain
+from storage.audit_key import load_audit_key
 from storage.database import bind, open_database, unit_of_work
 from storage.group_commit import GroupCommitter
 from storage.models import OutboxMessage
@@ -67,6 +70,7 @@ class Runtime:
     webhook_delivery: WebhookDelivery
     metrics: Metrics
     decisions: DecisionQueue
+    checkpoints: Checkpoints  # seals the audit chain and anchors its head outside the database
     slack: SlackRuntime | None = None
     refusals: RefusalLog = field(default_factory=RefusalLog)  # unauthenticated refusals, collapsed
     callback_policy: CallbackPolicy = field(default_factory=CallbackPolicy)  # where callbacks may go
@@ -75,7 +79,7 @@ class Runtime:
         self.worker.start()
         every(self.scheduler, WEBHOOK_POLL_SECONDS, "deliver-result-callbacks", self.webhook_delivery.tick)
         every(self.scheduler, 60, "forget-expired-signatures", seen_signatures.forget_expired)
-        every(self.scheduler, 1.0, "seal-audit-chain", audit_chain.seal_recent)
+        every(self.scheduler, 1.0, "seal-audit-chain", self.checkpoints.seal)
         every(
             self.scheduler, self.settings.approval_check_seconds, "expire-approvals", self._expire_approvals
         )
@@ -129,6 +133,11 @@ def build_runtime(settings: Settings, *, notifier: Notifier | None = None) -> Ru
     applied = migrations.upgrade()
     if applied:
         log.info("database upgraded to schema version %d", applied[-1])
+    audit_key = settings.audit_key.get_secret_value() if settings.audit_key else None
+    chain = AuditChain(load_audit_key(audit_key, settings.audit_key_file, create=True))
+    problem = chain.adopt_key()
+    if problem is not None:
+        log.error("audit chain: %s; nothing is sealed until that is settled", problem)
     owner = instance_id()
     client = web_client(settings) if settings.slack_bot_token is not None else None
     if notifier is None:
@@ -212,5 +221,11 @@ def build_runtime(settings: Settings, *, notifier: Notifier | None = None) -> Ru
         callback_policy=callback_policy,
         metrics=metrics,
         decisions=DecisionQueue(resolution),
+        checkpoints=Checkpoints(
+            chain,
+            settings.audit_checkpoint_file,
+            everyone,
+            interval_seconds=settings.audit_checkpoint_seconds,
+        ),
         slack=slack,
     )

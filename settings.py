@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=3000, ge=1, le=65535)
     api_token: SecretStr | None = None
+    # The audit chain's key (else the file, made on first start) and where its head is anchored.
+    audit_key: SecretStr | None = None
+    audit_key_file: Path = Path("audit.key")
+    audit_checkpoint_file: Path = Path("audit-checkpoints.log")
+    audit_checkpoint_seconds: float = Field(default=300.0, ge=1, le=86_400)
     # Hosts (patterns) and address ranges a callback_url may reach although they are inside.
     callback_allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # Named API tokens, `name:token,name:token`: the name is who acts in the audit trail.
@@ -92,6 +97,7 @@ class Settings(BaseSettings):
         "slack_app_token",
         "audit_channel",
         "api_token",
+        "audit_key",
         "webhook_token",
         "webhook_secret",
         "result_webhook_url",

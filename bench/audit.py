@@ -11,7 +11,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from bench.harness import PYTHON, ROOT, Database, bot_env, start_bot, wrk
+from bench.harness import AUDIT_KEY, PYTHON, ROOT, Database, bot_env, start_bot, wrk
 from storage import audit_chain
 
 ROWS = 1_000_000
@@ -73,7 +73,7 @@ def fill_audit(database: Database, rows: int) -> str:
             error_message=None,
             run_id=None,
         )
-        previous = audit_chain.row_digest(previous, row)  # type: ignore[arg-type]
+        previous = audit_chain.row_digest(previous, row, AUDIT_KEY.encode())  # type: ignore[arg-type]
         batch.append(
             (
                 row.audit_id,
@@ -89,7 +89,20 @@ def fill_audit(database: Database, rows: int) -> str:
             write_rows(database, batch)
             batch.clear()
     write_rows(database, batch)
+    record_key(database, audit_chain.key_id(AUDIT_KEY.encode()))
     return f"INC-{rows // 20}"
+
+
+def record_key(database: Database, key_id: str) -> None:
+    """The chain is the bench key's, as the bot records it when it seals (so it does not re-seal)."""
+    if database.label == "postgresql":
+        import psycopg2
+
+        with psycopg2.connect(database.url) as connection, connection.cursor() as cursor:
+            cursor.execute("UPDATE global_config SET audit_key_id = %s", (key_id,))
+    else:
+        with sqlite3.connect(database.url.removeprefix("sqlite:///")) as connection:
+            connection.execute("UPDATE global_config SET audit_key_id = ?", (key_id,))
 
 
 def figure_audit(scratch: Path, database: Database) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -6,11 +6,15 @@ import argparse
 import json
 import time
 from datetime import datetime
+from pathlib import Path
 
 from cli.context import open_storage
 from cli.errors import CliError
+from engine.audit_checkpoints import latest_anchor
 from settings import Settings
-from storage import audit, audit_chain
+from storage import audit
+from storage.audit_chain import Anchor, AuditChain
+from storage.audit_key import AuditKeyError, load_audit_key
 from storage.models import AuditEntry
 
 
@@ -85,19 +89,56 @@ def query(args: argparse.Namespace) -> int:
     return 0
 
 
-def verify(args: argparse.Namespace) -> int:
-    audit_chain.seal_all()  # rows written since the bot last sealed
-    verdict = audit_chain.verify()
+def chain_of(settings: Settings) -> AuditChain:
+    value = settings.audit_key.get_secret_value() if settings.audit_key else None
+    try:
+        return AuditChain(load_audit_key(value, settings.audit_key_file, create=False))
+    except AuditKeyError as exc:
+        raise CliError(str(exc)) from None
+
+
+def verify(settings: Settings, args: argparse.Namespace) -> int:
+    """Read only: the chain is walked, never sealed here (the bot seals)."""
+    if args.anchor:
+        try:
+            anchor: Anchor | None = Anchor.parse(args.anchor)
+        except ValueError as exc:
+            raise CliError(f"--anchor: {exc}") from None
+        where = "given"
+    else:
+        anchor = latest_anchor(settings.audit_checkpoint_file)
+        where = f"from {settings.audit_checkpoint_file}" if anchor else "none found"
+    verdict = chain_of(settings).verify(anchor)
+    against = f"checkpoint {anchor.seq} ({where})" if anchor else f"no checkpoint ({where})"
     if verdict.ok:
-        print(f"audit trail intact: {verdict.checked} rows chained")
+        sealed = f"{verdict.checked} rows chained, {verdict.unsealed} not sealed yet"
+        print(f"audit trail intact: {sealed}; {against}")
         return 0
-    print(f"audit trail BROKEN after {verdict.checked} good rows: {verdict.problem}")
+    print(f"audit trail BROKEN after {verdict.checked} good rows: {verdict.problem}; {against}")
     return 1
+
+
+def rekey(settings: Settings, args: argparse.Namespace) -> int:
+    """Re-seal the chain with the current key, after verifying it with the old one (key rotation)."""
+    try:
+        old = load_audit_key(None, Path(args.old_key_file), create=False)
+    except AuditKeyError as exc:
+        raise CliError(f"--old-key-file: {exc}") from None
+    try:
+        count = chain_of(settings).rekey(old)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    print(f"re-sealed {count} rows with the audit key {chain_of(settings).key_id}")
+    return 0
 
 
 def audit_command(settings: Settings, args: argparse.Namespace) -> int:
     open_storage(settings)
-    return {"tail": tail, "query": query, "verify": verify}[args.audit_command](args)
+    if args.audit_command == "verify":
+        return verify(settings, args)
+    if args.audit_command == "rekey":
+        return rekey(settings, args)
+    return {"tail": tail, "query": query}[args.audit_command](args)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -107,7 +148,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         epilog="examples:\n  python bot.py audit tail -n 50 --follow\n"
         "  python bot.py audit query --incident INC-1\n"
         "  python bot.py audit query --action kill_switch_activated --since 2026-11-01T00:00:00Z --json\n"
-        "  python bot.py audit verify",
+        "  python bot.py audit verify\n"
+        "  python bot.py audit verify --anchor 1234:<hash from the audit channel's checkpoint>",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     actions = parser.add_subparsers(dest="audit_command", required=True)
@@ -123,5 +165,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     query_parser.add_argument("--until", help="ISO time with zone")
     query_parser.add_argument("--limit", type=int, default=100)
     query_parser.add_argument("--json", action="store_true")
-    actions.add_parser("verify", help="check the hash chain; exit 1 at the first changed or removed row")
+    verify_parser = actions.add_parser(
+        "verify",
+        help="check the keyed hash chain against the latest checkpoint (reads only); exit 1 at the "
+        "first changed, removed or unsealed row",
+    )
+    verify_parser.add_argument(
+        "--anchor",
+        help="a checkpoint <seq>:<hash> copied from the audit channel (default: the checkpoint file's last)",
+    )
+    rekey_parser = actions.add_parser("rekey", help="re-seal the chain with the current key (key rotation)")
+    rekey_parser.add_argument(
+        "--old-key-file", required=True, help="the file holding the key the chain is sealed with"
+    )
     parser.set_defaults(handler=audit_command)

@@ -89,6 +89,16 @@ class PauseReport:
     window_seconds: float
 
 
+@dataclass(frozen=True)
+class CheckpointReport:
+    """The audit chain's head, anchored outside the database: `seq:chain_hash` is what
+    `audit verify --anchor` takes."""
+
+    seq: int
+    chain_hash: str
+    key_id: str
+
+
 class Notifier(Protocol):
     def notify_creator(self, report: RunReport) -> None:
         """DM the incident's creator about a terminal outcome."""
@@ -110,6 +120,9 @@ class Notifier(Protocol):
 
     def announce_pause(self, report: PauseReport) -> None:
         """Tell the audit channel and the admins that a category paused itself, and why."""
+
+    def announce_checkpoint(self, report: CheckpointReport) -> None:
+        """Post the audit chain's head to the audit channel (an anchor outside the database)."""
 
 
 def summarize_run(report: RunReport) -> str:
@@ -161,6 +174,10 @@ class FanOut:
         for notifier in self.notifiers:
             notifier.announce_pause(report)
 
+    def announce_checkpoint(self, report: CheckpointReport) -> None:
+        for notifier in self.notifiers:
+            notifier.announce_checkpoint(report)
+
 
 class ConsoleNotifier:
     """Offline Slack: prints what would have been sent, clearly labelled."""
@@ -207,3 +224,6 @@ class ConsoleNotifier:
         self._print(
             f"{self.audit_channel} and the admins", f"Category {report.category} paused: {report.reason}"
         )
+
+    def announce_checkpoint(self, report: CheckpointReport) -> None:
+        self._print(self.audit_channel, f"Audit checkpoint: {report.seq}:{report.chain_hash}")

@@ -21,7 +21,14 @@ from prometheus_client.registry import Collector
 
 from engine.configuration import kill_switch_state
 from engine.failure_budget import use_of
-from engine.notifier import DecisionReport, KillSwitchReport, PauseReport, RunReport, StepReport
+from engine.notifier import (
+    CheckpointReport,
+    DecisionReport,
+    KillSwitchReport,
+    PauseReport,
+    RunReport,
+    StepReport,
+)
 from engine.overview import limit_uses
 from engine.runbooks import RunbookCatalog
 from handlers.auth import require_api_token
@@ -161,6 +168,9 @@ class Metrics:
 
     def announce_pause(self, report: PauseReport) -> None:
         self.pauses.labels(report.category).inc()
+
+    def announce_checkpoint(self, report: CheckpointReport) -> None:
+        """The chain's length is in the trail itself."""
 
 
 router = APIRouter(tags=["Health"])

@@ -288,6 +288,12 @@ def _automation_safety_schema() -> None:
     ).execute()
 
 
+def _audit_key_schema() -> None:
+    """Version 7: which key seals the audit chain (its id; the key itself is never stored)."""
+    m = SchemaMigrator.from_database(db.obj)
+    migrate(m.add_column("global_config", "audit_key_id", peewee.CharField(max_length=32, null=True)))
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "seed schema", _seed_schema),
     Migration(2, "runs, steps, routing fields and kill switch", _autoresolve_schema),
@@ -295,6 +301,7 @@ MIGRATIONS: list[Migration] = [
     Migration(4, "incident arrival time and seen webhook signatures", _webhook_schema),
     Migration(5, "audit hash chain", _audit_chain_schema),
     Migration(6, "approvals, held deliveries and failure budgets", _automation_safety_schema),
+    Migration(7, "the audit chain's key id", _audit_key_schema),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -170,6 +170,7 @@ class GlobalSetting(BaseModel):
     kill_switch_since = UTCDateTimeField(null=True)
     kill_switch_until = UTCDateTimeField(null=True)
     updated_at = UTCDateTimeField(default=utcnow)
+    audit_key_id = peewee.CharField(max_length=32, null=True)  # migration 7: which key seals the chain
 
     class Meta:
         table_name = "global_config"

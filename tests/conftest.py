@@ -117,6 +117,8 @@ def wired_runtime(
     options: dict[str, object] = {
         "database_url": database_url,
         "runbooks_file": write_runbooks(directory, runbooks),
+        "audit_key_file": directory / "audit.key",
+        "audit_checkpoint_file": directory / "audit-checkpoints.log",
         "worker_poll_seconds": 0.2,
         **settings,
     }

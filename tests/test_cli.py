@@ -8,7 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_bot_process import RUNBOOKS, run_cli, start_bot
+from engine.audit_checkpoints import latest_anchor
+from storage.audit_chain import Anchor
+from tests.conftest import eventually
+from tests.support.processes import BotProcess
+from tests.test_bot_process import RUNBOOKS, TOKEN, bot_env, run_cli, start_bot
 
 
 @pytest.fixture
@@ -161,15 +165,36 @@ def test_cli_pauses_and_resumes_a_category_and_sets_its_budget(workdir):
     assert trail[0] == "category_resumed"
 
 
-def test_audit_verify_finds_tampering(workdir):
-    run_cli(workdir, "killswitch", "on")
-    run_cli(workdir, "killswitch", "off")
-    assert run_cli(workdir, "audit", "verify").stdout.strip() == "audit trail intact: 2 rows chained"
+def test_audit_verify_finds_rows_changed_or_cut_from_the_end(workdir):
+    bot = BotProcess(workdir, bot_env(workdir, AUDIT_CHECKPOINT_SECONDS="1"), token=TOKEN)
+    try:
+        bot.client.post("/api/v1/config/kill-switch/activate", params={"reason": "maintenance"})
+        bot.client.post("/api/v1/config/kill-switch/deactivate")
+        checkpoints = workdir / "audit-checkpoints.log"
+        # every kill-switch change is anchored once it is sealed (the sealer runs every second)
+        eventually(lambda: (latest_anchor(checkpoints) or Anchor(0, "")).seq >= 2)
+    finally:
+        bot.stop()
+    assert (workdir / "audit.key").stat().st_mode & 0o777 == 0o600
+    assert checkpoints.stat().st_mode & 0o777 == 0o600
+    anchor = latest_anchor(checkpoints)
+    assert anchor is not None
+    intact = run_cli(workdir, "audit", "verify")
+    assert intact.returncode == 0, intact.stdout
+    assert intact.stdout.startswith("audit trail intact: ")
+    assert f"checkpoint {anchor.seq} (from audit-checkpoints.log)" in intact.stdout
+    with sqlite3.connect(workdir / "bot.db") as connection:  # rows cut from the end, as SQL can
+        connection.execute("DELETE FROM audit_log WHERE seq >= ?", (anchor.seq,))
+    cut = run_cli(workdir, "audit", "verify")
+    assert cut.returncode == 1
+    assert f"were removed: the checkpoint says the trail had {anchor.seq} rows" in cut.stdout
+    copied = run_cli(workdir, "audit", "verify", "--anchor", f"{anchor.seq}:{anchor.chain_hash}")
+    assert copied.returncode == 1  # the anchor copied from the audit channel says the same
     with sqlite3.connect(workdir / "bot.db") as connection:
         connection.execute("UPDATE audit_log SET actor = 'mallory' WHERE seq = 1")
-    result = run_cli(workdir, "audit", "verify")
-    assert result.returncode == 1
-    assert "audit trail BROKEN after 0 good rows: row 1 (audit_id " in result.stdout
+    changed = run_cli(workdir, "audit", "verify", "--anchor", "1:" + "0" * 64)
+    assert changed.returncode == 1
+    assert "audit trail BROKEN after 0 good rows: row 1 (audit_id " in changed.stdout
 
 
 def test_audit_tail_and_bad_times(workdir):

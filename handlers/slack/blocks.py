@@ -7,7 +7,14 @@ from typing import Any
 
 from engine.durations import format_duration
 from engine.gates import percent
-from engine.notifier import DecisionReport, KillSwitchReport, PauseReport, RunReport, StepReport
+from engine.notifier import (
+    CheckpointReport,
+    DecisionReport,
+    KillSwitchReport,
+    PauseReport,
+    RunReport,
+    StepReport,
+)
 
 Blocks = list[dict[str, Any]]
 Message = tuple[str, Blocks]
@@ -214,6 +221,15 @@ def build_kill_switch_notice(report: KillSwitchReport) -> Message:
     if report.reason:
         text += f"\n> {escape(report.reason)}"
     return text.replace("*", ""), [section(text)]
+
+
+def build_checkpoint_notice(report: CheckpointReport) -> Message:
+    anchor = f"{report.seq}:{report.chain_hash}"
+    text = (
+        f":lock: *Audit checkpoint*: the trail has {report.seq} sealed rows (key {report.key_id}). "
+        f"To check that none was removed later: `python bot.py audit verify --anchor {anchor}`"
+    )
+    return f"Audit checkpoint {anchor}", [section(text)]
 
 
 def build_pause_notice(report: PauseReport) -> Message:

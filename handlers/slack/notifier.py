@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from engine.notifier import DecisionReport, KillSwitchReport, PauseReport, RunReport, StepReport
+from engine.notifier import (
+    CheckpointReport,
+    DecisionReport,
+    KillSwitchReport,
+    PauseReport,
+    RunReport,
+    StepReport,
+)
 from handlers.slack.blocks import (
     Message,
+    build_checkpoint_notice,
     build_config_notice,
     build_incident_decision,
     build_incident_run,
@@ -134,6 +142,9 @@ class SlackNotifier:
 
     def announce_config(self, actor: str, summary: str) -> None:
         self._to_audit_channel(build_config_notice(actor, summary), method=POST, purpose="audit_notice")
+
+    def announce_checkpoint(self, report: CheckpointReport) -> None:
+        self._to_audit_channel(build_checkpoint_notice(report), method=POST, purpose="audit_notice")
 
     def announce_pause(self, report: PauseReport) -> None:
         message = build_pause_notice(report)

@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.notifier import DecisionReport, KillSwitchReport, PauseReport, RunReport, StepReport
+from engine.notifier import (
+    CheckpointReport,
+    DecisionReport,
+    KillSwitchReport,
+    PauseReport,
+    RunReport,
+    StepReport,
+)
 from storage import outbox
 
 RESULT_STATUSES = frozenset({"resolved", "failed", "halted", "interrupted", "dry_run"})
@@ -97,4 +104,7 @@ class ResultCallbacks:
         """Not an incident's result."""
 
     def announce_pause(self, report: PauseReport) -> None:
+        """Not an incident's result."""
+
+    def announce_checkpoint(self, report: CheckpointReport) -> None:
         """Not an incident's result."""

@@ -6,6 +6,7 @@ import threading
 from dataclasses import dataclass, field
 
 from engine.notifier import (
+    CheckpointReport,
     DecisionReport,
     KillSwitchReport,
     NotificationError,
@@ -24,6 +25,7 @@ class RecordingNotifier:
     kill_switch: list[KillSwitchReport] = field(default_factory=list)
     config: list[tuple[str, str]] = field(default_factory=list)
     pauses: list[PauseReport] = field(default_factory=list)
+    checkpoints: list[CheckpointReport] = field(default_factory=list)
     refuse_dms_to: set[str] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -56,3 +58,7 @@ class RecordingNotifier:
     def announce_pause(self, report: PauseReport) -> None:
         with self._lock:
             self.pauses.append(report)
+
+    def announce_checkpoint(self, report: CheckpointReport) -> None:
+        with self._lock:
+            self.checkpoints.append(report)

@@ -191,3 +191,16 @@ def test_a_zero_duration_is_refused_with_a_message(bot):
     text = text_of(bot.command("/killswitch", "on 0s", user=OTHER))
     assert "duration: must be longer than 0s" in text
     assert "Something went wrong" not in text
+
+
+def test_a_kill_switch_change_anchors_the_audit_chain_in_the_audit_channel(bot):
+    bot.command("/killswitch", "on anchoring", user=OTHER)
+
+    def checkpoints() -> list[str]:
+        return [m.text for m in bot.slack.top_level(AUDIT_CHANNEL) if m.text.startswith("Audit checkpoint ")]
+
+    eventually(checkpoints)
+    [text] = checkpoints()
+    seq, _, chain_hash = text.removeprefix("Audit checkpoint ").partition(":")
+    assert int(seq) >= 1
+    assert len(chain_hash) == 64

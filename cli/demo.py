@@ -28,7 +28,13 @@ SAMPLES: list[tuple[str, str, str, float, dict[str, Any]]] = [
 def demo(settings: Settings, args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="autoresolve-demo-") as scratch:
         demo_settings = settings.model_copy(
-            update={"database_url": f"sqlite:///{Path(scratch) / 'demo.db'}", "slack_bot_token": None}
+            update={
+                "database_url": f"sqlite:///{Path(scratch) / 'demo.db'}",
+                "slack_bot_token": None,
+                "audit_key": None,
+                "audit_key_file": Path(scratch) / "audit.key",
+                "audit_checkpoint_file": Path(scratch) / "audit-checkpoints.log",
+            }
         )
         runtime = build_runtime(demo_settings, notifier=ConsoleNotifier("#audit (demo)"))
         with unit_of_work():

@@ -36,7 +36,7 @@ class Checkpoints:
         self.interval_seconds = interval_seconds
         self.clock = clock
         self._lock = threading.Lock()
-        self._last: tuple[float, Anchor] | None = None
+        self._last_at = clock()  # the first periodic anchor comes an interval after start-up
 
     def seal(self) -> int:
         """The periodic job: seal what was written (within half a second), then anchor the head if
@@ -45,7 +45,7 @@ class Checkpoints:
             sealed = self.chain.seal_all(budget_seconds=0.5)
         if sealed.head is not None:
             with self._lock:
-                due = self._last is None or self.clock() - self._last[0] >= self.interval_seconds
+                due = self.clock() - self._last_at >= self.interval_seconds
                 if sealed.kill_switch_changed or due:
                     self.record(sealed.head)
         return sealed.rows
@@ -56,7 +56,7 @@ class Checkpoints:
         descriptor = os.open(self.path, os.O_CREAT | os.O_APPEND | os.O_WRONLY, 0o600)
         with os.fdopen(descriptor, "a", encoding="ascii") as file:
             file.write(line)
-        self._last = (self.clock(), head)
+        self._last_at = self.clock()
         report = CheckpointReport(seq=head.seq, chain_hash=head.chain_hash, key_id=self.chain.key_id)
         with unit_of_work():
             hand_over(lambda: self.notifier.announce_checkpoint(report), about="audit_checkpoint")

@@ -62,7 +62,7 @@ class Delivered:
             channels = {name: list(posts) for name, posts in emulator.messages.items()}
         for name, posts in channels.items():
             for post in posts:
-                for outbox_id in ((post.metadata or {}).get("event_payload") or {}).get("outbox_ids", []):
+                for outbox_id in post.outbox_ids:
                     per_id[int(outbox_id)] += 1
                 if name.startswith("D"):
                     dms.update(INCIDENT_ID.findall(post.text))

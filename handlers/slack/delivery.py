@@ -41,23 +41,36 @@ from storage.models import OutboxMessage
 
 log = logging.getLogger(__name__)
 
-PERMANENT_ERRORS = frozenset(
+# Slack's errors worth another try (from the method pages and the slack-api-specs document of
+# chat.postMessage, chat.update, conversations.open, users.lookupByEmail): besides these, a 429 and
+# any 5xx. Every other error fails the same way each time: the message is given up (audited) and
+# the lane goes on, so one refused message never stops a channel.
+RETRYABLE_ERRORS = frozenset(
     {
-        "users_not_found",
-        "user_not_found",
-        "user_disabled",
-        "channel_not_found",
-        "not_in_channel",
-        "is_archived",
-        "cannot_dm_bot",
-        "invalid_blocks",
-        "invalid_blocks_format",
-        "msg_too_long",
-        "no_text",
-        "invalid_arguments",
-        "restricted_action",
+        "internal_error",
+        "fatal_error",
+        "service_unavailable",
+        "request_timeout",
+        "ratelimited",
+        "team_added_to_org",
     }
 )
+# Refused for what it holds: a shorter fallback (the headline, and where the rest is) is sent once.
+TOO_BIG_ERRORS = frozenset(
+    {
+        "msg_blocks_too_long",
+        "msg_too_long",
+        "invalid_blocks",
+        "invalid_blocks_format",
+        "invalid_metadata_format",
+        "invalid_metadata_schema",
+        "metadata_too_large",
+        "too_many_attachments",
+    }
+)
+# An update that cannot be applied: the new state is posted as a new message.
+UPDATE_GONE_ERRORS = frozenset({"message_not_found", "cant_update_message", "edit_window_closed"})
+FALLBACK_HEADLINE = 300  # characters of the refused message's first line kept in its fallback
 MAX_BATCH = 20
 LANE_WORKERS = 16  # lanes (channels, DMs) delivered at once: each mostly waits (Slack, the writer lock)
 LEASE_NAME = "slack-outbox"
@@ -89,8 +102,16 @@ class _Drop(Exception):
     """The message can never be delivered (unknown user, channel gone)."""
 
 
+class _TooBig(_Drop):
+    """Slack refused the message for what it holds; a shorter one may go through."""
+
+    def __init__(self, method: str, error: str) -> None:
+        super().__init__(f"{method}: {error}")
+        self.error = error
+
+
 class _MessageGone(Exception):
-    """chat.update found no message: it was deleted in Slack."""
+    """chat.update cannot change the message (deleted, too old to edit, not the bot's)."""
 
 
 class Result(Enum):
@@ -240,13 +261,15 @@ class SlackDelivery(OutboxDispatcher):
         posted = outbox.posted(message_key=message.message_key)
         if posted is not None:
             try:
-                self._api(
+                self._call_with_fallback(
                     message,
                     "chat.update",
-                    channel=posted.channel,
-                    ts=posted.ts,
-                    text=payload.get("text", ""),
-                    blocks=payload.get("blocks"),
+                    {
+                        "channel": posted.channel,
+                        "ts": posted.ts,
+                        "text": payload.get("text", ""),
+                        "blocks": payload.get("blocks"),
+                    },
                 )
                 return None
             except _MessageGone:
@@ -281,9 +304,11 @@ class SlackDelivery(OutboxDispatcher):
         arguments: dict[str, Any] = {
             "channel": self._channel_for(message),
             "text": payload.get("text", ""),
+            # Small, and typed as Slack's metadata takes it (no list of numbers): the batch's first id
+            # finds the post again; the rows it settles are the lane's rows still `sending`.
             "metadata": {
                 "event_type": METADATA_TYPE,
-                "event_payload": {"outbox_ids": ids, "digest": True} if digest else {"outbox_ids": ids},
+                "event_payload": {"outbox_id": ids[0], "count": len(ids), "digest": digest},
             },
         }
         if payload.get("blocks"):
@@ -293,7 +318,7 @@ class SlackDelivery(OutboxDispatcher):
         if not outbox.mark_sending(ids=ids, look_after=SENDING_STALE):
             raise _Wait  # settled by another deliverer since the lane was read: read it again
         try:
-            response = self._api(message, "chat.postMessage", **arguments)
+            response = self._call_with_fallback(message, "chat.postMessage", arguments)
         except _Wait as wait:
             if not wait.maybe_sent:  # Slack did not take it: pending again (the head when its retry is due)
                 outbox.release_sending(ids=ids)
@@ -304,6 +329,20 @@ class SlackDelivery(OutboxDispatcher):
         if message.message_key and not digest:
             return outbox.Posted(message.message_key, response["channel"], response["ts"])
         return None
+
+    def _call_with_fallback(
+        self, message: OutboxMessage, method: str, arguments: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The call; if Slack refuses the message for what it holds, once more with a short
+        fallback: its headline, and where the whole of it can be read."""
+        try:
+            return self._api(message, method, **arguments)
+        except _TooBig as refused:
+            log.warning("Slack refused outbox %s (%s); sending a shorter fallback", message.id, refused.error)
+            try:
+                return self._api(message, method, **fallback(arguments, refused.error, message.incident_id))
+            except _TooBig as again:
+                raise _Drop(f"{method}: {refused.error}, and its shorter fallback: {again.error}") from None
 
     def _find_unrecorded_post(self, message: OutboxMessage, sending: list[int]) -> None:
         """A post left `sending` (its deliverer died, or its answer was lost): record it if Slack
@@ -323,9 +362,11 @@ class SlackDelivery(OutboxDispatcher):
             for posted in self._listing(message, method, channel=channel, **where):
                 metadata = posted.get("metadata") or {}
                 event = metadata.get("event_payload") or {}
-                ids = event.get("outbox_ids") or []
-                if metadata.get("event_type") == METADATA_TYPE and message.id in ids:
-                    self._settle_found(message, channel, posted["ts"], event)
+                if metadata.get("event_type") == METADATA_TYPE and event.get("outbox_id") == message.id:
+                    count = int(event.get("count") or 1)
+                    self._settle_found(
+                        message, channel, posted["ts"], bool(event.get("digest")), sending[:count]
+                    )
                     return
         outbox.release_sending(ids=sending)
         raise _Wait
@@ -345,11 +386,11 @@ class SlackDelivery(OutboxDispatcher):
         )
 
     @staticmethod
-    def _settle_found(message: OutboxMessage, channel: str, ts: str, event: dict[str, Any]) -> None:
+    def _settle_found(message: OutboxMessage, channel: str, ts: str, digest: bool, ids: list[int]) -> None:
         """Record a post Slack has (a digest covers its incidents' messages but is not theirs)."""
-        key = None if event.get("digest") else message.message_key
+        key = None if digest else message.message_key
         posted = outbox.Posted(key, channel, ts) if key else None
-        outbox.settle_found(ids=[int(i) for i in event["outbox_ids"]], posted=posted)
+        outbox.settle_found(ids=ids, posted=posted)
         log.info("outbox %s had reached Slack before its sender stopped; not posting it again", message.id)
 
     def _channel_for(self, message: OutboxMessage) -> str:
@@ -409,12 +450,14 @@ class SlackDelivery(OutboxDispatcher):
                 count_attempt=False,
             )
             raise _Wait
-        if error == "message_not_found" and method == "chat.update":
+        if error in UPDATE_GONE_ERRORS and method == "chat.update":
             raise _MessageGone
-        if error in PERMANENT_ERRORS:
-            raise _Drop(f"{method}: {error}")
-        # A 5xx (internal_error) does not say that nothing was done: Slack may have kept a post.
-        self._transient(message, f"{method}: HTTP {status} {error}".strip(), maybe_sent=status >= 500)
+        if error in TOO_BIG_ERRORS:
+            raise _TooBig(method, error)
+        if status >= 500 or error in RETRYABLE_ERRORS or not error:
+            # A 5xx (internal_error) does not say that nothing was done: Slack may have kept a post.
+            self._transient(message, f"{method}: HTTP {status} {error}".strip(), maybe_sent=status >= 500)
+        raise _Drop(f"{method}: {error}")
 
     def _transient(self, message: OutboxMessage, error: str, maybe_sent: bool = False) -> NoReturn:
         if utcnow() - message.created_at > self.max_age:
@@ -423,3 +466,22 @@ class SlackDelivery(OutboxDispatcher):
         log.warning("Slack delivery of outbox %s will retry in %.0fs: %s", message.id, delay, error)
         outbox.retry_later(message=message, error=error, delay_seconds=delay)
         raise _Wait(maybe_sent)
+
+
+def fallback(arguments: dict[str, Any], error: str, incident_id: str | None) -> dict[str, Any]:
+    """A message Slack takes in place of one it refused: the first line of its text, and where
+    the rest is (the incident's audit trail)."""
+    first_line = str(arguments.get("text") or "").split("\n", 1)[0]
+    headline = (
+        first_line if len(first_line) <= FALLBACK_HEADLINE else first_line[: FALLBACK_HEADLINE - 1] + "…"
+    )
+    where = (
+        f"`/autoresolve audit {incident_id}` has it all" if incident_id else "the bot's audit trail has it"
+    )
+    text = f"{headline}\n_(Slack refused the full message: {error}; {where}.)_"
+    smaller = {k: v for k, v in arguments.items() if k not in ("blocks", "text")}
+    return {
+        **smaller,
+        "text": text,
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
+    }

@@ -211,7 +211,7 @@ def test_replicas_share_the_work_survive_a_kill_and_lose_nothing(cluster, http_s
         outbox_id
         for messages in slack.messages.values()
         for message in messages
-        for outbox_id in ((message.metadata or {}).get("event_payload") or {}).get("outbox_ids", [])
+        for outbox_id in message.outbox_ids
     )
     assert [i for i, n in posts_per_outbox_id.items() if n > 1] == []  # nothing posted twice
     notices = [m.text for m in slack.top_level(AUDIT_CHANNEL) if m.text.startswith(":gear:")]

@@ -2,8 +2,10 @@
 
 It answers the methods the bot uses, keeps the channels' messages (updates applied in place), records
 every call and every post to a response_url, and can be told to rate-limit (429 + Retry-After), fail
-(5xx), hang, keep a post but lose its answer, or go down altogether (connection refused) and come
-back on the same port.
+(5xx), refuse with a Slack error, hang, keep a post but lose its answer, or go down altogether
+(connection refused) and come back on the same port. It refuses what real Slack refuses in a
+message (tests/support/slack_limits: too many blocks, too much text, metadata of the wrong types),
+with Slack's error, so that what it accepts, Slack accepts too.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlparse
+
+from tests.support.slack_limits import MAX_VIEW_BLOCKS, message_problem
 
 DROPPED = 0  # in place of an HTTP status: the connection is closed without an answer
 
@@ -72,6 +76,13 @@ class Posted:
     updates: int = 0
     metadata: dict[str, Any] | None = None
 
+    @property
+    def outbox_ids(self) -> list[int]:
+        """The outbox row the bot put this post's batch under (its metadata), if any: a row
+        posted twice shows as the same id on two posts."""
+        head = ((self.metadata or {}).get("event_payload") or {}).get("outbox_id")
+        return [int(head)] if head is not None else []
+
 
 @dataclass
 class SlackEmulator:
@@ -84,6 +95,7 @@ class SlackEmulator:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _rate_limits: dict[str, list[float]] = field(default_factory=dict)
     _failures: dict[str, list[int]] = field(default_factory=dict)
+    _refusals: dict[str, list[str]] = field(default_factory=dict)
     _hangs: dict[str, float] = field(default_factory=dict)
     _hang_after: dict[str, float] = field(default_factory=dict)
     _lost_answers: dict[str, list[int]] = field(default_factory=dict)
@@ -165,6 +177,12 @@ class SlackEmulator:
         with self._lock:
             self._failures.setdefault(method, []).extend([status] * times)
 
+    def refuse(self, method: str, error: str, times: int = 1) -> None:
+        """Answer the method's next calls with a Slack error (HTTP 200, ok false), as Slack does
+        for cant_update_message, channel_not_found and the like."""
+        with self._lock:
+            self._refusals.setdefault(method, []).extend([error] * times)
+
     def hang(self, method: str, seconds: float) -> None:
         with self._lock:
             self._hangs[method] = seconds
@@ -231,8 +249,12 @@ class SlackEmulator:
     def _handle(self, path: str, headers: dict[str, str], raw: bytes) -> tuple[int, dict[str, str], Any]:
         parsed = urlparse(path)
         if parsed.path.startswith("/respond/"):
+            answer = json.loads(raw or b"{}")
+            problem = message_problem(answer)
+            if problem:  # Slack answers a refused response_url post with a 400 and the error
+                return 400, {}, {"ok": False, "error": problem}
             with self._lock:
-                self.responses.append((parsed.path.removeprefix("/respond/"), json.loads(raw or b"{}")))
+                self.responses.append((parsed.path.removeprefix("/respond/"), answer))
             return 200, {}, {"ok": True}
         method = parsed.path.removeprefix("/api/")
         content_type = headers.get("Content-Type", headers.get("content-type", ""))
@@ -259,12 +281,16 @@ class SlackEmulator:
             retry_after = limited.pop(0) if limited else None
             failures = self._failures.get(method, [])
             failure = failures.pop(0) if failures else None
+            refusals = self._refusals.get(method, [])
+            refusal = refusals.pop(0) if refusals else None
         if hang:
             time.sleep(hang)
         if retry_after is not None:
             return 429, {"Retry-After": f"{retry_after:g}"}, {"ok": False, "error": "ratelimited"}
         if failure is not None:
             return failure, {}, {"ok": False, "error": "internal_error"}
+        if refusal is not None:
+            return self._error(refusal)
         if not token.startswith("xapp-" if method == "apps.connections.open" else "xoxb-"):
             return 200, {}, {"ok": False, "error": "not_allowed_token_type" if token else "not_authed"}
         handler = getattr(self, "_" + method.replace(".", "_"), None)
@@ -323,6 +349,9 @@ class SlackEmulator:
         metadata = params.get("metadata")
         if isinstance(metadata, str):
             metadata = json.loads(metadata)
+        problem = message_problem({"text": params.get("text"), "blocks": blocks, "metadata": metadata})
+        if problem:
+            return self._error(problem)
         with self._lock:
             message = Posted(
                 channel,
@@ -367,6 +396,9 @@ class SlackEmulator:
         blocks = params.get("blocks") or []
         if isinstance(blocks, str):
             blocks = json.loads(blocks)
+        problem = message_problem({"text": params.get("text"), "blocks": blocks})
+        if problem:
+            return self._error(problem)
         with self._lock:
             for message in self.messages.get(channel, []):
                 if message.ts == ts:
@@ -452,6 +484,9 @@ class SlackEmulator:
         view = params.get("view") or {}
         if isinstance(view, str):
             view = json.loads(view)
+        problem = message_problem({"blocks": view.get("blocks") or []}, max_blocks=MAX_VIEW_BLOCKS)
+        if problem:
+            return self._error(problem)
         return self._ok(view={"id": "V0HOME", **view})
 
     def _views_open(self, params: dict[str, Any]) -> tuple[int, dict[str, str], Any]:

@@ -194,3 +194,38 @@ def test_after_a_429_a_channel_goes_at_half_its_rate_and_wins_it_back_call_by_ca
     for _ in range(5):  # 429 after 429: down to a quarter, not further
         bucket.empty_until(10.0)
     assert bucket.current == 0.25
+
+
+def test_a_message_slack_refuses_is_audited_and_the_channel_goes_on(bot):
+    bot.slack.refuse("chat.postMessage", "not_allowed_token_type")  # an error that fails every time
+    bot.incident("INC-1")
+    bot.incident("INC-2")
+    eventually(lambda: bot.audit(action="notification_failed"))
+    [failed] = bot.audit(action="notification_failed")
+    assert failed["error_message"] == "chat.postMessage: not_allowed_token_type"
+    # everything behind the refused one still arrives: INC-2's message, both DMs
+    eventually(lambda: any(m.text.startswith("INC-2: resolved") for m in bot.slack.top_level(AUDIT_CHANNEL)))
+    eventually(lambda: len(bot.slack.channel("D" + CREATOR[1:])) == 2)
+
+
+def test_a_message_slack_finds_too_big_is_sent_as_a_shorter_fallback(bot):
+    bot.slack.refuse("chat.postMessage", "msg_blocks_too_long")
+    bot.incident("INC-1")
+
+    def fallback() -> list[str]:
+        return [
+            m.text for m in bot.slack.top_level(AUDIT_CHANNEL) if "Slack refused the full message" in m.text
+        ]
+
+    eventually(fallback)
+    [text] = fallback()
+    assert text.startswith("INC-1: ")
+    assert "msg_blocks_too_long; `/autoresolve audit INC-1` has it all" in text
+    assert bot.audit(action="notification_failed") == []  # a fallback went through: nothing lost to say
+
+
+def test_an_update_slack_cannot_apply_is_posted_as_a_new_message(bot):
+    bot.slack.refuse("chat.update", "cant_update_message", times=10)
+    bot.incident("INC-1")
+    eventually(lambda: any(m.text.startswith("INC-1: resolved") for m in bot.slack.top_level(AUDIT_CHANNEL)))
+    assert bot.audit(action="notification_failed") == []

@@ -87,7 +87,7 @@ def test_a_burst_reaches_the_audit_channel_as_digests_with_every_outcome(make_bo
     posted: Counter[int] = Counter()
     for messages in slack.messages.values():
         for message in messages:
-            posted.update(((message.metadata or {}).get("event_payload") or {}).get("outbox_ids", []))
+            posted.update(message.outbox_ids)
     assert [i for i, n in posted.items() if n > 1] == []  # nothing posted twice
     dms = [m.text for user in creators for m in slack.channel("D" + user[1:])]
     assert sorted(dms) == sorted(f"Incident BURST-{n} was resolved automatically." for n in range(BURST))

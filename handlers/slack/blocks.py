@@ -15,6 +15,7 @@ from engine.notifier import (
     RunReport,
     StepReport,
 )
+from handlers.slack.fitting import MESSAGE_TEXT, fitted_sections
 
 Blocks = list[dict[str, Any]]
 Message = tuple[str, Blocks]
@@ -182,7 +183,16 @@ def build_resolution_dm(report: RunReport) -> Message:
         ),
     ]
     if report.steps:
-        blocks.append(section("\n".join(step_line(s) for s in report.steps)))
+        where = (
+            f"`/autoresolve audit {escape(report.incident_id)}` or the incident's thread in the audit channel"
+        )
+        blocks.extend(
+            fitted_sections(
+                [step_line(s) for s in report.steps],
+                left_out=lambda n: f"…and {n} more step(s): {where} has them all",
+                budget=MESSAGE_TEXT - 2_000,  # the headline, the outcome and the button around them
+            )
+        )
     if report.message:
         blocks.append(context(escape(report.message)))
     if report.status == "resolved":

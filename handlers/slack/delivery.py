@@ -34,6 +34,7 @@ from slack_sdk.errors import SlackApiError
 from handlers.delivery_common import OutboxDispatcher, retry_after_seconds, retry_delay
 from handlers.slack import digest
 from handlers.slack.blocks import Message
+from handlers.slack.fitting import MESSAGE_TEXT, NOTE_ROOM, TOP_TEXT, clip, fitted_sections
 from handlers.slack.notifier import UPSERT
 from storage import outbox
 from storage.fields import utcnow
@@ -231,10 +232,16 @@ class SlackDelivery(OutboxDispatcher):
 
     @staticmethod
     def _contiguous_thread_entries(messages: list[OutboxMessage]) -> list[OutboxMessage]:
+        """The head's run of thread entries of one incident, as many as one message holds (whole
+        entries: the rest go in the next one)."""
         first = messages[0]
         batch = [first]
+        used = len(_thread_text(first))
         for message in messages[1:MAX_BATCH]:
             if message.thread_key != first.thread_key or message.purpose != first.purpose:
+                break
+            used += len(_thread_text(message)) + 1
+            if used > MESSAGE_TEXT - NOTE_ROOM:
                 break
             batch.append(message)
         return batch
@@ -281,8 +288,9 @@ class SlackDelivery(OutboxDispatcher):
         assert first.thread_key is not None
         parent = outbox.posted(message_key=first.thread_key)
         lines = [line for m in batch for line in m.payload.get("lines", [m.payload.get("text", "")])]
-        text = "\n".join(lines)[:2900]
-        payload = {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
+        where = f"`/autoresolve audit {first.incident_id}` has them all"
+        blocks = fitted_sections(lines, left_out=lambda n: f"…and {n} more line(s): {where}")
+        payload = {"text": clip("\n".join(lines), TOP_TEXT), "blocks": blocks}
         return self._post(first, payload, thread_ts=parent.ts if parent else None, batch=batch)
 
     def _post_digest(self, batch: list[OutboxMessage], digest_message: Message) -> outbox.Posted | None:
@@ -466,6 +474,10 @@ class SlackDelivery(OutboxDispatcher):
         log.warning("Slack delivery of outbox %s will retry in %.0fs: %s", message.id, delay, error)
         outbox.retry_later(message=message, error=error, delay_seconds=delay)
         raise _Wait(maybe_sent)
+
+
+def _thread_text(message: OutboxMessage) -> str:
+    return "\n".join(message.payload.get("lines", [message.payload.get("text", "")]))
 
 
 def fallback(arguments: dict[str, Any], error: str, incident_id: str | None) -> dict[str, Any]:

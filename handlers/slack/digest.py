@@ -8,13 +8,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from handlers.slack.blocks import MAX_TEXT, Message, section
+from handlers.slack.blocks import Message, context, section
+from handlers.slack.fitting import MESSAGE_TEXT, pack
 from handlers.slack.notifier import UPSERT
 from storage import outbox
 from storage.models import OutboxMessage
 
 DIGEST_BACKLOG = 10  # incidents with messages waiting in a channel's lane that make it busy
-MAX_SECTIONS = 20  # blocks in a digest (Slack allows 50): about 150 incidents with their steps
+MAX_SECTIONS = 20  # blocks in a digest (Slack allows 50); the text budget binds first
+TITLE_ROOM = 400  # of the message's text budget: the title and a note
 STEP_INDENT = "      "
 
 
@@ -24,6 +26,7 @@ class _Entry:
     lines: list[str] = field(default_factory=list)  # its step entries, in order
 
     def text(self, incident_id: str | None) -> list[str]:
+        """Its lines: the latest state, then its steps."""
         head = self.state or (f"{incident_id}:" if incident_id else None)
         return ([head] if head else []) + [STEP_INDENT + line for line in self.lines]
 
@@ -46,24 +49,33 @@ def due_run(messages: list[OutboxMessage], now: datetime) -> list[OutboxMessage]
 
 
 def build_digest(messages: list[OutboxMessage], now: datetime) -> tuple[list[OutboxMessage], Message]:
-    """The digest of the lane's due messages from its head, as many as fit in one message:
-    the rows it covers (in order) and its text and blocks."""
+    """The digest of the lane's due messages from its head, as many as fit in one message (Slack
+    refuses more than about 12,000 characters of block text): the rows it covers (in order, the
+    rest go in the next digest) and its text and blocks."""
     covered = due_run(messages, now)
+    budget = MESSAGE_TEXT - TITLE_ROOM
     while True:
-        incidents, chunks = _render(covered)
-        if len(chunks) < MAX_SECTIONS or len(covered) == 1:
+        incidents, lines = _render(covered)
+        chunks, missing = pack(lines, budget=budget)
+        if not missing or len(covered) == 1:
             break
-        covered = covered[: len(covered) * (MAX_SECTIONS - 1) // len(chunks)] or covered[:1]
+        shown = len(lines) - missing
+        covered = covered[: max(1, min(len(covered) - 1, len(covered) * shown // len(lines)))]
     title = (
         f":package: *{incidents} incident(s)* changed while this channel was busy: "
         "each one's latest state, with its steps under it."
     )
-    blocks = [section(title)] + [section(chunk) for chunk in chunks[: MAX_SECTIONS - 1]]
+    blocks = [section(title)] + [section(chunk) for chunk in chunks[:MAX_SECTIONS]]
+    if missing:  # one message alone holds more than fits: say so, and where the rest is
+        where = (
+            f"`/autoresolve audit {covered[0].incident_id}`" if covered[0].incident_id else "the audit trail"
+        )
+        blocks.append(context(f"…and {missing} more line(s): {where} has them all."))
     return covered, (f"{incidents} incident(s) updated (digest)", blocks)
 
 
 def _render(messages: list[OutboxMessage]) -> tuple[int, list[str]]:
-    """How many incidents the messages are about, and their lines in sections' worth of text."""
+    """How many incidents the messages are about, and their lines."""
     entries: dict[str, _Entry] = {}
     for message in messages:
         entry = entries.setdefault(message.incident_id or f"notice:{message.id}", _Entry())
@@ -73,24 +85,8 @@ def _render(messages: list[OutboxMessage]) -> tuple[int, list[str]]:
             entry.lines.extend(message.payload.get("lines") or [str(message.payload.get("text", ""))])
     lines = [line for key, entry in entries.items() for line in entry.text(_incident(key))]
     incidents = sum(1 for key in entries if not key.startswith("notice:"))
-    return incidents, _chunks(lines)
+    return incidents, lines
 
 
 def _incident(key: str) -> str | None:
     return None if key.startswith("notice:") else key
-
-
-def _chunks(lines: list[str]) -> list[str]:
-    chunks: list[str] = []
-    current: list[str] = []
-    length = 0
-    for line in lines:
-        line = line[:MAX_TEXT]
-        if current and length + len(line) + 1 > MAX_TEXT:
-            chunks.append("\n".join(current))
-            current, length = [], 0
-        current.append(line)
-        length += len(line) + 1
-    if current:
-        chunks.append("\n".join(current))
-    return chunks

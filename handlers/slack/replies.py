@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from engine.configuration import KillSwitchState
@@ -12,11 +13,15 @@ from engine.overview import Overview
 from engine.runbooks import RunbookCatalog
 from engine.service import Submission
 from handlers.slack.blocks import STATUS_ICON, Blocks, Message, context, escape, person, section
+from handlers.slack.fitting import TOP_TEXT, clip, fitted_sections
 from storage.models import AuditEntry, CategorySetting, Run
 
 
-def plain(text: str) -> Message:
-    return text.replace("*", "").replace("`", ""), [section(text)]
+def plain(text: str, *, more: str = "the rest is not shown here") -> Message:
+    """An answer in sections that Slack takes: split on line boundaries within a message's budget;
+    lines past it are counted in a last line that says `more` (where to read them)."""
+    blocks = fitted_sections(text.split("\n"), left_out=lambda n: f"…and {n} more line(s): {more}.")
+    return clip(text.replace("*", "").replace("`", ""), TOP_TEXT), blocks
 
 
 def kill_switch_line(state: KillSwitchState) -> str:
@@ -130,30 +135,34 @@ def build_audit_trail(incident_id: str, rows: list[AuditEntry], limit: int) -> M
             f"`{row.timestamp:%H:%M:%S}` {escape(row.action)} by {person(row.actor)}"
             + (f": {escape(str(detail))}" if detail else "")
         )
-    return plain("\n".join(lines))
+    return plain("\n".join(lines), more=f"`python bot.py audit query --incident {incident_id}` has them all")
 
 
 def build_config(rows: list[CategorySetting], max_concurrent: int | None = None) -> Message:
     lines = ["*Categories:*", *(category_line(r) for r in rows)]
     if max_concurrent is not None:
-        lines.append(f"At most {max_concurrent} runs at once.")
-    return plain("\n".join(lines))
+        lines.insert(1, f"At most {max_concurrent} runs at once.")
+    return plain(
+        "\n".join(lines), more="`python bot.py config show` or `GET /api/v1/config` lists every category"
+    )
 
 
 def build_runbooks(catalog: RunbookCatalog) -> Message:
     if not catalog.runbooks:
         return plain("No runbooks are loaded.")
-    lines = [f"*{len(catalog.runbooks)} runbook(s)* from `{escape(catalog.source)}`:"]
+    # The file's name only: its path on the server is nobody's business in the workspace.
+    lines = [f"*{len(catalog.runbooks)} runbook(s)* from `{escape(Path(catalog.source).name)}`:"]
     for runbook in catalog.runbooks:
         description = f": {escape(runbook.description)}" if runbook.description else ""
         lines.append(
             f"• `{escape(runbook.id)}` ({escape(runbook.category)}, {len(runbook.steps)} steps){description}"
         )
-    return plain("\n".join(lines))
+    return plain("\n".join(lines), more="`python bot.py runbooks list` lists them all")
 
 
 def build_error(message: str, usage: str | None = None) -> Message:
-    text = f":warning: {message}"
+    # The message may repeat what the person typed: escaped, so <!channel> or a link stays text.
+    text = f":warning: {escape(message)}"
     if usage:
         text += f"\n{usage}"
     return plain(text)
@@ -166,7 +175,11 @@ def build_home(view: Overview, *, is_admin: bool) -> dict[str, Any]:
         section(kill_switch_line(view.kill_switch)),
         context("`/killswitch on [30m] [reason]` stops all automation; anyone may pull it."),
         {"type": "divider"},
-        section("\n".join(["*Categories*", *(category_line(r) for r in view.categories)])),
+        *fitted_sections(
+            ["*Categories*", *(category_line(r) for r in view.categories)],
+            left_out=lambda n: f"…and {n} more categories: `/autoresolve config` lists them all",
+            budget=6_000,
+        ),
         {"type": "divider"},
         section(
             f"*Runs in flight* (limit {view.max_concurrent})\n"

@@ -17,6 +17,7 @@ from storage.fields import utcnow
 from storage.models import OutboxMessage
 from tests.conftest import eventually
 from tests.handlers.slack.conftest import AUDIT_CHANNEL
+from tests.support.slack_limits import message_problem
 
 BURST = 40
 LOG_RUNBOOK = """
@@ -135,10 +136,21 @@ def test_a_digest_never_exceeds_its_blocks_and_leaves_the_rest_for_the_next(line
         row(n, method=UPSERT, text=f"INC-{n}: resolved " + "x" * line_length, incident=f"INC-{n}")
         for n in range(1, 1001)
     ]
-    covered, (_, blocks) = build_digest(rows, utcnow())
-    assert len(blocks) <= MAX_SECTIONS
+    covered, (text, blocks) = build_digest(rows, utcnow())
+    assert message_problem({"text": text, "blocks": blocks}) is None  # real Slack takes it
+    assert len(blocks) <= MAX_SECTIONS + 1
     assert all(len(block["text"]["text"]) <= 3000 for block in blocks)
     assert [r.id for r in covered] == list(range(1, len(covered) + 1))  # a prefix, in order
     shown = "\n".join(block["text"]["text"] for block in blocks)
     assert all(f"INC-{r.id}: resolved" in shown for r in covered)  # nothing covered is left out
     assert len(covered) < len(rows)
+
+
+def test_one_incident_with_more_lines_than_a_message_holds_says_what_was_left_out():
+    lines = [f"Step {n} *s{n}*: succeeded " + "y" * 200 for n in range(1, 101)]
+    rows = [row(1, method="chat.postMessage", text="", incident="INC-1", lines=lines)]
+    covered, (text, blocks) = build_digest(rows, utcnow())
+    assert message_problem({"text": text, "blocks": blocks}) is None
+    assert [r.id for r in covered] == [1]
+    note = blocks[-1]["elements"][0]["text"]
+    assert note.endswith("more line(s): `/autoresolve audit INC-1` has them all.")

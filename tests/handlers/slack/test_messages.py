@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from tests.conftest import eventually
 from tests.handlers.slack.conftest import ADMIN, AUDIT_CHANNEL, CREATOR, OTHER, SlackBot
 from tests.support.slack_emulator import Posted
@@ -212,3 +214,38 @@ def test_app_home_shows_state(bot):
     assert "maintenance window" in text
     assert "• *database*: enabled, threshold 90.00%" in text
     assert "*Runs in flight* (limit 10)" in text
+
+
+def test_a_dm_for_a_long_runbook_fits_and_says_how_many_steps_it_leaves_out(make_bot):
+    steps = "\n".join(
+        f"      - {{name: 'Step number {n} {'x' * 150}', log: 'did {n}'}}" for n in range(1, 66)
+    )
+    bot = make_bot(f"runbooks:\n  - id: long\n    category: database\n    steps:\n{steps}\n")
+    bot.incident()
+    [dm] = wait_for_dm(bot)  # the emulator refuses what real Slack refuses: it took this one
+    shown = block_texts(dm)
+    assert "Step number 1 " in shown
+    left = re.search(r"…and (\d+) more step\(s\): `/autoresolve audit INC-1`", shown)
+    assert left is not None, shown[-300:]
+    assert sum(f"Step number {n} " in shown for n in range(1, 66)) + int(left.group(1)) == 65
+
+
+def test_runbooks_that_do_not_fit_are_counted_and_the_file_path_is_not_shown(make_bot, tmp_path):
+    runbooks = "\n".join(
+        f"  - {{id: rb-{n}, category: database, description: '{'d' * 200}', steps: [{{name: s, log: x}}]}}"
+        for n in range(150)
+    )
+    bot = make_bot(f"runbooks:\n{runbooks}\n")
+    answer = bot.command("/autoresolve", "runbooks")
+    text = "\n".join(b["text"]["text"] if "text" in b else b["elements"][0]["text"] for b in answer["blocks"])
+    assert "*150 runbook(s)* from `runbooks.yml`:" in text
+    assert str(tmp_path) not in text + answer["text"]
+    assert re.search(r"…and \d+ more line\(s\): `python bot.py runbooks list` lists them all", text)
+    assert len(answer["text"]) <= 4000
+
+
+def test_an_error_reply_does_not_bring_what_was_typed_to_life(bot):
+    answer = bot.command("/autoresolve", "<!channel> <@U0ADMIN> <https://evil.example|click>")
+    text = answer["blocks"][0]["text"]["text"]
+    assert "<!channel>" not in text
+    assert "&lt;!channel&gt;" in text

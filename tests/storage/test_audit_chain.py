@@ -3,7 +3,7 @@ rows cut from the end once the head was anchored; verifying never seals."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -16,7 +16,11 @@ from storage.models import AuditEntry
 pytestmark = pytest.mark.usefixtures("database")
 
 KEY = b"k" * 64
-LATER = utcnow() + timedelta(minutes=5)  # when verify runs: every row is past the sealing interval
+
+
+def later() -> datetime:
+    """When verify runs: every row written so far is past the sealing interval."""
+    return utcnow() + timedelta(minutes=5)
 
 
 def write(n: int, start: int = 0) -> None:
@@ -41,7 +45,7 @@ def test_sealing_continues_the_chain_and_verifies():
     assert chain.verify() == Verdict(ok=True, checked=5, unsealed=3, head=chain.verify().head)  # just written
     assert chain.seal_pending().rows == 3
     assert chain.seal_pending().rows == 0
-    verdict = chain.verify(now=LATER)
+    verdict = chain.verify(now=later())
     assert (verdict.ok, verdict.checked, verdict.unsealed) == (True, 8, 0)
     with db.connection_context():
         assert [r.seq for r in AuditEntry.select().order_by(AuditEntry.id)] == list(range(1, 9))
@@ -52,7 +56,7 @@ def test_a_changed_row_is_reported():
     with db.connection_context():
         victim = AuditEntry.get(AuditEntry.seq == 4)
         AuditEntry.update(details={"n": 999}).where(AuditEntry.id == victim.id).execute()
-    verdict = chain.verify(now=LATER)
+    verdict = chain.verify(now=later())
     assert (verdict.ok, verdict.checked) == (False, 3)
     assert verdict.problem == f"row 4 (audit_id {victim.audit_id}) was changed"
 
@@ -65,25 +69,25 @@ def test_recomputing_a_link_needs_the_key():
         victim.actor = "mallory"
         unkeyed = row_digest(third.chain_hash or "", victim)  # what SQL and the code alone can compute
         AuditEntry.update(actor="mallory", chain_hash=unkeyed).where(AuditEntry.id == victim.id).execute()
-    assert chain.verify(now=LATER).problem == f"row 4 (audit_id {victim.audit_id}) was changed"
+    assert chain.verify(now=later()).problem == f"row 4 (audit_id {victim.audit_id}) was changed"
 
 
 def test_a_removed_row_is_reported():
     chain = sealed_chain(6)
     with db.connection_context():
         AuditEntry.delete().where(AuditEntry.seq == 2).execute()
-    verdict = chain.verify(now=LATER)
+    verdict = chain.verify(now=later())
     assert (verdict.ok, verdict.problem) == (False, "row 2 was removed (the chain jumps to 3)")
 
 
 def test_rows_cut_from_the_end_are_found_against_the_anchor():
     chain = sealed_chain(6)
-    anchor = chain.verify(now=LATER).head
+    anchor = chain.verify(now=later()).head
     assert anchor == Anchor(6, anchor.chain_hash if anchor else "")
     with db.connection_context():
         AuditEntry.delete().where(AuditEntry.seq >= 5).execute()
-    assert chain.verify(now=LATER).ok  # without the anchor the shorter chain fits
-    verdict = chain.verify(anchor, now=LATER)
+    assert chain.verify(now=later()).ok  # without the anchor the shorter chain fits
+    verdict = chain.verify(anchor, now=later())
     assert not verdict.ok
     assert (
         verdict.problem
@@ -95,11 +99,11 @@ def test_unsealing_rows_is_reported_and_verify_never_seals_them():
     chain = sealed_chain(6)
     with db.connection_context():
         AuditEntry.update(seq=None, chain_hash=None).where(AuditEntry.seq >= 3).execute()
-    verdict = chain.verify(now=LATER)
+    verdict = chain.verify(now=later())
     assert not verdict.ok
     assert verdict.problem is not None
     assert verdict.problem.startswith("4 row(s) older than 60s are not sealed")
-    assert chain.verify(now=LATER).unsealed == 4  # verify read only: still unsealed
+    assert chain.verify(now=later()).unsealed == 4  # verify read only: still unsealed
 
 
 def test_another_key_neither_verifies_nor_seals_the_chain():
@@ -110,7 +114,7 @@ def test_another_key_neither_verifies_nor_seals_the_chain():
     assert "sealed with key" in problem
     write(1, start=3)
     assert other.seal_pending().rows == 0  # would break the chain at the switch
-    assert not other.verify(now=LATER).ok
+    assert not other.verify(now=later()).ok
 
 
 def test_rotating_the_key_reseals_a_chain_that_verifies_with_the_old_one():
@@ -118,7 +122,7 @@ def test_rotating_the_key_reseals_a_chain_that_verifies_with_the_old_one():
     new = AuditChain(b"n" * 64)
     assert new.rekey(KEY) == 4
     assert new.adopt_key() is None
-    verdict = new.verify(now=LATER)
+    verdict = new.verify(now=later())
     assert (verdict.ok, verdict.checked) == (True, 4)
     assert config_store.get_global().audit_key_id == new.key_id
 
@@ -132,7 +136,7 @@ def test_a_chain_sealed_before_keys_is_verified_unkeyed_then_resealed_with_the_k
             AuditEntry.update(seq=seq, chain_hash=previous).where(AuditEntry.id == row.id).execute()
     chain = AuditChain(KEY)
     assert chain.adopt_key() is None
-    verdict = chain.verify(now=LATER)
+    verdict = chain.verify(now=later())
     assert (verdict.ok, verdict.checked) == (True, 3)
     with db.connection_context():
         assert AuditEntry.get(AuditEntry.seq == 3).chain_hash != previous  # now keyed
@@ -143,5 +147,5 @@ def test_the_periodic_job_keeps_up_with_more_than_a_batch():
     chain.adopt_key()
     write(450)  # more than two of seal_pending's batches of 200
     assert chain.seal_all(budget_seconds=0.5).rows == 450
-    verdict = chain.verify(now=LATER)
+    verdict = chain.verify(now=later())
     assert (verdict.ok, verdict.checked, verdict.unsealed) == (True, 450, 0)

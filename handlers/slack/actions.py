@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import App, Respond
@@ -14,6 +15,7 @@ from engine.errors import InvalidInput
 from engine.incident import INCIDENT_ID_PATTERN
 from handlers.slack.answers import acknowledge, answer_ephemerally, compute_answer
 from handlers.slack.blocks import APPROVE_ACTION, REJECT_ACTION, REOPEN_ACTION, Message, build_reopened_dm
+from handlers.slack.home import publish_home
 from handlers.slack.replies import build_submission, plain
 from handlers.slack.services import SlackServices
 
@@ -66,20 +68,29 @@ def register(app: App, services: SlackServices) -> None:
         else:
             respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
 
-    def approve(body: dict[str, Any], respond: Respond) -> None:
+    def answer(body: dict[str, Any], respond: Respond, client: WebClient, act: Callable[[], Message]) -> None:
+        """A click in a message is answered ephemerally; one on the Home tab (no response_url)
+        republishes the Home tab with the answer on top."""
+        if body.get("response_url"):
+            answer_ephemerally(respond, act)
+            return
+        text, _ = compute_answer(act)
+        publish_home(client, services, str(body.get("user", {}).get("id", "")), notice=text)
+
+    def approve(body: dict[str, Any], respond: Respond, client: WebClient) -> None:
         def act() -> Message:
             user, incident_id, digest = clicked(body)
             return build_submission(services.interventions.approve(incident_id, actor=user, digest=digest))
 
-        answer_ephemerally(respond, act)
+        answer(body, respond, client, act)
 
-    def reject(body: dict[str, Any], respond: Respond) -> None:
+    def reject(body: dict[str, Any], respond: Respond, client: WebClient) -> None:
         def act() -> Message:
             user, incident_id, _ = clicked(body)
             services.interventions.reject(incident_id, actor=user)
             return plain(f"Rejected *{incident_id}*: it will not run automatically.")
 
-        answer_ephemerally(respond, act)
+        answer(body, respond, client, act)
 
     app.action(REOPEN_ACTION)(ack=acknowledge, lazy=[reopen])
     app.action(APPROVE_ACTION)(ack=acknowledge, lazy=[approve])

@@ -32,19 +32,28 @@ class _Entry:
 
 
 def busy(lane: str, waiting: list[OutboxMessage], now: datetime) -> bool:
-    """A channel (not a DM) with messages due about DIGEST_BACKLOG incidents or more."""
-    if not lane.startswith("channel:"):
+    """A channel (not a DM) with messages due about DIGEST_BACKLOG incidents or more, whose head
+    can go in a digest (a message with buttons goes on its own, so that it stays actionable)."""
+    if not lane.startswith("channel:") or (waiting and actionable(waiting[0])):
         return False
     return len({m.incident_id for m in due_run(waiting, now) if m.incident_id}) >= DIGEST_BACKLOG
 
 
+def actionable(message: OutboxMessage) -> bool:
+    """Whether the message has buttons (an approval request): a digest would lose them."""
+    blocks = message.payload.get("blocks") or []
+    return any(isinstance(block, dict) and block.get("type") == "actions" for block in blocks)
+
+
 def due_run(messages: list[OutboxMessage], now: datetime) -> list[OutboxMessage]:
-    """The lane's pending, due messages from its head, up to the first that is not."""
-    run = []
+    """The lane's pending, due messages from its head, up to the first that is not; but those with
+    buttons, which are left out (each is posted on its own when its turn comes)."""
+    run: list[OutboxMessage] = []
     for message in messages:
         if message.status != outbox.PENDING or message.next_attempt_at > now:
             break
-        run.append(message)
+        if not actionable(message):
+            run.append(message)
     return run
 
 

@@ -17,15 +17,21 @@ from handlers.slack.services import SlackServices
 log = logging.getLogger(__name__)
 
 
+def publish_home(client: WebClient, services: SlackServices, user: str, notice: str | None = None) -> None:
+    """Publish the user's Home tab as things stand (with `notice`: the answer to their click there)."""
+    view = build_home(
+        overview(services.catalog()), is_admin=services.authorizer.is_admin(user), notice=notice
+    )
+    try:
+        client.views_publish(user_id=user, view=view)
+    except SlackApiError as exc:  # the next opening publishes it again
+        log.warning("views.publish for %s failed: %s", user, exc.response.get("error"))
+
+
 def register(app: App, services: SlackServices) -> None:
     def home_opened(event: dict[str, Any], client: WebClient) -> None:
         if event.get("tab", "home") != "home":
             return
-        user = str(event.get("user", ""))
-        view = build_home(overview(services.catalog()), is_admin=services.authorizer.is_admin(user))
-        try:
-            client.views_publish(user_id=user, view=view)
-        except SlackApiError as exc:  # the next opening publishes it again
-            log.warning("views.publish for %s failed: %s", user, exc.response.get("error"))
+        publish_home(client, services, str(event.get("user", "")))
 
     app.event("app_home_opened")(ack=acknowledge, lazy=[home_opened])

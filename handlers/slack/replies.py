@@ -12,9 +12,20 @@ from engine.gates import percent
 from engine.overview import Overview
 from engine.runbooks import RunbookCatalog
 from engine.service import Submission
-from handlers.slack.blocks import STATUS_ICON, Blocks, Message, context, escape, person, section
+from handlers.slack.blocks import (
+    APPROVE_ACTION,
+    REJECT_ACTION,
+    STATUS_ICON,
+    Blocks,
+    Message,
+    button,
+    context,
+    escape,
+    person,
+    section,
+)
 from handlers.slack.fitting import TOP_TEXT, clip, fitted_sections
-from storage.models import AuditEntry, CategorySetting, Run
+from storage.models import AuditEntry, CategorySetting, Incident, Run
 
 
 def plain(text: str, *, more: str = "the rest is not shown here") -> Message:
@@ -168,13 +179,52 @@ def build_error(message: str, usage: str | None = None) -> Message:
     return plain(text)
 
 
-def build_home(view: Overview, *, is_admin: bool) -> dict[str, Any]:
-    """The App Home tab: kill switch, per-category settings, runs in flight, recent outcomes."""
+HOME_APPROVALS = 10  # requests with their buttons on the Home tab (a view holds 100 blocks)
+
+
+def approval_blocks(waiting: list[Incident]) -> Blocks:
+    """What waits for approval, each with its Approve and Reject buttons (answering its request)."""
+    blocks: Blocks = [section(f"*Awaiting approval* ({len(waiting)})")]
+    for incident in waiting[:HOME_APPROVALS]:
+        value = incident.incident_id + (f"@{incident.approval_digest}" if incident.approval_digest else "")
+        blocks.append(
+            section(
+                f"*{escape(incident.incident_id)}* · {escape(clip(incident.title, 200))}\n"
+                f"{escape(clip(incident.resolution_reason or '', 400))}"
+            )
+        )
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": f"home-approval:{incident.incident_id}",
+                "elements": [
+                    button("Approve", APPROVE_ACTION, value, "primary"),
+                    button("Reject", REJECT_ACTION, value, "danger"),
+                ],
+            }
+        )
+    if len(waiting) > HOME_APPROVALS:
+        blocks.append(
+            context(f"…and {len(waiting) - HOME_APPROVALS} more: their messages in the audit channel")
+        )
+    return blocks
+
+
+def build_home(view: Overview, *, is_admin: bool, notice: str | None = None) -> dict[str, Any]:
+    """The App Home tab: kill switch, what waits for approval (with buttons, for admins),
+    per-category settings, runs in flight, recent outcomes; `notice`: the answer to a click here."""
+    approvals = (
+        [*approval_blocks(view.awaiting_approval), {"type": "divider"}]
+        if view.awaiting_approval and is_admin
+        else []
+    )
     blocks: Blocks = [
         {"type": "header", "text": {"type": "plain_text", "text": "Autoresolve"}},
+        *([section(clip(notice, 2_000))] if notice else []),
         section(kill_switch_line(view.kill_switch)),
         context("`/killswitch on [30m] [reason]` stops all automation; anyone may pull it."),
         {"type": "divider"},
+        *approvals,
         *fitted_sections(
             ["*Categories*", *(category_line(r) for r in view.categories)],
             left_out=lambda n: f"…and {n} more categories: `/autoresolve config` lists them all",
@@ -187,9 +237,9 @@ def build_home(view: Overview, *, is_admin: bool) -> dict[str, Any]:
         ),
         section("*Recent outcomes*\n" + ("\n".join(run_line(r) for r in view.recent) or "none yet")),
     ]
-    if view.awaiting_approval:
+    if view.awaiting_approval and not is_admin:
         waiting = ", ".join(f"*{escape(i.incident_id)}*" for i in view.awaiting_approval)
-        blocks.append(section(f"*Awaiting approval:* {waiting} (approve in the audit channel)"))
+        blocks.append(section(f"*Awaiting approval:* {waiting} (admins approve in the audit channel)"))
     if safety := safety_lines(view):
         blocks.append(section("*Limits*\n" + "\n".join(safety)))
     role = "You are an admin: you may change settings, approve, and turn the kill switch off."

@@ -3,14 +3,17 @@ incident webhook, signed Slack commands and clicks, and the REST API."""
 
 from __future__ import annotations
 
+import json
 from functools import partial
 from typing import Any
+from urllib.parse import urlencode
 
 from tests.conftest import eventually
-from tests.handlers.slack.conftest import ADMIN, OTHER, SlackBot
+from tests.handlers.slack.conftest import ADMIN, AUDIT_CHANNEL, OTHER, SlackBot
 from tests.handlers.slack.test_messages import block_texts, buttons, incident_message
 from tests.support.factories import incident_body
 from tests.support.slack_emulator import Posted
+from tests.support.slack_requests import block_action_payload, post_signed
 
 TOKEN = "hook-token"
 FAILING = """
@@ -222,3 +225,61 @@ def test_a_runbook_past_its_run_limit_waits_for_approval(make_bot):
     assert deliver(bot, incident_id="INC-5", service="web-4")["decision"] == "skipped"
     [(_, value), _] = approval_buttons(bot, incident_id="INC-2")
     assert "queued" in str(bot.click("approve_incident", value, user=ADMIN)[0])  # a person's say-so
+
+
+def test_what_waits_for_approval_is_actionable_from_the_app_home(make_bot):
+    bot = make_bot(ECHO, webhook_token=TOKEN)
+    bot.command("/autoresolve", "config database approval 0.8", user=ADMIN)
+    deliver(bot, confidence_score=0.85)
+    [(_, value), _] = approval_buttons(bot)
+    assert (
+        bot.event({"type": "app_home_opened", "user": ADMIN, "channel": "D0HOME", "tab": "home"}).status_code
+        == 200
+    )
+
+    def home_buttons() -> list[tuple[str, str]]:
+        published = bot.slack.calls_to("views.publish")
+        view = published[-1].params["view"] if published else {"blocks": []}
+        return [
+            (e["action_id"], e["value"])
+            for b in view["blocks"]
+            if b["type"] == "actions"
+            for e in b["elements"]
+        ]
+
+    eventually(home_buttons)
+    assert home_buttons() == [("approve_incident", value), ("reject_incident", value)]
+    # A click on the Home tab carries no response_url: the answer comes as the Home tab republished.
+    payload = block_action_payload("approve_incident", value, user_id=ADMIN, response_url="")
+    del payload["response_url"], payload["channel"]
+    payload["container"] = {"type": "view", "view_id": "V0HOME"}
+    response = post_signed(bot.http, urlencode({"payload": json.dumps(payload)}).encode())
+    assert response.status_code == 200
+    eventually(lambda: len(bot.slack.calls_to("views.publish")) >= 2)
+    notice = bot.slack.calls_to("views.publish")[-1].params["view"]["blocks"][1]["text"]["text"]
+    assert "INC-1" in notice
+    assert "queued" in notice
+    eventually(lambda: detail(bot)["status"] == "auto_resolved")
+
+
+def test_a_burst_never_hides_an_approval_request_in_a_digest(make_bot, slack):
+    slack.enforce_channel_rate = True  # about one message a second: the channel gets busy, digests follow
+    bot = make_bot(ECHO, webhook_token=TOKEN)
+    bot.command("/autoresolve", "config database approval 0.8", user=ADMIN)
+    waiting = [f"WAIT-{n}" for n in range(6)]
+    burst = [incident_body(f"RUN-{n}", confidence_score=0.95) for n in range(30)]
+    for n, incident_id in enumerate(waiting):
+        burst.insert(n * 5, incident_body(incident_id, confidence_score=0.85))
+    response = bot.http.post("/webhooks/incidents", json=burst, headers={"Authorization": f"Bearer {TOKEN}"})
+    assert response.status_code == 202
+
+    def actionable() -> set[str]:
+        found = set()
+        for message in bot.slack.top_level(AUDIT_CHANNEL):
+            for action, value in buttons(message):
+                if action == "approve_incident":
+                    found.add(value.split("@")[0])
+        return found if found >= set(waiting) else set()
+
+    assert eventually(actionable, timeout=60) == set(waiting)
+    assert any("(digest)" in m.text for m in bot.slack.top_level(AUDIT_CHANNEL))  # it was a burst

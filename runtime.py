@@ -199,6 +199,8 @@ def build_runtime(settings: Settings, *, notifier: Notifier | None = None) -> Ru
                 per_channel_rate=settings.slack_channel_rate,
                 per_channel_burst=settings.slack_channel_burst,
                 updates_per_minute=settings.slack_updates_per_minute,
+                workspace_rate=settings.slack_workspace_rate,
+                workspace_burst=settings.slack_workspace_burst,
             ),
         )
     return Runtime(

@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     slack_channel_rate: float = Field(default=1.0, gt=0, le=100)  # Slack allows about 1 message/s/channel
     slack_channel_burst: float = Field(default=3.0, ge=1, le=100)
     slack_updates_per_minute: float = Field(default=50.0, gt=0, le=6000)  # chat.update is Tier 3
+    # chat.postMessage across the workspace (every channel and DM together), and its burst
+    slack_workspace_rate: float = Field(default=10.0, gt=0, le=1000)
+    slack_workspace_burst: float = Field(default=20.0, ge=1, le=1000)
     outbox_retention_days: float = Field(default=14.0, ge=1, le=3650)  # delivered messages, then pruned
 
     auto_resolve_wait_seconds: float = Field(default=30.0, ge=0, le=300)

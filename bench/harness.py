@@ -161,6 +161,8 @@ def slack_settings(api_url: str, *, fast: bool) -> dict[str, str]:
             "SLACK_CHANNEL_RATE": "100",
             "SLACK_CHANNEL_BURST": "100",
             "SLACK_UPDATES_PER_MINUTE": "6000",
+            "SLACK_WORKSPACE_RATE": "1000",
+            "SLACK_WORKSPACE_BURST": "1000",
         }
     return settings
 

@@ -71,6 +71,7 @@ TOO_BIG_ERRORS = frozenset(
 )
 # An update that cannot be applied: the new state is posted as a new message.
 UPDATE_GONE_ERRORS = frozenset({"message_not_found", "cant_update_message", "edit_window_closed"})
+WORKSPACE_429_WINDOW = 5.0
 FALLBACK_HEADLINE = 300  # characters of the refused message's first line kept in its fallback
 MAX_BATCH = 20
 LANE_WORKERS = 16  # lanes (channels, DMs) delivered at once: each mostly waits (Slack, the writer lock)
@@ -168,6 +169,8 @@ class SlackDelivery(OutboxDispatcher):
         per_channel_rate: float = 1.0,
         per_channel_burst: float = 3.0,
         updates_per_minute: float = 50.0,
+        workspace_rate: float = 10.0,
+        workspace_burst: float = 20.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(LEASE_NAME, owner, clock, lane_workers=LANE_WORKERS)
@@ -177,7 +180,12 @@ class SlackDelivery(OutboxDispatcher):
         self.clock = clock
         self._channel_rate = (per_channel_rate, per_channel_burst)
         self._lanes: dict[str, TokenBucket] = {}
-        self._methods = {"chat.update": TokenBucket(rate=updates_per_minute / 60, capacity=5)}  # Tier 3
+        self._methods = {
+            "chat.update": TokenBucket(rate=updates_per_minute / 60, capacity=5),  # Tier 3
+            # chat.postMessage's workspace-wide limit, beside each channel's: all posts share it
+            "chat.postMessage": TokenBucket(rate=workspace_rate, capacity=workspace_burst),
+        }
+        self._post_limited: dict[str, float] = {}  # lane -> when its last post got a 429
         self._lane_hold: dict[str, float] = {}
         self._method_hold: dict[str, float] = {}
         self._user_ids: dict[str, str] = {}
@@ -323,10 +331,11 @@ class SlackDelivery(OutboxDispatcher):
             arguments["blocks"] = payload["blocks"]
         if thread_ts:
             arguments["thread_ts"] = thread_ts
+        self._pace("chat.postMessage")  # before the rows are `sending`: a wait here sends nothing
         if not outbox.mark_sending(ids=ids, look_after=SENDING_STALE):
             raise _Wait  # settled by another deliverer since the lane was read: read it again
         try:
-            response = self._call_with_fallback(message, "chat.postMessage", arguments)
+            response = self._call_with_fallback(message, "chat.postMessage", arguments, paced=True)
         except _Wait as wait:
             if not wait.maybe_sent:  # Slack did not take it: pending again (the head when its retry is due)
                 outbox.release_sending(ids=ids)
@@ -339,16 +348,17 @@ class SlackDelivery(OutboxDispatcher):
         return None
 
     def _call_with_fallback(
-        self, message: OutboxMessage, method: str, arguments: dict[str, Any]
+        self, message: OutboxMessage, method: str, arguments: dict[str, Any], *, paced: bool = False
     ) -> dict[str, Any]:
-        """The call; if Slack refuses the message for what it holds, once more with a short
-        fallback: its headline, and where the whole of it can be read."""
+        """The call (`paced`: its token is taken already); if Slack refuses the message for what it
+        holds, once more with a short fallback: its headline, and where the whole of it can be read."""
         try:
-            return self._api(message, method, **arguments)
+            return self._api(message, method, paced=paced, **arguments)
         except _TooBig as refused:
             log.warning("Slack refused outbox %s (%s); sending a shorter fallback", message.id, refused.error)
+            smaller = fallback(arguments, refused.error, message.incident_id)
             try:
-                return self._api(message, method, **fallback(arguments, refused.error, message.incident_id))
+                return self._api(message, method, paced=paced, **smaller)
             except _TooBig as again:
                 raise _Drop(f"{method}: {refused.error}, and its shorter fallback: {again.error}") from None
 
@@ -384,7 +394,7 @@ class SlackDelivery(OutboxDispatcher):
         cursor = ""
         for _ in range(LOOKUP_PAGES):
             paging = {"cursor": cursor} if cursor else {}
-            page = self._api(message, method, include_all_metadata=True, limit=200, **arguments, **paging)
+            page = self._api(message, method, include_all_metadata=True, limit=200, **{**arguments, **paging})
             yield from page.get("messages", [])
             cursor = str((page.get("response_metadata") or {}).get("next_cursor") or "")
             if not page.get("has_more") or not cursor:
@@ -415,16 +425,25 @@ class SlackDelivery(OutboxDispatcher):
             channel = self._dm_channels[user_id] = opened["channel"]["id"]
         return channel
 
-    def _api(self, message: OutboxMessage, method: str, **arguments: Any) -> dict[str, Any]:
-        """Call a Web API method; on failure schedule the retry and raise _Wait, or raise _Drop."""
+    def _pace(self, method: str) -> None:
+        """Take the method's token (its workspace-wide budget, shared by the lanes) before the call,
+        or raise _Wait while it is held after a 429 or its budget is spent."""
         if self._method_hold.get(method, 0.0) > self.clock():
             raise _Wait
         bucket = self._methods.get(method)
         if bucket is not None:
-            with self._method_lock:  # shared by the lanes: the call's token is taken before it
+            with self._method_lock:
                 if not bucket.ready(self.clock()):
                     raise _Wait
                 bucket.take()
+
+    def _api(
+        self, message: OutboxMessage, method: str, *, paced: bool = False, **arguments: Any
+    ) -> dict[str, Any]:
+        """Call a Web API method (`paced`: its token is taken already); on failure schedule the
+        retry and raise _Wait, or raise _Drop."""
+        if not paced:
+            self._pace(method)
         try:
             if method in QUERY_METHODS:
                 response = self.client.api_call(method, params=arguments)
@@ -449,8 +468,11 @@ class SlackDelivery(OutboxDispatcher):
             self._lane_hold[message.lane] = until
             if message.lane in self._lanes:
                 self._lanes[message.lane].empty_until(until)
-            if method != "chat.postMessage":  # other methods are limited per workspace, not per channel
+            if method != "chat.postMessage" or self._workspace_limited(message.lane):
+                # other methods are limited per workspace; so is a post when several channels are
                 self._method_hold[method] = until
+                if method in self._methods:
+                    self._methods[method].empty_until(until)
             outbox.retry_later(
                 message=message,
                 error=f"{method}: rate limited",
@@ -466,6 +488,15 @@ class SlackDelivery(OutboxDispatcher):
             # A 5xx (internal_error) does not say that nothing was done: Slack may have kept a post.
             self._transient(message, f"{method}: HTTP {status} {error}".strip(), maybe_sent=status >= 500)
         raise _Drop(f"{method}: {error}")
+
+    def _workspace_limited(self, lane: str) -> bool:
+        """Whether a post's 429 is the workspace's limit, not its channel's: Slack does not say,
+        but 429s on two channels within WORKSPACE_429_WINDOW seconds are no channel's doing."""
+        now = self.clock()
+        with self._method_lock:
+            self._post_limited[lane] = now
+            recent = [when for when in self._post_limited.values() if now - when < WORKSPACE_429_WINDOW]
+        return len(recent) >= 2
 
     def _transient(self, message: OutboxMessage, error: str, maybe_sent: bool = False) -> NoReturn:
         if utcnow() - message.created_at > self.max_age:

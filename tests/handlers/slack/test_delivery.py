@@ -229,3 +229,15 @@ def test_an_update_slack_cannot_apply_is_posted_as_a_new_message(bot):
     bot.incident("INC-1")
     eventually(lambda: any(m.text.startswith("INC-1: resolved") for m in bot.slack.top_level(AUDIT_CHANNEL)))
     assert bot.audit(action="notification_failed") == []
+
+
+def test_posts_to_many_channels_together_keep_within_the_workspace_budget(make_bot, slack):
+    creators = [f"U0WS{n:02d}" for n in range(16)]  # sixteen DM channels, each far below its own limit
+    slack.users.update({user: {"email": f"{user.lower()}@example.com"} for user in creators})
+    bot = make_bot(slack_workspace_rate=4, slack_workspace_burst=4)
+    for n, creator in enumerate(creators):
+        bot.incident(f"WS-{n}", created_by=creator)
+    eventually(lambda: all(slack.channel("D" + c[1:]) for c in creators), timeout=60)
+    posts = sorted(c.at for c in slack.calls_to("chat.postMessage"))
+    busiest = max(sum(1 for t in posts if start <= t < start + 1.0) for start in posts)
+    assert busiest <= 4 + 4 + 1  # the budget's rate and its burst (and one call in flight at the edge)

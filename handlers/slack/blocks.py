@@ -80,9 +80,15 @@ def button(text: str, action_id: str, value: str, style: str | None = None) -> d
     return element
 
 
-def _headline(incident_id: str, title: str, status: str) -> str:
+def _headline(incident_id: str, status: str) -> str:
     icon = STATUS_ICON.get(status, ":grey_question:")
-    return f"{icon} *{escape(incident_id)}* · {escape(title)} — *{status.replace('_', ' ')}*"
+    return f"{icon} *{escape(incident_id)}* — *{status.replace('_', ' ')}*"
+
+
+def title_block(title: str) -> dict[str, Any]:
+    """The incident's title as plain text: mrkdwn has no escape for `*`, `_`, `~` or backticks, so a
+    title holding them would render as formatting (or pair with the headline's own bold)."""
+    return {"type": "section", "text": {"type": "plain_text", "text": clip(title), "emoji": False}}
 
 
 def build_incident_decision(report: DecisionReport) -> Message:
@@ -96,7 +102,8 @@ def build_incident_decision(report: DecisionReport) -> Message:
     if report.created_by:
         facts.append(f"raised by {person(report.created_by)}")
     blocks: Blocks = [
-        section(_headline(report.incident_id, report.title, report.outcome)),
+        section(_headline(report.incident_id, report.outcome)),
+        title_block(report.title),
         context(", ".join(facts)),
         section(escape(report.reason)),
     ]
@@ -132,7 +139,8 @@ def build_incident_run(report: RunReport) -> Message:
     if report.dry_run:
         facts.append("*dry run*")
     blocks: Blocks = [
-        section(_headline(report.incident_id, report.title, report.status)),
+        section(_headline(report.incident_id, report.status)),
+        title_block(report.title),
         context(", ".join(facts)),
     ]
     if report.message:
@@ -174,9 +182,9 @@ def build_resolution_dm(report: RunReport) -> Message:
     }.get(report.status, f"ended as {report.status}")
     blocks: Blocks = [
         section(
-            f"{STATUS_ICON.get(report.status, '')} Your incident *{escape(report.incident_id)}* "
-            f"({escape(report.title)}) {outcome}."
+            f"{STATUS_ICON.get(report.status, '')} Your incident *{escape(report.incident_id)}* {outcome}."
         ),
+        title_block(report.title),
         context(
             f"Confidence *{percent(report.confidence)}*, runbook `{escape(report.runbook_id)}`, "
             f"category {escape(report.category)}"

@@ -249,3 +249,19 @@ def test_an_error_reply_does_not_bring_what_was_typed_to_life(bot):
     text = answer["blocks"][0]["text"]["text"]
     assert "<!channel>" not in text
     assert "&lt;!channel&gt;" in text
+
+
+def test_an_incident_title_is_shown_as_plain_text_never_as_markup(bot):
+    title = "*urgent* _db_ ~gone~ `rm` <!channel>"
+    bot.incident(title=title)
+    message = eventually(
+        lambda: [m for m in bot.slack.top_level(AUDIT_CHANNEL) if m.text.startswith("INC-1")]
+    )
+    assert isinstance(message, list)
+    [post] = message
+    plain_texts = [b["text"]["text"] for b in post.blocks if b.get("text", {}).get("type") == "plain_text"]
+    assert plain_texts == [title]  # shown as written: plain_text has no markup to misread
+    markup = [b["text"]["text"] for b in post.blocks if b.get("text", {}).get("type") == "mrkdwn"]
+    assert not any("urgent" in text for text in markup)
+    [dm] = wait_for_dm(bot)
+    assert [b["text"]["text"] for b in dm.blocks if b.get("text", {}).get("type") == "plain_text"] == [title]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from typing import Any
 
@@ -31,15 +31,23 @@ REFUSAL_TEXT = {
 }
 
 
-def record_refusal(*, actor: str, error: str, incident_id: str | None = None, **details: Any) -> None:
-    """The audit row of a refused action (every refusal is audited): who, why, and what was asked."""
+def record_refusal(
+    *,
+    actor: str,
+    error: str,
+    incident_id: str | None = None,
+    details: Mapping[str, Any] | None = None,
+    **context: Any,
+) -> None:
+    """The audit row of a refused action (every refusal is audited): who, why, and what was asked
+    (`details` and `context` together)."""
     audit.record(
         action=AuditAction.REQUEST_REFUSED,
         actor=actor,
         incident_id=incident_id,
         success=False,
         error_message=error,
-        details=details,
+        details={**(details or {}), **context},
     )
 
 

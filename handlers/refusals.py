@@ -12,8 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from engine.audit_actions import AuditAction
-from storage import audit
+from engine.permissions import record_refusal
 from storage.database import unit_of_work
 
 WINDOW_SECONDS = 60.0
@@ -74,10 +73,4 @@ def write_refusal(reason: str, details: dict[str, object], actor: str) -> None:
     """The `request_refused` audit row; `repeats` in its details counts the like refusals after the
     window's first that it stands for."""
     with unit_of_work():
-        audit.record(
-            action=AuditAction.REQUEST_REFUSED,
-            actor=actor,
-            success=False,
-            error_message=reason,
-            details=details,
-        )
+        record_refusal(actor=actor, error=reason, details=details)

@@ -80,6 +80,19 @@ def button(text: str, action_id: str, value: str, style: str | None = None) -> d
     return element
 
 
+def approval_actions(block_id: str, incident_id: str, digest: str | None) -> dict[str, Any]:
+    """Approve and Reject for one approval request (the value names the request: `<id>@<digest>`)."""
+    value = incident_id + (f"@{digest}" if digest else "")
+    return {
+        "type": "actions",
+        "block_id": block_id,
+        "elements": [
+            button("Approve", APPROVE_ACTION, value, "primary"),
+            button("Reject", REJECT_ACTION, value, "danger"),
+        ],
+    }
+
+
 def _headline(incident_id: str, status: str) -> str:
     icon = STATUS_ICON.get(status, ":grey_question:")
     return f"{icon} *{escape(incident_id)}* — *{status.replace('_', ' ')}*"
@@ -113,16 +126,8 @@ def build_incident_decision(report: DecisionReport) -> Message:
         if report.steps:
             steps = "\n".join(f"`{escape(clip(line, 300))}`" for line in report.steps)
             blocks.append(section(f"*Approve runs exactly this:*\n{steps}"))
-        value = report.incident_id + (f"@{report.approval_digest}" if report.approval_digest else "")
         blocks.append(
-            {
-                "type": "actions",
-                "block_id": f"approval:{report.incident_id}",
-                "elements": [
-                    button("Approve", APPROVE_ACTION, value, "primary"),
-                    button("Reject", REJECT_ACTION, value, "danger"),
-                ],
-            }
+            approval_actions(f"approval:{report.incident_id}", report.incident_id, report.approval_digest)
         )
     text = f"{report.incident_id}: {report.outcome.replace('_', ' ')} — {report.reason}"
     return clip(text), blocks

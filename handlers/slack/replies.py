@@ -13,12 +13,10 @@ from engine.overview import Overview
 from engine.runbooks import RunbookCatalog
 from engine.service import Submission
 from handlers.slack.blocks import (
-    APPROVE_ACTION,
-    REJECT_ACTION,
     STATUS_ICON,
     Blocks,
     Message,
-    button,
+    approval_actions,
     context,
     escape,
     person,
@@ -186,23 +184,14 @@ def approval_blocks(waiting: list[Incident]) -> Blocks:
     """What waits for approval, each with its Approve and Reject buttons (answering its request)."""
     blocks: Blocks = [section(f"*Awaiting approval* ({len(waiting)})")]
     for incident in waiting[:HOME_APPROVALS]:
-        value = incident.incident_id + (f"@{incident.approval_digest}" if incident.approval_digest else "")
+        digest = incident.approval_digest
         blocks.append(
             section(
                 f"*{escape(incident.incident_id)}* · {escape(clip(incident.title, 200))}\n"
                 f"{escape(clip(incident.resolution_reason or '', 400))}"
             )
         )
-        blocks.append(
-            {
-                "type": "actions",
-                "block_id": f"home-approval:{incident.incident_id}",
-                "elements": [
-                    button("Approve", APPROVE_ACTION, value, "primary"),
-                    button("Reject", REJECT_ACTION, value, "danger"),
-                ],
-            }
-        )
+        blocks.append(approval_actions(f"home-approval:{incident.incident_id}", incident.incident_id, digest))
     if len(waiting) > HOME_APPROVALS:
         blocks.append(
             context(f"…and {len(waiting) - HOME_APPROVALS} more: their messages in the audit channel")

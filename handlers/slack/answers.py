@@ -12,6 +12,7 @@ from slack_bolt import Ack
 from engine.errors import EngineError
 from handlers.slack.blocks import Message
 from handlers.slack.command_parsing import UsageError
+from handlers.slack.fitting import clip
 from handlers.slack.replies import build_error
 
 log = logging.getLogger(__name__)
@@ -41,4 +42,17 @@ def compute_answer(produce: Callable[[], Message]) -> Message:
 
 def answer_ephemerally(respond: Any, produce: Callable[[], Message]) -> None:
     text, blocks = compute_answer(produce)
-    respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
+    answered = respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
+    status = getattr(answered, "status_code", 200)
+    if status >= 400:
+        # Slack refused the answer (its size, its blocks): the person still hears something.
+        log.warning(
+            "Slack refused an answer (HTTP %s: %s); sending a short one",
+            status,
+            getattr(answered, "body", ""),
+        )
+        short = (
+            clip(text.split("\n", 1)[0], 300)
+            + "\n(The full answer was refused by Slack; the CLI or the REST API shows it.)"
+        )
+        respond(text=short, response_type="ephemeral", replace_original=False)

@@ -96,6 +96,7 @@ class SlackEmulator:
     _rate_limits: dict[str, list[float]] = field(default_factory=dict)
     _failures: dict[str, list[int]] = field(default_factory=dict)
     _refusals: dict[str, list[str]] = field(default_factory=dict)
+    _refused_responses: list[str] = field(default_factory=list)
     _hangs: dict[str, float] = field(default_factory=dict)
     _hang_after: dict[str, float] = field(default_factory=dict)
     _lost_answers: dict[str, list[int]] = field(default_factory=dict)
@@ -183,6 +184,11 @@ class SlackEmulator:
         with self._lock:
             self._refusals.setdefault(method, []).extend([error] * times)
 
+    def refuse_responses(self, error: str = "invalid_blocks", times: int = 1) -> None:
+        """Refuse the next answers posted to a response_url (HTTP 400 with the error)."""
+        with self._lock:
+            self._refused_responses.extend([error] * times)
+
     def hang(self, method: str, seconds: float) -> None:
         with self._lock:
             self._hangs[method] = seconds
@@ -250,7 +256,9 @@ class SlackEmulator:
         parsed = urlparse(path)
         if parsed.path.startswith("/respond/"):
             answer = json.loads(raw or b"{}")
-            problem = message_problem(answer)
+            with self._lock:
+                problem = self._refused_responses.pop(0) if self._refused_responses else None
+            problem = problem or message_problem(answer)
             if problem:  # Slack answers a refused response_url post with a 400 and the error
                 return 400, {}, {"ok": False, "error": problem}
             with self._lock:

@@ -204,3 +204,12 @@ def test_a_kill_switch_change_anchors_the_audit_chain_in_the_audit_channel(bot):
     seq, _, chain_hash = text.removeprefix("Audit checkpoint ").partition(":")
     assert int(seq) >= 1
     assert len(chain_hash) == 64
+
+
+def test_an_answer_slack_refuses_falls_back_to_a_short_one(bot):
+    bot.slack.refuse_responses("invalid_blocks")
+    answer = bot.command("/autoresolve", "status")
+    assert answer["text"].startswith("Kill switch off")
+    assert answer["text"].endswith(
+        "(The full answer was refused by Slack; the CLI or the REST API shows it.)"
+    )

@@ -1,4 +1,4 @@
-"""`make bench`: the six figures of issue 6, each beside its baseline in the same run, on SQLite and
+"""`make bench`: the figures of issues 6 and 17, each beside its baseline in the same run, on SQLite and
 (when it answers) PostgreSQL; a table on the terminal, JSON in bench/out/results.json.
 
 Needs `wrk` (Debian: apt-get install wrk). BENCH_SECONDS sets each wrk run's length (default 10);
@@ -36,6 +36,7 @@ def figures(baseline: dict[str, Any]) -> list[tuple[set[str], str, Figure]]:
         ({"1", "3"}, "ingest.db", lambda scratch, db: ingest.figures_ingest(scratch, db, baseline)),
         ({"2"}, "e2e.db", lambda scratch, db: [end_to_end.figure_end_to_end(scratch, db)]),
         ({"5"}, "burst.db", lambda scratch, db: [end_to_end.figure_burst(scratch, db)]),
+        ({"7"}, "mixed.db", lambda scratch, db: [end_to_end.figure_mixed_burst(scratch, db)]),
         ({"4", "6"}, "audit.db", lambda scratch, db: list(audit.figure_audit(scratch, db))),
     ]
 

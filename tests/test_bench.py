@@ -30,3 +30,14 @@ def test_the_audit_rows_written_for_figure_4_form_a_chain_the_bot_verifies(tmp_p
     trail = run_cli(tmp_path, "audit", "query", "--incident", incident, "--json", env=env)
     assert trail.returncode == 0, trail.stderr
     assert trail.stdout.count('"audit_id"') == 10  # ten rows per incident, as figure 4 assumes
+
+
+def test_the_mixed_burst_figure_runs_and_checks_every_approval_is_actionable(tmp_path):
+    database = sqlite_database(tmp_path, "mixed.db")
+    result = end_to_end.run_burst(
+        tmp_path, database, slack_limits=True, give_up_after=120, incidents=60, mixed=True
+    )
+    assert result["complete"], result
+    assert (result["awaiting_approval"], result["approvals_actionable"]) == (3, 3)
+    assert result["dms"] == 57
+    assert result["refused_by_slack"] == 0

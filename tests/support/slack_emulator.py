@@ -64,6 +64,7 @@ class Call:
     at: float
     status: int = 0  # the HTTP status answered
     retry_after: float | None = None  # with a 429
+    error: str | None = None  # the Slack error answered (ok false), if any
 
 
 @dataclass
@@ -277,6 +278,8 @@ class SlackEmulator:
             self.calls.append(call)
         status, answer_headers, body = self._answer(call)
         call.status = status
+        if isinstance(body, dict) and body.get("ok") is False:
+            call.error = str(body.get("error"))
         if status == 429:
             call.retry_after = float(answer_headers.get("Retry-After", "0"))
         return status, answer_headers, body

@@ -90,3 +90,25 @@ def expire_one(row: Incident, notifier: Notifier, timeout_seconds: float) -> boo
         )
         announce_decision(notifier, row, ResolutionStatus.APPROVAL_EXPIRED.value, reason)
     return True
+
+
+def ask_approval(row: Incident, existing: Incident | None, digest: str | None, actor: str) -> bool:
+    """Record the approval request; true if it is a new one to post (the same one asked again
+    by a repeated delivery is not posted again, and keeps its time for the expiry)."""
+    if existing is None:
+        row.approval_digest, row.approval_requested_at = digest, utcnow()
+        return True
+    if (
+        existing.resolution_status == ResolutionStatus.AWAITING_APPROVAL
+        and existing.approval_digest == digest
+    ):
+        return False
+    if existing.resolution_status == ResolutionStatus.AWAITING_APPROVAL:
+        audit.record(
+            action=AuditAction.APPROVAL_SUPERSEDED,
+            incident_id=row.incident_id,
+            actor=actor,
+            details={"previous": existing.approval_digest, "digest": digest},
+        )
+    incidents.ask_approval(incident_id=row.incident_id, digest=digest)
+    return True

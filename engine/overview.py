@@ -3,23 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 
 from engine.configuration import KillSwitchState, kill_switch_state
 from engine.failure_budget import BudgetUse, use_of
+from engine.run_limits import LimitUse, limit_uses
 from engine.runbooks import RunbookCatalog
 from storage import config_store, incidents, runs
 from storage.database import unit_of_work
-from storage.fields import utcnow
 from storage.models import CategorySetting, Incident, Run
-
-
-@dataclass(frozen=True)
-class LimitUse:
-    runbook_id: str
-    started: int  # runs started within the window
-    limit: int
-    window_seconds: float
 
 
 @dataclass(frozen=True)
@@ -33,17 +24,6 @@ class Overview:
     runbook_count: int
     budgets: list[BudgetUse]
     limits: list[LimitUse]
-
-
-def limit_uses(catalog: RunbookCatalog) -> list[LimitUse]:
-    """How much of each limited runbook's run limit its recent runs used."""
-    uses = []
-    for runbook in catalog.runbooks:
-        if runbook.limit is not None:
-            since = utcnow() - timedelta(seconds=runbook.limit.per)
-            started = runs.started_since(runbook_id=runbook.id, since=since)
-            uses.append(LimitUse(runbook.id, started, runbook.limit.runs, runbook.limit.per))
-    return uses
 
 
 def overview(catalog: RunbookCatalog, *, recent: int = 10) -> Overview:

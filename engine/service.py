@@ -11,17 +11,17 @@ from datetime import timedelta
 
 import peewee
 
-from engine.approvals import approval_digest, prepared_steps
+from engine.approvals import approval_digest, ask_approval, prepared_steps
 from engine.audit_actions import AuditAction
 from engine.cancellation import GONE_STATUSES, StaleApproval, cancel_if_waiting, check_approval_still_stands
 from engine.configuration import kill_switch_state
-from engine.durations import format_duration
 from engine.errors import InvalidInput, NotFound
 from engine.gates import Decision, GateInputs, Outcome, decide
-from engine.incident import HELD_STATUSES, IncidentIn, IncidentStatus, ResolutionStatus, incident_values
+from engine.incident import HELD_STATUSES, IncidentIn, IncidentStatus, incident_values
 from engine.notifications import announce_decision
 from engine.notifier import Notifier
-from engine.runbooks import Runbook, RunbookCatalog
+from engine.run_limits import within_run_limit
+from engine.runbooks import RunbookCatalog
 from storage import audit, config_store, incidents, runs, statements
 from storage.database import key_lock, unit_of_work, write_transaction
 from storage.fields import utcnow
@@ -228,7 +228,7 @@ class ResolutionService:
         limited = runbook is not None and runbook.limit is not None and not (force or request.by_person)
         if decision.outcome is Outcome.QUEUED and limited:
             assert runbook is not None
-            decision = self._within_limit(decision, runbook, row, category)
+            decision = within_run_limit(decision, runbook, row, category)
         steps: tuple[str, ...] = ()
         digest = None
         if runbook is not None and (decision.outcome is Outcome.AWAITING_APPROVAL or request.approved_digest):
@@ -259,7 +259,7 @@ class ResolutionService:
                 )
         announce = not keeps_status  # the message of an incident with a run shows the run
         if decision.outcome is Outcome.AWAITING_APPROVAL:
-            announce = self._ask_approval(row, existing, digest, actor)
+            announce = ask_approval(row, existing, digest, actor)
         elif existing is not None and existing.approval_digest is not None:
             incidents.ask_approval(incident_id=row.incident_id, digest=None)  # its buttons are stale now
         if decision.gate == "held":
@@ -287,56 +287,6 @@ class ResolutionService:
         if announce:
             self._announce(row, decision, decided_by=request.decided_by, steps=steps, digest=digest)
         return Submission(row.incident_id, decision, run_id, created=existing is None)
-
-    def _within_limit(
-        self, decision: Decision, runbook: Runbook, row: Incident, category: CategorySetting
-    ) -> Decision:
-        """The decision, or (past the runbook's run limit) approval or a skip, as the category says."""
-        limit = runbook.limit
-        assert limit is not None
-        key_lock(f"runbook-limit:{runbook.id}")  # replicas count one at a time
-        since = utcnow() - timedelta(seconds=limit.per)
-        window = format_duration(limit.per)
-        reason = None
-        started = runs.started_since(runbook_id=runbook.id, since=since)
-        if started >= limit.runs:
-            reason = f"Rate limit: runbook {runbook.id} started {started} run(s) within {window}"
-            reason += f" (limit {limit.runs})"
-        elif limit.per_service is not None and row.service:
-            for_service = runs.started_since(runbook_id=runbook.id, since=since, service=row.service)
-            if for_service >= limit.per_service:
-                reason = (
-                    f"Rate limit: runbook {runbook.id} started {for_service} run(s) for {row.service} "
-                    f"within {window} (limit {limit.per_service})"
-                )
-        if reason is None:
-            return decision
-        if category.over_limit == "skip":
-            return Decision(Outcome.SKIPPED, reason, gate="rate_limit")
-        return Decision(
-            Outcome.AWAITING_APPROVAL, f"{reason}; awaiting approval", runbook.id, gate="rate_limit"
-        )
-
-    def _ask_approval(self, row: Incident, existing: Incident | None, digest: str | None, actor: str) -> bool:
-        """Record the approval request; true if it is a new one to post (the same one asked again
-        by a repeated delivery is not posted again, and keeps its time for the expiry)."""
-        if existing is None:
-            row.approval_digest, row.approval_requested_at = digest, utcnow()
-            return True
-        if (
-            existing.resolution_status == ResolutionStatus.AWAITING_APPROVAL
-            and existing.approval_digest == digest
-        ):
-            return False
-        if existing.resolution_status == ResolutionStatus.AWAITING_APPROVAL:
-            audit.record(
-                action=AuditAction.APPROVAL_SUPERSEDED,
-                incident_id=row.incident_id,
-                actor=actor,
-                details={"previous": existing.approval_digest, "digest": digest},
-            )
-        incidents.ask_approval(incident_id=row.incident_id, digest=digest)
-        return True
 
     def _source_says_gone(
         self, existing: Incident, active: Run | None, actor: str, known: dict[str, Incident]

@@ -29,7 +29,7 @@ from engine.notifier import (
     RunReport,
     StepReport,
 )
-from engine.overview import limit_uses
+from engine.run_limits import limit_uses
 from engine.runbooks import RunbookCatalog
 from handlers.auth import require_api_token
 from handlers.deps import runtime_of

@@ -93,6 +93,7 @@ class SlackEmulator:
     messages: dict[str, list[Posted]] = field(default_factory=dict)
     enforce_channel_rate: bool = False
     enforce_update_rate: bool = False  # chat.update is Tier 3: about 50 a minute
+    workspace_post_rate: float | None = None  # chat.postMessage a second across all channels, if set
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _rate_limits: dict[str, list[float]] = field(default_factory=dict)
     _failures: dict[str, list[int]] = field(default_factory=dict)
@@ -352,6 +353,8 @@ class SlackEmulator:
             channel = self._dm_channel(channel)
         if channel[:1] not in ("C", "D", "G"):
             return self._error("channel_not_found")
+        if self.workspace_post_rate is not None and not self._within_workspace_rate():
+            return 429, {"Retry-After": "2"}, {"ok": False, "error": "ratelimited"}
         if self.enforce_channel_rate and not self._within_channel_rate(channel):
             return 429, {"Retry-After": "1"}, {"ok": False, "error": "ratelimited"}
         blocks = params.get("blocks") or []
@@ -385,6 +388,18 @@ class SlackEmulator:
                 return False
             recent.append(now)
             self._last_post[channel] = recent
+        return True
+
+    def _within_workspace_rate(self) -> bool:
+        """At most `workspace_post_rate` posts in any second, whatever the channel."""
+        now = time.monotonic()
+        with self._lock:
+            recent = [t for t in self._last_post.get("*workspace*", []) if now - t < 1.0]
+            if len(recent) >= (self.workspace_post_rate or 0):
+                self._last_post["*workspace*"] = recent
+                return False
+            recent.append(now)
+            self._last_post["*workspace*"] = recent
         return True
 
     def _within_update_rate(self) -> float:

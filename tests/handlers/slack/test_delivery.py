@@ -242,3 +242,21 @@ def test_posts_to_many_channels_together_keep_within_the_workspace_budget(make_b
     posts = sorted(c.at for c in slack.calls_to("chat.postMessage"))
     busiest = max(sum(1 for t in posts if start <= t < start + 1.0) for start in posts)
     assert busiest <= 4 + 4 + 1  # the budget's rate and its burst (and one call in flight at the edge)
+
+
+def test_after_the_workspaces_limit_answers_429_every_post_waits(make_bot, slack):
+    creators = [f"U0WL{n:02d}" for n in range(12)]
+    slack.users.update({user: {"email": f"{user.lower()}@example.com"} for user in creators})
+    slack.workspace_post_rate = 3  # below the bot's own budget: Slack's limit is what binds
+    bot = make_bot(slack_workspace_rate=50, slack_workspace_burst=50)
+    for n, creator in enumerate(creators):
+        bot.incident(f"WL-{n}", created_by=creator)
+    eventually(lambda: all(slack.channel("D" + c[1:]) for c in creators), timeout=90)
+    posts = sorted((c for c in slack.calls_to("chat.postMessage")), key=lambda c: c.at)
+    limited = [c for c in posts if c.status == 429]
+    assert len({c.params.get("channel") for c in limited}) >= 2  # the workspace's limit, on several channels
+    # once two channels got a 429, nothing more was sent anywhere before its Retry-After ran out
+    second = next(c for c in limited if c.params.get("channel") != limited[0].params.get("channel"))
+    hold_until = second.at + (second.retry_after or 0) - 0.05
+    in_flight = second.at + 0.1  # posts already on their way when the second 429 came back
+    assert [c for c in posts if in_flight < c.at < hold_until] == []

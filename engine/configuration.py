@@ -261,7 +261,7 @@ class ConfigurationService:
                 kept = _later(was.until, until)
                 if kept != until and not may_shorten:
                     notes.append(
-                        f"it stays on until {_iso(was.until)} UTC: only an admin may end it sooner"
+                        f"it stays on until {was.until:%Y-%m-%d %H:%M} UTC: only an admin may end it sooner"
                         if was.until
                         else "it stays on with no end: only an admin may end it"
                     )

@@ -201,6 +201,7 @@ def build_runtime(settings: Settings, *, notifier: Notifier | None = None) -> Ru
                 updates_per_minute=settings.slack_updates_per_minute,
                 workspace_rate=settings.slack_workspace_rate,
                 workspace_burst=settings.slack_workspace_burst,
+                call_timeout_seconds=settings.slack_timeout_seconds,
             ),
         )
     return Runtime(

@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     # chat.postMessage across the workspace (every channel and DM together), and its burst
     slack_workspace_rate: float = Field(default=10.0, gt=0, le=1000)
     slack_workspace_burst: float = Field(default=20.0, ge=1, le=1000)
+    # A Slack call that has not answered in this long is given up and retried; a post still marked
+    # as being sent twice this long after it began is looked for in Slack before it is sent again.
+    slack_timeout_seconds: float = Field(default=10.0, ge=0.5, le=60)
     outbox_retention_days: float = Field(default=14.0, ge=1, le=3650)  # delivered messages, then pruned
 
     auto_resolve_wait_seconds: float = Field(default=30.0, ge=0, le=300)

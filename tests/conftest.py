@@ -9,7 +9,9 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
+import psycopg2
 import pytest
 
 from engine.incident import IncidentIn
@@ -44,6 +46,30 @@ SETTINGS_VARIABLES = (
 )
 
 DATABASES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist each worker gets a PostgreSQL database of its own (test_gw0, test_gw1, ...),
+    created on first use, so that workers never empty each other's tables."""
+    worker = getattr(config, "workerinput", {}).get("workerid")
+    url = os.environ.get("TEST_DATABASE_URL")
+    if worker and url:
+        os.environ["TEST_DATABASE_URL"] = worker_database(url, worker)
+
+
+def worker_database(url: str, worker: str) -> str:
+    parsed = urlsplit(url)
+    name = f"{parsed.path.lstrip('/') or 'test'}_{worker}"
+    connection = psycopg2.connect(url)
+    try:
+        connection.autocommit = True
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+            if cursor.fetchone() is None:
+                cursor.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        connection.close()
+    return urlunsplit(parsed._replace(path=f"/{name}"))
 
 
 @pytest.fixture(autouse=True)

@@ -25,7 +25,10 @@ def web_client(settings: Settings) -> KeepAliveWebClient:
         settings.slack_api_url if settings.slack_api_url.endswith("/") else settings.slack_api_url + "/"
     )
     return KeepAliveWebClient(
-        token=settings.slack_bot_token.get_secret_value(), base_url=base_url, timeout=10, retry_handlers=[]
+        token=settings.slack_bot_token.get_secret_value(),
+        base_url=base_url,
+        timeout=settings.slack_timeout_seconds,
+        retry_handlers=[],
     )
 
 

@@ -77,9 +77,9 @@ MAX_BATCH = 20
 LANE_WORKERS = 16  # lanes (channels, DMs) delivered at once: each mostly waits (Slack, the writer lock)
 LEASE_NAME = "slack-outbox"
 METADATA_TYPE = "autoresolve_outbox"
-# A post still `sending` this long after its call began is looked for in Slack: the call (10 s
-# time-out) has ended, so its deliverer died or its answer was lost.
-SENDING_STALE = timedelta(seconds=20)
+# A post still `sending` this many call time-outs after its call began is looked for in Slack: the
+# call has ended, so its deliverer died or its answer was lost.
+SENDING_STALE_TIMEOUTS = 2
 LOOKUP_PAGES = 10  # of 200 messages: how far back a lost post is looked for (from 60 s before it)
 QUERY_METHODS = (
     "users.lookupByEmail",
@@ -171,6 +171,7 @@ class SlackDelivery(OutboxDispatcher):
         updates_per_minute: float = 50.0,
         workspace_rate: float = 10.0,
         workspace_burst: float = 20.0,
+        call_timeout_seconds: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(LEASE_NAME, owner, clock, lane_workers=LANE_WORKERS)
@@ -178,6 +179,7 @@ class SlackDelivery(OutboxDispatcher):
         self.on_give_up = on_give_up
         self.max_age = max_age
         self.clock = clock
+        self.sending_stale = timedelta(seconds=SENDING_STALE_TIMEOUTS * call_timeout_seconds)
         self._channel_rate = (per_channel_rate, per_channel_burst)
         self._lanes: dict[str, TokenBucket] = {}
         self._methods = {
@@ -332,7 +334,7 @@ class SlackDelivery(OutboxDispatcher):
         if thread_ts:
             arguments["thread_ts"] = thread_ts
         self._pace("chat.postMessage")  # before the rows are `sending`: a wait here sends nothing
-        if not outbox.mark_sending(ids=ids, look_after=SENDING_STALE):
+        if not outbox.mark_sending(ids=ids, look_after=self.sending_stale):
             raise _Wait  # settled by another deliverer since the lane was read: read it again
         try:
             response = self._call_with_fallback(message, "chat.postMessage", arguments, paced=True)

@@ -30,6 +30,7 @@ def test_a_post_slack_kept_before_the_deliverer_died_is_found_not_repeated(tmp_p
         AUDIT_CHANNEL=AUDIT_CHANNEL,
         API_TOKEN=TOKEN,
         LOG_LEVEL="WARNING",
+        SLACK_TIMEOUT_SECONDS="1",  # a post unanswered for 2 s is looked for in Slack
     )
     slack.accept_then_hang("chat.postMessage", 60)  # Slack keeps the post, the answer never comes
     first = BotProcess(tmp_path, env, token=TOKEN)

@@ -21,6 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlparse
 
+from tests.support.servers import SHUTDOWN_POLL_SECONDS
 from tests.support.slack_limits import MAX_VIEW_BLOCKS, message_problem
 
 DROPPED = 0  # in place of an HTTP status: the connection is closed without an answer
@@ -141,7 +142,9 @@ class SlackEmulator:
         self._server = _Server(("127.0.0.1", self.port), Handler)
         self._server.daemon_threads = True
         self.port = int(self._server.server_address[1])
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": SHUTDOWN_POLL_SECONDS}, daemon=True
+        ).start()
 
     def down(self) -> None:
         """Slack unreachable: the port refuses connections until up(), and those open are closed."""

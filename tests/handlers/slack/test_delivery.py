@@ -6,6 +6,7 @@ import time
 
 from handlers.slack.delivery import TokenBucket
 from storage import outbox
+from storage.models import OutboxMessage
 from tests.conftest import eventually, wired_runtime
 from tests.handlers.slack.conftest import ADMIN, AUDIT_CHANNEL, CREATOR, RUNBOOKS, SlackBot
 from tests.support.slack_emulator import DROPPED, Call
@@ -21,7 +22,8 @@ def test_messages_queued_while_slack_is_down_arrive_once_when_it_is_back(bot):
     bot.slack.down()
     for incident_id in ids:
         assert bot.incident(incident_id)["success"] is True  # runs do not wait for Slack
-    time.sleep(1.5)  # deliveries fail and back off meanwhile
+    # deliveries fail and back off meanwhile
+    eventually(lambda: OutboxMessage.select().where(OutboxMessage.attempts >= 2).exists())
     assert outbox_rows(bot)["pending"] > 0
 
     bot.slack.up()
@@ -113,8 +115,9 @@ def test_a_lost_post_is_found_past_the_first_page_of_a_busy_channel(bot):
     assert cursors.count("200") == 2  # each lookup asked for the second page
 
 
-def test_a_hanging_slack_times_out_and_is_retried(bot):
-    bot.slack.hang("conversations.open", 12)  # longer than the client's 10 s timeout
+def test_a_hanging_slack_times_out_and_is_retried(make_bot):
+    bot = make_bot(slack_timeout_seconds=1)
+    bot.slack.hang("conversations.open", 3)  # longer than the client's time-out
     bot.incident()
     eventually(lambda: bot.slack.calls_to("conversations.open"), timeout=10)
     bot.slack.hang("conversations.open", 0)

@@ -25,6 +25,7 @@ from engine.service import ResolutionService
 from engine.worker import RunWorker, instance_id
 from handlers.metrics import Metrics
 from handlers.refusals import RefusalLog
+from handlers.services import Services
 from handlers.slack.bolt_app import build_bolt_app, web_client
 from handlers.slack.delivery import SlackDelivery
 from handlers.slack.notifier import SlackNotifier
@@ -91,6 +92,22 @@ class Runtime:
         if self.slack is not None and self.slack.socket_mode is not None:
             self.slack.socket_mode.start()
 
+    @property
+    def services(self) -> Services:
+        """What the HTTP faces use (handlers/services.py); the app starts and stops the rest."""
+        return Services(
+            settings=self.settings,
+            configuration=self.configuration,
+            resolution=self.resolution,
+            decisions=self.decisions,
+            refusals=self.refusals,
+            callback_policy=self.callback_policy,
+            metrics_registry=self.metrics.registry,
+            bolt=self.slack.bolt if self.slack else None,
+            start=self.start,
+            stop=self.stop,
+        )
+
     def _expire_approvals(self) -> None:
         with unit_of_work():
             expired = expire_approvals(self.resolution.notifier)
@@ -126,6 +143,14 @@ def _give_up(message: OutboxMessage, error: str) -> None:
     )
 
 
+def people_notifier(settings: Settings) -> Notifier:
+    """How people hear of what happens: Slack messages queued in the outbox when Slack is
+    configured (the running bot delivers them), else lines on the console."""
+    if settings.slack_bot_token is not None:
+        return SlackNotifier(settings.audit_channel, admins=settings.admin_users)
+    return ConsoleNotifier(settings.audit_channel)
+
+
 def build_runtime(settings: Settings, *, notifier: Notifier | None = None) -> Runtime:
     """Load runbooks, open and upgrade the database, wire engine and Slack. Raises on bad configuration."""
     catalog = load_runbooks(settings.runbooks_file)
@@ -141,12 +166,9 @@ def build_runtime(settings: Settings, *, notifier: Notifier | None = None) -> Ru
     owner = instance_id()
     client = web_client(settings) if settings.slack_bot_token is not None else None
     if notifier is None:
-        if client is None:
-            notifier = ConsoleNotifier(settings.audit_channel)
-        else:
-            if not settings.audit_channel:
-                log.warning("AUDIT_CHANNEL is not set: only DMs will be sent to Slack")
-            notifier = SlackNotifier(settings.audit_channel, admins=settings.admin_users)
+        if client is not None and not settings.audit_channel:
+            log.warning("AUDIT_CHANNEL is not set: only DMs will be sent to Slack")
+        notifier = people_notifier(settings)
     # People hear through `notifier`; sending tools get results through their callbacks.
     metrics = Metrics(catalog=lambda: catalog)
     everyone = FanOut(notifier, ResultCallbacks(settings.result_webhook_url, settings.public_url), metrics)

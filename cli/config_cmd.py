@@ -7,28 +7,18 @@ import json
 
 from cli.context import cli_actor, configuration_service, open_storage
 from cli.errors import CliError
+from engine.config_changes import SETTING_GRAMMAR, SettingError, parse_setting_change
 from engine.gates import percent
 from settings import Settings
 from storage import config_store
 
-SETTING_HELP = (
-    "threshold <0.5-1> | enable | disable | dry-run on|off | retries <0-10> | "
-    "approval <x>|off | approval-timeout <1h> | notify on|off | budget <n> per <1h>|off | "
-    "over-limit approval|skip | pause | resume"
-)
-
 
 def parse_change(words: list[str]) -> dict[str, object]:
     """The same grammar as `/autoresolve config <category> ...` in Slack."""
-    from handlers.slack.command_parsing import ChangeConfig, UsageError, parse_autoresolve
-
     try:
-        command = parse_autoresolve("config x " + " ".join(words))
-    except UsageError as exc:
-        raise CliError(f"{exc}; expected: {SETTING_HELP}") from None
-    if not isinstance(command, ChangeConfig):
-        raise CliError(f"expected a setting: {SETTING_HELP}")
-    return command.changes
+        return parse_setting_change(words)
+    except SettingError as exc:
+        raise CliError(f"{exc}; expected: {SETTING_GRAMMAR}") from None
 
 
 def show(settings: Settings, args: argparse.Namespace) -> int:
@@ -126,7 +116,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     show_parser.add_argument("--json", action="store_true", help="as JSON")
     set_parser = actions.add_parser("set", help="change one setting of a category, or a global one")
     set_parser.add_argument("target", help="a category name, or 'global'")
-    set_parser.add_argument("setting", nargs="+", help=SETTING_HELP)
+    set_parser.add_argument("setting", nargs="+", help=SETTING_GRAMMAR)
     set_parser.add_argument("--create", action="store_true", help="add the category if it does not exist")
     set_parser.add_argument("--actor", help="who is doing it (default: cli:<your user name>)")
     parser.set_defaults(handler=config)

@@ -10,8 +10,8 @@ from pydantic import ValidationError
 
 from cli.errors import CliError
 from engine.configuration import ConfigurationService
-from engine.notifier import ConsoleNotifier, Notifier
-from handlers.slack.notifier import SlackNotifier
+from engine.notifier import Notifier
+from runtime import people_notifier
 from settings import Settings
 from storage import migrations
 from storage.database import bind, open_database
@@ -58,9 +58,7 @@ def cli_actor(given: str | None) -> str:
 
 def notifier_for(settings: Settings) -> Notifier:
     """Changes made from the CLI are announced like any other: queued for the running bot to deliver."""
-    if settings.slack_bot_token is not None:
-        return SlackNotifier(settings.audit_channel)
-    return ConsoleNotifier(settings.audit_channel)
+    return people_notifier(settings)
 
 
 def configuration_service(settings: Settings) -> ConfigurationService:

@@ -26,7 +26,7 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     from storage.database import redact_url
 
     runtime = build_runtime(settings)
-    app = create_app(runtime)
+    app = create_app(runtime.services)
     freeze_startup_objects()
     base = f"http://{settings.host}:{settings.port}"
     mode = "offline (no SLACK_BOT_TOKEN: Slack messages are printed here)" if settings.offline else "Slack"

@@ -14,9 +14,10 @@ from engine import failure_budget
 from engine.audit_actions import AuditAction
 from engine.configuration import kill_switch_state
 from engine.incident import IncidentStatus, ResolutionStatus, incident_values
-from engine.notifications import build_report, creator_wants_dm, hand_over, report_outcome, step_report
+from engine.notifications import build_report, creator_wants_dm, hand_over, report_outcome
 from engine.notifier import Notifier
 from engine.placeholders import PlaceholderError
+from engine.run_records import RunRecords, finish_incident, unexpected
 from engine.run_stop import RunStop, StopReason
 from engine.runbooks import Action, Runbook, RunbookCatalog, Step
 from engine.steps import PreparedAction, prepare, run_attempt
@@ -60,8 +61,7 @@ class RunExecutor:
         self.on_finished = on_finished
         self.writes = writes  # where the stages of runs are committed
         self._current = threading.local()  # the stages of the run this thread executes
-        # Each run's steps as they ended, for its final report (read by its own later stages).
-        self._ended_steps: dict[int, list[StepResult]] = {}
+        self.records = RunRecords(notifier)
 
     def _write(self, stage: Callable[[], T]) -> Staged[T]:
         """Hand over one stage of the current run (its rows, audit rows and messages), written
@@ -81,7 +81,7 @@ class RunExecutor:
     def execute(self, run: Run) -> str:
         """Execute a run already claimed (status running); returns its terminal status."""
         self._current.stages = stages = WriteAhead(self.writes)
-        self._ended_steps[run.id] = []
+        self.records.begin(run)
         try:
             return self._execute(run)
         except BaseException:
@@ -90,7 +90,7 @@ class RunExecutor:
                 stages.durable()
             raise
         finally:
-            self._ended_steps.pop(run.id, None)
+            self.records.forget(run)
 
     def _execute(self, run: Run) -> str:
         incident = incidents.get(incident_id=run.incident_id)
@@ -141,26 +141,11 @@ class RunExecutor:
             except PlaceholderError as exc:
                 action, error = f"(cannot prepare: {exc})", str(exc)
                 problems += 1
-            self._write(partial(self._record_dry_step, run, incident, position, step, action, error))
+            self._write(partial(self.records.dry_step, run, incident, position, step, action, error))
         message = f"Dry run: {len(runbook.steps)} step(s) recorded, nothing executed"
         if problems:
             message += f"; {problems} step(s) could not be prepared"
         return self._finish(run, incident, "dry_run", message)
-
-    def _record_dry_step(
-        self, run: Run, incident: Incident, position: int, step: Step, action: str, error: str | None
-    ) -> None:
-        row = self._record_start(run, position, step, action)
-        status = "would_run" if error is None else "failed"
-        self._step_done(run, incident, runs.finish_step(step=row, status=status, error=error))
-        audit.record(
-            action=AuditAction.STEP_SKIPPED,
-            incident_id=incident.incident_id,
-            run_id=run.id,
-            success=error is None,
-            error_message=error,
-            details={"step": step.name, "position": position, "dry_run": True, "would_run": action},
-        )
 
     def _run_steps(self, run: Run, incident: Incident, runbook: Runbook) -> str:
         category = config_store.get_category(category=incident.category)
@@ -231,11 +216,11 @@ class RunExecutor:
         try:
             prepared = prepare(step, values, workdir=self.command_workdir)
         except Exception as exc:  # a bad value (PlaceholderError) or anything else: nothing runs
-            refused = f"refused: {exc}" if isinstance(exc, PlaceholderError) else _unexpected(exc)
+            refused = f"refused: {exc}" if isinstance(exc, PlaceholderError) else unexpected(exc)
 
             def record_refusal() -> None:
-                row = self._record_start(run, position, step, "")
-                self._end_step(
+                row = self.records.start_step(run, position, step, "")
+                self.records.end_step(
                     run, incident, row, AuditAction.STEP_FAILED, {**base, "refused": True}, error=refused
                 )
 
@@ -244,7 +229,7 @@ class RunExecutor:
         action = prepared.describe()
 
         def record_start() -> StepResult:
-            row = self._record_start(run, position, step, action)
+            row = self.records.start_step(run, position, step, action)
             audit.record(
                 action=AuditAction.STEP_STARTED,
                 incident_id=incident.incident_id,
@@ -275,14 +260,16 @@ class RunExecutor:
             outcome = run_attempt(prepared, step.timeout, stop)
             if outcome.ok:
                 succeeded = {**base, "attempts": attempt}
-                end = partial(self._end_staged, run, incident, started, AuditAction.STEP_SUCCEEDED, succeeded)
+                end = partial(
+                    self.records.end_staged, run, incident, started, AuditAction.STEP_SUCCEEDED, succeeded
+                )
                 self._write(partial(end, attempts=attempt, output=outcome.output))
                 return StepVerdict.SUCCEEDED
             if outcome.stopped:
                 return self._stop_step(run, incident, started, stop, attempt, outcome.output)
         assert outcome is not None
         failed = {**base, "attempts": attempt, "output": outcome.output}
-        end = partial(self._end_staged, run, incident, started, AuditAction.STEP_FAILED, failed)
+        end = partial(self.records.end_staged, run, incident, started, AuditAction.STEP_FAILED, failed)
         self._write(partial(end, attempts=attempt, output=outcome.output, error=outcome.error))
         return StepVerdict.FAILED
 
@@ -300,53 +287,8 @@ class RunExecutor:
         halted = stop.reason() is StopReason.KILL_SWITCH
         status, why = ("halted", "kill switch") if halted else ("failed", "cancelled")
 
-        def record() -> None:
-            row = runs.finish_step(
-                step=started.value, status=status, attempts=attempts, error=why, output=output
-            )
-            self._step_done(run, incident, row)
-            audit.record(
-                action=AuditAction.STEP_FAILED,
-                incident_id=incident.incident_id,
-                run_id=run.id,
-                success=False,
-                error_message=f"stopped: {why}",
-                details={"step": row.name, "position": row.position, "attempts": attempts, "stopped": why},
-            )
-
-        self._write(record)
+        self._write(partial(self.records.stopped_step, run, incident, started, status, why, attempts, output))
         return StepVerdict.HALTED if halted else StepVerdict.CANCELLED
-
-    def _end_step(
-        self,
-        run: Run,
-        incident: Incident,
-        row: StepResult,
-        action: AuditAction,
-        details: dict[str, Any],
-        *,
-        error: str | None = None,
-        **finished: Any,
-    ) -> None:
-        """Record how a step ended: its row (succeeded when there is no error), its thread entry
-        and its audit row (with the step's duration)."""
-        status = "succeeded" if error is None else "failed"
-        row = runs.finish_step(step=row, status=status, error=error, **finished)
-        self._step_done(run, incident, row)
-        audit.record(
-            action=action,
-            incident_id=incident.incident_id,
-            run_id=run.id,
-            success=error is None,
-            error_message=error,
-            details={**details, "duration_ms": row.duration_ms},
-        )
-
-    def _end_staged(
-        self, run: Run, incident: Incident, started: Staged[StepResult], *args: Any, **kw: Any
-    ) -> None:
-        """`_end_step` for a step whose start was an earlier stage of this run."""
-        self._end_step(run, incident, started.value, *args, **kw)
 
     def _roll_back(
         self,
@@ -394,7 +336,7 @@ class RunExecutor:
             described = prepared.describe()
         except Exception as exc:
             prepared = None
-            described = f"(cannot prepare: {exc if isinstance(exc, PlaceholderError) else _unexpected(exc)})"
+            described = f"(cannot prepare: {exc if isinstance(exc, PlaceholderError) else unexpected(exc)})"
 
         def record_start() -> StepResult:
             audit.record(
@@ -419,33 +361,17 @@ class RunExecutor:
         ok = outcome is not None and outcome.ok
         error = None if ok else (outcome.error if outcome else described)
         verdict = AuditAction.ROLLBACK_SUCCEEDED if ok else AuditAction.ROLLBACK_FAILED
-        end = partial(self._end_staged, run, incident, started, verdict, {**details, "action": described})
+        end = partial(
+            self.records.end_staged, run, incident, started, verdict, {**details, "action": described}
+        )
         self._write(partial(end, error=error, attempts=1, output=outcome.output if outcome else ""))
         return ok
-
-    @staticmethod
-    def _record_start(run: Run, position: int, step: Step, action: str) -> StepResult:
-        return runs.start_step(
-            run_id=run.id, position=position, name=step.name, kind=step.kind, phase="step", action=action
-        )
-
-    # -- the end of a run ----------------------------------------------------------------------
-
-    def _step_done(self, run: Run, incident: Incident, step: StepResult) -> None:
-        self._ended_steps[run.id].append(step)
-        report = build_report(run, incident, steps=())
-        hand_over(
-            lambda: self.notifier.announce_step(report, step_report(step)),
-            about="step",
-            incident_id=incident.incident_id,
-            run_id=run.id,
-        )
 
     def _finish(self, run: Run, incident: Incident | None, status: str, message: str) -> str:
         """End the run: its status, the incident's, the audit rows and the messages, in one transaction
         (which reads nothing: what the report needs is in hand or read before)."""
         wants_dm = creator_wants_dm(incident) if incident is not None else False
-        steps = self._ended_steps[run.id]
+        steps = self.records.ended[run.id]
 
         def record_end() -> str | None:
             """None, or the status the run already had when it was finished elsewhere."""
@@ -469,48 +395,3 @@ class RunExecutor:
             failure_budget.charge(incident.category, self.notifier)
         self.on_finished(run.id)
         return status
-
-
-def _unexpected(exc: Exception) -> str:
-    """An exception preparing a step that no rule expected: named by its class, never a trace."""
-    log.warning("preparing a step raised %s", type(exc).__name__, exc_info=exc)
-    return f"unexpected error: {type(exc).__name__}: {str(exc)[:500]}"
-
-
-TERMINAL_AUDIT_ACTION = {
-    "resolved": AuditAction.AUTO_RESOLUTION_SUCCESS,
-    "failed": AuditAction.AUTO_RESOLUTION_FAILED,
-    "halted": AuditAction.AUTO_RESOLUTION_HALTED,
-    "interrupted": AuditAction.AUTO_RESOLUTION_INTERRUPTED,
-    "dry_run": AuditAction.AUTO_RESOLUTION_DRY_RUN,
-}
-
-
-def finish_incident(incident: Incident, status: str, message: str) -> None:
-    """Move the incident to where its run ended and audit the outcome (the run's last write to it)."""
-    if status == "resolved":
-        incidents.set_resolution(
-            incident_id=incident.incident_id,
-            resolution_status=ResolutionStatus.RESOLVED,
-            reason=message,
-            status=IncidentStatus.AUTO_RESOLVED.value,
-            auto_resolved=True,
-            resolved_at=utcnow(),
-            deferred=True,
-        )
-    else:
-        incidents.set_resolution(
-            incident_id=incident.incident_id,
-            resolution_status=status,
-            reason=message,
-            status=IncidentStatus.OPEN.value,
-            deferred=True,
-        )
-    audit.record(
-        action=TERMINAL_AUDIT_ACTION[status],
-        incident_id=incident.incident_id,
-        confidence_score=incident.confidence_score,
-        success=status in ("resolved", "dry_run"),
-        error_message=None if status in ("resolved", "dry_run") else message,
-        details={"status": status, "message": message},
-    )

@@ -19,7 +19,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from engine import failure_budget
 from engine.configuration import ConfigurationService
 from engine.notifications import report_outcome
-from engine.runner import RunExecutor, finish_incident
+from engine.run_records import finish_incident
+from engine.runner import RunExecutor
 from engine.scheduling import every
 from storage import incidents, runs
 from storage.database import unit_of_work, write_transaction

@@ -10,7 +10,7 @@ from engine.configuration import ConfigurationService, kill_switch_state
 from engine.incident import CATEGORY_PATTERN
 from engine.text import Line, Prose
 from handlers.auth import api_caller, require_api_token
-from handlers.deps import runtime_of
+from handlers.deps import ConfigurationDep
 from handlers.errors import documented_errors
 from handlers.schemas import (
     AutoResolutionConfig,
@@ -53,20 +53,22 @@ def current_config(configuration: ConfigurationService) -> AutoResolutionConfig:
 
 
 @router.get("", response_model=AutoResolutionConfig)
-def get_configuration(request: Request) -> AutoResolutionConfig:
+def get_configuration(configuration: ConfigurationDep) -> AutoResolutionConfig:
     """Current configuration: global settings, every category, and the kill switch."""
-    return current_config(runtime_of(request).configuration)
+    return current_config(configuration)
 
 
 @router.put("", response_model=AutoResolutionConfig)
 def update_configuration(
-    request: Request, update_request: ConfigUpdateRequest, actor: OnBehalfOf = None
+    request: Request,
+    configuration: ConfigurationDep,
+    update_request: ConfigUpdateRequest,
+    actor: OnBehalfOf = None,
 ) -> AutoResolutionConfig:
     """Change global settings and/or one category (a new category name adds it).
 
     `global_enabled: false` activates the kill switch and `true` deactivates it, as in the seed.
     """
-    configuration = runtime_of(request).configuration
     changes = update_request.model_dump(exclude_unset=True, exclude={"global_enabled", "category_config"})
     behalf, actor = actor, api_caller(request)
     with unit_of_work(), audit.acting_for(behalf):
@@ -91,11 +93,11 @@ def update_configuration(
 
 @router.get("/category/{category}", response_model=CategoryConfig, responses=documented_errors(404))
 def get_category_config(
-    request: Request, category: Annotated[str, Path(pattern=CATEGORY_PATTERN)]
+    configuration: ConfigurationDep, category: Annotated[str, Path(pattern=CATEGORY_PATTERN)]
 ) -> CategoryConfig:
     """One category's settings; 404 if the category is not configured."""
     with unit_of_work():
-        return category_view(runtime_of(request).configuration.category(category))
+        return category_view(configuration.category(category))
 
 
 def _kill_switch_args(
@@ -112,6 +114,7 @@ def _kill_switch_args(
 @router.post("/kill-switch/activate", response_model=AutoResolutionConfig)
 def activate_kill_switch(
     request: Request,
+    configuration: ConfigurationDep,
     body: Annotated[KillSwitchRequest | None, Body()] = None,
     actor: OnBehalfOf = None,
     reason: Annotated[Prose | None, Query(max_length=1000)] = None,
@@ -125,7 +128,6 @@ def activate_kill_switch(
     ends it sooner (deactivate for that). A duration is capped at 30 days; an unreadable one is a 422.
     """
     behalf, why, span = _kill_switch_args(body, actor, reason, duration)
-    configuration = runtime_of(request).configuration
     with unit_of_work(), audit.acting_for(behalf):
         change = configuration.activate_kill_switch(
             actor=api_caller(request), reason=why or "Emergency activation", duration=span
@@ -138,13 +140,13 @@ def activate_kill_switch(
 @router.post("/kill-switch/deactivate", response_model=AutoResolutionConfig)
 def deactivate_kill_switch(
     request: Request,
+    configuration: ConfigurationDep,
     body: Annotated[KillSwitchRequest | None, Body()] = None,
     actor: OnBehalfOf = None,
     reason: Annotated[Prose | None, Query(max_length=1000)] = None,
 ) -> AutoResolutionConfig:
     """Let automation run again."""
     behalf, why, _ = _kill_switch_args(body, actor, reason, None)
-    configuration = runtime_of(request).configuration
     with unit_of_work(), audit.acting_for(behalf):
         configuration.deactivate_kill_switch(actor=api_caller(request), reason=why)
     return current_config(configuration)

@@ -11,15 +11,15 @@ from fastapi.responses import JSONResponse
 
 from engine.errors import InvalidInput
 from engine.incident import INCIDENT_ID_PATTERN, IncidentIn
-from engine.service import Submission
+from engine.service import ResolutionService, Submission
 from engine.text import Line
 from handlers.auth import api_caller, require_api_token
-from handlers.deps import runtime_of
+from handlers.deps import ResolutionDep, ServicesDep
 from handlers.errors import documented_errors, error_response
 from handlers.schemas import IncidentDetail, IncidentResolutionResponse
+from handlers.thread_limits import ThreadLimit
 from handlers.views import incident_detail, step_view
 from handlers.webhooks.intake import check_callback
-from runtime import Runtime
 from storage import audit, runs
 from storage.database import unit_of_work
 
@@ -31,13 +31,14 @@ router = APIRouter(
 )
 
 MAX_BATCH = 100
-# Waiting for runs holds a thread each; this many may wait at once without starving other requests.
-_waiters = anyio.CapacityLimiter(200)
+# Waiting for runs holds a thread each; this many may wait at once without starving other requests
+# (per event loop: one limiter shared by two loops can hang, see thread_limits.py).
+_waiters = ThreadLimit(200)
 IncidentPath = Annotated[str, Path(pattern=INCIDENT_ID_PATTERN)]
 
 
 def _outcome(
-    runtime: Runtime, submission: Submission, wait_seconds: float
+    resolution: ResolutionService, submission: Submission, wait_seconds: float
 ) -> tuple[int, IncidentResolutionResponse]:
     """Wait (bounded) for the submission's run and describe where it ended up."""
     decision = submission.decision
@@ -49,7 +50,7 @@ def _outcome(
             status=decision.outcome.value,
             runbook=decision.runbook_id,
         )
-    run = runtime.resolution.wait_for_run(submission.run_id, wait_seconds)
+    run = resolution.wait_for_run(submission.run_id, wait_seconds)
     with unit_of_work():
         steps = runs.steps_of(run_id=run.id)
     finished = run.status in runs.TERMINAL_RUN_STATUSES
@@ -80,6 +81,7 @@ def _outcome(
 )
 async def auto_resolve_incident(
     request: Request,
+    services: ServicesDep,
     incident_id: IncidentPath,
     incident: IncidentIn,
     force: Annotated[bool, Query(description="Run even below the confidence threshold")] = False,
@@ -95,17 +97,20 @@ async def auto_resolve_incident(
     if incident.incident_id != incident_id:
         message = f"incident_id: the path says {incident_id!r}, the body says {incident.incident_id!r}"
         return error_response(400, message, [{"field": "incident_id", "message": "does not match the path"}])
-    runtime = runtime_of(request)
-    check_callback(incident, runtime.callback_policy)
+    check_callback(incident, services.callback_policy)
     caller = api_caller(request)
 
     def submit() -> Submission:
         with audit.acting_for(actor):
-            return runtime.resolution.submit(incident, actor=caller, force=force, by_person=True)
+            return services.resolution.submit(incident, actor=caller, force=force, by_person=True)
 
     submission = await anyio.to_thread.run_sync(submit)
     status, body = await anyio.to_thread.run_sync(
-        _outcome, runtime, submission, runtime.settings.auto_resolve_wait_seconds, limiter=_waiters
+        _outcome,
+        services.resolution,
+        submission,
+        services.settings.auto_resolve_wait_seconds,
+        limiter=_waiters.limiter(),
     )
     return JSONResponse(status_code=status, content=body.model_dump(mode="json"))
 
@@ -113,13 +118,13 @@ async def auto_resolve_incident(
 @router.post("/batch-resolve", response_model=list[IncidentResolutionResponse])
 async def batch_auto_resolve(
     request: Request,
+    services: ServicesDep,
     incidents: Annotated[list[IncidentIn], Body(max_length=MAX_BATCH)],
     actor: Annotated[
         Line | None, Query(max_length=320, description="On whose behalf (recorded as on_behalf_of)")
     ] = None,
 ) -> list[IncidentResolutionResponse]:
     """Decide on each incident in order; wait for the runs together within the same bounded wait."""
-    runtime = runtime_of(request)
     seen: set[str] = set()
     for index, incident in enumerate(incidents):
         if incident.incident_id in seen:
@@ -128,11 +133,11 @@ async def batch_auto_resolve(
             )
         seen.add(incident.incident_id)
         try:
-            check_callback(incident, runtime.callback_policy)
+            check_callback(incident, services.callback_policy)
         except InvalidInput as exc:
             raise InvalidInput(f"[{index}].{exc.field}", exc.message) from None
         await anyio.to_thread.run_sync(
-            runtime.resolution.check_category, incident.category, f"[{index}].category"
+            services.resolution.check_category, incident.category, f"[{index}].category"
         )
 
     caller = api_caller(request)
@@ -140,20 +145,22 @@ async def batch_auto_resolve(
     def submit_all() -> list[Submission]:
         with audit.acting_for(actor):
             return [
-                runtime.resolution.submit(incident, actor=caller, by_person=True) for incident in incidents
+                services.resolution.submit(incident, actor=caller, by_person=True) for incident in incidents
             ]
 
     submissions = await anyio.to_thread.run_sync(submit_all)
-    deadline = time.monotonic() + runtime.settings.auto_resolve_wait_seconds
+    deadline = time.monotonic() + services.settings.auto_resolve_wait_seconds
 
     def outcomes() -> list[IncidentResolutionResponse]:
-        return [_outcome(runtime, s, max(0.0, deadline - time.monotonic()))[1] for s in submissions]
+        return [
+            _outcome(services.resolution, s, max(0.0, deadline - time.monotonic()))[1] for s in submissions
+        ]
 
-    return await anyio.to_thread.run_sync(outcomes, limiter=_waiters)
+    return await anyio.to_thread.run_sync(outcomes, limiter=_waiters.limiter())
 
 
 @router.get("/{incident_id}", response_model=IncidentDetail, responses=documented_errors(404))
-def get_incident(request: Request, incident_id: IncidentPath) -> IncidentDetail:
+def get_incident(resolution: ResolutionDep, incident_id: IncidentPath) -> IncidentDetail:
     """The incident, where it stands in the resolution lifecycle, and its latest run's steps."""
-    view = runtime_of(request).resolution.view(incident_id)
+    view = resolution.view(incident_id)
     return incident_detail(view.incident, view.run, view.steps)

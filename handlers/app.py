@@ -11,23 +11,24 @@ from handlers import api_audit, api_config, api_incidents, health, metrics
 from handlers.errors import install_error_handlers
 from handlers.health import VERSION
 from handlers.limits import BodySizeLimit
+from handlers.services import Services
 from handlers.slack import endpoint as slack_endpoint
 from handlers.webhooks import alertmanager, incidents
-from runtime import Runtime
 
 
-def create_app(runtime: Runtime, *, manage_worker: bool = True) -> FastAPI:
-    """Build the HTTP app around a wired runtime; with `manage_worker`, the app's lifespan runs it."""
+def create_app(services: Services, *, manage_worker: bool = True) -> FastAPI:
+    """Build the HTTP app around the bot's services; with `manage_worker`, the app's lifespan
+    starts and stops the worker and jobs (services.start, services.stop)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if manage_worker:
-            runtime.start()
+            services.start()
         try:
             yield
         finally:
             if manage_worker:
-                runtime.stop()
+                services.stop()
                 print(
                     "Autoresolve stopped: no new runs claimed, runs in flight finished or marked.", flush=True
                 )
@@ -39,8 +40,7 @@ def create_app(runtime: Runtime, *, manage_worker: bool = True) -> FastAPI:
         version=VERSION,
         lifespan=lifespan,
     )
-    app.state.runtime = runtime
-    app.state.bolt = runtime.slack.bolt if runtime.slack else None
+    app.state.services = services
     install_error_handlers(app)
     for module in (
         health,
@@ -58,5 +58,5 @@ def create_app(runtime: Runtime, *, manage_worker: bool = True) -> FastAPI:
         # 11.7 ms against 14.0 and 14.7. The routers' prefixes, tags and guards are already on
         # their routes (the OpenAPI document is the same; test_every_api_route_is_guarded).
         app.router.routes.extend(module.router.routes)
-    app.add_middleware(BodySizeLimit, max_bytes=runtime.settings.max_body_bytes)
+    app.add_middleware(BodySizeLimit, max_bytes=services.settings.max_body_bytes)
     return app

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 import anyio
 from fastapi import HTTPException, Request
 
-from handlers.deps import runtime_of
+from handlers.deps import services_of
 
 FORWARDING_HEADERS = ("forwarded", "x-forwarded-for", "x-real-ip", "x-forwarded-host")
 
@@ -37,7 +37,7 @@ async def require_api_token(request: Request) -> None:
 
     Async, so the common case costs no thread hop; only a refusal touches the database.
     """
-    credentials = runtime_of(request).settings.api_credentials()
+    credentials = services_of(request).settings.api_credentials()
     request.state.api_caller = OPEN_CALLER
     if not credentials:
         # Open to this machine only: a request a proxy on it forwarded comes from somewhere else.
@@ -77,4 +77,4 @@ async def audit_refused(request: Request, reason: str) -> None:
         "path": request.url.path,
         "client": request.client.host if request.client else None,
     }
-    await anyio.to_thread.run_sync(runtime_of(request).refusals.record, reason, details)
+    await anyio.to_thread.run_sync(services_of(request).refusals.record, reason, details)

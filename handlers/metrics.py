@@ -32,7 +32,7 @@ from engine.notifier import (
 from engine.run_limits import limit_uses
 from engine.runbooks import RunbookCatalog
 from handlers.auth import require_api_token
-from handlers.deps import runtime_of
+from handlers.deps import services_of
 from handlers.errors import documented_errors
 from storage import config_store, incidents, outbox, runs
 from storage.database import unit_of_work
@@ -184,6 +184,6 @@ router = APIRouter(tags=["Health"])
 )
 async def metrics(request: Request) -> Response:
     """Prometheus text format (scrape with the API token as bearer credentials when it is set)."""
-    registry = runtime_of(request).metrics.registry
+    registry = services_of(request).metrics_registry
     body = await anyio.to_thread.run_sync(generate_latest, registry)
     return Response(content=body, media_type=CONTENT_TYPE_LATEST)

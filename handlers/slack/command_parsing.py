@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from engine.durations import parse_duration
+from engine.config_changes import SettingError, parse_setting_change
 from engine.incident import CATEGORY_PATTERN, INCIDENT_ID_PATTERN
 
 AUTORESOLVE_USAGE = """*Usage:* `/autoresolve <sub-command>`
@@ -96,70 +96,18 @@ def _incident_id(token: str) -> str:
     return token
 
 
-def _number(text: str, low: float, high: float, what: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise UsageError(f"{what} must be a number, not `{text}`", AUTORESOLVE_USAGE) from None
-    if not low <= value <= high:
-        raise UsageError(f"{what} must be between {low:g} and {high:g}", AUTORESOLVE_USAGE)
-    return value
-
-
-def _seconds(text: str, what: str) -> float:
-    try:
-        return parse_duration(text)
-    except ValueError as exc:
-        raise UsageError(f"{what}: {exc}", AUTORESOLVE_USAGE) from None
-
-
-def _on_off(text: str, what: str) -> bool:
-    if text not in ("on", "off"):
-        raise UsageError(f"{what} takes `on` or `off`", AUTORESOLVE_USAGE)
-    return text == "on"
-
-
 def _config(words: list[str]) -> ShowConfig | ChangeConfig:
     if not words:
         return ShowConfig(None)
     category = words[0].lower()
     if not re.match(CATEGORY_PATTERN, category):
         raise UsageError(f"`{words[0]}` is not a category name", AUTORESOLVE_USAGE)
-    rest = [w.lower() for w in words[1:]]
-    if not rest:
+    if len(words) == 1:
         return ShowConfig(category)
-    setting, args = rest[0], rest[1:]
-    changes: dict[str, object]
-    if setting in ("enable", "disable") and not args:
-        changes = {"auto_resolution_enabled": setting == "enable"}
-    elif setting == "threshold" and len(args) == 1:
-        changes = {"confidence_threshold": _number(args[0], 0.5, 1.0, "threshold")}
-    elif setting in ("dry-run", "dryrun") and len(args) == 1:
-        changes = {"dry_run": _on_off(args[0], "dry-run")}
-    elif setting == "retries" and len(args) == 1:
-        changes = {"max_retry_attempts": int(_number(args[0], 0, 10, "retries"))}
-    elif setting == "approval" and len(args) == 1:
-        changes = {"approval_floor": None if args[0] == "off" else _number(args[0], 0.0, 1.0, "approval")}
-    elif setting == "notify" and len(args) == 1:
-        changes = {"notification_required": _on_off(args[0], "notify")}
-    elif setting == "approval-timeout" and len(args) == 1:
-        changes = {"approval_timeout_seconds": _seconds(args[0], "approval-timeout")}
-    elif setting == "budget" and len(args) == 3 and args[1] == "per":
-        changes = {
-            "failure_budget": int(_number(args[0], 0, 100, "budget")),
-            "failure_window_seconds": _seconds(args[2], "budget window"),
-        }
-    elif setting == "budget" and args == ["off"]:
-        changes = {"failure_budget": 0}
-    elif setting == "over-limit" and len(args) == 1 and args[0] in ("approval", "skip"):
-        changes = {"over_limit": args[0]}
-    elif setting == "pause" and not args:
-        changes = {"paused_reason": "paused by hand"}
-    elif setting == "resume" and not args:
-        changes = {"paused_reason": None}
-    else:
-        raise UsageError(f"`{' '.join(rest)}` is not a setting change", AUTORESOLVE_USAGE)
-    return ChangeConfig(category, changes)
+    try:
+        return ChangeConfig(category, parse_setting_change(words[1:]))
+    except SettingError as exc:
+        raise UsageError(str(exc), AUTORESOLVE_USAGE) from None
 
 
 def parse_autoresolve(text: str) -> AutoresolveCommand:

@@ -1,10 +1,9 @@
 """Delivering the outbox to Slack: in order per lane, within Slack's rate limits, each message once.
 
 One replica delivers at a time (a job lease). A lane (the audit channel, one DM) is worked from its
-oldest message; a message that must wait (429 Retry-After, a 5xx, Slack unreachable) holds up its
-lane only, so order within a channel is kept and nothing is skipped. Pending updates of one message
-collapse into one call, and consecutive thread entries of one incident into one thread message:
-that is how a burst stays within about one message per second per channel.
+oldest message; one that must wait (429, 5xx, Slack unreachable) holds up its lane only, so order is
+kept and nothing skipped. Updates of one message collapse into one call, consecutive thread entries
+of an incident into one thread message: so a burst keeps to about one message a second a channel.
 
 Exactly once across crashes and lost answers: Slack's chat.postMessage has no idempotency key, so a
 post is marked `sending` before the call and carries its outbox ids in the message's metadata. If
@@ -18,10 +17,8 @@ that never left (Slack unreachable) or that Slack refused (429, an error) goes b
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import Enum
 from functools import partial
@@ -36,43 +33,23 @@ from handlers.slack import digest
 from handlers.slack.blocks import Message
 from handlers.slack.fitting import MESSAGE_TEXT, NOTE_ROOM, TOP_TEXT, clip, fitted_sections
 from handlers.slack.notifier import UPSERT
+from handlers.slack.pacing import SlackPacer
+from handlers.slack.slack_errors import (
+    RETRYABLE_ERRORS,
+    TOO_BIG_ERRORS,
+    UPDATE_GONE_ERRORS,
+    Drop,
+    MessageGone,
+    TooBig,
+    Wait,
+    fallback,
+)
 from storage import outbox
 from storage.fields import utcnow
 from storage.models import OutboxMessage
 
 log = logging.getLogger(__name__)
 
-# Slack's errors worth another try (from the method pages and the slack-api-specs document of
-# chat.postMessage, chat.update, conversations.open, users.lookupByEmail): besides these, a 429 and
-# any 5xx. Every other error fails the same way each time: the message is given up (audited) and
-# the lane goes on, so one refused message never stops a channel.
-RETRYABLE_ERRORS = frozenset(
-    {
-        "internal_error",
-        "fatal_error",
-        "service_unavailable",
-        "request_timeout",
-        "ratelimited",
-        "team_added_to_org",
-    }
-)
-# Refused for what it holds: a shorter fallback (the headline, and where the rest is) is sent once.
-TOO_BIG_ERRORS = frozenset(
-    {
-        "msg_blocks_too_long",
-        "msg_too_long",
-        "invalid_blocks",
-        "invalid_blocks_format",
-        "invalid_metadata_format",
-        "invalid_metadata_schema",
-        "metadata_too_large",
-        "too_many_attachments",
-    }
-)
-# An update that cannot be applied: the new state is posted as a new message.
-UPDATE_GONE_ERRORS = frozenset({"message_not_found", "cant_update_message", "edit_window_closed"})
-WORKSPACE_429_WINDOW = 5.0
-FALLBACK_HEADLINE = 300  # characters of the refused message's first line kept in its fallback
 MAX_BATCH = 20
 LANE_WORKERS = 16  # lanes (channels, DMs) delivered at once: each mostly waits (Slack, the writer lock)
 LEASE_NAME = "slack-outbox"
@@ -89,71 +66,10 @@ QUERY_METHODS = (
 )
 
 
-class _Wait(Exception):
-    """The lane must wait: rate limited, or Slack unreachable (a retry is scheduled).
-
-    `maybe_sent`: the call went out but its answer did not come back usable, so Slack may have done
-    what it asked."""
-
-    def __init__(self, maybe_sent: bool = False) -> None:
-        super().__init__()
-        self.maybe_sent = maybe_sent
-
-
-class _Drop(Exception):
-    """The message can never be delivered (unknown user, channel gone)."""
-
-
-class _TooBig(_Drop):
-    """Slack refused the message for what it holds; a shorter one may go through."""
-
-    def __init__(self, method: str, error: str) -> None:
-        super().__init__(f"{method}: {error}")
-        self.error = error
-
-
-class _MessageGone(Exception):
-    """chat.update cannot change the message (deleted, too old to edit, not the bot's)."""
-
-
 class Result(Enum):
     SENT = "sent"
     WAIT = "wait"  # the lane waits (rate limit, Slack down): later messages must not overtake
     DROPPED = "dropped"  # given up for good (unknown user...): audited, the lane goes on
-
-
-@dataclass
-class TokenBucket:
-    """`rate` calls a second on average, up to `capacity` at once. Slack's limits are approximate:
-    each 429 halves the rate (down to a quarter of it), and each call that goes through wins back
-    a twentieth of the original, so a channel settles just under whatever Slack really allows."""
-
-    rate: float
-    capacity: float
-    tokens: float = field(default=-1.0)
-    stamp: float = 0.0
-    current: float = field(default=-1.0)  # the rate in force, after 429s
-
-    def __post_init__(self) -> None:
-        self.current = self.rate
-
-    def ready(self, now: float) -> bool:
-        if self.tokens < 0:
-            self.tokens, self.stamp = self.capacity, now
-        if now < self.stamp:
-            return False
-        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.current)
-        self.stamp = now
-        return self.tokens >= 1
-
-    def take(self) -> None:
-        self.tokens -= 1
-        self.current = min(self.rate, self.current + self.rate / 20)
-
-    def empty_until(self, moment: float) -> None:
-        """After a 429: nothing before `moment`, then half the rate without a burst."""
-        self.tokens, self.stamp = 0.0, moment
-        self.current = max(self.rate / 4, self.current / 2)
 
 
 class SlackDelivery(OutboxDispatcher):
@@ -180,19 +96,16 @@ class SlackDelivery(OutboxDispatcher):
         self.max_age = max_age
         self.clock = clock
         self.sending_stale = timedelta(seconds=SENDING_STALE_TIMEOUTS * call_timeout_seconds)
-        self._channel_rate = (per_channel_rate, per_channel_burst)
-        self._lanes: dict[str, TokenBucket] = {}
-        self._methods = {
-            "chat.update": TokenBucket(rate=updates_per_minute / 60, capacity=5),  # Tier 3
-            # chat.postMessage's workspace-wide limit, beside each channel's: all posts share it
-            "chat.postMessage": TokenBucket(rate=workspace_rate, capacity=workspace_burst),
-        }
-        self._post_limited: dict[str, float] = {}  # lane -> when its last post got a 429
-        self._lane_hold: dict[str, float] = {}
-        self._method_hold: dict[str, float] = {}
+        self.pacer = SlackPacer(
+            per_channel_rate=per_channel_rate,
+            per_channel_burst=per_channel_burst,
+            updates_per_minute=updates_per_minute,
+            workspace_rate=workspace_rate,
+            workspace_burst=workspace_burst,
+            clock=clock,
+        )
         self._user_ids: dict[str, str] = {}
         self._dm_channels: dict[str, str] = {}
-        self._method_lock = threading.Lock()
 
     def _drain(self, lane: str, messages: list[OutboxMessage]) -> int:
         settled = 0
@@ -211,10 +124,7 @@ class SlackDelivery(OutboxDispatcher):
                 done.add(message.id)
                 settled += 1
                 continue
-            if message.next_attempt_at > utcnow() or self._lane_hold.get(lane, 0.0) > self.clock():
-                break
-            bucket = self._lanes.setdefault(lane, TokenBucket(*self._channel_rate))
-            if not bucket.ready(self.clock()):
+            if message.next_attempt_at > utcnow() or not self.pacer.lane_ready(lane):
                 break
             if digest.busy(lane, messages[index:], utcnow()):
                 batch, payload = digest.build_digest(messages[index:], utcnow())
@@ -233,7 +143,7 @@ class SlackDelivery(OutboxDispatcher):
                 result, posted = self._attempt(message, partial(self._post, message, message.payload))
             if result is Result.WAIT:
                 break
-            bucket.take()
+            self.pacer.take_lane(lane)
             done.update(m.id for m in batch)
             if result is Result.SENT:
                 outbox.settle_sent(message=message, superseded=[m.id for m in batch[1:]], posted=posted)
@@ -262,9 +172,9 @@ class SlackDelivery(OutboxDispatcher):
         """Send; the result, and where a keyed message was posted (recorded when it is settled)."""
         try:
             posted = send()
-        except _Wait:
+        except Wait:
             return Result.WAIT, None
-        except _Drop as exc:
+        except Drop as exc:
             log.error("Slack delivery of outbox %s failed for good: %s", message.id, exc)
             outbox.mark_failed(message=message, error=str(exc))
             self.on_give_up(message, str(exc))
@@ -289,7 +199,7 @@ class SlackDelivery(OutboxDispatcher):
                     },
                 )
                 return None
-            except _MessageGone:
+            except MessageGone:
                 pass  # deleted in Slack: post it again
         return self._post(message, payload)
 
@@ -335,14 +245,14 @@ class SlackDelivery(OutboxDispatcher):
             arguments["thread_ts"] = thread_ts
         self._pace("chat.postMessage")  # before the rows are `sending`: a wait here sends nothing
         if not outbox.mark_sending(ids=ids, look_after=self.sending_stale):
-            raise _Wait  # settled by another deliverer since the lane was read: read it again
+            raise Wait  # settled by another deliverer since the lane was read: read it again
         try:
             response = self._call_with_fallback(message, "chat.postMessage", arguments, paced=True)
-        except _Wait as wait:
+        except Wait as wait:
             if not wait.maybe_sent:  # Slack did not take it: pending again (the head when its retry is due)
                 outbox.release_sending(ids=ids)
             raise  # otherwise they stay `sending`: looked for in Slack before anything is posted again
-        except _Drop:
+        except Drop:
             outbox.release_sending(ids=ids[1:])  # Slack refused it; the head is failed by the caller
             raise
         if message.message_key and not digest:
@@ -356,19 +266,19 @@ class SlackDelivery(OutboxDispatcher):
         holds, once more with a short fallback: its headline, and where the whole of it can be read."""
         try:
             return self._api(message, method, paced=paced, **arguments)
-        except _TooBig as refused:
+        except TooBig as refused:
             log.warning("Slack refused outbox %s (%s); sending a shorter fallback", message.id, refused.error)
             smaller = fallback(arguments, refused.error, message.incident_id)
             try:
                 return self._api(message, method, paced=paced, **smaller)
-            except _TooBig as again:
-                raise _Drop(f"{method}: {refused.error}, and its shorter fallback: {again.error}") from None
+            except TooBig as again:
+                raise Drop(f"{method}: {refused.error}, and its shorter fallback: {again.error}") from None
 
     def _find_unrecorded_post(self, message: OutboxMessage, sending: list[int]) -> None:
         """A post left `sending` (its deliverer died, or its answer was lost): record it if Slack
         has it, else put its rows (`sending`) back to pending.
 
-        Returns once the row is settled; raises _Wait when it must be sent again (next tick, in
+        Returns once the row is settled; raises Wait when it must be sent again (next tick, in
         order) or Slack cannot be asked now (the rows stay `sending` until it can).
         """
         channel = self._channel_for(message)
@@ -389,7 +299,7 @@ class SlackDelivery(OutboxDispatcher):
                     )
                     return
         outbox.release_sending(ids=sending)
-        raise _Wait
+        raise Wait
 
     def _listing(self, message: OutboxMessage, method: str, **arguments: Any) -> Iterator[dict[str, Any]]:
         """The messages a history or replies call lists, page after page (at most LOOKUP_PAGES)."""
@@ -429,21 +339,15 @@ class SlackDelivery(OutboxDispatcher):
 
     def _pace(self, method: str) -> None:
         """Take the method's token (its workspace-wide budget, shared by the lanes) before the call,
-        or raise _Wait while it is held after a 429 or its budget is spent."""
-        if self._method_hold.get(method, 0.0) > self.clock():
-            raise _Wait
-        bucket = self._methods.get(method)
-        if bucket is not None:
-            with self._method_lock:
-                if not bucket.ready(self.clock()):
-                    raise _Wait
-                bucket.take()
+        or raise Wait while it is held after a 429 or its budget is spent."""
+        if not self.pacer.take_method(method):
+            raise Wait
 
     def _api(
         self, message: OutboxMessage, method: str, *, paced: bool = False, **arguments: Any
     ) -> dict[str, Any]:
         """Call a Web API method (`paced`: its token is taken already); on failure schedule the
-        retry and raise _Wait, or raise _Drop."""
+        retry and raise Wait, or raise Drop."""
         if not paced:
             self._pace(method)
         try:
@@ -466,67 +370,31 @@ class SlackDelivery(OutboxDispatcher):
         if status == 429:
             headers = {k.lower(): v for k, v in (exc.response.headers or {}).items()}
             retry_after = retry_after_seconds(headers.get("retry-after"), default=1.0)
-            until = self.clock() + retry_after
-            self._lane_hold[message.lane] = until
-            if message.lane in self._lanes:
-                self._lanes[message.lane].empty_until(until)
-            if method != "chat.postMessage" or self._workspace_limited(message.lane):
-                # other methods are limited per workspace; so is a post when several channels are
-                self._method_hold[method] = until
-                if method in self._methods:
-                    self._methods[method].empty_until(until)
+            self.pacer.rate_limited(message.lane, method, retry_after)
             outbox.retry_later(
                 message=message,
                 error=f"{method}: rate limited",
                 delay_seconds=retry_after,
                 count_attempt=False,
             )
-            raise _Wait
+            raise Wait
         if error in UPDATE_GONE_ERRORS and method == "chat.update":
-            raise _MessageGone
+            raise MessageGone
         if error in TOO_BIG_ERRORS:
-            raise _TooBig(method, error)
+            raise TooBig(method, error)
         if status >= 500 or error in RETRYABLE_ERRORS or not error:
             # A 5xx (internal_error) does not say that nothing was done: Slack may have kept a post.
             self._transient(message, f"{method}: HTTP {status} {error}".strip(), maybe_sent=status >= 500)
-        raise _Drop(f"{method}: {error}")
-
-    def _workspace_limited(self, lane: str) -> bool:
-        """Whether a post's 429 is the workspace's limit, not its channel's: Slack does not say,
-        but 429s on two channels within WORKSPACE_429_WINDOW seconds are no channel's doing."""
-        now = self.clock()
-        with self._method_lock:
-            self._post_limited[lane] = now
-            recent = [when for when in self._post_limited.values() if now - when < WORKSPACE_429_WINDOW]
-        return len(recent) >= 2
+        raise Drop(f"{method}: {error}")
 
     def _transient(self, message: OutboxMessage, error: str, maybe_sent: bool = False) -> NoReturn:
         if utcnow() - message.created_at > self.max_age:
-            raise _Drop(f"{error} (still failing after {self.max_age})")
+            raise Drop(f"{error} (still failing after {self.max_age})")
         delay = retry_delay(message.attempts)
         log.warning("Slack delivery of outbox %s will retry in %.0fs: %s", message.id, delay, error)
         outbox.retry_later(message=message, error=error, delay_seconds=delay)
-        raise _Wait(maybe_sent)
+        raise Wait(maybe_sent)
 
 
 def _thread_text(message: OutboxMessage) -> str:
     return "\n".join(message.payload.get("lines", [message.payload.get("text", "")]))
-
-
-def fallback(arguments: dict[str, Any], error: str, incident_id: str | None) -> dict[str, Any]:
-    """A message Slack takes in place of one it refused: the first line of its text, and where
-    the rest is (the incident's audit trail)."""
-    first_line = str(arguments.get("text") or "").split("\n", 1)[0]
-    headline = (
-        first_line if len(first_line) <= FALLBACK_HEADLINE else first_line[: FALLBACK_HEADLINE - 1] + "…"
-    )
-    where = (
-        f"`/autoresolve audit {incident_id}` has it all" if incident_id else "the bot's audit trail has it"
-    )
-    text = f"{headline}\n_(Slack refused the full message: {error}; {where}.)_"
-    smaller = {k: v for k, v in arguments.items() if k not in ("blocks", "text")}
-    return {
-        **smaller,
-        "text": text,
-        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
-    }

@@ -23,7 +23,7 @@ from slack_bolt import App, BoltRequest, BoltResponse
 from slack_sdk.signature import SignatureVerifier
 
 from handlers.auth import audit_refused
-from handlers.deps import runtime_of
+from handlers.deps import services_of
 from handlers.errors import error_response
 from handlers.slack import payloads
 from handlers.thread_limits import ThreadLimit
@@ -37,10 +37,10 @@ _dispatchers = ThreadLimit(32)
 
 @router.post("/slack/events", include_in_schema=False)
 async def slack_events(request: Request) -> Response:
-    bolt: App | None = getattr(request.app.state, "bolt", None)
+    bolt = services_of(request).bolt
     if bolt is None:
         return error_response(404, "Slack is not configured: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET")
-    secret = runtime_of(request).settings.slack_signing_secret
+    secret = services_of(request).settings.slack_signing_secret
     if secret is None:
         await audit_refused(request, "Slack request over HTTP without SLACK_SIGNING_SECRET (Socket Mode)")
         return error_response(

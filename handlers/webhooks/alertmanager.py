@@ -21,8 +21,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from engine.audit_actions import AuditAction
 from engine.errors import InvalidInput
 from engine.incident import IncidentIn
-from handlers.deps import runtime_of
+from handlers.deps import ServicesDep
 from handlers.schemas import IntakeAnswer
+from handlers.services import Services
 from handlers.webhooks.auth import Delivery
 from handlers.webhooks.intake import (
     REFUSALS,
@@ -33,7 +34,6 @@ from handlers.webhooks.intake import (
     validate_incident,
     validation_errors,
 )
-from runtime import Runtime
 from settings import Settings
 from storage import audit
 
@@ -147,13 +147,13 @@ def alert_to_incident_fields(alert: Alert, settings: Settings) -> tuple[dict[str
     return fields, problems
 
 
-def record_resolved(runtime: Runtime, alerts: list[tuple[int, Alert]], intake: Intake) -> None:
+def record_resolved(services: Services, alerts: list[tuple[int, Alert]], intake: Intake) -> None:
     """A resolved alert cancels its incident's queued run or waiting approval (a run under way
     finishes), and is recorded on its trail."""
     for index, alert in alerts:
         incident_id = alert_incident_id(alert)
         ends = alert.endsAt.isoformat() if alert.endsAt else "now"
-        decision = runtime.resolution.source_resolved(
+        decision = services.resolution.source_resolved(
             incident_id, actor="alertmanager", reason=f"Alert resolved (ends {ends})"
         )
         if decision is None:
@@ -184,15 +184,15 @@ def record_resolved(runtime: Runtime, alerts: list[tuple[int, Alert]], intake: I
     response_model=IntakeAnswer,
     responses=REFUSALS,
 )
-async def alertmanager_webhook(request: Request) -> JSONResponse:
+async def alertmanager_webhook(request: Request, services: ServicesDep) -> JSONResponse:
     """Take Alertmanager's webhook: each firing alert becomes an incident, resolved ones are recorded."""
     delivery = await Delivery.read(request)
-    return await anyio.to_thread.run_sync(take_alerts, runtime_of(request), delivery)
+    return await anyio.to_thread.run_sync(take_alerts, services, delivery)
 
 
-def take_alerts(runtime: Runtime, delivery: Delivery) -> JSONResponse:
+def take_alerts(services: Services, delivery: Delivery) -> JSONResponse:
     """Authenticate, map and submit, in one worker thread."""
-    refused = refusal(runtime, delivery)
+    refused = refusal(services, delivery)
     if refused is not None:
         return refused
     try:
@@ -208,17 +208,17 @@ def take_alerts(runtime: Runtime, delivery: Delivery) -> JSONResponse:
         if alert.status == "resolved":
             resolved.append((index, alert))
             continue
-        fields, problems = alert_to_incident_fields(alert, runtime.settings)
+        fields, problems = alert_to_incident_fields(alert, services.settings)
         if problems:
             errors = [{"field": prefix + p["field"], "message": p["message"]} for p in problems]
             intake.reject(index, fields["incident_id"], errors)
             continue
         incident: IncidentIn | None = validate_incident(
-            fields, index, prefix, intake, runtime.callback_policy
+            fields, index, prefix, intake, services.callback_policy
         )
         if incident is not None:
             firing.append((index, incident, prefix))
-    submit_all(runtime, firing, "alertmanager", intake)
-    record_resolved(runtime, resolved, intake)
+    submit_all(services, firing, "alertmanager", intake)
+    record_resolved(services, resolved, intake)
     intake.accepted.sort(key=lambda item: item["index"])
     return intake.answer()

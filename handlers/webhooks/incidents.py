@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 
 from engine.errors import InvalidInput
 from engine.incident import IncidentIn
-from handlers.deps import runtime_of
+from handlers.deps import ServicesDep
 from handlers.schemas import IntakeAnswer
 from handlers.webhooks.auth import Delivery
 from handlers.webhooks.destinations import CallbackPolicy
@@ -49,7 +49,7 @@ REQUEST_BODY = {
     openapi_extra={"requestBody": REQUEST_BODY},
     responses=REFUSALS,
 )
-async def incidents_webhook(request: Request) -> JSONResponse:
+async def incidents_webhook(request: Request, services: ServicesDep) -> JSONResponse:
     """Take incidents from a monitoring or ticketing tool; answer 202 at once with each one's decision.
 
     Authenticate with `Authorization: Bearer <WEBHOOK_TOKEN>`, or sign with WEBHOOK_SECRET
@@ -58,12 +58,11 @@ async def incidents_webhook(request: Request) -> JSONResponse:
     Delivering the same incident again is recognised: it never runs twice.
     """
     delivery = await Delivery.read(request)
-    runtime = runtime_of(request)
-    refused = await authenticate(runtime, delivery)
+    refused = await authenticate(services, delivery)
     if refused is not None:
         return refused
-    intake, valid = read_incidents(delivery.body, runtime.callback_policy)
-    await submit_all_async(runtime, valid, "webhook", intake)
+    intake, valid = read_incidents(delivery.body, services.callback_policy)
+    await submit_all_async(services, valid, "webhook", intake)
     return intake.answer()
 
 

@@ -16,6 +16,7 @@ from engine.incident import IncidentIn
 from engine.service import Submission, SubmitRequest
 from handlers.errors import TOO_DEEP, documented_errors, error_response, field_name
 from handlers.schemas import IntakeRefusal
+from handlers.services import Services
 from handlers.webhooks.auth import (
     Delivery,
     WebhookRefused,
@@ -24,7 +25,6 @@ from handlers.webhooks.auth import (
     check_delivery,
 )
 from handlers.webhooks.destinations import CallbackPolicy, DestinationRefused
-from runtime import Runtime
 
 MAX_ITEMS = 500
 # Both webhooks' error answers, for the OpenAPI document.
@@ -60,20 +60,20 @@ class Intake:
         return JSONResponse(status_code=202, content=body)
 
 
-async def authenticate(runtime: Runtime, delivery: Delivery) -> JSONResponse | None:
+async def authenticate(services: Services, delivery: Delivery) -> JSONResponse | None:
     """Like `refusal`; a bearer token (or no auth configured) is checked without leaving the loop,
     while a signature (remembered against replays) and a refusal (audited) need the database."""
-    if accepted_without_database(runtime.settings, delivery):
+    if accepted_without_database(services.settings, delivery):
         return None
-    return await anyio.to_thread.run_sync(refusal, runtime, delivery)
+    return await anyio.to_thread.run_sync(refusal, services, delivery)
 
 
-def refusal(runtime: Runtime, delivery: Delivery) -> JSONResponse | None:
+def refusal(services: Services, delivery: Delivery) -> JSONResponse | None:
     """The 401 to answer if the delivery does not authenticate (the refusal audited), else None."""
     try:
-        check_delivery(runtime.settings, delivery)
+        check_delivery(services.settings, delivery)
     except WebhookRefused as exc:
-        audit_refusal(runtime.refusals, delivery, str(exc))
+        audit_refusal(services.refusals, delivery, str(exc))
         return error_response(401, f"Webhook refused: {exc}", headers={"WWW-Authenticate": "Bearer"})
     return None
 
@@ -151,17 +151,17 @@ def record_outcomes(
 
 
 def submit_all(
-    runtime: Runtime, items: list[tuple[int, IncidentIn, str]], actor: str, intake: Intake
+    services: Services, items: list[tuple[int, IncidentIn, str]], actor: str, intake: Intake
 ) -> None:
     """Submit the incidents through the decision queue and wait (call from a worker thread)."""
     if items:
-        record_outcomes(items, runtime.decisions.decide(requests_of(items, actor)).result(), intake)
+        record_outcomes(items, services.decisions.decide(requests_of(items, actor)).result(), intake)
 
 
 async def submit_all_async(
-    runtime: Runtime, items: list[tuple[int, IncidentIn, str]], actor: str, intake: Intake
+    services: Services, items: list[tuple[int, IncidentIn, str]], actor: str, intake: Intake
 ) -> None:
     """Submit the incidents through the decision queue; the event loop waits without a thread."""
     if items:
-        outcomes = await asyncio.wrap_future(runtime.decisions.decide(requests_of(items, actor)))
+        outcomes = await asyncio.wrap_future(services.decisions.decide(requests_of(items, actor)))
         record_outcomes(items, outcomes, intake)

@@ -174,7 +174,7 @@ def serve_app(runtime: Runtime) -> ServedApp:
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     config = uvicorn.Config(
-        create_app(runtime), log_level="warning", lifespan="on", **server_options(runtime.settings)
+        create_app(runtime.services), log_level="warning", lifespan="on", **server_options(runtime.settings)
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

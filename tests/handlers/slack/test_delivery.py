@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from handlers.slack.delivery import TokenBucket
+from handlers.slack.pacing import TokenBucket
 from storage import outbox
 from storage.models import OutboxMessage
 from tests.conftest import eventually, wired_runtime

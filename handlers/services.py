@@ -1,0 +1,36 @@
+"""What the HTTP faces use of the bot: a few engine services, wired by runtime.py and given to create_app."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry
+from slack_bolt import App
+
+from engine.configuration import ConfigurationService
+from engine.decision_queue import DecisionQueue
+from engine.service import ResolutionService
+from handlers.refusals import RefusalLog
+from handlers.webhooks.destinations import CallbackPolicy
+from settings import Settings
+
+
+def _nothing() -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Services:
+    """Each route takes the ones it names (handlers/deps.py); none sees the wiring behind them."""
+
+    settings: Settings
+    configuration: ConfigurationService
+    resolution: ResolutionService
+    decisions: DecisionQueue
+    refusals: RefusalLog  # unauthenticated refusals, collapsed before they are audited
+    callback_policy: CallbackPolicy  # where result callbacks may go
+    metrics_registry: CollectorRegistry
+    bolt: App | None = None  # Slack's requests, when Slack is configured
+    start: Callable[[], None] = field(default=_nothing)  # the worker and jobs, started with the app
+    stop: Callable[[], None] = field(default=_nothing)

@@ -1,0 +1,80 @@
+"""The arrows between the rooms (docs/architecture.md), read from the import statements themselves:
+faces depend on the engine, the engine on storage, never the reverse; runtime.py wires them."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SLACK_AND_WEB = {"fastapi", "starlette", "uvicorn", "slack_bolt", "slack_sdk"}
+# room -> the top-level names it must never import (its own or a library's)
+FORBIDDEN = {
+    "handlers": {"runtime", "cli", "bot"},
+    "engine": {"handlers", "runtime", "cli", "bot", *SLACK_AND_WEB},
+    "storage": {"engine", "handlers", "runtime", "cli", "bot", *SLACK_AND_WEB},
+    "cli": {"handlers.slack"},  # the CLI shares rules through the engine, not through a Slack face
+}
+LONGEST_MODULE = 400  # lines; past this a module holds more than one job
+
+
+def modules(room: str) -> Iterator[tuple[str, ast.Module]]:
+    for path in sorted((ROOT / room).rglob("*.py")):
+        name = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+        yield name, ast.parse(path.read_text(encoding="utf-8"))
+
+
+def imported(tree: ast.Module) -> Iterator[str]:
+    """Every module an import statement names, TYPE_CHECKING blocks and function bodies included."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            yield node.module
+
+
+def breaks(name: str, forbidden: set[str]) -> bool:
+    return any(name == f or name.startswith(f + ".") for f in forbidden)
+
+
+@pytest.mark.parametrize("room", sorted(FORBIDDEN))
+def test_no_room_imports_what_it_must_not(room):
+    crossings = [
+        f"{module} imports {name}"
+        for module, tree in modules(room)
+        for name in imported(tree)
+        if breaks(name, FORBIDDEN[room])
+    ]
+    assert crossings == []
+
+
+def test_the_checker_sees_an_import_hidden_behind_type_checking():
+    tree = ast.parse("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from runtime import Runtime\n")
+    assert [n for n in imported(tree) if breaks(n, FORBIDDEN["handlers"])] == ["runtime"]
+
+
+def test_the_faces_share_no_limiter_between_event_loops():
+    """A module-level anyio.CapacityLimiter is shared by every event loop in the process and can hang
+    (handlers/thread_limits.py); faces use ThreadLimit, one limiter per loop."""
+    shared = [
+        module
+        for module, tree in modules("handlers")
+        for node in tree.body
+        if isinstance(node, ast.Assign | ast.AnnAssign)
+        and isinstance(node.value, ast.Call)
+        and "CapacityLimiter" in ast.unparse(node.value.func)
+    ]
+    assert shared == []
+
+
+def test_no_module_is_past_its_length():
+    long = [
+        f"{path.relative_to(ROOT)}: {lines} lines"
+        for room in ("handlers", "engine", "storage", "cli")
+        for path in sorted((ROOT / room).rglob("*.py"))
+        if (lines := len(path.read_text(encoding="utf-8").splitlines())) > LONGEST_MODULE
+    ]
+    assert long == []

@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from engine.audit_actions import AuditAction
-from engine.incident import ResolutionStatus
 from engine.notifications import announce_decision
 from engine.notifier import Notifier
 from engine.runbooks import Runbook
@@ -23,6 +22,7 @@ from storage import audit, config_store, incidents
 from storage.database import write_transaction
 from storage.fields import utcnow
 from storage.models import Incident
+from storage.statuses import ResolutionStatus
 
 
 def prepared_steps(runbook: Runbook, values: Mapping[str, Any]) -> tuple[str, ...]:

@@ -6,16 +6,11 @@ from __future__ import annotations
 from engine.audit_actions import AuditAction
 from engine.errors import Conflict
 from engine.gates import Decision, Outcome
-from engine.incident import IncidentStatus, ResolutionStatus
 from engine.notifications import announce_decision
 from engine.notifier import Notifier
 from storage import audit, incidents, runs
 from storage.models import Incident, Run
-
-# A delivery with one of these statuses says the problem is gone (a generic webhook's "closed").
-GONE_STATUSES = frozenset(
-    {IncidentStatus.MANUALLY_RESOLVED.value, IncidentStatus.CLOSED.value, IncidentStatus.AUTO_RESOLVED.value}
-)
+from storage.statuses import ResolutionStatus, RunStatus
 
 
 class StaleApproval(Conflict):
@@ -43,8 +38,10 @@ def cancel_if_waiting(
     """Cancel the incident's queued run or waiting approval; call inside a write transaction.
     A run under way is left to finish: the answer says so."""
     cancelled = None
-    if active is not None and active.status == "queued":
-        if runs.finish(run_id=active.id, status="cancelled", message=reason, only_if="queued"):
+    if active is not None and active.status == RunStatus.QUEUED:
+        if runs.finish(
+            run_id=active.id, status=RunStatus.CANCELLED, message=reason, only_if=RunStatus.QUEUED
+        ):
             incidents.set_resolution(
                 incident_id=incident.incident_id, resolution_status=ResolutionStatus.CANCELLED, reason=reason
             )
@@ -59,7 +56,7 @@ def cancel_if_waiting(
     ):
         cancelled = "its approval request was cancelled"
     if cancelled is None:
-        still_running = active is not None and active.status == "running"
+        still_running = active is not None and active.status == RunStatus.RUNNING
         note = "its run under way finishes" if still_running else "recorded on the incident"
         audit.record(
             action=AuditAction.ALERT_RESOLVED,

@@ -5,18 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from engine.incident import IncidentStatus
+from storage.statuses import ACTIVE_RUN_STATUSES, DONE_INCIDENT_STATUSES
 
-# Statuses in which an incident must not be started again (the seed's terminal ones plus an active run).
-BLOCKING_STATUSES = frozenset(
-    {
-        IncidentStatus.AUTO_RESOLVED.value,
-        IncidentStatus.MANUALLY_RESOLVED.value,
-        IncidentStatus.CLOSED.value,
-        "queued",
-        "running",
-    }
-)
+# Statuses in which an incident must not be started again: done, or with an active run.
+BLOCKING_STATUSES = DONE_INCIDENT_STATUSES | ACTIVE_RUN_STATUSES
 
 
 class Outcome(StrEnum):

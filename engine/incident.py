@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator
 
 from engine.text import Line, Prose
+from storage.statuses import IncidentStatus
 
 INCIDENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$"
 CATEGORY_PATTERN = r"^[a-z0-9][a-z0-9_\-]{0,63}$"
@@ -37,47 +38,6 @@ class Priority(StrEnum):
     MEDIUM = "medium"
     HIGH = "high"
     CRITICAL = "critical"
-
-
-class IncidentStatus(StrEnum):
-    OPEN = "open"
-    IN_PROGRESS = "in_progress"
-    AUTO_RESOLVED = "auto_resolved"
-    MANUALLY_RESOLVED = "manually_resolved"
-    CLOSED = "closed"
-
-
-class ResolutionStatus(StrEnum):
-    """Where an incident stands in the resolution lifecycle (PRODUCT.md)."""
-
-    RECEIVED = "received"
-    SKIPPED = "skipped"
-    AWAITING_APPROVAL = "awaiting_approval"
-    QUEUED = "queued"
-    RUNNING = "running"
-    RESOLVED = "resolved"
-    FAILED = "failed"
-    HALTED = "halted"
-    INTERRUPTED = "interrupted"
-    DRY_RUN = "dry_run"
-    REOPENED = "reopened"
-    REJECTED = "rejected"
-    APPROVAL_EXPIRED = "approval_expired"
-    CANCELLED = "cancelled"  # the source said the problem was gone before a run started
-
-
-# Where automation stopped and a person must decide before it runs again: a repeated delivery is
-# recorded and runs nothing (PRODUCT.md: nothing runs twice unless a person says so).
-HELD_STATUSES = frozenset(
-    {
-        ResolutionStatus.FAILED,
-        ResolutionStatus.HALTED,
-        ResolutionStatus.INTERRUPTED,
-        ResolutionStatus.REJECTED,
-        ResolutionStatus.APPROVAL_EXPIRED,
-        ResolutionStatus.REOPENED,
-    }
-)
 
 
 class IncidentIn(BaseModel):

@@ -7,7 +7,7 @@ from engine.approvals import expire_one, has_expired
 from engine.audit_actions import AuditAction
 from engine.cancellation import StaleApproval
 from engine.errors import Conflict, NotAuthorized, NotFound
-from engine.incident import HELD_STATUSES, IncidentIn, IncidentStatus, ResolutionStatus
+from engine.incident import IncidentIn
 from engine.notifications import announce_decision
 from engine.notifier import Notifier
 from engine.permissions import Authorizer, Permission, record_refusal
@@ -16,6 +16,7 @@ from storage import audit, incidents
 from storage.database import write_transaction
 from storage.fields import utcnow
 from storage.models import Incident
+from storage.statuses import HELD_STATUSES, IncidentStatus, ResolutionStatus
 
 
 def incident_from_row(row: Incident) -> IncidentIn:

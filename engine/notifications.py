@@ -9,11 +9,11 @@ from engine.audit_actions import AuditAction
 from engine.notifier import DecisionReport, NotificationError, Notifier, RunReport, StepReport
 from storage import audit, config_store, runs
 from storage.models import Incident, Run, StepResult
+from storage.statuses import CREATOR_NOTIFIED_RUN_STATUSES
 
 log = logging.getLogger(__name__)
 
 # Outcomes the creator hears about (PRODUCT.md: resolved, failed, halted).
-CREATOR_NOTIFIED = frozenset({"resolved", "failed", "halted"})
 
 
 def hand_over(
@@ -143,7 +143,7 @@ def report_outcome(
     )
     if wants_dm is None:
         wants_dm = creator_wants_dm(incident)
-    if not (wants_dm and run.status in CREATOR_NOTIFIED and not run.dry_run):
+    if not (wants_dm and run.status in CREATOR_NOTIFIED_RUN_STATUSES and not run.dry_run):
         return
     if hand_over(
         lambda: notifier.notify_creator(report),

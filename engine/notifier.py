@@ -14,6 +14,7 @@ from typing import Protocol, TextIO
 
 from engine.durations import format_duration
 from engine.gates import percent
+from storage.statuses import RunStatus, StepStatus
 
 
 class NotificationError(Exception):
@@ -135,7 +136,7 @@ def summarize_run(report: RunReport) -> str:
         took = "" if step.duration_ms is None else f" in {format_duration(step.duration_ms / 1000)}"
         prefix = "rollback " if step.phase == "rollback" else ""
         error = f" ({step.error})" if step.error else ""
-        what = f": {step.action}" if step.action and step.status == "would_run" else ""
+        what = f": {step.action}" if step.action and step.status == StepStatus.WOULD_RUN else ""
         lines.append(f"  - {prefix}{step.name}: {step.status}{took}{error}{what}")
     return "\n".join(lines)
 
@@ -197,7 +198,7 @@ class ConsoleNotifier:
         self._print(f"DM {report.created_by}", summarize_run(report))
 
     def announce_run(self, report: RunReport) -> None:
-        if report.status != "running":
+        if report.status != RunStatus.RUNNING:
             self._print(self.audit_channel, summarize_run(report))
 
     def announce_decision(self, report: DecisionReport) -> None:

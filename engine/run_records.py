@@ -4,10 +4,9 @@ the incident's new state with the outcome's audit row. Called inside the run's w
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, assert_never
 
 from engine.audit_actions import AuditAction
-from engine.incident import IncidentStatus, ResolutionStatus
 from engine.notifications import build_report, hand_over, step_report
 from engine.notifier import Notifier
 from engine.runbooks import Step
@@ -15,16 +14,28 @@ from storage import audit, incidents, runs
 from storage.fields import utcnow
 from storage.group_commit import Staged
 from storage.models import Incident, Run, StepResult
+from storage.statuses import SUCCESSFUL_RUN_STATUSES, IncidentStatus, ResolutionStatus, RunStatus, StepStatus
 
 log = logging.getLogger(__name__)
 
-TERMINAL_AUDIT_ACTION = {
-    "resolved": AuditAction.AUTO_RESOLUTION_SUCCESS,
-    "failed": AuditAction.AUTO_RESOLUTION_FAILED,
-    "halted": AuditAction.AUTO_RESOLUTION_HALTED,
-    "interrupted": AuditAction.AUTO_RESOLUTION_INTERRUPTED,
-    "dry_run": AuditAction.AUTO_RESOLUTION_DRY_RUN,
-}
+
+def terminal_audit_action(status: RunStatus) -> AuditAction:
+    """The audit action that records how a run ended."""
+    match status:
+        case RunStatus.RESOLVED:
+            return AuditAction.AUTO_RESOLUTION_SUCCESS
+        case RunStatus.FAILED:
+            return AuditAction.AUTO_RESOLUTION_FAILED
+        case RunStatus.HALTED:
+            return AuditAction.AUTO_RESOLUTION_HALTED
+        case RunStatus.INTERRUPTED:
+            return AuditAction.AUTO_RESOLUTION_INTERRUPTED
+        case RunStatus.DRY_RUN:
+            return AuditAction.AUTO_RESOLUTION_DRY_RUN
+        case RunStatus.QUEUED | RunStatus.RUNNING | RunStatus.CANCELLED:
+            raise ValueError(f"a run that ends {status} has no outcome of its own")
+        case _:
+            assert_never(status)
 
 
 class RunRecords:
@@ -70,7 +81,7 @@ class RunRecords:
     ) -> None:
         """Record how a step ended: its row (succeeded when there is no error), its thread entry
         and its audit row (with the step's duration)."""
-        status = "succeeded" if error is None else "failed"
+        status = StepStatus.SUCCEEDED if error is None else StepStatus.FAILED
         row = runs.finish_step(step=row, status=status, error=error, **finished)
         self.step_done(run, incident, row)
         audit.record(
@@ -93,7 +104,7 @@ class RunRecords:
         run: Run,
         incident: Incident,
         started: Staged[StepResult],
-        status: str,
+        status: StepStatus,
         why: str,
         attempts: int,
         output: str,
@@ -114,7 +125,7 @@ class RunRecords:
         self, run: Run, incident: Incident, position: int, step: Step, action: str, error: str | None
     ) -> None:
         row = self.start_step(run, position, step, action)
-        status = "would_run" if error is None else "failed"
+        status = StepStatus.WOULD_RUN if error is None else StepStatus.FAILED
         self.step_done(run, incident, runs.finish_step(step=row, status=status, error=error))
         audit.record(
             action=AuditAction.STEP_SKIPPED,
@@ -126,9 +137,9 @@ class RunRecords:
         )
 
 
-def finish_incident(incident: Incident, status: str, message: str) -> None:
+def finish_incident(incident: Incident, status: RunStatus, message: str) -> None:
     """Move the incident to where its run ended and audit the outcome (the run's last write to it)."""
-    if status == "resolved":
+    if status == RunStatus.RESOLVED:
         incidents.set_resolution(
             incident_id=incident.incident_id,
             resolution_status=ResolutionStatus.RESOLVED,
@@ -141,14 +152,14 @@ def finish_incident(incident: Incident, status: str, message: str) -> None:
     else:
         incidents.set_resolution(
             incident_id=incident.incident_id,
-            resolution_status=status,
+            resolution_status=ResolutionStatus(status.value),
             reason=message,
             status=IncidentStatus.OPEN.value,
             deferred=True,
         )
-    succeeded = status in ("resolved", "dry_run")
+    succeeded = status in SUCCESSFUL_RUN_STATUSES
     audit.record(
-        action=TERMINAL_AUDIT_ACTION[status],
+        action=terminal_audit_action(status),
         incident_id=incident.incident_id,
         confidence_score=incident.confidence_score,
         success=succeeded,

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from engine import failure_budget
 from engine.audit_actions import AuditAction
 from engine.configuration import kill_switch_state
-from engine.incident import IncidentStatus, ResolutionStatus, incident_values
+from engine.incident import incident_values
 from engine.notifications import build_report, creator_wants_dm, hand_over, report_outcome
 from engine.notifier import Notifier
 from engine.placeholders import PlaceholderError
@@ -25,6 +25,7 @@ from storage import audit, config_store, incidents, runs
 from storage.fields import utcnow
 from storage.group_commit import GroupCommitter, Staged, WriteAhead
 from storage.models import Incident, Run, StepResult
+from storage.statuses import IncidentStatus, ResolutionStatus, RunStatus, StepStatus
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ class RunExecutor:
 
     # -- one run -------------------------------------------------------------------------------
 
-    def execute(self, run: Run) -> str:
+    def execute(self, run: Run) -> RunStatus:
         """Execute a run already claimed (status running); returns its terminal status."""
         self._current.stages = stages = WriteAhead(self.writes)
         self.records.begin(run)
@@ -92,10 +93,10 @@ class RunExecutor:
         finally:
             self.records.forget(run)
 
-    def _execute(self, run: Run) -> str:
+    def _execute(self, run: Run) -> RunStatus:
         incident = incidents.get(incident_id=run.incident_id)
         if incident is None:  # cannot happen while incidents are never deleted; fail loudly
-            return self._finish(run, None, "failed", "The incident no longer exists")
+            return self._finish(run, None, RunStatus.FAILED, "The incident no longer exists")
 
         def started() -> None:
             audit.record(
@@ -124,14 +125,14 @@ class RunExecutor:
             return self._finish(
                 run,
                 incident,
-                "failed",
+                RunStatus.FAILED,
                 f"Runbook {run.runbook_id} is no longer in the runbooks file",
             )
         if run.dry_run:
             return self._dry_run(run, incident, runbook)
         return self._run_steps(run, incident, runbook)
 
-    def _dry_run(self, run: Run, incident: Incident, runbook: Runbook) -> str:
+    def _dry_run(self, run: Run, incident: Incident, runbook: Runbook) -> RunStatus:
         values = incident_values(incident)
         problems = 0
         for position, step in enumerate(runbook.steps, start=1):
@@ -145,9 +146,9 @@ class RunExecutor:
         message = f"Dry run: {len(runbook.steps)} step(s) recorded, nothing executed"
         if problems:
             message += f"; {problems} step(s) could not be prepared"
-        return self._finish(run, incident, "dry_run", message)
+        return self._finish(run, incident, RunStatus.DRY_RUN, message)
 
-    def _run_steps(self, run: Run, incident: Incident, runbook: Runbook) -> str:
+    def _run_steps(self, run: Run, incident: Incident, runbook: Runbook) -> RunStatus:
         category = config_store.get_category(category=incident.category)
         default_retries = category.max_retry_attempts if category else 3
         values = incident_values(incident)
@@ -179,12 +180,12 @@ class RunExecutor:
                 return self._stopped(
                     run, incident, reason, f"while rolling back ({failed}{rolled_back})", not_run
                 )
-            return self._finish(run, incident, "failed", f"{failed}{rolled_back}")
-        return self._finish(run, incident, "resolved", f"All {len(runbook.steps)} step(s) succeeded")
+            return self._finish(run, incident, RunStatus.FAILED, f"{failed}{rolled_back}")
+        return self._finish(run, incident, RunStatus.RESOLVED, f"All {len(runbook.steps)} step(s) succeeded")
 
     def _stopped(
         self, run: Run, incident: Incident, reason: StopReason, where: str, completed: list[tuple[int, Step]]
-    ) -> str:
+    ) -> RunStatus:
         """End a run the kill switch or a shutdown stopped: nothing more runs, rollbacks included;
         the message says what completed and which rollbacks a person must do by hand."""
         message = (
@@ -197,7 +198,7 @@ class RunExecutor:
         undo = [(p, s) for p, s in reversed(completed) if s.rollback]
         if undo:
             message += "; rollbacks not run: " + ", ".join(f"{p} ({s.name})" for p, s in undo)
-        status = "halted" if reason is StopReason.KILL_SWITCH else "interrupted"
+        status = RunStatus.HALTED if reason is StopReason.KILL_SWITCH else RunStatus.INTERRUPTED
         return self._finish(run, incident, status, message)
 
     # -- steps ---------------------------------------------------------------------------------
@@ -285,7 +286,7 @@ class RunExecutor:
         """A step the kill switch or a shutdown stopped, during an attempt or before the next one:
         its row, its thread entry and its audit row."""
         halted = stop.reason() is StopReason.KILL_SWITCH
-        status, why = ("halted", "kill switch") if halted else ("failed", "cancelled")
+        status, why = (StepStatus.HALTED, "kill switch") if halted else (StepStatus.FAILED, "cancelled")
 
         self._write(partial(self.records.stopped_step, run, incident, started, status, why, attempts, output))
         return StepVerdict.HALTED if halted else StepVerdict.CANCELLED
@@ -367,19 +368,19 @@ class RunExecutor:
         self._write(partial(end, error=error, attempts=1, output=outcome.output if outcome else ""))
         return ok
 
-    def _finish(self, run: Run, incident: Incident | None, status: str, message: str) -> str:
+    def _finish(self, run: Run, incident: Incident | None, status: RunStatus, message: str) -> RunStatus:
         """End the run: its status, the incident's, the audit rows and the messages, in one transaction
         (which reads nothing: what the report needs is in hand or read before)."""
         wants_dm = creator_wants_dm(incident) if incident is not None else False
         steps = self.records.ended[run.id]
 
-        def record_end() -> str | None:
+        def record_end() -> RunStatus | None:
             """None, or the status the run already had when it was finished elsewhere."""
             finished_at = utcnow()
             if not runs.finish(run_id=run.id, status=status, message=message, finished_at=finished_at):
                 log.warning("run %s was finished elsewhere (lease lapsed?); leaving it", run.id)
                 current = runs.get(run_id=run.id)
-                return current.status if current else status
+                return RunStatus(current.status) if current else status
             run.status, run.message, run.finished_at = status, message, finished_at  # as stored
             if incident is not None:
                 finish_incident(incident, status, message)
@@ -391,7 +392,7 @@ class RunExecutor:
         earlier = ended.value
         if earlier is not None:
             return earlier
-        if status == "failed" and incident is not None:
+        if status == RunStatus.FAILED and incident is not None:
             failure_budget.charge(incident.category, self.notifier)
         self.on_finished(run.id)
         return status

@@ -13,11 +13,11 @@ import peewee
 
 from engine.approvals import approval_digest, ask_approval, prepared_steps
 from engine.audit_actions import AuditAction
-from engine.cancellation import GONE_STATUSES, StaleApproval, cancel_if_waiting, check_approval_still_stands
+from engine.cancellation import StaleApproval, cancel_if_waiting, check_approval_still_stands
 from engine.configuration import kill_switch_state
 from engine.errors import InvalidInput, NotFound
 from engine.gates import Decision, GateInputs, Outcome, decide
-from engine.incident import HELD_STATUSES, IncidentIn, IncidentStatus, incident_values
+from engine.incident import IncidentIn, incident_values
 from engine.notifications import announce_decision
 from engine.notifier import Notifier
 from engine.run_limits import within_run_limit
@@ -26,10 +26,15 @@ from storage import audit, config_store, incidents, runs, statements
 from storage.database import key_lock, unit_of_work, write_transaction
 from storage.fields import utcnow
 from storage.models import CategorySetting, Incident, Run, StepResult
+from storage.statuses import (
+    GONE_STATUSES,
+    HELD_STATUSES,
+    OPEN_INCIDENT_STATUSES,
+    TERMINAL_RUN_STATUSES,
+)
 
 log = logging.getLogger(__name__)
 
-OPEN_STATUSES = (IncidentStatus.OPEN.value, IncidentStatus.IN_PROGRESS.value)
 DECISION_AUDIT_ACTION = {
     Outcome.QUEUED: AuditAction.AUTO_RESOLUTION_QUEUED,
     Outcome.SKIPPED: AuditAction.AUTO_RESOLUTION_SKIPPED,
@@ -189,7 +194,7 @@ class ResolutionService:
         refresh = (
             existing is not None
             and active is None
-            and existing.status in OPEN_STATUSES
+            and existing.status in OPEN_INCIDENT_STATUSES
             and request.approved_digest is None
         )
         if existing is None:  # stored below, once decided: one INSERT, no UPDATE after it
@@ -379,7 +384,7 @@ class ResolutionService:
             if run is None:
                 raise NotFound(f"Run not found: {run_id}")
             remaining = deadline - time.monotonic()
-            if run.status in runs.TERMINAL_RUN_STATUSES or remaining <= 0:
+            if run.status in TERMINAL_RUN_STATUSES or remaining <= 0:
                 return run
             with self._finished:
                 self._finished.wait(min(remaining, 0.25))

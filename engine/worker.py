@@ -25,6 +25,7 @@ from engine.scheduling import every
 from storage import incidents, runs
 from storage.database import unit_of_work, write_transaction
 from storage.models import Run
+from storage.statuses import RunStatus
 
 log = logging.getLogger(__name__)
 MAX_RUN_THREADS = 100  # max_concurrent_resolutions is capped at 100
@@ -114,11 +115,11 @@ class RunWorker:
             log.exception("run %s crashed (error id %s)", run.id, error_id)
             message = f"Internal error (id {error_id}): {type(exc).__name__}; see the bot's log"
             with write_transaction():
-                if runs.finish(run_id=run.id, status="failed", message=message):
+                if runs.finish(run_id=run.id, status=RunStatus.FAILED, message=message):
                     incident = incidents.get(incident_id=run.incident_id)
                     finished = runs.get(run_id=run.id)
                     if incident is not None and finished is not None:
-                        finish_incident(incident, "failed", message)
+                        finish_incident(incident, RunStatus.FAILED, message)
                         report_outcome(self.executor.notifier, finished, incident)
                         failure_budget.charge(incident.category, self.executor.notifier)
         finally:
@@ -135,13 +136,13 @@ class RunWorker:
         for run in runs.expired_leases():
             message = f"Interrupted: {run.claimed_by} stopped while running it; not re-run automatically"
             with write_transaction():
-                if not runs.finish(run_id=run.id, status="interrupted", message=message):
+                if not runs.finish(run_id=run.id, status=RunStatus.INTERRUPTED, message=message):
                     continue  # another replica got there first
                 marked += 1
                 incident = incidents.get(incident_id=run.incident_id)
                 finished = runs.get(run_id=run.id)
                 if incident is not None and finished is not None:
-                    finish_incident(incident, "interrupted", message)
+                    finish_incident(incident, RunStatus.INTERRUPTED, message)
                     report_outcome(self.executor.notifier, finished, incident)
         return marked
 

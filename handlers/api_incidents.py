@@ -22,6 +22,7 @@ from handlers.views import incident_detail, step_view
 from handlers.webhooks.intake import check_callback
 from storage import audit, runs
 from storage.database import unit_of_work
+from storage.statuses import TERMINAL_RUN_STATUSES, RunStatus
 
 router = APIRouter(
     prefix="/api/v1/incidents",
@@ -53,7 +54,7 @@ def _outcome(
     run = resolution.wait_for_run(submission.run_id, wait_seconds)
     with unit_of_work():
         steps = runs.steps_of(run_id=run.id)
-    finished = run.status in runs.TERMINAL_RUN_STATUSES
+    finished = run.status in TERMINAL_RUN_STATUSES
     message = (
         run.message
         if finished
@@ -61,10 +62,10 @@ def _outcome(
     )
     return (200 if finished else 202), IncidentResolutionResponse(
         incident_id=submission.incident_id,
-        success=run.status == "resolved",
+        success=run.status == RunStatus.RESOLVED,
         message=message or "",
         resolution_steps=[step_view(s) for s in steps],
-        resolved_at=run.finished_at if run.status == "resolved" else None,
+        resolved_at=run.finished_at if run.status == RunStatus.RESOLVED else None,
         status=run.status,
         run_id=run.id,
         runbook=run.runbook_id,

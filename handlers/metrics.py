@@ -36,6 +36,7 @@ from handlers.deps import services_of
 from handlers.errors import documented_errors
 from storage import config_store, incidents, outbox, runs
 from storage.database import unit_of_work
+from storage.statuses import ACTIVE_RUN_STATUSES, RunStatus
 
 disable_created_metrics()  # no *_created series: nobody graphs them
 STEP_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
@@ -56,7 +57,7 @@ class DatabaseGauges(Collector):
         in_flight = GaugeMetricFamily(
             "autoresolve_runs_in_flight", "Runs queued or running", labels=["status"]
         )
-        for status in ("queued", "running"):
+        for status in sorted(ACTIVE_RUN_STATUSES):
             in_flight.add_metric([status], by_status.get(status, 0))
         yield in_flight
         pending = GaugeMetricFamily(
@@ -150,7 +151,7 @@ class Metrics:
         self.decisions.labels(report.outcome, report.category).inc()
 
     def announce_run(self, report: RunReport) -> None:
-        if report.status != "running":
+        if report.status != RunStatus.RUNNING:
             self.runs.labels(report.status, report.category).inc()
 
     def announce_step(self, report: RunReport, step: StepReport) -> None:

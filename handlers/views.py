@@ -12,6 +12,7 @@ from handlers.schemas import (
     RunView,
 )
 from storage.models import AuditEntry, CategorySetting, Incident, Run, StepResult
+from storage.statuses import UNFINISHED_STEP_STATUSES, StepStatus
 
 
 def step_view(step: StepResult) -> ResolutionStep:
@@ -21,7 +22,7 @@ def step_view(step: StepResult) -> ResolutionStep:
         description=step.name,
         action=step.action,
         executed_at=step.started_at,
-        success=None if step.status in ("running", "would_run") else step.status == "succeeded",
+        success=None if step.status in UNFINISHED_STEP_STATUSES else step.status == StepStatus.SUCCEEDED,
         error_message=step.error,
         status=step.status,
         phase=step.phase,

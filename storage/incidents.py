@@ -10,6 +10,7 @@ from storage import statements
 from storage.database import db, write_transaction
 from storage.fields import utcnow
 from storage.models import Incident
+from storage.statuses import ResolutionStatus
 
 # Fields a later delivery of the same incident may refresh (status is ours once we hold it).
 REFRESHABLE_FIELDS = (
@@ -48,7 +49,7 @@ def new_row(*, fields: dict[str, Any]) -> Incident:
     values.setdefault("created_at", now)
     values["updated_at"] = now
     values["received_at"] = now
-    values["resolution_status"] = "received"
+    values["resolution_status"] = ResolutionStatus.RECEIVED
     return Incident(**values)
 
 
@@ -111,7 +112,7 @@ def awaiting_approval(*, limit: int = 20, oldest_first: bool = False) -> list[In
     with db.connection_context():
         return list(
             Incident.select()
-            .where(Incident.resolution_status == "awaiting_approval")
+            .where(Incident.resolution_status == ResolutionStatus.AWAITING_APPROVAL)
             .order_by(order)
             .limit(limit)
         )
@@ -140,7 +141,7 @@ def end_approval(*, incident_id: str, digest: str | None, resolution_status: str
             )
             .where(
                 (Incident.incident_id == incident_id)
-                & (Incident.resolution_status == "awaiting_approval")
+                & (Incident.resolution_status == ResolutionStatus.AWAITING_APPROVAL)
                 & (
                     Incident.approval_digest == digest
                     if digest is not None
@@ -159,7 +160,7 @@ def reopened_since(*, category: str, since: datetime) -> int:
             Incident.select()
             .where(
                 (Incident.category == category)
-                & (Incident.resolution_status == "reopened")
+                & (Incident.resolution_status == ResolutionStatus.REOPENED)
                 & (Incident.updated_at >= since)
             )
             .count()

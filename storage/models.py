@@ -6,8 +6,14 @@ import peewee
 
 from storage.database import db
 from storage.fields import JSONField, UTCDateTimeField, utcnow
-
-ACTIVE_RUN_STATUSES = ("queued", "running")
+from storage.statuses import (
+    ACTIVE_RUN_STATUSES,
+    IncidentStatus,
+    OutboxStatus,
+    ResolutionStatus,
+    RunStatus,
+    StepStatus,
+)
 
 
 class BaseModel(peewee.Model):
@@ -29,7 +35,7 @@ class Incident(BaseModel):
     description = peewee.TextField(default="")
     category = peewee.CharField(max_length=64, index=True)
     priority = peewee.CharField(max_length=16)
-    status = peewee.CharField(max_length=32, default="open")
+    status = peewee.CharField(max_length=32, default=IncidentStatus.OPEN.value)
     confidence_score = peewee.DoubleField()
     created_by = peewee.CharField(max_length=320)
     created_at = UTCDateTimeField(default=utcnow)
@@ -44,7 +50,7 @@ class Incident(BaseModel):
     labels = JSONField(default=dict)
     runbook = peewee.CharField(max_length=128, null=True)
     callback_url = peewee.CharField(max_length=2048, null=True)
-    resolution_status = peewee.CharField(max_length=32, default="received")
+    resolution_status = peewee.CharField(max_length=32, default=ResolutionStatus.RECEIVED.value)
     resolution_reason = peewee.TextField(null=True)
     # Added by migration 4: when we first received it (created_at may be the sender's clock).
     received_at = UTCDateTimeField(default=utcnow)
@@ -67,7 +73,7 @@ class Run(BaseModel):
     id = peewee.AutoField()
     incident_id = peewee.CharField(max_length=128, index=True)
     runbook_id = peewee.CharField(max_length=128)
-    status = peewee.CharField(max_length=32, default="queued", index=True)
+    status = peewee.CharField(max_length=32, default=RunStatus.QUEUED.value, index=True)
     dry_run = peewee.BooleanField(default=False)
     forced = peewee.BooleanField(default=False)
     requested_by = peewee.CharField(max_length=320, default="system")
@@ -85,7 +91,7 @@ class Run(BaseModel):
 # Never two queued-or-running runs for one incident, enforced by the database itself.
 Run.add_index(
     Run.index(Run.incident_id, unique=True, name="run_one_active_per_incident").where(
-        Run.status.in_(ACTIVE_RUN_STATUSES)
+        Run.status.in_(sorted(ACTIVE_RUN_STATUSES))
     )
 )
 
@@ -98,7 +104,7 @@ class StepResult(BaseModel):
     name = peewee.CharField(max_length=200)
     kind = peewee.CharField(max_length=16)
     phase = peewee.CharField(max_length=16, default="step")  # step | rollback
-    status = peewee.CharField(max_length=16, default="running")
+    status = peewee.CharField(max_length=16, default=StepStatus.RUNNING.value)
     attempts = peewee.IntegerField(default=0)
     started_at = UTCDateTimeField(default=utcnow)
     finished_at = UTCDateTimeField(null=True)
@@ -194,7 +200,7 @@ class OutboxMessage(BaseModel):
     payload = JSONField(default=dict)
     purpose = peewee.CharField(max_length=32)
     incident_id = peewee.CharField(max_length=128, null=True)
-    status = peewee.CharField(max_length=16, default="pending")  # pending|sent|failed|superseded
+    status = peewee.CharField(max_length=16, default=OutboxStatus.PENDING.value)  # OutboxStatus
     attempts = peewee.IntegerField(default=0)
     next_attempt_at = UTCDateTimeField(default=utcnow)
     last_error = peewee.TextField(null=True)

@@ -11,10 +11,11 @@ from storage import statements
 from storage.database import db, write_transaction
 from storage.fields import utcnow
 from storage.models import OutboxMessage, SlackMessage
+from storage.statuses import SETTLED_OUTBOX_STATUSES, OutboxStatus
 
-PENDING = "pending"
-SENDING = "sending"  # handed to Slack; if its sender died or the answer was lost, Slack is asked later
-SETTLED = ("sent", "superseded", "failed")  # nothing more to do: kept a while, then pruned
+PENDING = OutboxStatus.PENDING
+SENDING = OutboxStatus.SENDING
+SETTLED = SETTLED_OUTBOX_STATUSES  # nothing more to do: kept a while, then pruned
 PRUNE_BATCH = 5000  # rows deleted per transaction: the writer lock is held briefly each time
 
 
@@ -97,7 +98,7 @@ def settle_sent(*, message: OutboxMessage, superseded: list[int], posted: Posted
         mark_sent(message=message)
         if superseded:
             where = {"id": tuple(superseded), "status": (PENDING, SENDING)}
-            statements.update_later(OutboxMessage, where, status="superseded", sent_at=now)
+            statements.update_later(OutboxMessage, where, status=OutboxStatus.SUPERSEDED, sent_at=now)
 
 
 def settle_found(*, ids: list[int], posted: Posted | None) -> None:
@@ -119,21 +120,21 @@ def release_sending(*, ids: list[int]) -> None:
 
 def mark_sent_ids(*, ids: list[int]) -> None:
     with write_transaction():
-        fields = {"status": "sent", "sent_at": utcnow(), "last_error": None}
+        fields = {"status": OutboxStatus.SENT, "sent_at": utcnow(), "last_error": None}
         statements.update_later(OutboxMessage, {"id": tuple(ids)}, **fields)
 
 
 def mark_sent(*, message: OutboxMessage) -> None:
     with write_transaction():
-        fields = {"status": "sent", "sent_at": utcnow(), "last_error": None}
+        fields = {"status": OutboxStatus.SENT, "sent_at": utcnow(), "last_error": None}
         statements.update_later(OutboxMessage, {"id": message.id}, **fields, attempts=message.attempts + 1)
 
 
 def mark_failed(*, message: OutboxMessage, error: str) -> None:
     with write_transaction():
-        OutboxMessage.update(status="failed", last_error=error, attempts=message.attempts + 1).where(
-            OutboxMessage.id == message.id
-        ).execute()
+        OutboxMessage.update(
+            status=OutboxStatus.FAILED, last_error=error, attempts=message.attempts + 1
+        ).where(OutboxMessage.id == message.id).execute()
 
 
 def retry_later(

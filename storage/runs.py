@@ -10,9 +10,8 @@ import peewee
 from storage import config_store, statements
 from storage.database import claim_lock, db, write_transaction
 from storage.fields import utcnow
-from storage.models import ACTIVE_RUN_STATUSES, Incident, Run, StepResult
-
-TERMINAL_RUN_STATUSES = ("resolved", "failed", "halted", "interrupted", "dry_run", "cancelled")
+from storage.models import Incident, Run, StepResult
+from storage.statuses import ACTIVE_RUN_STATUSES, TERMINAL_RUN_STATUSES, RunStatus
 
 
 def get(*, run_id: int) -> Run | None:
@@ -40,7 +39,7 @@ def enqueue(*, incident_id: str, runbook_id: str, dry_run: bool, forced: bool, r
         dry_run=dry_run,
         forced=forced,
         requested_by=requested_by,
-        status="queued",
+        status=RunStatus.QUEUED,
         queued_at=utcnow(),
     )
 
@@ -54,22 +53,22 @@ def claim(*, owner: str, lease_seconds: float) -> list[Run]:
     with write_transaction():
         claim_lock()
         limit = config_store.get_global().max_concurrent_resolutions or 1
-        room = limit - statements.count(Run, status="running")
+        room = limit - statements.count(Run, status=RunStatus.RUNNING)
         if room <= 0:
             return []
-        queued = statements.select_all(Run, limit=room, status="queued")
+        queued = statements.select_all(Run, limit=room, status=RunStatus.QUEUED)
         if not queued:
             return []
         now = utcnow()
         fields = {
-            "status": "running",
+            "status": RunStatus.RUNNING,
             "claimed_by": owner,
             "started_at": now,
             "lease_expires_at": now + timedelta(seconds=lease_seconds),
         }
         ids = tuple(run.id for run in queued)
-        if statements.update(Run, {"id": ids, "status": "queued"}, **fields) != len(ids):
-            return statements.select_all(Run, id=ids, claimed_by=owner, status="running")
+        if statements.update(Run, {"id": ids, "status": RunStatus.QUEUED}, **fields) != len(ids):
+            return statements.select_all(Run, id=ids, claimed_by=owner, status=RunStatus.RUNNING)
         for run in queued:
             for name, value in fields.items():
                 setattr(run, name, value)
@@ -80,7 +79,7 @@ def renew_leases(*, owner: str, lease_seconds: float) -> int:
     with write_transaction():
         return int(
             Run.update(lease_expires_at=utcnow() + timedelta(seconds=lease_seconds))
-            .where((Run.claimed_by == owner) & (Run.status == "running"))
+            .where((Run.claimed_by == owner) & (Run.status == RunStatus.RUNNING))
             .execute()
         )
 
@@ -90,7 +89,9 @@ def expired_leases(*, now: datetime | None = None) -> list[Run]:
     now = now or utcnow()
     with db.connection_context():
         return list(
-            Run.select().where((Run.status == "running") & (Run.lease_expires_at < now)).order_by(Run.id)
+            Run.select()
+            .where((Run.status == RunStatus.RUNNING) & (Run.lease_expires_at < now))
+            .order_by(Run.id)
         )
 
 
@@ -99,7 +100,7 @@ def finish(
     run_id: int,
     status: str,
     message: str,
-    only_if: str | None = "running",
+    only_if: str | None = RunStatus.RUNNING,
     finished_at: datetime | None = None,
 ) -> bool:
     """Set a terminal status (finished now, or at `finished_at`); with `only_if`, only from that
@@ -118,7 +119,7 @@ def failed_since(*, category: str, since: datetime) -> int:
             .join(Incident, on=(Run.incident_id == Incident.incident_id))
             .where(
                 (Incident.category == category)
-                & (Run.status == "failed")
+                & (Run.status == RunStatus.FAILED)
                 & (Run.finished_at >= since)
                 & (Run.dry_run == False)  # noqa: E712 (SQL)
             )
@@ -133,7 +134,7 @@ def started_since(*, runbook_id: str, since: datetime, service: str | None = Non
         (Run.runbook_id == runbook_id)
         & (Run.queued_at >= since)
         & (Run.dry_run == False)  # noqa: E712 (SQL)
-        & (Run.status != "cancelled")
+        & (Run.status != RunStatus.CANCELLED)
     )
     if service is not None:
         query = query.join(Incident, on=(Run.incident_id == Incident.incident_id)).where(
@@ -158,7 +159,7 @@ def start_step(*, run_id: int, position: int, name: str, kind: str, phase: str, 
         kind=kind,
         phase=phase,
         action=action,
-        status="running",
+        status=RunStatus.RUNNING,
         started_at=utcnow(),
     )
     with write_transaction():

@@ -3,7 +3,7 @@
 Composing a statement costs peewee about 0.1-0.2 ms of Python; a decision runs about ten of them,
 so the write paths taken for every incident, step and message (insert a row, read one by key,
 update by key) go through here. Values are converted with the model's own field types, so rows read
-and written here are the same as peewee's. Only equality (and IN, for a tuple value) conditions.
+and written here are the same as peewee's. Only equality (and IN, for a tuple or frozenset value) conditions.
 Only names from the models are spliced into the SQL text (hence the S608 waivers); values are always
 bound as parameters.
 """
@@ -64,6 +64,8 @@ def _where(model: type[peewee.Model], where: dict[str, Any], params: list[Any]) 
         if name.endswith(EXCLUDED):
             name, operator = name.removesuffix(EXCLUDED), "NOT IN"
         field = model._meta.fields[name]
+        if isinstance(value, frozenset):  # a set of statuses: IN, in a fixed order
+            value = tuple(sorted(value))
         if value is None and operator == "=":
             parts.append(f"{_quote(field.column_name)} IS NULL")
         elif isinstance(value, tuple):
@@ -80,7 +82,7 @@ def _where(model: type[peewee.Model], where: dict[str, Any], params: list[Any]) 
 
 
 def _shape(where: dict[str, Any]) -> tuple[Any, ...]:
-    return tuple((k, len(v) if isinstance(v, tuple) else v is None) for k, v in where.items())
+    return tuple((k, len(v) if isinstance(v, tuple | frozenset) else v is None) for k, v in where.items())
 
 
 @functools.cache

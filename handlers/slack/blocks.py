@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.durations import format_duration
-from engine.gates import percent
+from engine.gates import Outcome, percent
 from engine.notifier import (
     CheckpointReport,
     DecisionReport,
@@ -16,6 +16,7 @@ from engine.notifier import (
     StepReport,
 )
 from handlers.slack.fitting import MESSAGE_TEXT, fitted_sections
+from storage.statuses import ResolutionStatus, RunStatus, StepStatus
 
 Blocks = list[dict[str, Any]]
 Message = tuple[str, Blocks]
@@ -25,22 +26,31 @@ APPROVE_ACTION = "approve_incident"
 REJECT_ACTION = "reject_incident"
 MAX_TEXT = 2900  # a section's text may hold 3000 characters
 
-STATUS_ICON = {
-    "queued": ":hourglass_flowing_sand:",
-    "running": ":gear:",
-    "resolved": ":white_check_mark:",
-    "succeeded": ":white_check_mark:",
-    "failed": ":x:",
-    "halted": ":octagonal_sign:",
-    "interrupted": ":warning:",
-    "dry_run": ":memo:",
-    "would_run": ":memo:",
-    "skipped": ":fast_forward:",
-    "awaiting_approval": ":raising_hand:",
-    "reopened": ":leftwards_arrow_with_hook:",
-    "rejected": ":no_entry_sign:",
-    "approval_expired": ":hourglass:",
-    "cancelled": ":heavy_minus_sign:",
+
+def status_icon(status: str) -> str:
+    """The emoji for a run's, a step's or an incident's status (a decision outcome included)."""
+    return _ICONS.get(status, ":grey_question:")
+
+
+_ICONS: dict[str, str] = {
+    RunStatus.QUEUED: ":hourglass_flowing_sand:",
+    RunStatus.RUNNING: ":gear:",
+    RunStatus.RESOLVED: ":white_check_mark:",
+    StepStatus.SUCCEEDED: ":white_check_mark:",
+    RunStatus.FAILED: ":x:",
+    RunStatus.HALTED: ":octagonal_sign:",
+    RunStatus.INTERRUPTED: ":warning:",
+    RunStatus.DRY_RUN: ":memo:",
+    StepStatus.WOULD_RUN: ":memo:",
+    RunStatus.CANCELLED: ":heavy_minus_sign:",
+    ResolutionStatus.RECEIVED: ":inbox_tray:",
+    ResolutionStatus.SKIPPED: ":fast_forward:",
+    ResolutionStatus.AWAITING_APPROVAL: ":raising_hand:",
+    ResolutionStatus.REOPENED: ":leftwards_arrow_with_hook:",
+    ResolutionStatus.REJECTED: ":no_entry_sign:",
+    ResolutionStatus.APPROVAL_EXPIRED: ":hourglass:",
+    Outcome.DUPLICATE: ":link:",
+    Outcome.RECORDED: ":memo:",
 }
 
 
@@ -94,7 +104,7 @@ def approval_actions(block_id: str, incident_id: str, digest: str | None) -> dic
 
 
 def _headline(incident_id: str, status: str) -> str:
-    icon = STATUS_ICON.get(status, ":grey_question:")
+    icon = status_icon(status)
     return f"{icon} *{escape(incident_id)}* — *{status.replace('_', ' ')}*"
 
 
@@ -122,7 +132,7 @@ def build_incident_decision(report: DecisionReport) -> Message:
     ]
     if report.decided_by:
         blocks.append(context(f"Decided by {person(report.decided_by)}"))
-    if report.outcome == "awaiting_approval":
+    if report.outcome == Outcome.AWAITING_APPROVAL:
         if report.steps:
             steps = "\n".join(f"`{escape(clip(line, 300))}`" for line in report.steps)
             blocks.append(section(f"*Approve runs exactly this:*\n{steps}"))
@@ -150,14 +160,14 @@ def build_incident_run(report: RunReport) -> Message:
     ]
     if report.message:
         blocks.append(section(escape(report.message)))
-    if report.status == "running":
+    if report.status == RunStatus.RUNNING:
         blocks.append(context("Steps are posted in the thread as they finish."))
     text = f"{report.incident_id}: {report.status.replace('_', ' ')}"
     return (f"{text} — {report.message}" if report.message else text), blocks
 
 
 def step_line(step: StepReport) -> str:
-    icon = STATUS_ICON.get(step.status, ":grey_question:")
+    icon = status_icon(step.status)
     took = f" in {format_duration(step.duration_ms / 1000)}" if step.duration_ms is not None else ""
     tries = f", {step.attempts} attempts" if step.attempts > 1 else ""
     label = "Rollback of step" if step.phase == "rollback" else "Step"
@@ -180,15 +190,14 @@ def build_step_entries(steps: list[StepReport]) -> Message:
 
 def build_resolution_dm(report: RunReport) -> Message:
     """The creator's DM: outcome, confidence, runbook, each step with its result and duration."""
-    outcome = {
-        "resolved": "was resolved automatically",
-        "failed": "could not be resolved automatically",
-        "halted": "was stopped by the kill switch before it finished",
-    }.get(report.status, f"ended as {report.status}")
+    endings: dict[str, str] = {
+        RunStatus.RESOLVED: "was resolved automatically",
+        RunStatus.FAILED: "could not be resolved automatically",
+        RunStatus.HALTED: "was stopped by the kill switch before it finished",
+    }
+    outcome = endings.get(report.status, f"ended as {report.status}")
     blocks: Blocks = [
-        section(
-            f"{STATUS_ICON.get(report.status, '')} Your incident *{escape(report.incident_id)}* {outcome}."
-        ),
+        section(f"{status_icon(report.status)} Your incident *{escape(report.incident_id)}* {outcome}."),
         title_block(report.title),
         context(
             f"Confidence *{percent(report.confidence)}*, runbook `{escape(report.runbook_id)}`, "
@@ -208,7 +217,7 @@ def build_resolution_dm(report: RunReport) -> Message:
         )
     if report.message:
         blocks.append(context(escape(report.message)))
-    if report.status == "resolved":
+    if report.status == RunStatus.RESOLVED:
         blocks.append(
             {
                 "type": "actions",

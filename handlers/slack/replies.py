@@ -13,7 +13,6 @@ from engine.overview import Overview
 from engine.runbooks import RunbookCatalog
 from engine.service import Submission
 from handlers.slack.blocks import (
-    STATUS_ICON,
     Blocks,
     Message,
     approval_actions,
@@ -21,9 +20,11 @@ from handlers.slack.blocks import (
     escape,
     person,
     section,
+    status_icon,
 )
 from handlers.slack.fitting import TOP_TEXT, clip, fitted_sections
 from storage.models import AuditEntry, CategorySetting, Incident, Run
+from storage.statuses import RunStatus
 
 
 def plain(text: str, *, more: str = "the rest is not shown here") -> Message:
@@ -97,14 +98,14 @@ def safety_lines(view: Overview) -> list[str]:
 
 
 def run_line(run: Run) -> str:
-    icon = STATUS_ICON.get(run.status, "")
+    icon = status_icon(run.status)
     return f"{icon} *{escape(run.incident_id)}* `{escape(run.runbook_id)}`: {run.status.replace('_', ' ')}"
 
 
 def build_status(view: Overview) -> Message:
     blocks: Blocks = [section(kill_switch_line(view.kill_switch))]
-    running = [r for r in view.in_flight if r.status == "running"]
-    queued = [r for r in view.in_flight if r.status == "queued"]
+    running = [r for r in view.in_flight if r.status == RunStatus.RUNNING]
+    queued = [r for r in view.in_flight if r.status == RunStatus.QUEUED]
     blocks.append(
         section(
             f"*Runs in flight:* {len(running)} running (limit {view.max_concurrent}), {len(queued)} queued"
@@ -124,7 +125,7 @@ def build_status(view: Overview) -> Message:
 
 def build_submission(submission: Submission) -> Message:
     decision = submission.decision
-    icon = STATUS_ICON.get(decision.outcome.value, "")
+    icon = status_icon(decision.outcome)
     outcome = decision.outcome.value.replace("_", " ")
     text = f"{icon} *{escape(submission.incident_id)}*: {outcome}: {escape(decision.reason)}"
     if submission.run_id is not None:

@@ -14,12 +14,7 @@ from engine.notifier import (
     StepReport,
 )
 from storage import outbox
-
-RESULT_STATUSES = frozenset({"resolved", "failed", "halted", "interrupted", "dry_run"})
-
-
-# Decisions after which nothing runs for the incident: its sender hears the result.
-DECISION_ENDS = frozenset({"skipped", "rejected", "approval_expired", "cancelled"})
+from storage.statuses import DECISION_ENDS, REPORTED_RUN_STATUSES, RunStatus
 
 
 class ResultCallbacks:
@@ -45,13 +40,13 @@ class ResultCallbacks:
         )
 
     def announce_run(self, report: RunReport) -> None:
-        if report.status not in RESULT_STATUSES:
+        if report.status not in REPORTED_RUN_STATUSES:
             return
         body: dict[str, Any] = {
             "event": "incident.result",
             "incident_id": report.incident_id,
             "status": report.status,
-            "success": report.status == "resolved",
+            "success": report.status == RunStatus.RESOLVED,
             "message": report.message,
             "runbook": report.runbook_id,
             "run_id": report.run_id,

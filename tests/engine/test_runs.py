@@ -16,6 +16,7 @@ from storage.database import unit_of_work, write_transaction
 from storage.fields import utcnow
 from storage.group_commit import GroupCommitter
 from storage.models import Run
+from storage.statuses import TERMINAL_RUN_STATUSES
 from tests.conftest import make_incident
 from tests.support.notifier import RecordingNotifier
 from tests.support.postgres import terminate_backends
@@ -37,7 +38,7 @@ def finish(runtime: Runtime, incident_id: str = "INC-1", timeout: float = 20) ->
     latest = runs.latest_for(incident_id=incident_id)
     assert latest is not None, "no run was queued"
     run = runtime.resolution.wait_for_run(latest.id, timeout)
-    assert run.status in runs.TERMINAL_RUN_STATUSES, f"run still {run.status}"
+    assert run.status in TERMINAL_RUN_STATUSES, f"run still {run.status}"
     return run
 
 

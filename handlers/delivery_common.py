@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 from storage import leases, outbox
+from storage.lanes import Lane, Transport
 from storage.models import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,7 @@ class OutboxDispatcher(ABC):
     Each tick hands every lane with messages due to one of `lane_workers` threads (order is kept
     within a lane); a lane still busy is left out of later ticks until it is done."""
 
-    transport: str  # which outbox rows are this dispatcher's
+    transport: Transport  # which outbox rows are this dispatcher's
 
     def __init__(
         self,
@@ -88,7 +89,7 @@ class OutboxDispatcher(ABC):
         self._lane_workers = ThreadPoolExecutor(
             max_workers=lane_workers, thread_name_prefix=f"{lease_name}-lane"
         )
-        self._in_flight: set[str] = set()
+        self._in_flight: set[Lane] = set()
         self._in_flight_lock = threading.Lock()
 
     def _deliver_due(self) -> int:
@@ -96,7 +97,7 @@ class OutboxDispatcher(ABC):
             # Lanes busy before the read are left out even if they finish meanwhile: what was read
             # of them may already be stale (sent since), and a stale read would send twice.
             busy = set(self._in_flight)
-        lanes: dict[str, list[OutboxMessage]] = {}
+        lanes: dict[Lane, list[OutboxMessage]] = {}
         for message in outbox.heads_of_lanes(transport=self.transport, skip_lanes=tuple(sorted(busy))):
             lanes.setdefault(message.lane, []).append(message)
         with self._in_flight_lock:
@@ -105,7 +106,7 @@ class OutboxDispatcher(ABC):
             self._lane_workers.submit(self._drain_in_turn, lane, messages)
         return len(lanes)
 
-    def _drain_in_turn(self, lane: str, messages: list[OutboxMessage]) -> None:
+    def _drain_in_turn(self, lane: Lane, messages: list[OutboxMessage]) -> None:
         try:
             self._drain(lane, messages)  # holds no connection across its calls out
         except Exception:
@@ -115,7 +116,7 @@ class OutboxDispatcher(ABC):
                 self._in_flight.discard(lane)
 
     @abstractmethod
-    def _drain(self, lane: str, messages: list[OutboxMessage]) -> int:
+    def _drain(self, lane: Lane, messages: list[OutboxMessage]) -> int:
         """Deliver the lane's messages in order, stopping at the first that must wait; returns how
         many were settled."""
 

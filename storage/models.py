@@ -6,6 +6,7 @@ import peewee
 
 from storage.database import db
 from storage.fields import JSONField, UTCDateTimeField, utcnow
+from storage.lanes import LaneField, Transport
 from storage.statuses import (
     ACTIVE_RUN_STATUSES,
     IncidentStatus,
@@ -191,8 +192,8 @@ class OutboxMessage(BaseModel):
     """
 
     id = peewee.AutoField()
-    lane = peewee.CharField(max_length=400)
-    transport = peewee.CharField(max_length=16, default="slack")  # slack | webhook
+    lane = LaneField(max_length=2100)  # storage/lanes.py
+    transport = peewee.CharField(max_length=16, default=Transport.SLACK.value)  # storage/lanes.py
     method = peewee.CharField(max_length=64)
     target = peewee.CharField(max_length=2048)
     message_key = peewee.CharField(max_length=200, null=True)

@@ -10,6 +10,7 @@ import peewee
 from storage import statements
 from storage.database import db, write_transaction
 from storage.fields import utcnow
+from storage.lanes import Lane, Purpose, Transport
 from storage.models import OutboxMessage, SlackMessage
 from storage.statuses import SETTLED_OUTBOX_STATUSES, OutboxStatus
 
@@ -21,12 +22,11 @@ PRUNE_BATCH = 5000  # rows deleted per transaction: the writer lock is held brie
 
 def enqueue(
     *,
-    lane: str,
+    lane: Lane,
     method: str,
     target: str,
     payload: dict[str, Any],
-    purpose: str,
-    transport: str = "slack",
+    purpose: Purpose,
     message_key: str | None = None,
     thread_key: str | None = None,
     incident_id: str | None = None,
@@ -36,7 +36,7 @@ def enqueue(
         statements.append(
             OutboxMessage,
             lane=lane,
-            transport=transport,
+            transport=lane.transport,
             method=method,
             target=target,
             payload=payload,
@@ -50,7 +50,7 @@ def enqueue(
 
 
 def heads_of_lanes(
-    *, transport: str, skip_lanes: tuple[str, ...] = (), per_lane: int = 500, limit: int = 5000
+    *, transport: Transport, skip_lanes: tuple[Lane, ...] = (), per_lane: int = 500, limit: int = 5000
 ) -> list[OutboxMessage]:
     """Pending messages in id order: each lane's first `per_lane` (a long backlog in one lane does
     not hide the heads of the others), at most `limit` in all, but for the lanes in `skip_lanes` (a

@@ -129,9 +129,12 @@ def test_an_env_file_that_is_not_utf8_is_one_line_too(bot_dir):
 
 def test_db_upgrade_and_help(bot_dir):
     first = run_cli(bot_dir, "db", "upgrade")
-    assert (first.returncode, first.stdout.strip()) == (0, "applied [1, 2, 3, 4, 5, 6, 7]; schema version 7")
+    assert (first.returncode, first.stdout.strip()) == (
+        0,
+        "applied [1, 2, 3, 4, 5, 6, 7, 8]; schema version 8",
+    )
     again = run_cli(bot_dir, "db", "upgrade")
-    assert again.stdout.strip() == "up to date (schema version 7)"
+    assert again.stdout.strip() == "up to date (schema version 8)"
     help_text = run_cli(bot_dir, "--help").stdout
     assert "serve" in help_text
     assert "db upgrade" in help_text

@@ -46,6 +46,7 @@ from handlers.slack.slack_errors import (
 )
 from storage import outbox
 from storage.fields import utcnow
+from storage.lanes import Lane, LaneKind, Purpose, Transport
 from storage.models import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,7 @@ class Result(Enum):
 
 
 class SlackDelivery(OutboxDispatcher):
-    transport = "slack"
+    transport = Transport.SLACK
 
     def __init__(
         self,
@@ -107,7 +108,7 @@ class SlackDelivery(OutboxDispatcher):
         self._user_ids: dict[str, str] = {}
         self._dm_channels: dict[str, str] = {}
 
-    def _drain(self, lane: str, messages: list[OutboxMessage]) -> int:
+    def _drain(self, lane: Lane, messages: list[OutboxMessage]) -> int:
         settled = 0
         done: set[int] = set()
         for index, message in enumerate(messages):
@@ -135,7 +136,7 @@ class SlackDelivery(OutboxDispatcher):
                 ]
                 latest = batch[-1].payload
                 result, posted = self._attempt(message, partial(self._upsert, message, latest))
-            elif message.thread_key and message.purpose == "audit_step":
+            elif message.thread_key and message.purpose == Purpose.AUDIT_STEP:
                 batch = self._contiguous_thread_entries(messages[index:])
                 result, posted = self._attempt(message, partial(self._post_thread, batch))
             else:
@@ -180,8 +181,6 @@ class SlackDelivery(OutboxDispatcher):
             self.on_give_up(message, str(exc))
             return Result.DROPPED, None
         return Result.SENT, posted
-
-    # -- sending ----------------------------------------------------------------------------------
 
     def _upsert(self, message: OutboxMessage, payload: dict[str, Any]) -> outbox.Posted | None:
         assert message.message_key is not None
@@ -325,9 +324,9 @@ class SlackDelivery(OutboxDispatcher):
 
     def _channel_for(self, message: OutboxMessage) -> str:
         """The channel ID to post to; a DM target ('dm:U...' or 'dm:e-mail') is opened first."""
-        if not message.target.startswith("dm:"):
+        if message.lane.kind is not LaneKind.SLACK_DM:
             return message.target
-        who = message.target.removeprefix("dm:")
+        who = message.lane.address
         user_id = self._user_ids.get(who) if "@" in who else who
         if user_id is None:
             user_id = self._user_ids[who] = self._api(message, "users.lookupByEmail", email=who)["user"]["id"]

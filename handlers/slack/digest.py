@@ -12,6 +12,7 @@ from handlers.slack.blocks import Message, context, section
 from handlers.slack.fitting import MESSAGE_TEXT, pack
 from handlers.slack.notifier import UPSERT
 from storage import outbox
+from storage.lanes import Lane, LaneKind
 from storage.models import OutboxMessage
 
 DIGEST_BACKLOG = 10  # incidents with messages waiting in a channel's lane that make it busy
@@ -31,10 +32,10 @@ class _Entry:
         return ([head] if head else []) + [STEP_INDENT + line for line in self.lines]
 
 
-def busy(lane: str, waiting: list[OutboxMessage], now: datetime) -> bool:
+def busy(lane: Lane, waiting: list[OutboxMessage], now: datetime) -> bool:
     """A channel (not a DM) with messages due about DIGEST_BACKLOG incidents or more, whose head
     can go in a digest (a message with buttons goes on its own, so that it stays actionable)."""
-    if not lane.startswith("channel:") or (waiting and actionable(waiting[0])):
+    if lane.kind is not LaneKind.SLACK_CHANNEL or (waiting and actionable(waiting[0])):
         return False
     return len({m.incident_id for m in due_run(waiting, now) if m.incident_id}) >= DIGEST_BACKLOG
 

@@ -25,6 +25,7 @@ from handlers.slack.blocks import (
     step_line,
 )
 from storage import outbox
+from storage.lanes import Lane, Purpose
 
 UPSERT = "upsert"  # post the keyed message the first time, update it in place afterwards
 POST = "chat.postMessage"
@@ -44,7 +45,7 @@ class SlackNotifier:
         message: Message,
         *,
         method: str,
-        purpose: str,
+        purpose: Purpose,
         incident_id: str | None = None,
         message_key: str | None = None,
         thread_key: str | None = None,
@@ -57,7 +58,7 @@ class SlackNotifier:
         if lines is not None:
             payload["lines"] = lines
         outbox.enqueue(
-            lane=f"channel:{self.audit_channel}",
+            lane=Lane.channel(self.audit_channel),
             method=method,
             target=self.audit_channel,
             payload=payload,
@@ -72,13 +73,13 @@ class SlackNotifier:
         user: str,
         message: Message,
         *,
-        purpose: str,
+        purpose: Purpose,
         incident_id: str | None = None,
         message_key: str | None = None,
     ) -> None:
         text, blocks = message
         outbox.enqueue(
-            lane=f"dm:{user}",
+            lane=Lane.dm(user),
             method=POST,
             target=f"dm:{user}",
             payload={"text": text, "blocks": blocks},
@@ -91,7 +92,7 @@ class SlackNotifier:
         self._dm(
             report.created_by,
             build_resolution_dm(report),
-            purpose="creator_dm",
+            purpose=Purpose.CREATOR_DM,
             incident_id=report.incident_id,
             message_key=f"dm:{report.incident_id}:{report.run_id}",
         )
@@ -101,7 +102,7 @@ class SlackNotifier:
         self._to_audit_channel(
             build_incident_decision(report),
             method=UPSERT,
-            purpose="audit_incident",
+            purpose=Purpose.AUDIT_INCIDENT,
             incident_id=report.incident_id,
             message_key=key,
         )
@@ -112,7 +113,7 @@ class SlackNotifier:
             self._to_audit_channel(
                 (line, [{"type": "section", "text": {"type": "mrkdwn", "text": line}}]),
                 method=POST,
-                purpose="audit_step",
+                purpose=Purpose.AUDIT_STEP,
                 incident_id=report.incident_id,
                 thread_key=key,
                 lines=[line],
@@ -122,7 +123,7 @@ class SlackNotifier:
         self._to_audit_channel(
             build_incident_run(report),
             method=UPSERT,
-            purpose="audit_incident",
+            purpose=Purpose.AUDIT_INCIDENT,
             incident_id=report.incident_id,
             message_key=incident_key(report.incident_id),
         )
@@ -131,23 +132,23 @@ class SlackNotifier:
         self._to_audit_channel(
             build_step_entries([step]),
             method=POST,
-            purpose="audit_step",
+            purpose=Purpose.AUDIT_STEP,
             incident_id=report.incident_id,
             thread_key=incident_key(report.incident_id),
             lines=[step_line(step)],
         )
 
     def announce_kill_switch(self, report: KillSwitchReport) -> None:
-        self._to_audit_channel(build_kill_switch_notice(report), method=POST, purpose="audit_notice")
+        self._to_audit_channel(build_kill_switch_notice(report), method=POST, purpose=Purpose.AUDIT_NOTICE)
 
     def announce_config(self, actor: str, summary: str) -> None:
-        self._to_audit_channel(build_config_notice(actor, summary), method=POST, purpose="audit_notice")
+        self._to_audit_channel(build_config_notice(actor, summary), method=POST, purpose=Purpose.AUDIT_NOTICE)
 
     def announce_checkpoint(self, report: CheckpointReport) -> None:
-        self._to_audit_channel(build_checkpoint_notice(report), method=POST, purpose="audit_notice")
+        self._to_audit_channel(build_checkpoint_notice(report), method=POST, purpose=Purpose.AUDIT_NOTICE)
 
     def announce_pause(self, report: PauseReport) -> None:
         message = build_pause_notice(report)
-        self._to_audit_channel(message, method=POST, purpose="audit_notice")
+        self._to_audit_channel(message, method=POST, purpose=Purpose.AUDIT_NOTICE)
         for admin in self.admins:
-            self._dm(admin, message, purpose="admin_dm")
+            self._dm(admin, message, purpose=Purpose.ADMIN_DM)

@@ -7,6 +7,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from storage.lanes import Lane
+
 WORKSPACE_429_WINDOW = 5.0  # seconds: 429s on two channels within this are the workspace's limit
 
 
@@ -60,25 +62,25 @@ class SlackPacer:
     ) -> None:
         self.clock = clock
         self._channel_rate = (per_channel_rate, per_channel_burst)
-        self._lanes: dict[str, TokenBucket] = {}
+        self._lanes: dict[Lane, TokenBucket] = {}
         self._methods = {
             "chat.update": TokenBucket(rate=updates_per_minute / 60, capacity=5),  # Tier 3
             # chat.postMessage's workspace-wide limit, beside each channel's: all posts share it
             "chat.postMessage": TokenBucket(rate=workspace_rate, capacity=workspace_burst),
         }
-        self._post_limited: dict[str, float] = {}  # lane -> when its last post got a 429
-        self._lane_hold: dict[str, float] = {}
+        self._post_limited: dict[Lane, float] = {}  # lane -> when its last post got a 429
+        self._lane_hold: dict[Lane, float] = {}
         self._method_hold: dict[str, float] = {}
         self._lock = threading.Lock()
 
-    def lane_ready(self, lane: str) -> bool:
+    def lane_ready(self, lane: Lane) -> bool:
         """Whether the lane (a channel, a DM) may send now: not held, and its bucket has a token."""
         now = self.clock()
         if self._lane_hold.get(lane, 0.0) > now:
             return False
         return self._lanes.setdefault(lane, TokenBucket(*self._channel_rate)).ready(now)
 
-    def take_lane(self, lane: str) -> None:
+    def take_lane(self, lane: Lane) -> None:
         self._lanes[lane].take()
 
     def take_method(self, method: str) -> bool:
@@ -93,7 +95,7 @@ class SlackPacer:
                 bucket.take()
         return True
 
-    def rate_limited(self, lane: str, method: str, retry_after: float) -> None:
+    def rate_limited(self, lane: Lane, method: str, retry_after: float) -> None:
         """A 429: the lane waits `retry_after`; so does the method across the workspace when its
         limit is the workspace's (every method but a post, and a post limited on several channels)."""
         until = self.clock() + retry_after
@@ -105,7 +107,7 @@ class SlackPacer:
             if method in self._methods:
                 self._methods[method].empty_until(until)
 
-    def _workspace_limited(self, lane: str) -> bool:
+    def _workspace_limited(self, lane: Lane) -> bool:
         """Whether a post's 429 is the workspace's limit, not its channel's: Slack does not say,
         but 429s on two channels within WORKSPACE_429_WINDOW seconds are no channel's doing."""
         now = self.clock()

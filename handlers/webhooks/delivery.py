@@ -20,6 +20,7 @@ from handlers.webhooks.destinations import CallbackPolicy, DestinationRefused, D
 from handlers.webhooks.signing import signed_result_headers
 from storage import outbox
 from storage.fields import utcnow
+from storage.lanes import Lane, Transport
 from storage.models import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -29,7 +30,7 @@ LANE_WORKERS = 8  # callback URLs delivered at once; a receiver that hangs holds
 
 
 class WebhookDelivery(OutboxDispatcher):
-    transport = "webhook"
+    transport = Transport.WEBHOOK
 
     def __init__(
         self,
@@ -50,7 +51,7 @@ class WebhookDelivery(OutboxDispatcher):
         self.max_age = max_age
         self._client = httpx.Client(timeout=timeout, follow_redirects=False)
 
-    def _drain(self, lane: str, messages: list[OutboxMessage]) -> int:
+    def _drain(self, lane: Lane, messages: list[OutboxMessage]) -> int:
         """POST the lane's results in order (one URL's), stopping at the first that must wait."""
         settled = 0
         for message in messages:

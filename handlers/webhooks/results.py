@@ -14,6 +14,7 @@ from engine.notifier import (
     StepReport,
 )
 from storage import outbox
+from storage.lanes import Lane, Purpose
 from storage.statuses import DECISION_ENDS, REPORTED_RUN_STATUSES, RunStatus
 
 
@@ -30,12 +31,11 @@ class ResultCallbacks:
             return
         body["audit_url"] = f"{self.public_url}/api/v1/audit/incident/{incident_id}"
         outbox.enqueue(
-            lane=f"webhook:{target}",
-            transport="webhook",
+            lane=Lane.webhook(target),
             method="POST",
             target=target,
             payload=body,
-            purpose="result_callback",
+            purpose=Purpose.RESULT_CALLBACK,
             incident_id=incident_id,
         )
 

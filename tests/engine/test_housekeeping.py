@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from storage import outbox, statements
 from storage.database import write_transaction
 from storage.fields import utcnow
+from storage.lanes import Lane, Purpose
 from storage.models import OutboxMessage
 
 RUNBOOKS = "runbooks:\n  - {id: fix, category: database, steps: [{name: a, log: b}]}\n"
@@ -14,8 +15,14 @@ RUNBOOKS = "runbooks:\n  - {id: fix, category: database, steps: [{name: a, log: 
 
 def test_delivered_messages_are_pruned_a_minute_after_start_and_then_hourly(engine):
     runtime = engine(RUNBOOKS, outbox_retention_days=7)
-    for lane in ("dm:U1", "dm:U2"):
-        outbox.enqueue(lane=lane, method="chat.postMessage", target=lane, payload={}, purpose="test")
+    for user in ("U1", "U2"):
+        outbox.enqueue(
+            lane=Lane.dm(user),
+            method="chat.postMessage",
+            target=f"dm:{user}",
+            payload={},
+            purpose=Purpose.ADMIN_DM,
+        )
     old, recent = statements.select_all(OutboxMessage)
     with write_transaction():
         for row, age in ((old, timedelta(days=8)), (recent, timedelta(days=6))):

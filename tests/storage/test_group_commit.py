@@ -13,6 +13,7 @@ import pytest
 from storage import audit, outbox, runs, statements
 from storage.database import db, write_transaction
 from storage.group_commit import GroupCommitter, NotApplied, WriteAhead
+from storage.lanes import Lane, Purpose, Transport
 from storage.models import AuditEntry, Run, StepResult
 from storage.statements import MAX_ROWS_PER_INSERT
 
@@ -134,10 +135,17 @@ def test_appended_rows_go_in_at_the_end_of_the_block_in_order_and_not_at_all_if_
 
 
 def test_not_in_leaves_out_the_named_values_and_an_empty_tuple_leaves_out_nothing():
-    for lane in ("a", "b", "c"):
-        outbox.enqueue(lane=lane, method="chat.postMessage", target=lane, payload={}, purpose="test")
-    assert [m.lane for m in outbox.heads_of_lanes(transport="slack", skip_lanes=("b",))] == ["a", "c"]
-    assert [m.lane for m in outbox.heads_of_lanes(transport="slack", skip_lanes=())] == ["a", "b", "c"]
+    a, b, c = (Lane.channel(name) for name in ("a", "b", "c"))
+    for lane in (a, b, c):
+        outbox.enqueue(
+            lane=lane,
+            method="chat.postMessage",
+            target=lane.address,
+            payload={},
+            purpose=Purpose.AUDIT_NOTICE,
+        )
+    assert [m.lane for m in outbox.heads_of_lanes(transport=Transport.SLACK, skip_lanes=(b,))] == [a, c]
+    assert [m.lane for m in outbox.heads_of_lanes(transport=Transport.SLACK, skip_lanes=())] == [a, b, c]
 
 
 def step_fields(name: str) -> dict[str, object]:

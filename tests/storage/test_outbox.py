@@ -9,6 +9,7 @@ import pytest
 from storage import outbox, statements
 from storage.database import write_transaction
 from storage.fields import utcnow
+from storage.lanes import Lane, Purpose, Transport
 from storage.models import OutboxMessage, SlackMessage
 
 pytestmark = pytest.mark.usefixtures("database")
@@ -26,17 +27,23 @@ def test_a_keyed_message_posted_again_is_found_at_its_new_place():
 
 def _queue(lane: str, n: int) -> None:
     for i in range(n):
-        outbox.enqueue(lane=lane, method="chat.postMessage", target=lane, payload={"n": i}, purpose="test")
+        outbox.enqueue(
+            lane=Lane.parse(lane),
+            method="chat.postMessage",
+            target=lane,
+            payload={"n": i},
+            purpose=Purpose.AUDIT_NOTICE,
+        )
 
 
 def test_a_long_lane_does_not_hide_the_heads_of_the_others():
     _queue("channel:C0AUDIT", 30)  # a backlog queued first
     _queue("dm:U1", 2)
     _queue("dm:U2", 1)
-    heads = outbox.heads_of_lanes(transport="slack", per_lane=5, limit=100)
+    heads = outbox.heads_of_lanes(transport=Transport.SLACK, per_lane=5, limit=100)
     by_lane: dict[str, list[int]] = {}
     for message in heads:
-        by_lane.setdefault(message.lane, []).append(message.payload["n"])
+        by_lane.setdefault(str(message.lane), []).append(message.payload["n"])
     assert by_lane == {"channel:C0AUDIT": [0, 1, 2, 3, 4], "dm:U1": [0, 1], "dm:U2": [0]}
     assert [m.id for m in heads] == sorted(m.id for m in heads)  # in queue order
 
@@ -45,8 +52,8 @@ def test_heads_leave_out_busy_lanes_and_keep_to_the_limit():
     _queue("channel:C0AUDIT", 3)
     _queue("dm:U1", 3)
     _queue("dm:U2", 3)
-    heads = outbox.heads_of_lanes(transport="slack", skip_lanes=("dm:U1",), per_lane=2, limit=3)
-    assert [(m.lane, m.payload["n"]) for m in heads] == [
+    heads = outbox.heads_of_lanes(transport=Transport.SLACK, skip_lanes=(Lane.dm("U1"),), per_lane=2, limit=3)
+    assert [(str(m.lane), m.payload["n"]) for m in heads] == [
         ("channel:C0AUDIT", 0),
         ("channel:C0AUDIT", 1),
         ("dm:U2", 0),
@@ -71,3 +78,14 @@ def test_settled_messages_are_pruned_after_the_retention_and_undelivered_ones_ne
         (rows[6].id, "sent"),  # within the retention
     ]
     assert outbox.prune_settled(older_than=timedelta(days=14)) == 0
+
+
+def test_a_callback_url_as_long_as_an_incident_may_give_is_a_lane():
+    url = "https://hooks.example.com/" + "x" * (2048 - len("https://hooks.example.com/"))
+    with write_transaction():
+        outbox.enqueue(
+            lane=Lane.webhook(url), method="POST", target=url, payload={}, purpose=Purpose.RESULT_CALLBACK
+        )
+    (message,) = outbox.heads_of_lanes(transport=Transport.WEBHOOK)
+    assert message.lane == Lane.webhook(url)
+    assert message.target == url

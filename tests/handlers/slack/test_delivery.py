@@ -6,6 +6,7 @@ import time
 
 from handlers.slack.pacing import TokenBucket
 from storage import outbox
+from storage.lanes import Lane, Transport
 from storage.models import OutboxMessage
 from tests.conftest import eventually, wired_runtime
 from tests.handlers.slack.conftest import ADMIN, AUDIT_CHANNEL, CREATOR, RUNBOOKS, SlackBot
@@ -170,9 +171,9 @@ def test_a_stale_read_of_a_lane_never_posts_again(slack, sqlite_url, tmp_path):
     )
     assert runtime.slack is not None
     runtime.configuration.activate_kill_switch(actor="U0ADMIN", reason="stale read test")  # one post
-    lane = f"channel:{AUDIT_CHANNEL}"
-    first_read = [m for m in outbox.heads_of_lanes(transport="slack") if m.lane == lane]
-    second_read = [m for m in outbox.heads_of_lanes(transport="slack") if m.lane == lane]
+    lane = Lane.channel(AUDIT_CHANNEL)
+    first_read = [m for m in outbox.heads_of_lanes(transport=Transport.SLACK) if m.lane == lane]
+    second_read = [m for m in outbox.heads_of_lanes(transport=Transport.SLACK) if m.lane == lane]
     assert [m.method for m in first_read] == ["chat.postMessage"]
     delivery = runtime.slack.delivery
     try:

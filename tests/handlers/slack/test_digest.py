@@ -14,6 +14,7 @@ from handlers.slack.digest import MAX_SECTIONS, build_digest
 from handlers.slack.notifier import UPSERT
 from storage import outbox
 from storage.fields import utcnow
+from storage.lanes import Lane, Purpose
 from storage.models import OutboxMessage
 from tests.conftest import eventually
 from tests.handlers.slack.conftest import AUDIT_CHANNEL
@@ -101,11 +102,11 @@ def row(n: int, *, method: str, text: str, incident: str, lines: list[str] | Non
         payload["lines"] = lines
     return OutboxMessage(
         id=n,
-        lane=f"channel:{AUDIT_CHANNEL}",
+        lane=Lane.channel(AUDIT_CHANNEL),
         method=method,
         target=AUDIT_CHANNEL,
         payload=payload,
-        purpose="audit_step" if lines is not None else "audit_incident",
+        purpose=Purpose.AUDIT_STEP if lines is not None else Purpose.AUDIT_INCIDENT,
         incident_id=incident,
         status=outbox.PENDING,
         next_attempt_at=utcnow() - timedelta(seconds=1),

@@ -15,6 +15,7 @@ from handlers.webhooks.destinations import CallbackPolicy
 from storage import outbox
 from storage.database import unit_of_work
 from storage.fields import utcnow
+from storage.lanes import Lane, Purpose
 from storage.models import OutboxMessage
 from tests.conftest import eventually
 from tests.handlers.webhooks.conftest import SECRET, incident
@@ -131,12 +132,11 @@ def delivery_to(receivers: list[str], policy: CallbackPolicy) -> tuple[WebhookDe
     with unit_of_work():
         for target in receivers:
             outbox.enqueue(
-                lane=f"webhook:{target}",
-                transport="webhook",
+                lane=Lane.webhook(target),
                 method="POST",
                 target=target,
                 payload={"event": "incident.result", "incident_id": "INC-1"},
-                purpose="result_callback",
+                purpose=Purpose.RESULT_CALLBACK,
                 incident_id="INC-1",
             )
     given_up: list[str] = []

@@ -1,0 +1,89 @@
+"""Versioned schema migrations: each upgrades a database in place, in one transaction, keeping its rows.
+
+One module per migration (vNNN_name.py: VERSION, NAME and apply()), each on frozen table definitions
+of its own: the models in storage/models.py move on, a migration never does. Migration 1 is the
+schema of the seed system this bot grew from (the system before Autoresolve, whose REST API it
+keeps), so a seed database upgrades like any other. Add a migration as the next module and list it
+in MIGRATIONS; never edit a shipped one.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import peewee
+
+from storage.database import db, is_postgres, write_transaction
+from storage.migrations import (
+    v001_seed_schema,
+    v002_runs_and_kill_switch,
+    v003_outbox,
+    v004_webhook_arrivals,
+    v005_audit_chain,
+    v006_automation_safety,
+    v007_audit_key,
+    v008_wide_lanes,
+)
+from storage.models import SchemaVersion
+
+log = logging.getLogger(__name__)
+
+MIGRATION_LOCK_KEY = 0x4D494752
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    apply: Callable[[], None]
+
+
+MIGRATIONS: list[Migration] = [
+    Migration(m.VERSION, m.NAME, m.apply)
+    for m in (
+        v001_seed_schema,
+        v002_runs_and_kill_switch,
+        v003_outbox,
+        v004_webhook_arrivals,
+        v005_audit_chain,
+        v006_automation_safety,
+        v007_audit_key,
+        v008_wide_lanes,
+    )
+]
+
+LATEST_VERSION = MIGRATIONS[-1].version
+
+
+def current_version() -> int:
+    """The highest applied migration, 0 for an empty database."""
+    with db.connection_context():
+        if not SchemaVersion.table_exists():
+            return 0
+        newest = SchemaVersion.select(peewee.fn.MAX(SchemaVersion.version)).scalar()
+        return int(newest or 0)
+
+
+def upgrade(target: int | None = None) -> list[int]:
+    """Apply every pending migration up to `target` (default: all); returns the versions applied."""
+    target = LATEST_VERSION if target is None else target
+    applied: list[int] = []
+    with db.connection_context():
+        if not SchemaVersion.table_exists():
+            db.create_tables([SchemaVersion], safe=True)
+        for migration in MIGRATIONS:
+            if migration.version > target:
+                break
+            with write_transaction():
+                if is_postgres():  # one replica migrates; the others wait, then see it done
+                    db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_KEY,))
+                done = SchemaVersion.get_or_none(SchemaVersion.version == migration.version)
+                if done is not None:
+                    continue
+                log.info("applying migration %d: %s", migration.version, migration.name)
+                migration.apply()
+                SchemaVersion.create(version=migration.version, name=migration.name)
+                applied.append(migration.version)
+    return applied

@@ -13,11 +13,12 @@ from slack_bolt import App
 from engine.approvals import expire_approvals
 from engine.audit_checkpoints import Checkpoints
 from engine.configuration import ConfigurationService
+from engine.console import ConsoleNotifier
 from engine.decision_queue import DecisionQueue
+from engine.events import FanOut, Notifier
 from engine.interventions import Interventions
-from engine.notifications import record_delivery_failure
-from engine.notifier import ConsoleNotifier, FanOut, Notifier
 from engine.permissions import Authorizer
+from engine.reports import record_delivery_failure
 from engine.runbooks import RunbookCatalog, load_runbooks
 from engine.runner import RunExecutor
 from engine.scheduling import every
@@ -26,9 +27,9 @@ from engine.worker import RunWorker, instance_id
 from handlers.metrics import Metrics
 from handlers.refusals import RefusalLog
 from handlers.services import Services
+from handlers.slack.announcer import SlackNotifier
 from handlers.slack.bolt_app import build_bolt_app, web_client
 from handlers.slack.delivery import SlackDelivery
-from handlers.slack.notifier import SlackNotifier
 from handlers.slack.services import SlackServices
 from handlers.slack.socket_mode import SocketModeConnection
 from handlers.slack.web_client import KeepAliveWebClient

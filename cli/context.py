@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from cli.errors import CliError
 from engine.configuration import ConfigurationService
-from engine.notifier import Notifier
+from engine.events import Notifier
 from runtime import people_notifier
 from settings import Settings
 from storage import migrations

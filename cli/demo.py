@@ -8,8 +8,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from engine.console import ConsoleNotifier
 from engine.incident import IncidentIn
-from engine.notifier import ConsoleNotifier
 from runtime import build_runtime
 from settings import Settings
 from storage import config_store, runs

@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from engine.audit_actions import AuditAction
-from engine.notifications import announce_decision
-from engine.notifier import Notifier
+from engine.events import Notifier
+from engine.reports import announce_decision
 from engine.runbooks import Runbook
 from engine.steps import prepare
 from storage import audit, config_store, incidents

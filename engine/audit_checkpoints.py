@@ -11,8 +11,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from engine.notifications import hand_over
-from engine.notifier import CheckpointReport, Notifier
+from engine.events import CheckpointReport, Notifier
 from storage.audit_chain import Anchor, AuditChain
 from storage.database import unit_of_work
 from storage.fields import utcnow
@@ -59,7 +58,7 @@ class Checkpoints:
         self._last_at = self.clock()
         report = CheckpointReport(seq=head.seq, chain_hash=head.chain_hash, key_id=self.chain.key_id)
         with unit_of_work():
-            hand_over(lambda: self.notifier.announce_checkpoint(report), about="audit_checkpoint")
+            self.notifier.tell(report)
 
 
 def latest_anchor(path: Path) -> Anchor | None:

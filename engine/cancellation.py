@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from engine.audit_actions import AuditAction
 from engine.errors import Conflict
+from engine.events import Notifier
 from engine.gates import Decision, Outcome
-from engine.notifications import announce_decision
-from engine.notifier import Notifier
+from engine.reports import announce_decision
 from storage import audit, incidents, runs
 from storage.models import Incident, Run
 from storage.statuses import ResolutionStatus, RunStatus

@@ -9,12 +9,11 @@ from typing import Any
 from engine.audit_actions import AuditAction
 from engine.durations import parse_kill_switch_duration
 from engine.errors import InvalidInput, NotFound
-from engine.notifications import hand_over
-from engine.notifier import KillSwitchReport, Notifier
+from engine.events import ConfigChanged, KillSwitchReport, Notifier
 from engine.permissions import record_refusal
 from engine.text import check_prose
 from storage import audit, config_store
-from storage.database import write_transaction
+from storage.database import unit_of_work, write_transaction
 from storage.fields import utcnow
 from storage.models import CategorySetting
 
@@ -130,20 +129,49 @@ def validate_category_values(values: dict[str, Any]) -> None:
             raise InvalidInput("approval_floor", "must be below the category's confidence_threshold")
 
 
+@dataclass(frozen=True)
+class ConfigSnapshot:
+    """Every setting as it stands, read at once: for REST, Slack and the CLI alike."""
+
+    default_confidence_threshold: float
+    max_concurrent_resolutions: int
+    notification_recipients: list[str]
+    kill_switch: KillSwitchState
+    categories: list[CategorySetting]
+
+
 class ConfigurationService:
-    """Reads and changes configuration; every change is audited and announced."""
+    """Reads and changes configuration; every change is audited and announced. Each method opens
+    its own connection or transaction (or joins the caller's)."""
 
     def __init__(self, notifier: Notifier) -> None:
         self.notifier = notifier
 
+    def snapshot(self) -> ConfigSnapshot:
+        with unit_of_work():
+            row = config_store.get_global()
+            return ConfigSnapshot(
+                default_confidence_threshold=row.default_confidence_threshold,
+                max_concurrent_resolutions=row.max_concurrent_resolutions,
+                notification_recipients=list(row.notification_recipients or []),
+                kill_switch=kill_switch_state(),
+                categories=config_store.list_categories(),
+            )
+
+    def kill_switch(self) -> KillSwitchState:
+        with unit_of_work():
+            return kill_switch_state()
+
     def _announce(self, *, actor: str, summary: str) -> None:
-        hand_over(lambda: self.notifier.announce_config(actor, summary), about="config_updated", actor=actor)
+        self.notifier.tell(ConfigChanged(actor, summary))
 
     def categories(self) -> list[CategorySetting]:
-        return config_store.list_categories()
+        with unit_of_work():
+            return config_store.list_categories()
 
     def category(self, name: str) -> CategorySetting:
-        row = config_store.get_category(category=name)
+        with unit_of_work():
+            row = config_store.get_category(category=name)
         if row is None:
             raise NotFound(f"Unknown category: {name}")
         return row
@@ -336,4 +364,4 @@ class ConfigurationService:
         return True
 
     def _tell_kill_switch(self, report: KillSwitchReport) -> None:
-        hand_over(lambda: self.notifier.announce_kill_switch(report), about="kill_switch", actor=report.actor)
+        self.notifier.tell(report)

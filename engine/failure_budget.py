@@ -8,8 +8,7 @@ from datetime import datetime, timedelta
 
 from engine.audit_actions import AuditAction
 from engine.durations import format_duration
-from engine.notifications import hand_over
-from engine.notifier import Notifier, PauseReport
+from engine.events import Notifier, PauseReport
 from storage import audit, config_store, incidents, runs
 from storage.database import write_transaction
 from storage.fields import utcnow
@@ -65,5 +64,5 @@ def charge(category_name: str, notifier: Notifier) -> bool:
             },
         )
         report = PauseReport(category_name, reason, use.failures, use.budget, use.window_seconds)
-        hand_over(lambda: notifier.announce_pause(report), about="category_paused")
+        notifier.tell(report)
     return True

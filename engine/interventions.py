@@ -7,10 +7,10 @@ from engine.approvals import expire_one, has_expired
 from engine.audit_actions import AuditAction
 from engine.cancellation import StaleApproval
 from engine.errors import Conflict, NotAuthorized, NotFound
+from engine.events import Notifier
 from engine.incident import IncidentIn
-from engine.notifications import announce_decision
-from engine.notifier import Notifier
 from engine.permissions import Authorizer, Permission, record_refusal
+from engine.reports import announce_decision
 from engine.service import ResolutionService, Submission
 from storage import audit, incidents
 from storage.database import write_transaction

@@ -7,8 +7,8 @@ import logging
 from typing import Any, assert_never
 
 from engine.audit_actions import AuditAction
-from engine.notifications import build_report, hand_over, step_report
-from engine.notifier import Notifier
+from engine.events import Notifier, StepFinished
+from engine.reports import build_report, step_report
 from engine.runbooks import Step
 from storage import audit, incidents, runs
 from storage.fields import utcnow
@@ -61,12 +61,7 @@ class RunRecords:
     def step_done(self, run: Run, incident: Incident, step: StepResult) -> None:
         self.ended[run.id].append(step)
         report = build_report(run, incident, steps=())
-        hand_over(
-            lambda: self.notifier.announce_step(report, step_report(step)),
-            about="step",
-            incident_id=incident.incident_id,
-            run_id=run.id,
-        )
+        self.notifier.tell(StepFinished(report, step_report(step)))
 
     def end_step(
         self,

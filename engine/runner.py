@@ -13,10 +13,10 @@ from typing import Any, TypeVar
 from engine import failure_budget
 from engine.audit_actions import AuditAction
 from engine.configuration import kill_switch_state
+from engine.events import Notifier
 from engine.incident import incident_values
-from engine.notifications import build_report, creator_wants_dm, hand_over, report_outcome
-from engine.notifier import Notifier
 from engine.placeholders import PlaceholderError
+from engine.reports import build_report, creator_wants_dm, report_outcome
 from engine.run_records import RunRecords, finish_incident, unexpected
 from engine.run_stop import RunStop, StopReason
 from engine.runbooks import Action, Runbook, RunbookCatalog, Step
@@ -112,12 +112,7 @@ class RunExecutor:
                 status=IncidentStatus.IN_PROGRESS.value,
                 deferred=True,
             )
-            hand_over(
-                lambda: self.notifier.announce_run(build_report(run, incident, steps=())),
-                about="run_started",
-                incident_id=incident.incident_id,
-                run_id=run.id,
-            )
+            self.notifier.tell(build_report(run, incident, steps=()))
 
         self._write(started)
         runbook = self.catalog().get(run.runbook_id)

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import peewee
 
@@ -16,10 +17,10 @@ from engine.audit_actions import AuditAction
 from engine.cancellation import StaleApproval, cancel_if_waiting, check_approval_still_stands
 from engine.configuration import kill_switch_state
 from engine.errors import InvalidInput, NotFound
+from engine.events import Notifier
 from engine.gates import Decision, GateInputs, Outcome, decide
 from engine.incident import IncidentIn, incident_values
-from engine.notifications import announce_decision
-from engine.notifier import Notifier
+from engine.reports import announce_decision
 from engine.run_limits import within_run_limit
 from engine.runbooks import RunbookCatalog
 from storage import audit, config_store, incidents, runs, statements
@@ -347,13 +348,21 @@ class ResolutionService:
             approval_digest=digest if awaiting else None,
         )
 
-    def source_resolved(self, incident_id: str, *, actor: str, reason: str) -> Decision | None:
+    def source_resolved(
+        self, incident_id: str, *, actor: str, reason: str, details: dict[str, Any] | None = None
+    ) -> Decision:
         """The sender says the problem is gone (an Alertmanager `resolved` alert): a queued run or
-        a waiting approval is cancelled. None if the incident is unknown."""
+        a waiting approval is cancelled. For an incident the bot never saw, it is recorded."""
         with write_transaction():
             existing = incidents.get(incident_id=incident_id)
             if existing is None:
-                return None
+                audit.record(
+                    action=AuditAction.ALERT_RESOLVED,
+                    incident_id=incident_id,
+                    actor=actor,
+                    details={**(details or {}), "known_incident": False},
+                )
+                return Decision(Outcome.RECORDED, f"{reason} (incident unknown)")
             active = runs.active_for(incident_id=incident_id)
             return cancel_if_waiting(existing, active, actor, reason, self.notifier)
 

@@ -18,7 +18,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from engine import failure_budget
 from engine.configuration import ConfigurationService
-from engine.notifications import report_outcome
+from engine.reports import report_outcome
 from engine.run_records import finish_incident
 from engine.runner import RunExecutor
 from engine.scheduling import every

@@ -6,7 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
 
-from engine.configuration import ConfigurationService, kill_switch_state
+from engine.actors import acting_for
+from engine.configuration import ConfigurationService
 from engine.incident import CATEGORY_PATTERN
 from engine.text import Line, Prose
 from handlers.auth import api_caller, require_api_token
@@ -19,8 +20,6 @@ from handlers.schemas import (
     KillSwitchRequest,
 )
 from handlers.views import category_view, kill_switch_view
-from storage import audit, config_store
-from storage.database import unit_of_work
 
 router = APIRouter(
     prefix="/api/v1/config",
@@ -38,17 +37,14 @@ OnBehalfOf = Annotated[
 
 
 def current_config(configuration: ConfigurationService) -> AutoResolutionConfig:
-    with unit_of_work():
-        row = config_store.get_global()
-        state = kill_switch_state()
-        categories = configuration.categories()
+    now = configuration.snapshot()
     return AutoResolutionConfig(
-        global_enabled=not state.active,
-        default_confidence_threshold=row.default_confidence_threshold,
-        category_configs={c.category: category_view(c) for c in categories},
-        max_concurrent_resolutions=row.max_concurrent_resolutions,
-        notification_recipients=row.notification_recipients or [],
-        kill_switch=kill_switch_view(state),
+        global_enabled=not now.kill_switch.active,
+        default_confidence_threshold=now.default_confidence_threshold,
+        category_configs={c.category: category_view(c) for c in now.categories},
+        max_concurrent_resolutions=now.max_concurrent_resolutions,
+        notification_recipients=now.notification_recipients,
+        kill_switch=kill_switch_view(now.kill_switch),
     )
 
 
@@ -71,7 +67,7 @@ def update_configuration(
     """
     changes = update_request.model_dump(exclude_unset=True, exclude={"global_enabled", "category_config"})
     behalf, actor = actor, api_caller(request)
-    with unit_of_work(), audit.acting_for(behalf):
+    with acting_for(behalf):
         if changes:
             configuration.update_global(actor=actor, changes=changes)
         if update_request.category_config is not None:
@@ -86,7 +82,7 @@ def update_configuration(
             )
         if update_request.global_enabled is False:
             configuration.activate_kill_switch(actor=actor, reason="global_enabled set to false")
-        elif update_request.global_enabled is True and kill_switch_state().active:
+        elif update_request.global_enabled is True and configuration.kill_switch().active:
             configuration.deactivate_kill_switch(actor=actor, reason="global_enabled set to true")
     return current_config(configuration)
 
@@ -96,8 +92,7 @@ def get_category_config(
     configuration: ConfigurationDep, category: Annotated[str, Path(pattern=CATEGORY_PATTERN)]
 ) -> CategoryConfig:
     """One category's settings; 404 if the category is not configured."""
-    with unit_of_work():
-        return category_view(configuration.category(category))
+    return category_view(configuration.category(category))
 
 
 def _kill_switch_args(
@@ -128,7 +123,7 @@ def activate_kill_switch(
     ends it sooner (deactivate for that). A duration is capped at 30 days; an unreadable one is a 422.
     """
     behalf, why, span = _kill_switch_args(body, actor, reason, duration)
-    with unit_of_work(), audit.acting_for(behalf):
+    with acting_for(behalf):
         change = configuration.activate_kill_switch(
             actor=api_caller(request), reason=why or "Emergency activation", duration=span
         )
@@ -147,6 +142,6 @@ def deactivate_kill_switch(
 ) -> AutoResolutionConfig:
     """Let automation run again."""
     behalf, why, _ = _kill_switch_args(body, actor, reason, None)
-    with unit_of_work(), audit.acting_for(behalf):
+    with acting_for(behalf):
         configuration.deactivate_kill_switch(actor=api_caller(request), reason=why)
     return current_config(configuration)

@@ -9,6 +9,7 @@ import anyio
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 
+from engine.actors import acting_for
 from engine.errors import InvalidInput
 from engine.incident import INCIDENT_ID_PATTERN, IncidentIn
 from engine.service import ResolutionService, Submission
@@ -20,7 +21,7 @@ from handlers.schemas import IncidentDetail, IncidentResolutionResponse
 from handlers.thread_limits import ThreadLimit
 from handlers.views import incident_detail, step_view
 from handlers.webhooks.intake import check_callback
-from storage import audit, runs
+from storage import runs
 from storage.database import unit_of_work
 from storage.statuses import TERMINAL_RUN_STATUSES, RunStatus
 
@@ -102,7 +103,7 @@ async def auto_resolve_incident(
     caller = api_caller(request)
 
     def submit() -> Submission:
-        with audit.acting_for(actor):
+        with acting_for(actor):
             return services.resolution.submit(incident, actor=caller, force=force, by_person=True)
 
     submission = await anyio.to_thread.run_sync(submit)
@@ -144,7 +145,7 @@ async def batch_auto_resolve(
     caller = api_caller(request)
 
     def submit_all() -> list[Submission]:
-        with audit.acting_for(actor):
+        with acting_for(actor):
             return [
                 services.resolution.submit(incident, actor=caller, by_person=True) for incident in incidents
             ]

@@ -20,15 +20,15 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from engine.configuration import kill_switch_state
-from engine.failure_budget import use_of
-from engine.notifier import (
-    CheckpointReport,
+from engine.events import (
     DecisionReport,
+    Event,
     KillSwitchReport,
     PauseReport,
     RunReport,
-    StepReport,
+    StepFinished,
 )
+from engine.failure_budget import use_of
 from engine.run_limits import limit_uses
 from engine.runbooks import RunbookCatalog
 from handlers.auth import require_api_token
@@ -147,31 +147,23 @@ class Metrics:
         )
         self.registry.register(DatabaseGauges(catalog))
 
-    def announce_decision(self, report: DecisionReport) -> None:
-        self.decisions.labels(report.outcome, report.category).inc()
-
-    def announce_run(self, report: RunReport) -> None:
-        if report.status != RunStatus.RUNNING:
-            self.runs.labels(report.status, report.category).inc()
-
-    def announce_step(self, report: RunReport, step: StepReport) -> None:
-        if step.duration_ms is not None:
-            self.steps.labels(step.kind, step.status).observe(step.duration_ms / 1000)
-
-    def announce_kill_switch(self, report: KillSwitchReport) -> None:
-        self.kill_switch_changes.labels("on" if report.active else "off").inc()
-
-    def notify_creator(self, report: RunReport) -> None:
-        """Counted with the run."""
-
-    def announce_config(self, actor: str, summary: str) -> None:
-        """Not a figure an ops lead watches."""
-
-    def announce_pause(self, report: PauseReport) -> None:
-        self.pauses.labels(report.category).inc()
-
-    def announce_checkpoint(self, report: CheckpointReport) -> None:
-        """The chain's length is in the trail itself."""
+    def tell(self, event: Event) -> None:
+        """Counts decisions, finished runs, step durations, kill switch changes and pauses."""
+        match event:
+            case DecisionReport():
+                self.decisions.labels(event.outcome, event.category).inc()
+            case RunReport():
+                if event.status != RunStatus.RUNNING:
+                    self.runs.labels(event.status, event.category).inc()
+            case StepFinished(step=step):
+                if step.duration_ms is not None:
+                    self.steps.labels(step.kind, step.status).observe(step.duration_ms / 1000)
+            case KillSwitchReport():
+                self.kill_switch_changes.labels("on" if event.active else "off").inc()
+            case PauseReport():
+                self.pauses.labels(event.category).inc()
+            case _:
+                pass  # a DM is counted with its run; config changes and checkpoints are in the trail
 
 
 router = APIRouter(tags=["Health"])

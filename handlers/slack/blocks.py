@@ -6,8 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.durations import format_duration
-from engine.gates import Outcome, percent
-from engine.notifier import (
+from engine.events import (
     CheckpointReport,
     DecisionReport,
     KillSwitchReport,
@@ -15,6 +14,7 @@ from engine.notifier import (
     RunReport,
     StepReport,
 )
+from engine.gates import Outcome, percent
 from handlers.slack.fitting import MESSAGE_TEXT, fitted_sections
 from storage.statuses import ResolutionStatus, RunStatus, StepStatus
 

@@ -6,7 +6,6 @@ from typing import Any, assert_never
 
 from slack_bolt import App, Respond
 
-from engine.configuration import kill_switch_state
 from engine.overview import overview
 from engine.permissions import Permission
 from handlers.slack.answers import acknowledge, answer_ephemerally
@@ -37,8 +36,7 @@ from handlers.slack.replies import (
     plain,
 )
 from handlers.slack.services import SlackServices
-from storage import audit, config_store
-from storage.database import unit_of_work
+from storage import audit
 
 AUDIT_LINES = 25
 
@@ -57,9 +55,8 @@ def answer_autoresolve(services: SlackServices, user: str, text: str) -> Message
         )
     if isinstance(command, ShowConfig):
         if command.category is None:
-            with unit_of_work():
-                limit = config_store.get_global().max_concurrent_resolutions
-            return build_config(services.configuration.categories(), limit)
+            now = services.configuration.snapshot()
+            return build_config(now.categories, now.max_concurrent_resolutions)
         return build_config([services.configuration.category(command.category)])
     if isinstance(command, ChangeConfig):
         services.authorizer.require(user, Permission.CHANGE_CONFIG, command=f"config {command.category}")
@@ -77,8 +74,7 @@ def answer_killswitch(services: SlackServices, user: str, text: str) -> Message:
     command = parse_killswitch(text)
     configuration = services.configuration
     if isinstance(command, KillSwitchStatus):
-        with unit_of_work():
-            return plain(f"{kill_switch_line(kill_switch_state())}\n{KILLSWITCH_USAGE}")
+        return plain(f"{kill_switch_line(configuration.kill_switch())}\n{KILLSWITCH_USAGE}")
     if isinstance(command, KillSwitchOn):
         services.authorizer.require(user, Permission.KILL_SWITCH_ON, command="killswitch on")
         change = configuration.activate_kill_switch(

@@ -30,9 +30,9 @@ from slack_sdk.errors import SlackApiError
 
 from handlers.delivery_common import OutboxDispatcher, retry_after_seconds, retry_delay
 from handlers.slack import digest
+from handlers.slack.announcer import UPSERT
 from handlers.slack.blocks import Message
 from handlers.slack.fitting import MESSAGE_TEXT, NOTE_ROOM, TOP_TEXT, clip, fitted_sections
-from handlers.slack.notifier import UPSERT
 from handlers.slack.pacing import SlackPacer
 from handlers.slack.slack_errors import (
     RETRYABLE_ERRORS,

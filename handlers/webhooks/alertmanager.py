@@ -18,7 +18,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from engine.audit_actions import AuditAction
 from engine.errors import InvalidInput
 from engine.incident import IncidentIn
 from handlers.deps import ServicesDep
@@ -35,7 +34,6 @@ from handlers.webhooks.intake import (
     validation_errors,
 )
 from settings import Settings
-from storage import audit
 
 router = APIRouter(tags=["Webhooks"])
 
@@ -149,29 +147,22 @@ def alert_to_incident_fields(alert: Alert, settings: Settings) -> tuple[dict[str
 
 def record_resolved(services: Services, alerts: list[tuple[int, Alert]], intake: Intake) -> None:
     """A resolved alert cancels its incident's queued run or waiting approval (a run under way
-    finishes), and is recorded on its trail."""
+    finishes), and is recorded on its trail (the engine's rule, for an unknown incident too)."""
     for index, alert in alerts:
         incident_id = alert_incident_id(alert)
-        ends = alert.endsAt.isoformat() if alert.endsAt else "now"
+        ends = alert.endsAt.isoformat() if alert.endsAt else None
         decision = services.resolution.source_resolved(
-            incident_id, actor="alertmanager", reason=f"Alert resolved (ends {ends})"
+            incident_id,
+            actor="alertmanager",
+            reason=f"Alert resolved (ends {ends or 'now'})",
+            details={"ends_at": ends},
         )
-        if decision is None:
-            audit.record(
-                action=AuditAction.ALERT_RESOLVED,
-                incident_id=incident_id,
-                actor="alertmanager",
-                details={
-                    "ends_at": alert.endsAt.isoformat() if alert.endsAt else None,
-                    "known_incident": False,
-                },
-            )
         intake.accepted.append(
             {
                 "index": index,
                 "incident_id": incident_id,
-                "decision": decision.outcome.value if decision else "recorded",
-                "reason": decision.reason if decision else "Alert resolved (incident unknown)",
+                "decision": decision.outcome.value,
+                "reason": decision.reason,
                 "run_id": None,
                 "new": False,
             }

@@ -5,13 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.notifier import (
-    CheckpointReport,
+from engine.events import (
     DecisionReport,
-    KillSwitchReport,
-    PauseReport,
+    Event,
     RunReport,
-    StepReport,
 )
 from storage import outbox
 from storage.lanes import Lane, Purpose
@@ -39,7 +36,17 @@ class ResultCallbacks:
             incident_id=incident_id,
         )
 
-    def announce_run(self, report: RunReport) -> None:
+    def tell(self, event: Event) -> None:
+        """A run's end and a decision that ends an incident; nothing else is a result."""
+        match event:
+            case RunReport():
+                self._run_result(event)
+            case DecisionReport():
+                self._decision_result(event)
+            case _:
+                pass
+
+    def _run_result(self, report: RunReport) -> None:
         if report.status not in REPORTED_RUN_STATUSES:
             return
         body: dict[str, Any] = {
@@ -68,7 +75,7 @@ class ResultCallbacks:
         }
         self._send(report.callback_url, report.incident_id, body)
 
-    def announce_decision(self, report: DecisionReport) -> None:
+    def _decision_result(self, report: DecisionReport) -> None:
         if report.outcome not in DECISION_ENDS:  # queued and awaiting approval are not ends
             return
         body: dict[str, Any] = {
@@ -85,21 +92,3 @@ class ResultCallbacks:
             "steps": [],
         }
         self._send(report.callback_url, report.incident_id, body)
-
-    def notify_creator(self, report: RunReport) -> None:
-        """Creators hear from Slack, not from here."""
-
-    def announce_step(self, report: RunReport, step: StepReport) -> None:
-        """Only the final result is posted."""
-
-    def announce_kill_switch(self, report: KillSwitchReport) -> None:
-        """Not an incident's result."""
-
-    def announce_config(self, actor: str, summary: str) -> None:
-        """Not an incident's result."""
-
-    def announce_pause(self, report: PauseReport) -> None:
-        """Not an incident's result."""
-
-    def announce_checkpoint(self, report: CheckpointReport) -> None:
-        """Not an incident's result."""

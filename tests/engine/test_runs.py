@@ -338,17 +338,6 @@ def test_notification_required_false_sends_no_dm(engine):
     assert [r.status for r in notifier_of(runtime).runs] == ["running", "resolved"]
 
 
-def test_undeliverable_dm_is_audited_as_failed(engine):
-    runtime = engine(runbook("[{name: A, log: a}]"))
-    notifier_of(runtime).refuse_dms_to.add("nobody@example.com")
-    runtime.resolution.submit(make_incident(created_by="nobody@example.com"))
-    finish(runtime)
-    (row,) = audit.query(incident_id="INC-1", action="notification_failed")
-    assert row.success is False
-    assert row.error_message == "users_not_found: nobody@example.com"
-    assert row.details["about"] == "creator_dm"
-
-
 def test_the_same_incident_posted_twice_runs_once(engine):
     runtime = engine(runbook("[{name: A, log: a}]"))
     runtime.resolution.submit(make_incident())

@@ -1,44 +1,14 @@
-"""Handing messages to the Notifier: audited, and a refusal never breaks the work that caused it."""
+"""Reports of what happened, built from the rows that record them and told to the Notifier (events.py)."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from engine.audit_actions import AuditAction
-from engine.notifier import DecisionReport, NotificationError, Notifier, RunReport, StepReport
+from engine.events import CreatorNotice, DecisionReport, Notifier, RunReport, StepReport
 from storage import audit, config_store, runs
 from storage.models import Incident, Run, StepResult
 from storage.statuses import CREATOR_NOTIFIED_RUN_STATUSES
-
-log = logging.getLogger(__name__)
-
-# Outcomes the creator hears about (PRODUCT.md: resolved, failed, halted).
-
-
-def hand_over(
-    send: Callable[[], None],
-    *,
-    about: str,
-    incident_id: str | None = None,
-    run_id: int | None = None,
-    actor: str = "system",
-) -> bool:
-    """Call `send`; audit `notification_failed` if the notifier refuses. True if it was accepted."""
-    try:
-        send()
-    except NotificationError as exc:
-        audit.record(
-            action=AuditAction.NOTIFICATION_FAILED,
-            incident_id=incident_id,
-            run_id=run_id,
-            actor=actor,
-            success=False,
-            error_message=str(exc),
-            details={"about": about},
-        )
-        return False
-    return True
 
 
 def announce_decision(
@@ -68,7 +38,7 @@ def announce_decision(
         steps=steps,
         approval_digest=approval_digest,
     )
-    hand_over(lambda: notifier.announce_decision(report), about="decision", incident_id=row.incident_id)
+    notifier.tell(report)
 
 
 def record_delivery_failure(*, incident_id: str | None, purpose: str, target: str, error: str) -> None:
@@ -135,25 +105,15 @@ def report_outcome(
     final transaction so the messages are queued with the audit rows that record the outcome.
     `steps` and `wants_dm`, when the caller has them, save reading them inside that transaction."""
     report = build_report(run, incident, steps=steps)
-    hand_over(
-        lambda: notifier.announce_run(report),
-        about="run_outcome",
-        incident_id=incident.incident_id,
-        run_id=run.id,
-    )
+    notifier.tell(report)
     if wants_dm is None:
         wants_dm = creator_wants_dm(incident)
     if not (wants_dm and run.status in CREATOR_NOTIFIED_RUN_STATUSES and not run.dry_run):
         return
-    if hand_over(
-        lambda: notifier.notify_creator(report),
-        about="creator_dm",
+    notifier.tell(CreatorNotice(report))
+    audit.record(
+        action=AuditAction.NOTIFICATION_SENT,
         incident_id=incident.incident_id,
         run_id=run.id,
-    ):
-        audit.record(
-            action=AuditAction.NOTIFICATION_SENT,
-            incident_id=incident.incident_id,
-            run_id=run.id,
-            details={"channel": "creator_dm", "recipient": incident.created_by, "status": run.status},
-        )
+        details={"channel": "creator_dm", "recipient": incident.created_by, "status": run.status},
+    )

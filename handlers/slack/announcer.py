@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import assert_never
 
-from engine.notifier import (
+from engine.events import (
     CheckpointReport,
+    ConfigChanged,
+    CreatorNotice,
     DecisionReport,
+    Event,
     KillSwitchReport,
     PauseReport,
     RunReport,
+    StepFinished,
     StepReport,
 )
 from handlers.slack.blocks import (
@@ -39,6 +44,27 @@ class SlackNotifier:
     def __init__(self, audit_channel: str | None, admins: Sequence[str] = ()) -> None:
         self.audit_channel = audit_channel
         self.admins = tuple(admins)  # told by DM what needs an admin (a paused category)
+
+    def tell(self, event: Event) -> None:
+        match event:
+            case CreatorNotice(run=run):
+                self._creator_dm(run)
+            case RunReport():
+                self._run(event)
+            case DecisionReport():
+                self._decision(event)
+            case StepFinished(run=run, step=step):
+                self._step(run, step)
+            case KillSwitchReport():
+                self._kill_switch(event)
+            case ConfigChanged(actor=actor, summary=summary):
+                self._config(actor, summary)
+            case PauseReport():
+                self._pause(event)
+            case CheckpointReport():
+                self._checkpoint(event)
+            case _:
+                assert_never(event)
 
     def _to_audit_channel(
         self,
@@ -88,7 +114,7 @@ class SlackNotifier:
             message_key=message_key,
         )
 
-    def notify_creator(self, report: RunReport) -> None:
+    def _creator_dm(self, report: RunReport) -> None:
         self._dm(
             report.created_by,
             build_resolution_dm(report),
@@ -97,7 +123,7 @@ class SlackNotifier:
             message_key=f"dm:{report.incident_id}:{report.run_id}",
         )
 
-    def announce_decision(self, report: DecisionReport) -> None:
+    def _decision(self, report: DecisionReport) -> None:
         key = incident_key(report.incident_id)
         self._to_audit_channel(
             build_incident_decision(report),
@@ -119,7 +145,7 @@ class SlackNotifier:
                 lines=[line],
             )
 
-    def announce_run(self, report: RunReport) -> None:
+    def _run(self, report: RunReport) -> None:
         self._to_audit_channel(
             build_incident_run(report),
             method=UPSERT,
@@ -128,7 +154,7 @@ class SlackNotifier:
             message_key=incident_key(report.incident_id),
         )
 
-    def announce_step(self, report: RunReport, step: StepReport) -> None:
+    def _step(self, report: RunReport, step: StepReport) -> None:
         self._to_audit_channel(
             build_step_entries([step]),
             method=POST,
@@ -138,16 +164,16 @@ class SlackNotifier:
             lines=[step_line(step)],
         )
 
-    def announce_kill_switch(self, report: KillSwitchReport) -> None:
+    def _kill_switch(self, report: KillSwitchReport) -> None:
         self._to_audit_channel(build_kill_switch_notice(report), method=POST, purpose=Purpose.AUDIT_NOTICE)
 
-    def announce_config(self, actor: str, summary: str) -> None:
+    def _config(self, actor: str, summary: str) -> None:
         self._to_audit_channel(build_config_notice(actor, summary), method=POST, purpose=Purpose.AUDIT_NOTICE)
 
-    def announce_checkpoint(self, report: CheckpointReport) -> None:
+    def _checkpoint(self, report: CheckpointReport) -> None:
         self._to_audit_channel(build_checkpoint_notice(report), method=POST, purpose=Purpose.AUDIT_NOTICE)
 
-    def announce_pause(self, report: PauseReport) -> None:
+    def _pause(self, report: PauseReport) -> None:
         message = build_pause_notice(report)
         self._to_audit_channel(message, method=POST, purpose=Purpose.AUDIT_NOTICE)
         for admin in self.admins:

@@ -11,8 +11,9 @@ from pathlib import Path
 from cli.context import open_storage
 from cli.errors import CliError
 from engine.audit_checkpoints import latest_anchor
+from engine.audit_trail import AuditFilter, search
+from engine.errors import InvalidInput
 from settings import Settings
-from storage import audit
 from storage.audit_chain import Anchor, AuditChain
 from storage.audit_key import AuditKeyError, load_audit_key
 from storage.models import AuditEntry
@@ -50,13 +51,11 @@ def _time(value: str | None, name: str) -> datetime | None:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise CliError(f"{name}: not a time like 2026-11-27T10:00:00Z") from None
-    if moment.tzinfo is None:
-        raise CliError(f"{name}: needs a time zone, e.g. 2026-11-27T10:00:00Z")
     return moment
 
 
 def tail(args: argparse.Namespace) -> int:
-    rows = list(reversed(audit.query(limit=args.lines)))
+    rows = list(reversed(search(AuditFilter(limit=args.lines))))
     show = as_json if args.json else line
     for row in rows:
         print(show(row), flush=True)
@@ -66,7 +65,7 @@ def tail(args: argparse.Namespace) -> int:
     try:
         while True:
             time.sleep(1)
-            newer = [r for r in reversed(audit.query(limit=500)) if r.id > last_id]
+            newer = [r for r in reversed(search(AuditFilter(limit=500))) if r.id > last_id]
             for row in newer:
                 print(show(row), flush=True)
                 last_id = row.id
@@ -75,7 +74,7 @@ def tail(args: argparse.Namespace) -> int:
 
 
 def query(args: argparse.Namespace) -> int:
-    rows = audit.query(
+    wanted = AuditFilter(
         incident_id=args.incident,
         action=args.action,
         actor=args.actor,
@@ -83,6 +82,11 @@ def query(args: argparse.Namespace) -> int:
         end_date=_time(args.until, "--until"),
         limit=args.limit,
     )
+    try:
+        wanted.check({"start_date": "--since", "end_date": "--until"})
+    except InvalidInput as exc:
+        raise CliError(str(exc)) from None
+    rows = search(wanted)
     show = as_json if args.json else line
     for row in rows:
         print(show(row))

@@ -1,4 +1,4 @@
-"""One read of where automation stands, for `/autoresolve status` and the App Home."""
+"""One read of where automation stands: for `/autoresolve status` and the App Home, and for /metrics."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from engine.configuration import KillSwitchState, kill_switch_state
 from engine.failure_budget import BudgetUse, use_of
 from engine.run_limits import LimitUse, limit_uses
 from engine.runbooks import RunbookCatalog
-from storage import config_store, incidents, runs
+from storage import config_store, incidents, outbox, runs
 from storage.database import unit_of_work
 from storage.models import CategorySetting, Incident, Run
 
@@ -24,6 +24,30 @@ class Overview:
     runbook_count: int
     budgets: list[BudgetUse]
     limits: list[LimitUse]
+
+
+@dataclass(frozen=True)
+class Gauges:
+    """What /metrics reads from the database at scrape time (the same for every replica)."""
+
+    runs_by_status: dict[str, int]
+    outbox_backlog: dict[str, int]
+    kill_switch_active: bool
+    awaiting_approval: int
+    budgets: list[BudgetUse]
+    limits: list[LimitUse]
+
+
+def gauges(catalog: RunbookCatalog) -> Gauges:
+    with unit_of_work():
+        return Gauges(
+            runs_by_status=runs.count_by_status(),
+            outbox_backlog=outbox.backlog(),
+            kill_switch_active=kill_switch_state().active,
+            awaiting_approval=len(incidents.awaiting_approval(limit=1000)),
+            budgets=[use_of(category) for category in config_store.list_categories()],
+            limits=limit_uses(catalog),
+        )
 
 
 def overview(catalog: RunbookCatalog, *, recent: int = 10) -> Overview:

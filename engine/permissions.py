@@ -9,6 +9,7 @@ from typing import Any
 from engine.audit_actions import AuditAction
 from engine.errors import NotAuthorized
 from storage import audit
+from storage.database import write_transaction
 
 
 class Permission(StrEnum):
@@ -40,15 +41,16 @@ def record_refusal(
     **context: Any,
 ) -> None:
     """The audit row of a refused action (every refusal is audited): who, why, and what was asked
-    (`details` and `context` together)."""
-    audit.record(
-        action=AuditAction.REQUEST_REFUSED,
-        actor=actor,
-        incident_id=incident_id,
-        success=False,
-        error_message=error,
-        details={**(details or {}), **context},
-    )
+    (`details` and `context` together). In the caller's transaction, or one of its own."""
+    with write_transaction():
+        audit.record(
+            action=AuditAction.REQUEST_REFUSED,
+            actor=actor,
+            incident_id=incident_id,
+            success=False,
+            error_message=error,
+            details={**(details or {}), **context},
+        )
 
 
 class Authorizer:

@@ -15,7 +15,7 @@ import peewee
 from engine.approvals import approval_digest, ask_approval, prepared_steps
 from engine.audit_actions import AuditAction
 from engine.cancellation import StaleApproval, cancel_if_waiting, check_approval_still_stands
-from engine.configuration import kill_switch_state
+from engine.decision_batch import DecisionBatch, deciding
 from engine.errors import InvalidInput, NotFound
 from engine.events import Notifier
 from engine.gates import Decision, GateInputs, Outcome, decide
@@ -23,7 +23,7 @@ from engine.incident import IncidentIn, incident_values
 from engine.reports import announce_decision
 from engine.run_limits import within_run_limit
 from engine.runbooks import RunbookCatalog
-from storage import audit, config_store, incidents, runs, statements
+from storage import audit, config_store, incidents, runs
 from storage.database import key_lock, unit_of_work, write_transaction
 from storage.fields import utcnow
 from storage.models import CategorySetting, Incident, Run, StepResult
@@ -140,53 +140,33 @@ class ResolutionService:
 
     def _decide_all(self, requests: Sequence[SubmitRequest]) -> list[Submission | InvalidInput]:
         outcomes: list[Submission | InvalidInput] = []
-        with write_transaction(), statements.appending():
-            # Read once per transaction: no other writer can change them before it commits.
-            kill_switch_active = kill_switch_state().active
-            categories: dict[str, CategorySetting] = {}
-            # The batch's incidents already stored, in one read; each decision adds its own row,
-            # so a second delivery of one incident in the same batch finds the first.
-            known = incidents.get_many(incident_ids=[r.incident.incident_id for r in requests])
-            # New incidents are stored together at the end (one multi-row INSERT): nothing reads
-            # them back from the database before, but for the cases `_decide_and_queue` handles.
-            unsaved: dict[str, Incident] = {}
+        with deciding([r.incident.incident_id for r in requests]) as batch:
             for request in requests:
-                name = request.incident.category
                 try:
-                    if name not in categories:
-                        categories[name] = self.check_category(name)
+                    category = batch.category(request.incident.category, self.check_category)
                 except InvalidInput as exc:
                     outcomes.append(exc)  # refused before anything of it is written
                     continue
-                category = categories[name]
-                outcomes.append(self._decide_and_queue(request, category, kill_switch_active, known, unsaved))
-            incidents.append(unsaved.values())
+                outcomes.append(self._decide_and_queue(request, category, batch))
         return outcomes
 
     def _decide_and_queue(
         self,
         request: SubmitRequest,
         category: CategorySetting,
-        kill_switch_active: bool,
-        known: dict[str, Incident],
-        unsaved: dict[str, Incident],
+        batch: DecisionBatch,
     ) -> Submission:
-        """One incident's decision; call inside the write transaction of `_decide_all`, with
-        `known` the batch's incidents, stored or new, and `unsaved` the new ones not stored yet
-        (this one's row is added to both when it is new)."""
+        """One incident's decision, within its batch's transaction."""
         incident, actor, force = request.incident, request.actor, request.force
-        existing = known.get(incident.incident_id)
-        if existing is not None and unsaved.pop(incident.incident_id, None) is not None:
-            incidents.insert(existing)  # delivered twice in one batch: stored now, to be read and changed
+        existing = batch.existing(incident.incident_id)
         if existing is None and incident.fingerprint and self.dedup_window:
-            for same in [row for row in unsaved.values() if row.fingerprint == incident.fingerprint]:
-                incidents.insert(unsaved.pop(same.incident_id))  # for the fingerprint's lookup to find
+            batch.store_fingerprint(incident.fingerprint)
             duplicate = self._same_fingerprint(incident, actor)
             if duplicate is not None:
                 return duplicate
         active = runs.active_for(incident_id=incident.incident_id) if existing else None
         if existing is not None and incident.status.value in GONE_STATUSES:
-            return self._source_says_gone(existing, active, actor, known)
+            return self._source_says_gone(existing, active, actor)
         status = active.status if active else (existing.status if existing else incident.status.value)
         if request.approved_digest is not None:
             check_approval_still_stands(existing, request.approved_digest)
@@ -216,7 +196,7 @@ class ResolutionService:
         )
         decision = decide(
             GateInputs(
-                kill_switch_active=kill_switch_active,
+                kill_switch_active=batch.kill_switch_active,
                 status=status,
                 category=row.category,
                 category_enabled=category.auto_resolution_enabled,
@@ -271,7 +251,7 @@ class ResolutionService:
         if decision.gate == "held":
             incidents.count_held_delivery(incident_id=row.incident_id)
         if existing is None:
-            known[row.incident_id] = unsaved[row.incident_id] = row
+            batch.add_new(row)
         audit.record(
             action=DECISION_AUDIT_ACTION[decision.outcome],
             incident_id=row.incident_id,
@@ -294,14 +274,11 @@ class ResolutionService:
             self._announce(row, decision, decided_by=request.decided_by, steps=steps, digest=digest)
         return Submission(row.incident_id, decision, run_id, created=existing is None)
 
-    def _source_says_gone(
-        self, existing: Incident, active: Run | None, actor: str, known: dict[str, Incident]
-    ) -> Submission:
+    def _source_says_gone(self, existing: Incident, active: Run | None, actor: str) -> Submission:
         """The sender says the problem is gone: a queued run or a waiting approval is cancelled;
         a run under way finishes (it is past the point where stopping is the safer choice)."""
         reason = f"The source ({actor}) says it is resolved"
         outcome = cancel_if_waiting(existing, active, actor, reason, self.notifier)
-        known[existing.incident_id] = existing
         return Submission(existing.incident_id, outcome, None, created=False)
 
     def _same_fingerprint(self, incident: IncidentIn, actor: str) -> Submission | None:
@@ -381,6 +358,12 @@ class ResolutionService:
         """Called by the executor: wakes threads waiting in wait_for_run."""
         with self._finished:
             self._finished.notify_all()
+
+    def wait_for_steps(self, run_id: int, timeout: float) -> tuple[Run, list[StepResult]]:
+        """`wait_for_run`, and the run's steps as they then stand."""
+        run = self.wait_for_run(run_id, timeout)
+        with unit_of_work():
+            return run, runs.steps_of(run_id=run.id)
 
     def wait_for_run(self, run_id: int, timeout: float) -> Run:
         """Block until the run ends or `timeout` passes; returns the run as it then stands.

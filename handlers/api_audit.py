@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 
 from engine.audit_actions import AuditAction
-from engine.errors import InvalidInput
+from engine.audit_trail import AuditFilter, search, trail
 from engine.incident import INCIDENT_ID_PATTERN
 from engine.text import Line
 from handlers.auth import require_api_token
@@ -17,7 +17,6 @@ from handlers.errors import documented_errors
 from handlers.reads import run_read
 from handlers.schemas import AuditLogEntry
 from handlers.views import audit_view
-from storage import audit
 
 
 def as_json(entries: list[AuditLogEntry]) -> Response:
@@ -26,7 +25,6 @@ def as_json(entries: list[AuditLogEntry]) -> Response:
     return Response(content=body, media_type="application/json")
 
 
-INLINE_ROWS = 5_000  # rows a page may walk (offset + limit) and still be read on the event loop
 router = APIRouter(
     prefix="/api/v1/audit",
     tags=["Audit"],
@@ -46,28 +44,17 @@ async def query_audit_log(
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> Response:
     """Audit rows matching every filter given, newest first."""
-    for name, value in (("start_date", start_date), ("end_date", end_date)):
-        if value is not None and value.tzinfo is None:
-            raise InvalidInput(name, "needs a time zone, e.g. 2026-11-27T10:00:00Z")
-    if start_date and end_date and start_date > end_date:
-        raise InvalidInput("start_date", "is after end_date")
-
-    def read() -> Response:
-        rows = audit.query(
-            incident_id=incident_id,
-            action=action.value if action else None,
-            actor=actor,
-            start_date=start_date,
-            end_date=end_date,
-            limit=limit,
-            offset=offset,
-        )
-        return as_json([audit_view(r) for r in rows])
-
-    # incident, action and actor have indexes that also order by id, so with a shallow page the read
-    # walks at most offset + limit index entries; a time range may scan, so it goes to a thread
-    shallow = offset + limit <= INLINE_ROWS and start_date is None and end_date is None
-    return await run_read(read, bounded=shallow)
+    wanted = AuditFilter(
+        incident_id=incident_id,
+        action=action.value if action else None,
+        actor=actor,
+        start_date=start_date,
+        end_date=end_date,
+        limit=limit,
+        offset=offset,
+    )
+    wanted.check()
+    return await run_read(lambda: as_json([audit_view(r) for r in search(wanted)]), bounded=wanted.bounded)
 
 
 @router.get("/incident/{incident_id}", response_model=list[AuditLogEntry])
@@ -76,6 +63,6 @@ async def get_incident_audit_trail(
 ) -> Response:
     """An incident's whole trail in the order it happened (empty if the incident is unknown)."""
     return await run_read(
-        lambda: as_json([audit_view(r) for r in audit.for_incident(incident_id=incident_id)]),
+        lambda: as_json([audit_view(r) for r in trail(incident_id)]),
         bounded=True,  # indexed by (incident_id, id), at most 1,000 rows
     )

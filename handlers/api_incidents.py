@@ -21,8 +21,6 @@ from handlers.schemas import IncidentDetail, IncidentResolutionResponse
 from handlers.thread_limits import ThreadLimit
 from handlers.views import incident_detail, step_view
 from handlers.webhooks.intake import check_callback
-from storage import runs
-from storage.database import unit_of_work
 from storage.statuses import TERMINAL_RUN_STATUSES, RunStatus
 
 router = APIRouter(
@@ -52,9 +50,7 @@ def _outcome(
             status=decision.outcome.value,
             runbook=decision.runbook_id,
         )
-    run = resolution.wait_for_run(submission.run_id, wait_seconds)
-    with unit_of_work():
-        steps = runs.steps_of(run_id=run.id)
+    run, steps = resolution.wait_for_steps(submission.run_id, wait_seconds)
     finished = run.status in TERMINAL_RUN_STATUSES
     message = (
         run.message

@@ -19,7 +19,6 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from engine.configuration import kill_switch_state
 from engine.events import (
     DecisionReport,
     Event,
@@ -28,14 +27,12 @@ from engine.events import (
     RunReport,
     StepFinished,
 )
-from engine.failure_budget import use_of
-from engine.run_limits import limit_uses
+from engine.overview import gauges
 from engine.runbooks import RunbookCatalog
 from handlers.auth import require_api_token
 from handlers.deps import services_of
 from handlers.errors import documented_errors
-from storage import config_store, incidents, outbox, runs
-from storage.database import unit_of_work
+from storage.lanes import Transport
 from storage.statuses import ACTIVE_RUN_STATUSES, RunStatus
 
 disable_created_metrics()  # no *_created series: nobody graphs them
@@ -47,13 +44,8 @@ class DatabaseGauges(Collector):
         self.catalog = catalog
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        with unit_of_work():
-            limits = limit_uses(self.catalog())
-            by_status = runs.count_by_status()
-            backlog = outbox.backlog()
-            switch = kill_switch_state()
-            waiting = len(incidents.awaiting_approval(limit=1000))
-            budgets = [use_of(category) for category in config_store.list_categories()]
+        now = gauges(self.catalog())
+        by_status, backlog, budgets, limits = now.runs_by_status, now.outbox_backlog, now.budgets, now.limits
         in_flight = GaugeMetricFamily(
             "autoresolve_runs_in_flight", "Runs queued or running", labels=["status"]
         )
@@ -63,14 +55,16 @@ class DatabaseGauges(Collector):
         pending = GaugeMetricFamily(
             "autoresolve_outbox_pending", "Messages waiting for delivery", labels=["transport"]
         )
-        for transport in ("slack", "webhook"):
+        for transport in Transport:
             pending.add_metric([transport], backlog.get(transport, 0))
         yield pending
         yield GaugeMetricFamily(
-            "autoresolve_kill_switch_active", "1 while the kill switch is on", value=int(switch.active)
+            "autoresolve_kill_switch_active",
+            "1 while the kill switch is on",
+            value=int(now.kill_switch_active),
         )
         yield GaugeMetricFamily(
-            "autoresolve_awaiting_approval", "Incidents waiting for an admin", value=waiting
+            "autoresolve_awaiting_approval", "Incidents waiting for an admin", value=now.awaiting_approval
         )
         paused = GaugeMetricFamily(
             "autoresolve_category_paused",

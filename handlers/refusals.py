@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from engine.permissions import record_refusal
-from storage.database import unit_of_work
 
 WINDOW_SECONDS = 60.0
 
@@ -72,5 +71,4 @@ class RefusalLog:
 def write_refusal(reason: str, details: dict[str, object], actor: str) -> None:
     """The `request_refused` audit row; `repeats` in its details counts the like refusals after the
     window's first that it stands for."""
-    with unit_of_work():
-        record_refusal(actor=actor, error=reason, details=details)
+    record_refusal(actor=actor, error=reason, details=details)

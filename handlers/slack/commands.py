@@ -6,6 +6,7 @@ from typing import Any, assert_never
 
 from slack_bolt import App, Respond
 
+from engine.audit_trail import trail
 from engine.overview import overview
 from engine.permissions import Permission
 from handlers.slack.answers import acknowledge, answer_ephemerally
@@ -36,7 +37,6 @@ from handlers.slack.replies import (
     plain,
 )
 from handlers.slack.services import SlackServices
-from storage import audit
 
 AUDIT_LINES = 25
 
@@ -50,9 +50,7 @@ def answer_autoresolve(services: SlackServices, user: str, text: str) -> Message
     if isinstance(command, Runbooks):
         return build_runbooks(services.catalog())
     if isinstance(command, AuditTrail):
-        return build_audit_trail(
-            command.incident_id, audit.for_incident(incident_id=command.incident_id), AUDIT_LINES
-        )
+        return build_audit_trail(command.incident_id, trail(command.incident_id), AUDIT_LINES)
     if isinstance(command, ShowConfig):
         if command.category is None:
             now = services.configuration.snapshot()

@@ -11,7 +11,6 @@ is taken.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Sequence
 from datetime import timedelta
@@ -22,14 +21,12 @@ from fastapi.responses import Response
 from slack_bolt import App, BoltRequest, BoltResponse
 from slack_sdk.signature import SignatureVerifier
 
+from engine.replays import first_use
 from handlers.auth import audit_refused
 from handlers.deps import services_of
 from handlers.errors import error_response
 from handlers.slack import payloads
 from handlers.thread_limits import ThreadLimit
-from storage import seen_signatures
-from storage.database import unit_of_work
-from storage.fields import utcnow
 
 router = APIRouter(tags=["Slack"])
 _dispatchers = ThreadLimit(32)
@@ -83,9 +80,7 @@ def signed(verifier: SignatureVerifier, body: bytes, headers: dict[str, str]) ->
 
 def first_time(signature: str) -> bool:
     """Remember a taken signature; false if it was taken before (a replay)."""
-    fingerprint = "slack:" + hashlib.sha256(signature.encode()).hexdigest()
-    with unit_of_work():
-        return seen_signatures.remember(signature=fingerprint[:128], expires_at=utcnow() + REPLAY_MEMORY)
+    return first_use("slack", signature, remember_for=REPLAY_MEMORY)
 
 
 def dispatch(bolt: App, body: bytes, query: dict[str, str], headers: dict[str, str]) -> BoltResponse:

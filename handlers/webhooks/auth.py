@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import time
 from collections.abc import Mapping
@@ -11,12 +10,11 @@ from datetime import timedelta
 
 from fastapi import Request
 
+from engine.replays import first_use
 from handlers.auth import bearer_from, forwarded_by_proxy
 from handlers.refusals import RefusalLog
 from handlers.webhooks.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, matches
 from settings import Settings
-from storage import seen_signatures
-from storage.fields import utcnow
 
 
 @dataclass(frozen=True)
@@ -80,9 +78,8 @@ def check_delivery(settings: Settings, delivery: Delivery) -> str:
         raise WebhookRefused("stale or invalid timestamp")
     if not matches(secret.get_secret_value(), stamp, delivery.body, given_signature):
         raise WebhookRefused("bad signature")
-    fingerprint = hashlib.sha256(given_signature.encode()).hexdigest()
-    expires = utcnow() + timedelta(seconds=2 * settings.webhook_max_skew_seconds)
-    if not seen_signatures.remember(signature=fingerprint, expires_at=expires):
+    remember_for = timedelta(seconds=2 * settings.webhook_max_skew_seconds)
+    if not first_use("webhook", given_signature, remember_for=remember_for):
         raise WebhookRefused("replayed signature")
     return "signature"
 

@@ -27,12 +27,12 @@ from engine.worker import RunWorker, instance_id
 from handlers.metrics import Metrics
 from handlers.refusals import RefusalLog
 from handlers.services import Services
-from handlers.slack.announcer import SlackNotifier
-from handlers.slack.bolt_app import build_bolt_app, web_client
-from handlers.slack.delivery import SlackDelivery
-from handlers.slack.services import SlackServices
-from handlers.slack.socket_mode import SocketModeConnection
-from handlers.slack.web_client import KeepAliveWebClient
+from handlers.slack.delivery.announcer import SlackNotifier
+from handlers.slack.delivery.deliverer import SlackDelivery
+from handlers.slack.delivery.web_client import KeepAliveWebClient
+from handlers.slack.listeners.bolt_app import build_bolt_app, web_client
+from handlers.slack.listeners.services import SlackServices
+from handlers.slack.listeners.socket_mode import SocketModeConnection
 from handlers.webhooks.delivery import WebhookDelivery
 from handlers.webhooks.destinations import CallbackPolicy
 from handlers.webhooks.results import ResultCallbacks
@@ -40,7 +40,7 @@ from settings import Settings
 from storage import migrations, outbox, seen_signatures
 from storage.audit_chain import AuditChain
 from storage.audit_key import load_audit_key
-from storage.database import bind, open_database, unit_of_work
+from storage.database import bind, db_connection, open_database
 from storage.group_commit import GroupCommitter
 from storage.models import OutboxMessage
 
@@ -110,7 +110,7 @@ class Runtime:
         )
 
     def _expire_approvals(self) -> None:
-        with unit_of_work():
+        with db_connection():
             expired = expire_approvals(self.resolution.notifier)
         if expired:
             log.info("%d approval request(s) expired unanswered", expired)

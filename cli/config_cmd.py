@@ -8,7 +8,7 @@ import json
 from cli.context import cli_actor, configuration_service, open_storage
 from cli.errors import CliError
 from engine.config_changes import SETTING_GRAMMAR, SettingError, parse_setting_change
-from engine.gates import percent
+from engine.formatting import percent
 from settings import Settings
 from storage import config_store
 

@@ -13,7 +13,7 @@ from engine.incident import IncidentIn
 from runtime import build_runtime
 from settings import Settings
 from storage import config_store, runs
-from storage.database import unit_of_work
+from storage.database import db_connection
 
 SAMPLES: list[tuple[str, str, str, float, dict[str, Any]]] = [
     ("DEMO-1", "Connection pool exhausted on orders-db", "database", 0.97, {"service": "orders-db"}),
@@ -37,7 +37,7 @@ def demo(settings: Settings, args: argparse.Namespace) -> int:
             }
         )
         runtime = build_runtime(demo_settings, notifier=ConsoleNotifier("#audit (demo)"))
-        with unit_of_work():
+        with db_connection():
             for row in config_store.list_categories():
                 runtime.configuration.update_category(
                     category=row.category, actor="demo", changes={"dry_run": True}
@@ -72,7 +72,7 @@ def demo(settings: Settings, args: argparse.Namespace) -> int:
             outcome = run.status if run else submission.decision.outcome.value
             detail = (run.message if run else submission.decision.reason) or ""
             print(f"  {incident_id} {category:<15} {confidence:.2f}  {outcome:<9} {detail}")
-        with unit_of_work():
+        with db_connection():
             counted = runs.count_by_status()
         print(
             f"\n{sum(counted.values())} run(s) recorded; nothing was executed. "

@@ -19,7 +19,7 @@ from engine.reports import announce_decision
 from engine.runbooks import Runbook
 from engine.steps import prepare
 from storage import audit, config_store, incidents
-from storage.database import write_transaction
+from storage.database import in_write_transaction
 from storage.fields import utcnow
 from storage.models import Incident
 from storage.statuses import ResolutionStatus
@@ -71,7 +71,7 @@ def expire_one(row: Incident, notifier: Notifier, timeout_seconds: float) -> boo
     """Expire one request (if it still waits, unchanged); audited and shown on its message."""
     minutes = int(timeout_seconds // 60)
     reason = f"Approval request expired: nobody answered within {minutes} min; a person must start it again"
-    with write_transaction():
+    with in_write_transaction():
         if not incidents.end_approval(
             incident_id=row.incident_id,
             digest=row.approval_digest,

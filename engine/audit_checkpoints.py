@@ -13,7 +13,7 @@ from pathlib import Path
 
 from engine.events import CheckpointReport, Notifier
 from storage.audit_chain import Anchor, AuditChain
-from storage.database import unit_of_work
+from storage.database import db_connection
 from storage.fields import utcnow
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ class Checkpoints:
     def seal(self) -> int:
         """The periodic job: seal what was written (within half a second), then anchor the head if
         a kill-switch change was sealed or the interval has passed since the last anchor."""
-        with unit_of_work():
+        with db_connection():
             sealed = self.chain.seal_all(budget_seconds=0.5)
         if sealed.head is not None:
             with self._lock:
@@ -57,7 +57,7 @@ class Checkpoints:
             file.write(line)
         self._last_at = self.clock()
         report = CheckpointReport(seq=head.seq, chain_hash=head.chain_hash, key_id=self.chain.key_id)
-        with unit_of_work():
+        with db_connection():
             self.notifier.tell(report)
 
 

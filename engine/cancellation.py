@@ -6,7 +6,7 @@ from __future__ import annotations
 from engine.audit_actions import AuditAction
 from engine.errors import Conflict
 from engine.events import Notifier
-from engine.gates import Decision, Outcome
+from engine.gates import Decision, DecisionOutcome
 from engine.reports import announce_decision
 from storage import audit, incidents, runs
 from storage.models import Incident, Run
@@ -64,7 +64,7 @@ def cancel_if_waiting(
             actor=actor,
             details={"reason": reason, "run_id": active.id if still_running and active else None},
         )
-        return Decision(Outcome.RECORDED, f"{reason}; {note}")
+        return Decision(DecisionOutcome.RECORDED, f"{reason}; {note}")
     audit.record(
         action=AuditAction.INCIDENT_CANCELLED,
         incident_id=incident.incident_id,
@@ -75,4 +75,4 @@ def cancel_if_waiting(
     message = f"{reason}: {cancelled}"
     outcome = ResolutionStatus.CANCELLED.value
     announce_decision(notifier, incident, outcome, message, runbook_id=active.runbook_id if active else None)
-    return Decision(Outcome.CANCELLED, message)
+    return Decision(DecisionOutcome.CANCELLED, message)

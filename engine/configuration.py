@@ -13,7 +13,7 @@ from engine.events import ConfigChanged, KillSwitchReport, Notifier
 from engine.permissions import record_refusal
 from engine.text import check_prose
 from storage import audit, config_store
-from storage.database import unit_of_work, write_transaction
+from storage.database import db_connection, in_write_transaction
 from storage.fields import utcnow
 from storage.models import CategorySetting
 
@@ -148,7 +148,7 @@ class ConfigurationService:
         self.notifier = notifier
 
     def snapshot(self) -> ConfigSnapshot:
-        with unit_of_work():
+        with db_connection():
             row = config_store.get_global()
             return ConfigSnapshot(
                 default_confidence_threshold=row.default_confidence_threshold,
@@ -159,18 +159,18 @@ class ConfigurationService:
             )
 
     def kill_switch(self) -> KillSwitchState:
-        with unit_of_work():
+        with db_connection():
             return kill_switch_state()
 
     def _announce(self, *, actor: str, summary: str) -> None:
         self.notifier.tell(ConfigChanged(actor, summary))
 
     def categories(self) -> list[CategorySetting]:
-        with unit_of_work():
+        with db_connection():
             return config_store.list_categories()
 
     def category(self, name: str) -> CategorySetting:
-        with unit_of_work():
+        with db_connection():
             row = config_store.get_category(category=name)
         if row is None:
             raise NotFound(f"Unknown category: {name}")
@@ -186,7 +186,7 @@ class ConfigurationService:
         refuse_nulls(changes)
         if isinstance(changes.get("paused_reason"), str):
             _checked_text("paused_reason", changes["paused_reason"])
-        with write_transaction():
+        with in_write_transaction():
             before_row = config_store.get_category(category=category)
             if before_row is None and not create:
                 raise NotFound(f"Unknown category: {category}")
@@ -240,7 +240,7 @@ class ConfigurationService:
         limit = changes.get("max_concurrent_resolutions")
         if limit is not None and not 1 <= limit <= 100:
             raise InvalidInput("max_concurrent_resolutions", "must be between 1 and 100")
-        with write_transaction():
+        with in_write_transaction():
             row = config_store.get_global()
             before = {k: getattr(row, k) for k in changes}
             if before == changes:
@@ -273,7 +273,7 @@ class ConfigurationService:
         span, capped = self._span(duration)
         if capped:
             notes.append(capped)
-        with write_transaction():
+        with in_write_transaction():
             now = utcnow()
             was = kill_switch_state(now)
             until = now + span if span else None
@@ -332,7 +332,7 @@ class ConfigurationService:
 
     def deactivate_kill_switch(self, *, actor: str, reason: str | None) -> KillSwitchState:
         reason = _checked_text("reason", reason)
-        with write_transaction():
+        with in_write_transaction():
             was = kill_switch_state()
             config_store.set_kill_switch(active=False, actor=actor, reason=reason)
             audit.record(
@@ -345,7 +345,7 @@ class ConfigurationService:
 
     def expire_kill_switch(self) -> bool:
         """Turn off a kill switch whose duration has passed; true if this call did it."""
-        with write_transaction():
+        with in_write_transaction():
             row = config_store.get_global()
             now = utcnow()
             if not (row.kill_switch_active and row.kill_switch_until and row.kill_switch_until <= now):

@@ -18,7 +18,7 @@ from engine.events import (
     RunReport,
     StepFinished,
 )
-from engine.gates import percent
+from engine.formatting import percent
 from storage.statuses import RunStatus, StepStatus
 
 

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 
 from engine.configuration import kill_switch_state
 from storage import incidents, statements
-from storage.database import write_transaction
+from storage.database import in_write_transaction
 from storage.models import CategorySetting, Incident
 
 
@@ -57,7 +57,7 @@ class DecisionBatch:
 @contextmanager
 def deciding(incident_ids: Sequence[str]) -> Iterator[DecisionBatch]:
     """A write transaction for deciding these incidents, and its batch."""
-    with write_transaction(), statements.appending():
+    with in_write_transaction(), statements.appending():
         batch = DecisionBatch(kill_switch_state().active, incidents.get_many(incident_ids=list(incident_ids)))
         yield batch
         batch._store_the_rest()

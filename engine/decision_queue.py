@@ -16,11 +16,13 @@ from dataclasses import dataclass
 from engine.errors import InvalidInput
 from engine.service import ResolutionService, Submission, SubmitRequest
 from storage.batches import BatchWorker
-from storage.database import unit_of_work
+from storage.database import db_connection
 
 log = logging.getLogger(__name__)
 
-MAX_BATCH = 500  # incidents per transaction: a longer one would hold the writer lock too long
+MAX_INCIDENTS_PER_TRANSACTION = (
+    500  # incidents per transaction: a longer one would hold the writer lock too long
+)
 Outcomes = list[Submission | InvalidInput]
 
 
@@ -34,7 +36,10 @@ class DecisionQueue:
     def __init__(self, resolution: ResolutionService) -> None:
         self.resolution = resolution
         self._worker: BatchWorker[_Delivery] = BatchWorker(
-            "decision-queue", self._decide, max_size=MAX_BATCH, size=lambda d: len(d.requests)
+            "decision-queue",
+            self._decide,
+            max_size=MAX_INCIDENTS_PER_TRANSACTION,
+            size=lambda d: len(d.requests),
         )
 
     def decide(self, requests: Sequence[SubmitRequest]) -> Future[Outcomes]:
@@ -51,7 +56,7 @@ class DecisionQueue:
     def _decide(self, batch: list[_Delivery]) -> None:
         requests = [request for delivery in batch for request in delivery.requests]
         try:
-            with unit_of_work():
+            with db_connection():
                 outcomes = self.resolution.submit_many(requests)
         except Exception as exc:
             if len(batch) > 1:  # one delivery's trouble must not fail the others: decide them apart

@@ -10,7 +10,7 @@ from engine.audit_actions import AuditAction
 from engine.durations import format_duration
 from engine.events import Notifier, PauseReport
 from storage import audit, config_store, incidents, runs
-from storage.database import write_transaction
+from storage.database import in_write_transaction
 from storage.fields import utcnow
 from storage.models import CategorySetting
 
@@ -42,7 +42,7 @@ def use_of(category: CategorySetting, now: datetime | None = None) -> BudgetUse:
 def charge(category_name: str, notifier: Notifier) -> bool:
     """Called after a run of the category failed or its incident was reopened: pause the category
     if that used up its budget. True if this call paused it."""
-    with write_transaction():
+    with in_write_transaction():
         category = config_store.get_category(category=category_name)
         if category is None or category.failure_budget <= 0 or category.paused_reason:
             return False

@@ -1,17 +1,18 @@
-"""The decision gates, in PRODUCT.md's order: the first that fails gives the reason."""
+"""The decision gates, in a fixed order (docs/architecture.md): the first that fails gives the reason."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
 
+from engine.formatting import percent
 from storage.statuses import ACTIVE_RUN_STATUSES, DONE_INCIDENT_STATUSES
 
 # Statuses in which an incident must not be started again: done, or with an active run.
 BLOCKING_STATUSES = DONE_INCIDENT_STATUSES | ACTIVE_RUN_STATUSES
 
 
-class Outcome(StrEnum):
+class DecisionOutcome(StrEnum):
     QUEUED = "queued"
     SKIPPED = "skipped"
     AWAITING_APPROVAL = "awaiting_approval"
@@ -38,14 +39,10 @@ class GateInputs:
 
 @dataclass(frozen=True)
 class Decision:
-    outcome: Outcome
+    outcome: DecisionOutcome
     reason: str
     runbook_id: str | None = None
     gate: str = ""
-
-
-def percent(value: float) -> str:
-    return f"{value * 100:.2f}%"
 
 
 def below_threshold_reason(confidence: float, threshold: float) -> str:
@@ -56,34 +53,36 @@ def decide(inputs: GateInputs) -> Decision:
     """Apply the gates in order. `force` (an admin's) passes the confidence gate only."""
     if inputs.kill_switch_active:
         return Decision(
-            Outcome.SKIPPED,
+            DecisionOutcome.SKIPPED,
             "Auto-resolution is globally disabled (kill switch active)",
             gate="kill_switch",
         )
     if inputs.status in BLOCKING_STATUSES:
-        return Decision(Outcome.SKIPPED, f"Incident already in status: {inputs.status}", gate="status")
+        return Decision(
+            DecisionOutcome.SKIPPED, f"Incident already in status: {inputs.status}", gate="status"
+        )
     if inputs.held is not None and not inputs.by_person:
         return Decision(
-            Outcome.SKIPPED,
+            DecisionOutcome.SKIPPED,
             f"Not run again: its automation ended {inputs.held}; a person must start it "
             "(/autoresolve <id> by an admin)",
             gate="held",
         )
     if not inputs.category_enabled:
         return Decision(
-            Outcome.SKIPPED,
+            DecisionOutcome.SKIPPED,
             f"Auto-resolution disabled for category: {inputs.category}",
             gate="category",
         )
     if inputs.category_paused is not None:
         return Decision(
-            Outcome.SKIPPED,
+            DecisionOutcome.SKIPPED,
             f"Auto-resolution paused for category: {inputs.category} ({inputs.category_paused}); "
             "an admin resumes it",
             gate="paused",
         )
     if inputs.runbook_id is None:
-        return Decision(Outcome.SKIPPED, "No runbook matches this incident", gate="runbook")
+        return Decision(DecisionOutcome.SKIPPED, "No runbook matches this incident", gate="runbook")
     # Compare in millionths so 0.9 and 0.90 are equal whatever the float noise (0.8999 stays below).
     meets_threshold = round(inputs.confidence * 1e6) >= round(inputs.threshold * 1e6)
     if not meets_threshold and not inputs.force:
@@ -91,10 +90,10 @@ def decide(inputs: GateInputs) -> Decision:
         floor = inputs.approval_floor
         if floor is not None and round(inputs.confidence * 1e6) >= round(floor * 1e6):
             return Decision(
-                Outcome.AWAITING_APPROVAL,
+                DecisionOutcome.AWAITING_APPROVAL,
                 f"{reason}; awaiting approval (approval floor {percent(floor)})",
                 inputs.runbook_id,
                 gate="confidence",
             )
-        return Decision(Outcome.SKIPPED, reason, gate="confidence")
-    return Decision(Outcome.QUEUED, "Queued for auto-resolution", inputs.runbook_id)
+        return Decision(DecisionOutcome.SKIPPED, reason, gate="confidence")
+    return Decision(DecisionOutcome.QUEUED, "Queued for auto-resolution", inputs.runbook_id)

@@ -13,7 +13,7 @@ from engine.permissions import Authorizer, Permission, record_refusal
 from engine.reports import announce_decision
 from engine.service import ResolutionService, Submission
 from storage import audit, incidents
-from storage.database import write_transaction
+from storage.database import in_write_transaction
 from storage.fields import utcnow
 from storage.models import Incident
 from storage.statuses import HELD_STATUSES, IncidentStatus, ResolutionStatus
@@ -114,7 +114,7 @@ class Interventions:
     def reject(self, incident_id: str, *, actor: str) -> None:
         row = self._awaiting(incident_id, actor, "reject")
         reason = f"Rejected by {actor}: it runs only when an admin starts it again"
-        with write_transaction():
+        with in_write_transaction():
             incidents.end_approval(
                 incident_id=incident_id,
                 digest=row.approval_digest,
@@ -148,7 +148,7 @@ class Interventions:
         if row.status != IncidentStatus.AUTO_RESOLVED:
             raise Conflict(f"Incident {incident_id} is not auto-resolved (it is {row.status})")
         reason = f"Reopened by {actor}: not fixed"
-        with write_transaction():
+        with in_write_transaction():
             incidents.set_resolution(
                 incident_id=incident_id,
                 resolution_status=ResolutionStatus.REOPENED,

@@ -9,7 +9,7 @@ from engine.failure_budget import BudgetUse, use_of
 from engine.run_limits import LimitUse, limit_uses
 from engine.runbooks import RunbookCatalog
 from storage import config_store, incidents, outbox, runs
-from storage.database import unit_of_work
+from storage.database import db_connection
 from storage.models import CategorySetting, Incident, Run
 
 
@@ -39,7 +39,7 @@ class Gauges:
 
 
 def gauges(catalog: RunbookCatalog) -> Gauges:
-    with unit_of_work():
+    with db_connection():
         return Gauges(
             runs_by_status=runs.count_by_status(),
             outbox_backlog=outbox.backlog(),
@@ -51,7 +51,7 @@ def gauges(catalog: RunbookCatalog) -> Gauges:
 
 
 def overview(catalog: RunbookCatalog, *, recent: int = 10) -> Overview:
-    with unit_of_work():
+    with db_connection():
         categories = config_store.list_categories()
         return Overview(
             kill_switch=kill_switch_state(),

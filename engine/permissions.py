@@ -9,7 +9,7 @@ from typing import Any
 from engine.audit_actions import AuditAction
 from engine.errors import NotAuthorized
 from storage import audit
-from storage.database import write_transaction
+from storage.database import in_write_transaction
 
 
 class Permission(StrEnum):
@@ -42,7 +42,7 @@ def record_refusal(
 ) -> None:
     """The audit row of a refused action (every refusal is audited): who, why, and what was asked
     (`details` and `context` together). In the caller's transaction, or one of its own."""
-    with write_transaction():
+    with in_write_transaction():
         audit.record(
             action=AuditAction.REQUEST_REFUSED,
             actor=actor,

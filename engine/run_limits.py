@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from engine.durations import format_duration
-from engine.gates import Decision, Outcome
+from engine.gates import Decision, DecisionOutcome
 from engine.runbooks import Runbook, RunbookCatalog
 from storage import runs
 from storage.database import key_lock
@@ -47,8 +47,10 @@ def within_run_limit(
     if reason is None:
         return decision
     if category.over_limit == "skip":
-        return Decision(Outcome.SKIPPED, reason, gate="rate_limit")
-    return Decision(Outcome.AWAITING_APPROVAL, f"{reason}; awaiting approval", runbook.id, gate="rate_limit")
+        return Decision(DecisionOutcome.SKIPPED, reason, gate="rate_limit")
+    return Decision(
+        DecisionOutcome.AWAITING_APPROVAL, f"{reason}; awaiting approval", runbook.id, gate="rate_limit"
+    )
 
 
 def limit_uses(catalog: RunbookCatalog) -> list[LimitUse]:

@@ -29,7 +29,7 @@ from storage.statuses import IncidentStatus, ResolutionStatus, RunStatus, StepSt
 
 log = logging.getLogger(__name__)
 
-MAX_BACKOFF_SECONDS = 60.0
+MAX_STEP_RETRY_DELAY_SECONDS = 60.0
 T = TypeVar("T")
 
 
@@ -238,7 +238,7 @@ class RunExecutor:
         outcome = None
         for attempt in range(1, retries + 2):
             if attempt > 1:
-                delay = min(step.backoff * 2 ** (attempt - 2), MAX_BACKOFF_SECONDS)
+                delay = min(step.backoff * 2 ** (attempt - 2), MAX_STEP_RETRY_DELAY_SECONDS)
                 self._write(
                     partial(
                         audit.record,

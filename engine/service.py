@@ -18,13 +18,13 @@ from engine.cancellation import StaleApproval, cancel_if_waiting, check_approval
 from engine.decision_batch import DecisionBatch, deciding
 from engine.errors import InvalidInput, NotFound
 from engine.events import Notifier
-from engine.gates import Decision, GateInputs, Outcome, decide
+from engine.gates import Decision, DecisionOutcome, GateInputs, decide
 from engine.incident import IncidentIn, incident_values
 from engine.reports import announce_decision
 from engine.run_limits import within_run_limit
 from engine.runbooks import RunbookCatalog
 from storage import audit, config_store, incidents, runs
-from storage.database import key_lock, unit_of_work, write_transaction
+from storage.database import db_connection, in_write_transaction, key_lock
 from storage.fields import utcnow
 from storage.models import CategorySetting, Incident, Run, StepResult
 from storage.statuses import (
@@ -37,9 +37,9 @@ from storage.statuses import (
 log = logging.getLogger(__name__)
 
 DECISION_AUDIT_ACTION = {
-    Outcome.QUEUED: AuditAction.AUTO_RESOLUTION_QUEUED,
-    Outcome.SKIPPED: AuditAction.AUTO_RESOLUTION_SKIPPED,
-    Outcome.AWAITING_APPROVAL: AuditAction.APPROVAL_REQUESTED,
+    DecisionOutcome.QUEUED: AuditAction.AUTO_RESOLUTION_QUEUED,
+    DecisionOutcome.SKIPPED: AuditAction.AUTO_RESOLUTION_SKIPPED,
+    DecisionOutcome.AWAITING_APPROVAL: AuditAction.APPROVAL_REQUESTED,
 }
 
 
@@ -212,18 +212,20 @@ class ResolutionService:
         )
         # A person's say-so (a force, an approval, a rerun) is the approval past a runbook's limit.
         limited = runbook is not None and runbook.limit is not None and not (force or request.by_person)
-        if decision.outcome is Outcome.QUEUED and limited:
+        if decision.outcome is DecisionOutcome.QUEUED and limited:
             assert runbook is not None
             decision = within_run_limit(decision, runbook, row, category)
         steps: tuple[str, ...] = ()
         digest = None
-        if runbook is not None and (decision.outcome is Outcome.AWAITING_APPROVAL or request.approved_digest):
+        if runbook is not None and (
+            decision.outcome is DecisionOutcome.AWAITING_APPROVAL or request.approved_digest
+        ):
             steps = prepared_steps(runbook, values)
             digest = approval_digest(runbook.id, steps, values)
             if request.approved_digest is not None and digest != request.approved_digest:
                 raise StaleApproval("the runbook's steps changed after the approval was asked")
         run_id = None
-        if decision.outcome is Outcome.QUEUED:
+        if decision.outcome is DecisionOutcome.QUEUED:
             assert decision.runbook_id is not None
             run = runs.enqueue(
                 incident_id=row.incident_id,
@@ -244,7 +246,7 @@ class ResolutionService:
                     reason=decision.reason,
                 )
         announce = not keeps_status  # the message of an incident with a run shows the run
-        if decision.outcome is Outcome.AWAITING_APPROVAL:
+        if decision.outcome is DecisionOutcome.AWAITING_APPROVAL:
             announce = ask_approval(row, existing, digest, actor)
         elif existing is not None and existing.approval_digest is not None:
             incidents.ask_approval(incident_id=row.incident_id, digest=None)  # its buttons are stale now
@@ -258,7 +260,7 @@ class ResolutionService:
             actor=actor,
             confidence_score=row.confidence_score,
             run_id=run_id,
-            success=decision.outcome is not Outcome.SKIPPED,
+            success=decision.outcome is not DecisionOutcome.SKIPPED,
             details={
                 "reason": decision.reason,
                 "gate": decision.gate or None,
@@ -301,7 +303,9 @@ class ResolutionService:
             confidence_score=incident.confidence_score,
             details={"delivered_incident_id": incident.incident_id, "fingerprint": incident.fingerprint},
         )
-        return Submission(earlier.incident_id, Decision(Outcome.DUPLICATE, reason), None, created=False)
+        return Submission(
+            earlier.incident_id, Decision(DecisionOutcome.DUPLICATE, reason), None, created=False
+        )
 
     def _announce(
         self,
@@ -313,7 +317,7 @@ class ResolutionService:
         digest: str | None = None,
     ) -> None:
         """Queue the audit-channel message; call inside the transaction that audits the decision."""
-        awaiting = decision.outcome is Outcome.AWAITING_APPROVAL
+        awaiting = decision.outcome is DecisionOutcome.AWAITING_APPROVAL
         announce_decision(
             self.notifier,
             row,
@@ -330,7 +334,7 @@ class ResolutionService:
     ) -> Decision:
         """The sender says the problem is gone (an Alertmanager `resolved` alert): a queued run or
         a waiting approval is cancelled. For an incident the bot never saw, it is recorded."""
-        with write_transaction():
+        with in_write_transaction():
             existing = incidents.get(incident_id=incident_id)
             if existing is None:
                 audit.record(
@@ -339,14 +343,14 @@ class ResolutionService:
                     actor=actor,
                     details={**(details or {}), "known_incident": False},
                 )
-                return Decision(Outcome.RECORDED, f"{reason} (incident unknown)")
+                return Decision(DecisionOutcome.RECORDED, f"{reason} (incident unknown)")
             active = runs.active_for(incident_id=incident_id)
             return cancel_if_waiting(existing, active, actor, reason, self.notifier)
 
     # -- reading back ----------------------------------------------------------------------------
 
     def view(self, incident_id: str) -> IncidentView:
-        with unit_of_work():
+        with db_connection():
             incident = incidents.get(incident_id=incident_id)
             if incident is None:
                 raise NotFound(f"Incident not found: {incident_id}")
@@ -362,7 +366,7 @@ class ResolutionService:
     def wait_for_steps(self, run_id: int, timeout: float) -> tuple[Run, list[StepResult]]:
         """`wait_for_run`, and the run's steps as they then stand."""
         run = self.wait_for_run(run_id, timeout)
-        with unit_of_work():
+        with db_connection():
             return run, runs.steps_of(run_id=run.id)
 
     def wait_for_run(self, run_id: int, timeout: float) -> Run:

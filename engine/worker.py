@@ -23,7 +23,7 @@ from engine.run_records import finish_incident
 from engine.runner import RunExecutor
 from engine.scheduling import every
 from storage import incidents, runs
-from storage.database import unit_of_work, write_transaction
+from storage.database import db_connection, in_write_transaction
 from storage.models import Run
 from storage.statuses import RunStatus
 
@@ -114,7 +114,7 @@ class RunWorker:
             error_id = uuid.uuid4().hex[:8]
             log.exception("run %s crashed (error id %s)", run.id, error_id)
             message = f"Internal error (id {error_id}): {type(exc).__name__}; see the bot's log"
-            with write_transaction():
+            with in_write_transaction():
                 if runs.finish(run_id=run.id, status=RunStatus.FAILED, message=message):
                     incident = incidents.get(incident_id=run.incident_id)
                     finished = runs.get(run_id=run.id)
@@ -135,7 +135,7 @@ class RunWorker:
         marked = 0
         for run in runs.expired_leases():
             message = f"Interrupted: {run.claimed_by} stopped while running it; not re-run automatically"
-            with write_transaction():
+            with in_write_transaction():
                 if not runs.finish(run_id=run.id, status=RunStatus.INTERRUPTED, message=message):
                     continue  # another replica got there first
                 marked += 1
@@ -147,5 +147,5 @@ class RunWorker:
         return marked
 
     def expire_kill_switch(self) -> None:
-        with unit_of_work():
+        with db_connection():
             self.configuration.expire_kill_switch()

@@ -16,7 +16,7 @@ from handlers.auth import require_api_token
 from handlers.errors import documented_errors
 from handlers.reads import run_read
 from handlers.schemas import AuditLogEntry
-from handlers.views import audit_view
+from handlers.serializers import audit_view
 
 
 def as_json(entries: list[AuditLogEntry]) -> Response:

@@ -19,7 +19,7 @@ from handlers.schemas import (
     ConfigUpdateRequest,
     KillSwitchRequest,
 )
-from handlers.views import category_view, kill_switch_view
+from handlers.serializers import category_view, kill_switch_view
 
 router = APIRouter(
     prefix="/api/v1/config",

@@ -18,8 +18,8 @@ from handlers.auth import api_caller, require_api_token
 from handlers.deps import ResolutionDep, ServicesDep
 from handlers.errors import documented_errors, error_response
 from handlers.schemas import IncidentDetail, IncidentResolutionResponse
+from handlers.serializers import incident_detail, step_view
 from handlers.thread_limits import ThreadLimit
-from handlers.views import incident_detail, step_view
 from handlers.webhooks.intake import check_callback
 from storage.statuses import TERMINAL_RUN_STATUSES, RunStatus
 
@@ -30,7 +30,7 @@ router = APIRouter(
     responses=documented_errors(401, 422),
 )
 
-MAX_BATCH = 100
+MAX_INCIDENTS_PER_REQUEST = 100
 # Waiting for runs holds a thread each; this many may wait at once without starving other requests
 # (per event loop: one limiter shared by two loops can hang, see thread_limits.py).
 _waiters = ThreadLimit(200)
@@ -117,7 +117,7 @@ async def auto_resolve_incident(
 async def batch_auto_resolve(
     request: Request,
     services: ServicesDep,
-    incidents: Annotated[list[IncidentIn], Body(max_length=MAX_BATCH)],
+    incidents: Annotated[list[IncidentIn], Body(max_length=MAX_INCIDENTS_PER_REQUEST)],
     actor: Annotated[
         Line | None, Query(max_length=320, description="On whose behalf (recorded as on_behalf_of)")
     ] = None,

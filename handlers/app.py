@@ -12,7 +12,7 @@ from handlers.errors import install_error_handlers
 from handlers.health import VERSION
 from handlers.limits import BodySizeLimit
 from handlers.services import Services
-from handlers.slack import endpoint as slack_endpoint
+from handlers.slack.listeners import endpoint as slack_endpoint
 from handlers.webhooks import alertmanager, incidents
 
 

@@ -19,13 +19,13 @@ from storage.models import OutboxMessage
 
 log = logging.getLogger(__name__)
 
-MAX_BACKOFF_SECONDS = 300.0
+MAX_DELIVERY_RETRY_DELAY_SECONDS = 300.0
 MAX_RETRY_AFTER_SECONDS = 3600.0  # a receiver may ask to wait, not for ever (or past datetime's end)
 
 
 def retry_delay(attempts: int) -> float:
     """Seconds before the next try after `attempts` failures: 1, 2, 4... up to five minutes."""
-    return min(2.0**attempts, MAX_BACKOFF_SECONDS)
+    return min(2.0**attempts, MAX_DELIVERY_RETRY_DELAY_SECONDS)
 
 
 def retry_after_seconds(value: object, *, default: float) -> float:

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from storage import statements
-from storage.database import db, write_transaction
+from storage.database import db, in_write_transaction
 from storage.fields import utcnow
 from storage.models import AuditEntry
 
@@ -44,7 +44,7 @@ def record(
     behalf = on_behalf_of.get()
     if behalf is not None:
         details = {**(details or {}), "on_behalf_of": behalf}
-    with write_transaction():
+    with in_write_transaction():
         statements.append(
             AuditEntry,
             audit_id=uuid.uuid4().hex,

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from storage import config_store, statements
-from storage.database import db, key_lock, write_transaction
+from storage.database import db, in_write_transaction, key_lock
 from storage.fields import utcnow
 from storage.models import AuditEntry
 
@@ -139,7 +139,7 @@ class AuditChain:
         write lock is held for one batch only."""
         if not self.sealing:
             return Sealed(0, None, False)
-        with write_transaction():
+        with in_write_transaction():
             key_lock("audit-chain")
             head = db.execute_sql(HEAD).fetchone()
             seq, previous = (int(head[0]), str(head[1])) if head else (0, GENESIS)
@@ -173,7 +173,7 @@ class AuditChain:
         """Make sure the stored chain is this key's: record the key for a new chain, re-seal a chain
         sealed before links were keyed (once it verifies unkeyed). Returns a problem to report, or
         None; with a problem, nothing is sealed (another key's chain would break at the switch)."""
-        with write_transaction():
+        with in_write_transaction():
             key_lock("audit-chain")
             stored = config_store.get_global().audit_key_id
             if stored == self.key_id:
@@ -196,7 +196,7 @@ class AuditChain:
 
     def rekey(self, old_key: bytes) -> int:
         """Re-seal a chain sealed with `old_key` (verified with it first) with this key."""
-        with write_transaction():
+        with in_write_transaction():
             key_lock("audit-chain")
             old = AuditChain(old_key)
             verdict = verify_chain(old.digest)

@@ -8,7 +8,7 @@ from typing import Any
 import peewee
 
 from storage import statements
-from storage.database import db, write_transaction
+from storage.database import db, in_write_transaction
 from storage.fields import utcnow
 from storage.models import CategorySetting, GlobalSetting
 
@@ -25,7 +25,7 @@ def get_global() -> GlobalSetting:
 
 def update_global(**fields: Any) -> GlobalSetting:
     """Write the given columns of the global row and return it."""
-    with write_transaction():
+    with in_write_transaction():
         GlobalSetting.update(updated_at=utcnow(), **fields).where(GlobalSetting.id == GLOBAL_ROW_ID).execute()
         return get_global()
 
@@ -60,7 +60,7 @@ def get_category(*, category: str) -> CategorySetting | None:
 
 def save_category(*, category: str, actor: str, **fields: Any) -> CategorySetting:
     """Create or update one category's settings."""
-    with write_transaction():
+    with in_write_transaction():
         existing = CategorySetting.get_or_none(CategorySetting.category == category)
         if existing is None:
             CategorySetting.create(category=category, updated_by=actor, **fields)

@@ -136,15 +136,18 @@ def is_postgres() -> bool:
 
 
 @contextmanager
-def unit_of_work() -> Iterator[None]:
-    """A connection for this thread for the duration of one request, job or step."""
+def db_connection() -> Iterator[None]:
+    """A connection for this thread for the duration of one request, job or step (no transaction:
+    each statement commits by itself, unless a transaction is opened inside)."""
     with db.connection_context():
         yield
 
 
 @contextmanager
-def write_transaction() -> Iterator[Any]:
-    """A transaction that takes the write lock up front, for read-then-write sequences.
+def in_write_transaction() -> Iterator[Any]:
+    """Run the block in a write transaction: the caller's, when one is open (it joins it, with no
+    savepoint, so a failure fails them both), else a new one that takes the write lock up front,
+    for read-then-write sequences.
 
     SQLite: BEGIN IMMEDIATE, so two writers never both read the old state; threads of this process
     queue on a lock first, since SQLite's own busy handler sleeps and polls (long tail latencies).

@@ -20,14 +20,14 @@ from typing import Any, Generic, TypeVar
 
 from storage import statements
 from storage.batches import BatchWorker
-from storage.database import db, unit_of_work, write_transaction
+from storage.database import db, db_connection, in_write_transaction
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 MAX_GROUP = 200  # functions per transaction: more would hold the writer lock too long
 Write = tuple[Callable[[], Any], Future[Any]]
-Outcome = tuple[Future[Any], Any, BaseException | None]
+WriteResult = tuple[Future[Any], Any, BaseException | None]
 
 
 class GroupCommitter:
@@ -70,13 +70,13 @@ class GroupCommitter:
                 done.set_exception(error)
 
     @staticmethod
-    def _apply(group: list[Write], *, isolated: bool) -> list[Outcome]:
+    def _apply(group: list[Write], *, isolated: bool) -> list[WriteResult]:
         """Run the group's writes in one transaction and commit it. Not `isolated`: the first
         failure (a write's, or that of the rows and updates they held back for the end) rolls
         everything back (_WriteFailed), which costs no savepoint per write in the usual case that
         none fails. `isolated`: each write in a savepoint, a failure undoes only it."""
-        outcomes: list[Outcome] = []
-        with unit_of_work(), write_transaction():
+        outcomes: list[WriteResult] = []
+        with db_connection(), in_write_transaction():
             if not isolated:
                 try:
                     with statements.appending():

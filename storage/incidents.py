@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from storage import statements
-from storage.database import db, write_transaction
+from storage.database import db, in_write_transaction
 from storage.fields import utcnow
 from storage.models import Incident
 from storage.statuses import ResolutionStatus
@@ -55,7 +55,7 @@ def new_row(*, fields: dict[str, Any]) -> Incident:
 
 def insert(row: Incident) -> None:
     """Store a row from `new_row` (with whatever the decision set on it); it gets its id."""
-    with write_transaction():
+    with in_write_transaction():
         row.id = statements.insert(Incident, **row.__data__)
 
 
@@ -63,7 +63,7 @@ def append(rows: Iterable[Incident]) -> None:
     """Store rows from `new_row` that nothing reads back from the database before the transaction
     commits: inside `statements.appending()`, with its other rows in one multi-row INSERT (on
     PostgreSQL no round trip of their own); their ids stay unset."""
-    with write_transaction():
+    with in_write_transaction():
         for row in rows:
             statements.append(Incident, **row.__data__)
 
@@ -95,7 +95,7 @@ def set_resolution(
     `deferred`: the update may wait for the end of the transaction's appended rows, for a caller
     after which nothing in the transaction reads or changes the incident (a run's own stages)."""
     update = statements.update_later if deferred else statements.update
-    with write_transaction():
+    with in_write_transaction():
         update(
             Incident,
             {"incident_id": incident_id},
@@ -121,7 +121,7 @@ def awaiting_approval(*, limit: int = 20, oldest_first: bool = False) -> list[In
 def ask_approval(*, incident_id: str, digest: str | None) -> None:
     """Record the approval asked for now (its digest), or (None) that none is asked any more."""
     asked = utcnow() if digest is not None else None
-    with write_transaction():
+    with in_write_transaction():
         statements.update(
             Incident, {"incident_id": incident_id}, approval_digest=digest, approval_requested_at=asked
         )
@@ -131,7 +131,7 @@ def end_approval(*, incident_id: str, digest: str | None, resolution_status: str
     """End the approval request with `digest` if it still waits (expired, rejected, cancelled);
     false if it was answered or superseded meanwhile."""
     now = utcnow()
-    with write_transaction():
+    with in_write_transaction():
         changed = (
             Incident.update(
                 resolution_status=resolution_status,
@@ -169,7 +169,7 @@ def reopened_since(*, category: str, since: datetime) -> int:
 
 def count_held_delivery(*, incident_id: str) -> None:
     """A delivery that ran nothing because a person must decide first: counted on the incident."""
-    with write_transaction():
+    with in_write_transaction():
         Incident.update(held_deliveries=Incident.held_deliveries + 1).where(
             Incident.incident_id == incident_id
         ).execute()

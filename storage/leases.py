@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import peewee
 
-from storage.database import db, write_transaction
+from storage.database import db, in_write_transaction
 from storage.fields import utcnow
 from storage.models import JobLease
 
@@ -15,7 +15,7 @@ def acquire(*, name: str, owner: str, ttl_seconds: float) -> bool:
     """Take or renew the lease on `name`; true if `owner` holds it afterwards."""
     now = utcnow()
     until = now + timedelta(seconds=ttl_seconds)
-    with write_transaction():
+    with in_write_transaction():
         taken = (
             JobLease.update(owner=owner, expires_at=until)
             .where((JobLease.name == name) & ((JobLease.owner == owner) | (JobLease.expires_at < now)))

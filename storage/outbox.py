@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 import peewee
 
 from storage import statements
-from storage.database import db, write_transaction
+from storage.database import db, in_write_transaction
 from storage.fields import utcnow
 from storage.lanes import Lane, Purpose, Transport
 from storage.models import OutboxMessage, SlackMessage
@@ -32,7 +32,7 @@ def enqueue(
     incident_id: str | None = None,
 ) -> None:
     """Queue one message. Call inside the transaction that writes the audit row it belongs to."""
-    with write_transaction():
+    with in_write_transaction():
         statements.append(
             OutboxMessage,
             lane=lane,
@@ -81,7 +81,7 @@ def mark_sending(*, ids: list[int], look_after: timedelta) -> int:
     call sets it again (retry_later). The others keep theirs: they are due once released.
 
     Only pending rows are taken; returns how many (0: another deliverer has settled them)."""
-    with write_transaction():
+    with in_write_transaction():
         taken = statements.update(OutboxMessage, {"id": tuple(ids), "status": PENDING}, status=SENDING)
         head = {"id": ids[0], "status": SENDING}
         statements.update(OutboxMessage, head, next_attempt_at=utcnow() + look_after)
@@ -92,7 +92,7 @@ def settle_sent(*, message: OutboxMessage, superseded: list[int], posted: Posted
     """Slack took `message` (and with it the `superseded` rows): one transaction records where it
     was posted, if it has a key, and marks the rows."""
     now = utcnow()
-    with write_transaction(), statements.appending():  # PostgreSQL: all of it in one round trip
+    with in_write_transaction(), statements.appending():  # PostgreSQL: all of it in one round trip
         if posted is not None:
             record_posted(message_key=posted.message_key, channel=posted.channel, ts=posted.ts)
         mark_sent(message=message)
@@ -104,7 +104,7 @@ def settle_sent(*, message: OutboxMessage, superseded: list[int], posted: Posted
 def settle_found(*, ids: list[int], posted: Posted | None) -> None:
     """A post found in Slack after its sender stopped before recording it: where it is (a keyed
     message) and its rows sent, in one transaction."""
-    with write_transaction(), statements.appending():
+    with in_write_transaction(), statements.appending():
         if posted is not None:
             record_posted(message_key=posted.message_key, channel=posted.channel, ts=posted.ts)
         mark_sent_ids(ids=ids)
@@ -112,26 +112,26 @@ def settle_found(*, ids: list[int], posted: Posted | None) -> None:
 
 def release_sending(*, ids: list[int]) -> None:
     """The hand-over did not happen (or Slack did not keep it): back to pending."""
-    with write_transaction():
+    with in_write_transaction():
         OutboxMessage.update(status=PENDING).where(
             OutboxMessage.id.in_(ids) & (OutboxMessage.status == SENDING)
         ).execute()
 
 
 def mark_sent_ids(*, ids: list[int]) -> None:
-    with write_transaction():
+    with in_write_transaction():
         fields = {"status": OutboxStatus.SENT, "sent_at": utcnow(), "last_error": None}
         statements.update_later(OutboxMessage, {"id": tuple(ids)}, **fields)
 
 
 def mark_sent(*, message: OutboxMessage) -> None:
-    with write_transaction():
+    with in_write_transaction():
         fields = {"status": OutboxStatus.SENT, "sent_at": utcnow(), "last_error": None}
         statements.update_later(OutboxMessage, {"id": message.id}, **fields, attempts=message.attempts + 1)
 
 
 def mark_failed(*, message: OutboxMessage, error: str) -> None:
-    with write_transaction():
+    with in_write_transaction():
         OutboxMessage.update(
             status=OutboxStatus.FAILED, last_error=error, attempts=message.attempts + 1
         ).where(OutboxMessage.id == message.id).execute()
@@ -142,7 +142,7 @@ def retry_later(
 ) -> None:
     """The call failed: try again in `delay_seconds`. The status stays: a row `sending` (Slack may
     have kept it) is looked for before it is posted again; the caller releases one Slack did not take."""
-    with write_transaction():
+    with in_write_transaction():
         OutboxMessage.update(
             next_attempt_at=utcnow() + timedelta(seconds=delay_seconds),
             last_error=error,
@@ -157,7 +157,7 @@ def prune_settled(*, older_than: timedelta) -> int:
     cutoff = utcnow() - older_than
     removed = 0
     while True:
-        with write_transaction():
+        with in_write_transaction():
             oldest = (
                 OutboxMessage.select(OutboxMessage.id)
                 .where(OutboxMessage.status.in_(SETTLED) & (OutboxMessage.created_at < cutoff))
@@ -188,7 +188,7 @@ def posted(*, message_key: str) -> SlackMessage | None:
 
 def record_posted(*, message_key: str, channel: str, ts: str) -> None:
     """Where the keyed message now is (posted again after a deletion: the new place)."""
-    with write_transaction():
+    with in_write_transaction():
         statements.upsert_later(
             SlackMessage, message_key=message_key, channel=channel, ts=ts, posted_at=utcnow()
         )

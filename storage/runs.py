@@ -8,7 +8,7 @@ from typing import Any
 import peewee
 
 from storage import config_store, statements
-from storage.database import claim_lock, db, write_transaction
+from storage.database import claim_lock, db, in_write_transaction
 from storage.fields import utcnow
 from storage.models import Incident, Run, StepResult
 from storage.statuses import ACTIVE_RUN_STATUSES, TERMINAL_RUN_STATUSES, RunStatus
@@ -50,7 +50,7 @@ def claim(*, owner: str, lease_seconds: float) -> list[Run]:
     The count and the claim happen under one lock (SQLite: BEGIN IMMEDIATE; PostgreSQL: an advisory
     transaction lock), so the limit holds across threads and processes.
     """
-    with write_transaction():
+    with in_write_transaction():
         claim_lock()
         limit = config_store.get_global().max_concurrent_resolutions or 1
         room = limit - statements.count(Run, status=RunStatus.RUNNING)
@@ -76,7 +76,7 @@ def claim(*, owner: str, lease_seconds: float) -> list[Run]:
 
 
 def renew_leases(*, owner: str, lease_seconds: float) -> int:
-    with write_transaction():
+    with in_write_transaction():
         return int(
             Run.update(lease_expires_at=utcnow() + timedelta(seconds=lease_seconds))
             .where((Run.claimed_by == owner) & (Run.status == RunStatus.RUNNING))
@@ -107,7 +107,7 @@ def finish(
     status (so two finishers cannot race)."""
     where: dict[str, Any] = {"id": run_id} if only_if is None else {"id": run_id, "status": only_if}
     fields = {"status": status, "message": message, "finished_at": finished_at or utcnow()}
-    with write_transaction():
+    with in_write_transaction():
         return bool(statements.update(Run, where, **fields))
 
 
@@ -162,7 +162,7 @@ def start_step(*, run_id: int, position: int, name: str, kind: str, phase: str, 
         status=RunStatus.RUNNING,
         started_at=utcnow(),
     )
-    with write_transaction():
+    with in_write_transaction():
         statements.append(StepResult, **row.__data__)
     return row
 
@@ -174,7 +174,7 @@ def finish_step(*, step: StepResult, **fields: Any) -> StepResult:
     fields.setdefault("finished_at", now)
     fields.setdefault("duration_ms", int((now - step.started_at).total_seconds() * 1000))
     where = {"run": step.run_id, "position": step.position, "phase": step.phase}
-    with write_transaction():
+    with in_write_transaction():
         statements.update_later(StepResult, where, **fields)
     for name, value in fields.items():
         setattr(step, name, value)

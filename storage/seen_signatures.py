@@ -6,14 +6,14 @@ from datetime import datetime
 
 import peewee
 
-from storage.database import db, write_transaction
+from storage.database import db, in_write_transaction
 from storage.fields import utcnow
 from storage.models import SeenSignature
 
 
 def remember(*, signature: str, expires_at: datetime) -> bool:
     """Record a signature; false if it was seen before (a replay)."""
-    with write_transaction():
+    with in_write_transaction():
         try:
             with db.atomic():
                 SeenSignature.create(signature=signature, expires_at=expires_at)
@@ -23,5 +23,5 @@ def remember(*, signature: str, expires_at: datetime) -> bool:
 
 
 def forget_expired() -> int:
-    with write_transaction():
+    with in_write_transaction():
         return int(SeenSignature.delete().where(SeenSignature.expires_at < utcnow()).execute())

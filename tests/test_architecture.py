@@ -24,9 +24,9 @@ LONGEST_MODULE = 400  # lines; past this a module holds more than one job
 STORAGE_VOCABULARY = {"storage.models", "storage.statuses", "storage.lanes", "storage.fields"}
 OUTBOX_ADAPTERS = {
     "handlers.delivery_common",
-    "handlers.slack.announcer",
-    "handlers.slack.delivery",
-    "handlers.slack.digest",
+    "handlers.slack.delivery.announcer",
+    "handlers.slack.delivery.deliverer",
+    "handlers.slack.delivery.digest",
     "handlers.webhooks.delivery",
     "handlers.webhooks.results",
 }

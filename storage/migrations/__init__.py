@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import peewee
 
-from storage.database import db, is_postgres, write_transaction
+from storage.database import db, in_write_transaction, is_postgres
 from storage.migrations import (
     v001_seed_schema,
     v002_runs_and_kill_switch,
@@ -76,7 +76,7 @@ def upgrade(target: int | None = None) -> list[int]:
         for migration in MIGRATIONS:
             if migration.version > target:
                 break
-            with write_transaction():
+            with in_write_transaction():
                 if is_postgres():  # one replica migrates; the others wait, then see it done
                     db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_KEY,))
                 done = SchemaVersion.get_or_none(SchemaVersion.version == migration.version)

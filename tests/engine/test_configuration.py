@@ -7,13 +7,13 @@ import pytest
 from engine.audit_actions import AuditAction
 from engine.errors import InvalidInput
 from storage import audit, config_store
-from storage.database import unit_of_work
+from storage.database import db_connection
 
 RUNBOOKS = "runbooks: []\n"
 
 
 def config_changes() -> int:
-    with unit_of_work():
+    with db_connection():
         return len(audit.query(action=AuditAction.CONFIG_UPDATED.value, limit=100))
 
 
@@ -30,7 +30,7 @@ def test_a_global_setting_cannot_become_null(engine, changes):
     with pytest.raises(InvalidInput) as refused:
         runtime.configuration.update_global(actor="U0ADMIN", changes=changes)
     assert refused.value.field == next(iter(changes))
-    with unit_of_work():
+    with db_connection():
         row = config_store.get_global()
     assert (row.max_concurrent_resolutions, row.default_confidence_threshold) == (10, 0.9)
     assert row.notification_recipients == []
@@ -45,7 +45,7 @@ def test_a_category_setting_cannot_become_null_but_the_approval_floor_can(engine
             category=category, actor="U0ADMIN", changes={"dry_run": None}, create=True
         )
     assert refused.value.field == "dry_run"
-    with unit_of_work():
+    with db_connection():
         assert config_store.get_category(category="payments") is None
     runtime.configuration.update_category(
         category="database", actor="U0ADMIN", changes={"approval_floor": 0.7}
@@ -53,7 +53,7 @@ def test_a_category_setting_cannot_become_null_but_the_approval_floor_can(engine
     runtime.configuration.update_category(
         category="database", actor="U0ADMIN", changes={"approval_floor": None}
     )
-    with unit_of_work():
+    with db_connection():
         row = config_store.get_category(category="database")
     assert row is not None
     assert (row.approval_floor, row.dry_run) == (None, False)

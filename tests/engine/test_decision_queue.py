@@ -11,7 +11,7 @@ import pytest
 
 from engine.errors import InvalidInput
 from engine.service import Submission, SubmitRequest
-from storage.database import unit_of_work
+from storage.database import db_connection
 from storage.models import Incident, Run
 from tests.conftest import make_incident
 
@@ -59,7 +59,7 @@ def test_the_same_incident_in_several_deliveries_runs_once(engine):
     assert all(isinstance(o, Submission) for o in outcomes)
     assert sum(1 for o in outcomes if isinstance(o, Submission) and o.created) == 1
     assert sum(1 for o in outcomes if isinstance(o, Submission) and o.run_id is not None) == 1
-    with unit_of_work():
+    with db_connection():
         assert Run.select().where(Run.incident_id == "DUP-1").count() == 1
 
 
@@ -73,7 +73,7 @@ def test_an_incident_delivered_again_in_the_same_delivery_is_refreshed_and_decid
     assert (first.created, first.decision.outcome.value) == (True, "skipped")
     assert (second.created, second.decision.outcome.value) == (False, "queued")
     assert second.run_id is not None
-    with unit_of_work():
+    with db_connection():
         (stored,) = Incident.select().where(Incident.incident_id == "TWICE-1")
         assert (stored.confidence_score, stored.resolution_status) == (0.95, "queued")
 
@@ -89,7 +89,7 @@ def test_the_same_fingerprint_twice_in_one_delivery_is_one_incident(engine):
     assert isinstance(first, Submission)
     assert isinstance(second, Submission)
     assert (second.incident_id, second.decision.outcome.value) == ("FP-1", "duplicate")
-    with unit_of_work():
+    with db_connection():
         assert [i.incident_id for i in Incident.select()] == ["FP-1"]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from storage import outbox, statements
-from storage.database import write_transaction
+from storage.database import in_write_transaction
 from storage.fields import utcnow
 from storage.lanes import Lane, Purpose
 from storage.models import OutboxMessage
@@ -24,7 +24,7 @@ def test_delivered_messages_are_pruned_a_minute_after_start_and_then_hourly(engi
             purpose=Purpose.ADMIN_DM,
         )
     old, recent = statements.select_all(OutboxMessage)
-    with write_transaction():
+    with in_write_transaction():
         for row, age in ((old, timedelta(days=8)), (recent, timedelta(days=6))):
             statements.update(OutboxMessage, {"id": row.id}, status="sent", created_at=utcnow() - age)
 

@@ -12,7 +12,7 @@ import pytest
 from engine.audit_actions import AuditAction
 from runtime import Runtime
 from storage import audit, incidents, runs
-from storage.database import unit_of_work, write_transaction
+from storage.database import db_connection, in_write_transaction
 from storage.fields import utcnow
 from storage.group_commit import GroupCommitter
 from storage.models import Run
@@ -345,7 +345,7 @@ def test_the_same_incident_posted_twice_runs_once(engine):
     again = runtime.resolution.submit(make_incident())
     assert again.run_id is None
     assert again.decision.reason == "Incident already in status: auto_resolved"
-    with unit_of_work():
+    with db_connection():
         assert Run.select().count() == 1
 
 
@@ -357,7 +357,7 @@ def test_concurrent_deliveries_of_one_incident_give_one_run(engine, http_server)
 
     def deliver() -> None:
         barrier.wait()
-        with unit_of_work():
+        with db_connection():
             outcome = runtime.resolution.submit(make_incident()).decision.outcome
         with lock:
             outcomes.append(outcome)
@@ -369,7 +369,7 @@ def test_concurrent_deliveries_of_one_incident_give_one_run(engine, http_server)
         t.join()
     assert sorted(outcomes) == ["queued"] + ["skipped"] * 9
     finish(runtime)
-    with unit_of_work():
+    with db_connection():
         assert Run.select().count() == 1
     assert len(http_server.requests) == 1
 
@@ -413,7 +413,7 @@ def test_a_run_whose_owner_died_is_marked_interrupted_not_rerun(engine):
     runtime = engine(runbook("[{name: A, log: a}]"))
     runtime.configuration.activate_kill_switch(actor="t", reason="keep the worker off this run")
     runtime.resolution.submit(make_incident())  # skipped; now plant a run a dead process had claimed
-    with write_transaction():
+    with in_write_transaction():
         run = runs.enqueue(
             incident_id="INC-1", runbook_id="fix", dry_run=False, forced=False, requested_by="system"
         )

@@ -10,7 +10,7 @@ import pytest
 from engine.approvals import expire_approvals
 from runtime import Runtime
 from storage import audit, config_store, incidents, runs
-from storage.database import unit_of_work
+from storage.database import db_connection
 from storage.fields import utcnow
 from tests.conftest import eventually, make_incident
 from tests.support.notifier import RecordingNotifier
@@ -46,7 +46,7 @@ def test_a_held_incident_runs_again_only_for_a_person(engine):
 
 def test_the_failure_budget_pauses_the_category(engine):
     runtime: Runtime = engine(FAILING)
-    with unit_of_work():
+    with db_connection():
         runtime.configuration.update_category(
             category="database", actor="U0ADMIN", changes={"failure_budget": 2}
         )
@@ -88,7 +88,7 @@ def test_run_limits_count_per_runbook_and_per_service(engine):
 
 def test_an_unanswered_approval_expires_after_its_categorys_time(engine):
     runtime: Runtime = engine(FAILING)
-    with unit_of_work():
+    with db_connection():
         runtime.configuration.update_category(
             category="database",
             actor="U0ADMIN",
@@ -98,7 +98,7 @@ def test_an_unanswered_approval_expires_after_its_categorys_time(engine):
         runtime.resolution.submit(make_incident(confidence_score=0.7)).decision.outcome == "awaiting_approval"
     )
     notifier = runtime.resolution.notifier
-    with unit_of_work():
+    with db_connection():
         assert expire_approvals(notifier, now=utcnow() + timedelta(seconds=599)) == 0
         assert expire_approvals(notifier, now=utcnow() + timedelta(seconds=601)) == 1
         assert expire_approvals(notifier, now=utcnow() + timedelta(seconds=601)) == 0  # once only
@@ -117,7 +117,7 @@ def test_the_source_saying_it_is_gone_cancels_a_queued_run(engine, http_server):
             steps: [{{name: Hold, http: {{url: "{http_server.url}/hold/k"}}}}]
         """
     )
-    with unit_of_work():
+    with db_connection():
         runtime.configuration.update_global(actor="t", changes={"max_concurrent_resolutions": 1})
     runtime.resolution.submit(make_incident(incident_id="INC-1"))
     assert http_server.arrival("k").wait(10)

@@ -6,7 +6,7 @@ import peewee
 import pytest
 
 from storage import config_store, migrations
-from storage.database import bind, db, open_database, write_transaction
+from storage.database import bind, db, in_write_transaction, open_database
 from storage.fields import utcnow
 from storage.models import ALL_MODELS, AuditEntry, CategorySetting, Incident, Run
 
@@ -108,11 +108,11 @@ def test_the_database_refuses_two_active_runs_of_one_incident(database_url):
     bind(open_database(database_url))
     migrations.upgrade()
     fields = {"incident_id": "INC-1", "runbook_id": "x", "dry_run": False, "forced": False}
-    with write_transaction():
+    with in_write_transaction():
         first = Run.create(status="queued", **fields)
-    with pytest.raises(peewee.IntegrityError), write_transaction():
+    with pytest.raises(peewee.IntegrityError), in_write_transaction():
         Run.create(status="queued", **fields)
-    with write_transaction():
+    with in_write_transaction():
         Run.update(status="resolved").where(Run.id == first.id).execute()
         Run.create(status="queued", **fields)  # a finished run does not block a new one
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from storage import outbox, statements
-from storage.database import write_transaction
+from storage.database import in_write_transaction
 from storage.fields import utcnow
 from storage.lanes import Lane, Purpose, Transport
 from storage.models import OutboxMessage, SlackMessage
@@ -65,7 +65,7 @@ def test_settled_messages_are_pruned_after_the_retention_and_undelivered_ones_ne
     rows = statements.select_all(OutboxMessage)
     long_ago = utcnow() - timedelta(days=20)
     kept_as = ["sent", "superseded", "failed", "pending", "sending", "sent", "sent"]
-    with write_transaction():
+    with in_write_transaction():
         for row, status in zip(rows, kept_as, strict=True):
             queued = utcnow() if row is rows[-1] else long_ago  # the last one is recent
             statements.update(OutboxMessage, {"id": row.id}, status=status, created_at=queued)
@@ -82,7 +82,7 @@ def test_settled_messages_are_pruned_after_the_retention_and_undelivered_ones_ne
 
 def test_a_callback_url_as_long_as_an_incident_may_give_is_a_lane():
     url = "https://hooks.example.com/" + "x" * (2048 - len("https://hooks.example.com/"))
-    with write_transaction():
+    with in_write_transaction():
         outbox.enqueue(
             lane=Lane.webhook(url), method="POST", target=url, payload={}, purpose=Purpose.RESULT_CALLBACK
         )

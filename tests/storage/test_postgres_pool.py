@@ -48,28 +48,28 @@ def pool() -> Iterator[RecentlyCheckedPostgresPool]:
     database.close_all()
 
 
-def unit_of_work(database: peewee.Database) -> int:
+def db_connection(database: peewee.Database) -> int:
     with database.connection_context():
         return int(database.execute_sql("SELECT pg_backend_pid()").fetchone()[0])
 
 
 def test_a_connection_handed_back_a_moment_ago_is_taken_without_a_round_trip(pool):
-    first = unit_of_work(pool)
-    second = unit_of_work(pool)
+    first = db_connection(pool)
+    second = db_connection(pool)
     assert first == second  # the same connection, from the pool
     assert CountingCursor.sent == ["SELECT pg_backend_pid()"] * 2
 
 
 def test_a_connection_idle_longer_is_checked_first(pool, monkeypatch):
     monkeypatch.setattr(RecentlyCheckedPostgresPool, "ALIVE_BYPASS_SECONDS", 0.0)
-    unit_of_work(pool)
-    unit_of_work(pool)
+    db_connection(pool)
+    db_connection(pool)
     assert CountingCursor.sent == ["SELECT pg_backend_pid()", "SELECT 1", "SELECT pg_backend_pid()"]
 
 
 @pytest.mark.parametrize("bypass", [0.0, 60.0], ids=["asked", "looked-at"])
 def test_a_connection_the_server_ended_is_not_handed_out(pool, monkeypatch, bypass):
     monkeypatch.setattr(RecentlyCheckedPostgresPool, "ALIVE_BYPASS_SECONDS", bypass)
-    victim = unit_of_work(pool)
+    victim = db_connection(pool)
     terminate_backends(os.environ["TEST_DATABASE_URL"], [victim])
-    assert unit_of_work(pool) != victim  # a new connection, and no error
+    assert db_connection(pool) != victim  # a new connection, and no error

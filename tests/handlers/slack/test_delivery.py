@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from handlers.slack.pacing import TokenBucket
+from handlers.slack.delivery.pacing import TokenBucket
 from storage import outbox
 from storage.lanes import Lane, Transport
 from storage.models import OutboxMessage

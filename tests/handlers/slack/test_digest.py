@@ -10,8 +10,8 @@ from datetime import timedelta
 
 import pytest
 
-from handlers.slack.announcer import UPSERT
-from handlers.slack.digest import MAX_SECTIONS, build_digest
+from handlers.slack.delivery.announcer import UPSERT
+from handlers.slack.delivery.digest import MAX_SECTIONS, build_digest
 from storage import outbox
 from storage.fields import utcnow
 from storage.lanes import Lane, Purpose

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from handlers.slack.blocks import APPROVE_ACTION, REJECT_ACTION, REOPEN_ACTION
+from handlers.slack.layout.blocks import APPROVE_ACTION, REJECT_ACTION, REOPEN_ACTION
 from tests.handlers.slack.conftest import ADMIN, CREATOR, OTHER
 from tests.support.slack_requests import block_action_payload, event_callback_body, post_signed
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from slack_sdk.errors import SlackApiError
 
-from handlers.slack.web_client import KeepAliveWebClient
+from handlers.slack.delivery.web_client import KeepAliveWebClient
 from tests.support.slack_emulator import SlackEmulator
 
 

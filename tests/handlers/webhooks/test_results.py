@@ -13,7 +13,7 @@ import pytest
 from handlers.webhooks.delivery import WebhookDelivery
 from handlers.webhooks.destinations import CallbackPolicy
 from storage import outbox
-from storage.database import unit_of_work
+from storage.database import db_connection
 from storage.fields import utcnow
 from storage.lanes import Lane, Purpose
 from storage.models import OutboxMessage
@@ -129,7 +129,7 @@ def test_a_callback_url_aimed_inside_is_refused_naming_the_field(make_hooks, url
 
 def delivery_to(receivers: list[str], policy: CallbackPolicy) -> tuple[WebhookDelivery, list[str]]:
     """The bot's own callback delivery, with these outbox rows queued (as results would be)."""
-    with unit_of_work():
+    with db_connection():
         for target in receivers:
             outbox.enqueue(
                 lane=Lane.webhook(target),
@@ -147,7 +147,7 @@ def delivery_to(receivers: list[str], policy: CallbackPolicy) -> tuple[WebhookDe
 
 
 def rows_by_target() -> dict[str, OutboxMessage]:
-    with unit_of_work():
+    with db_connection():
         return {m.target: m for m in OutboxMessage.select().where(OutboxMessage.transport == "webhook")}
 
 

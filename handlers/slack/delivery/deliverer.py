@@ -29,12 +29,10 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from handlers.delivery_common import OutboxDispatcher, retry_after_seconds, retry_delay
-from handlers.slack import digest
-from handlers.slack.announcer import UPSERT
-from handlers.slack.blocks import Message
-from handlers.slack.fitting import MESSAGE_TEXT, NOTE_ROOM, TOP_TEXT, clip, fitted_sections
-from handlers.slack.pacing import SlackPacer
-from handlers.slack.slack_errors import (
+from handlers.slack.delivery import digest
+from handlers.slack.delivery.announcer import UPSERT
+from handlers.slack.delivery.pacing import SlackPacer
+from handlers.slack.delivery.slack_errors import (
     RETRYABLE_ERRORS,
     TOO_BIG_ERRORS,
     UPDATE_GONE_ERRORS,
@@ -44,6 +42,8 @@ from handlers.slack.slack_errors import (
     Wait,
     fallback,
 )
+from handlers.slack.layout.blocks import Message
+from handlers.slack.layout.fitting import MESSAGE_TEXT, NOTE_ROOM, TOP_TEXT, clip, fitted_sections
 from storage import outbox
 from storage.fields import utcnow
 from storage.lanes import Lane, LaneKind, Purpose, Transport
@@ -51,7 +51,7 @@ from storage.models import OutboxMessage
 
 log = logging.getLogger(__name__)
 
-MAX_BATCH = 20
+MAX_ENTRIES_PER_THREAD_POST = 20
 LANE_WORKERS = 16  # lanes (channels, DMs) delivered at once: each mostly waits (Slack, the writer lock)
 LEASE_NAME = "slack-outbox"
 METADATA_TYPE = "autoresolve_outbox"
@@ -158,7 +158,7 @@ class SlackDelivery(OutboxDispatcher):
         first = messages[0]
         batch = [first]
         used = len(_thread_text(first))
-        for message in messages[1:MAX_BATCH]:
+        for message in messages[1:MAX_ENTRIES_PER_THREAD_POST]:
             if message.thread_key != first.thread_key or message.purpose != first.purpose:
                 break
             used += len(_thread_text(message)) + 1

@@ -9,9 +9,9 @@ from typing import Any
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from handlers.slack import actions, commands, home
-from handlers.slack.services import SlackServices
-from handlers.slack.web_client import KeepAliveWebClient
+from handlers.slack.delivery.web_client import KeepAliveWebClient
+from handlers.slack.listeners import actions, commands, home
+from handlers.slack.listeners.services import SlackServices
 from settings import Settings
 
 log = logging.getLogger(__name__)

@@ -8,11 +8,11 @@ from typing import Any
 
 from engine.configuration import KillSwitchState
 from engine.durations import format_duration
-from engine.gates import percent
+from engine.formatting import percent
 from engine.overview import Overview
 from engine.runbooks import RunbookCatalog
 from engine.service import Submission
-from handlers.slack.blocks import (
+from handlers.slack.layout.blocks import (
     Blocks,
     Message,
     approval_actions,
@@ -22,7 +22,7 @@ from handlers.slack.blocks import (
     section,
     status_icon,
 )
-from handlers.slack.fitting import TOP_TEXT, clip, fitted_sections
+from handlers.slack.layout.fitting import TOP_TEXT, clip, fitted_sections
 from storage.models import AuditEntry, CategorySetting, Incident, Run
 from storage.statuses import RunStatus
 

@@ -17,7 +17,7 @@ from slack_sdk.socket_mode.builtin import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
-from handlers.slack import payloads
+from handlers.slack.listeners import payloads
 
 log = logging.getLogger(__name__)
 

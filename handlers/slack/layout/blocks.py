@@ -14,8 +14,9 @@ from engine.events import (
     RunReport,
     StepReport,
 )
-from engine.gates import Outcome, percent
-from handlers.slack.fitting import MESSAGE_TEXT, fitted_sections
+from engine.formatting import percent
+from engine.gates import DecisionOutcome
+from handlers.slack.layout.fitting import MESSAGE_TEXT, fitted_sections
 from storage.statuses import ResolutionStatus, RunStatus, StepStatus
 
 Blocks = list[dict[str, Any]]
@@ -49,8 +50,8 @@ _ICONS: dict[str, str] = {
     ResolutionStatus.REOPENED: ":leftwards_arrow_with_hook:",
     ResolutionStatus.REJECTED: ":no_entry_sign:",
     ResolutionStatus.APPROVAL_EXPIRED: ":hourglass:",
-    Outcome.DUPLICATE: ":link:",
-    Outcome.RECORDED: ":memo:",
+    DecisionOutcome.DUPLICATE: ":link:",
+    DecisionOutcome.RECORDED: ":memo:",
 }
 
 
@@ -132,7 +133,7 @@ def build_incident_decision(report: DecisionReport) -> Message:
     ]
     if report.decided_by:
         blocks.append(context(f"Decided by {person(report.decided_by)}"))
-    if report.outcome == Outcome.AWAITING_APPROVAL:
+    if report.outcome == DecisionOutcome.AWAITING_APPROVAL:
         if report.steps:
             steps = "\n".join(f"`{escape(clip(line, 300))}`" for line in report.steps)
             blocks.append(section(f"*Approve runs exactly this:*\n{steps}"))

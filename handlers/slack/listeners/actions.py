@@ -13,11 +13,17 @@ from slack_sdk.errors import SlackApiError
 
 from engine.errors import InvalidInput
 from engine.incident import INCIDENT_ID_PATTERN
-from handlers.slack.answers import acknowledge, answer_ephemerally, compute_answer
-from handlers.slack.blocks import APPROVE_ACTION, REJECT_ACTION, REOPEN_ACTION, Message, build_reopened_dm
-from handlers.slack.home import publish_home
-from handlers.slack.replies import build_submission, plain
-from handlers.slack.services import SlackServices
+from handlers.slack.layout.blocks import (
+    APPROVE_ACTION,
+    REJECT_ACTION,
+    REOPEN_ACTION,
+    Message,
+    build_reopened_dm,
+)
+from handlers.slack.layout.replies import build_submission, plain
+from handlers.slack.listeners.answers import acknowledge, answer_ephemerally, compute_answer
+from handlers.slack.listeners.home import publish_home
+from handlers.slack.listeners.services import SlackServices
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ from engine.replays import first_use
 from handlers.auth import audit_refused
 from handlers.deps import services_of
 from handlers.errors import error_response
-from handlers.slack import payloads
+from handlers.slack.listeners import payloads
 from handlers.thread_limits import ThreadLimit
 
 router = APIRouter(tags=["Slack"])

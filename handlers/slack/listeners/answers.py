@@ -10,10 +10,10 @@ from typing import Any
 from slack_bolt import Ack
 
 from engine.errors import EngineError
-from handlers.slack.blocks import Message
-from handlers.slack.command_parsing import UsageError
-from handlers.slack.fitting import clip
-from handlers.slack.replies import build_error
+from handlers.slack.layout.blocks import Message
+from handlers.slack.layout.fitting import clip
+from handlers.slack.layout.replies import build_error
+from handlers.slack.listeners.command_parsing import UsageError
 
 log = logging.getLogger(__name__)
 

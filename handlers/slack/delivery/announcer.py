@@ -17,7 +17,7 @@ from engine.events import (
     StepFinished,
     StepReport,
 )
-from handlers.slack.blocks import (
+from handlers.slack.layout.blocks import (
     Message,
     build_checkpoint_notice,
     build_config_notice,

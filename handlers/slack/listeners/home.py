@@ -10,9 +10,9 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from engine.overview import overview
-from handlers.slack.answers import acknowledge
-from handlers.slack.replies import build_home
-from handlers.slack.services import SlackServices
+from handlers.slack.layout.replies import build_home
+from handlers.slack.listeners.answers import acknowledge
+from handlers.slack.listeners.services import SlackServices
 
 log = logging.getLogger(__name__)
 

@@ -9,9 +9,18 @@ from slack_bolt import App, Respond
 from engine.audit_trail import trail
 from engine.overview import overview
 from engine.permissions import Permission
-from handlers.slack.answers import acknowledge, answer_ephemerally
-from handlers.slack.blocks import Message
-from handlers.slack.command_parsing import (
+from handlers.slack.layout.blocks import Message
+from handlers.slack.layout.replies import (
+    build_audit_trail,
+    build_config,
+    build_runbooks,
+    build_status,
+    build_submission,
+    kill_switch_line,
+    plain,
+)
+from handlers.slack.listeners.answers import acknowledge, answer_ephemerally
+from handlers.slack.listeners.command_parsing import (
     AUTORESOLVE_USAGE,
     KILLSWITCH_USAGE,
     AuditTrail,
@@ -27,16 +36,7 @@ from handlers.slack.command_parsing import (
     parse_autoresolve,
     parse_killswitch,
 )
-from handlers.slack.replies import (
-    build_audit_trail,
-    build_config,
-    build_runbooks,
-    build_status,
-    build_submission,
-    kill_switch_line,
-    plain,
-)
-from handlers.slack.services import SlackServices
+from handlers.slack.listeners.services import SlackServices
 
 AUDIT_LINES = 25
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from handlers.slack.announcer import UPSERT
-from handlers.slack.blocks import Message, context, section
-from handlers.slack.fitting import MESSAGE_TEXT, pack
+from handlers.slack.delivery.announcer import UPSERT
+from handlers.slack.layout.blocks import Message, context, section
+from handlers.slack.layout.fitting import MESSAGE_TEXT, pack
 from storage import outbox
 from storage.lanes import Lane, LaneKind
 from storage.models import OutboxMessage

@@ -42,7 +42,7 @@ from storage.audit_chain import AuditChain
 from storage.audit_key import load_audit_key
 from storage.database import bind, db_connection, open_database
 from storage.group_commit import GroupCommitter
-from storage.models import OutboxMessage
+from storage.outbox import OutboxMessage
 
 log = logging.getLogger(__name__)
 OUTBOX_POLL_SECONDS = 0.25

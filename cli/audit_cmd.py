@@ -14,9 +14,9 @@ from engine.audit_checkpoints import latest_anchor
 from engine.audit_trail import AuditFilter, search
 from engine.errors import InvalidInput
 from settings import Settings
+from storage.audit import AuditEntry
 from storage.audit_chain import Anchor, AuditChain
 from storage.audit_key import AuditKeyError, load_audit_key
-from storage.models import AuditEntry
 
 
 def line(row: AuditEntry) -> str:

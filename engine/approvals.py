@@ -21,7 +21,7 @@ from engine.steps import prepare
 from storage import audit, config_store, incidents
 from storage.database import in_write_transaction
 from storage.fields import utcnow
-from storage.models import Incident
+from storage.incidents import Incident
 from storage.statuses import ResolutionStatus
 
 

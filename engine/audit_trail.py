@@ -8,7 +8,7 @@ from datetime import datetime
 
 from engine.errors import InvalidInput
 from storage import audit
-from storage.models import AuditEntry
+from storage.audit import AuditEntry
 
 BOUNDED_ROWS = 5_000  # index entries a read may walk (offset + limit) and still count as bounded
 

@@ -9,7 +9,8 @@ from engine.events import Notifier
 from engine.gates import Decision, DecisionOutcome
 from engine.reports import announce_decision
 from storage import audit, incidents, runs
-from storage.models import Incident, Run
+from storage.incidents import Incident
+from storage.runs import Run
 from storage.statuses import ResolutionStatus, RunStatus
 
 

@@ -13,9 +13,9 @@ from engine.events import ConfigChanged, KillSwitchReport, Notifier
 from engine.permissions import record_refusal
 from engine.text import check_prose
 from storage import audit, config_store
+from storage.config_store import CategorySetting
 from storage.database import db_connection, in_write_transaction
 from storage.fields import utcnow
-from storage.models import CategorySetting
 
 MIN_THRESHOLD = 0.5  # the seed's safety floor for a category threshold
 CATEGORY_FIELDS = (

@@ -15,8 +15,9 @@ from contextlib import contextmanager
 
 from engine.configuration import kill_switch_state
 from storage import incidents, statements
+from storage.config_store import CategorySetting
 from storage.database import in_write_transaction
-from storage.models import CategorySetting, Incident
+from storage.incidents import Incident
 
 
 class DecisionBatch:

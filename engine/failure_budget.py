@@ -10,9 +10,9 @@ from engine.audit_actions import AuditAction
 from engine.durations import format_duration
 from engine.events import Notifier, PauseReport
 from storage import audit, config_store, incidents, runs
+from storage.config_store import CategorySetting
 from storage.database import in_write_transaction
 from storage.fields import utcnow
-from storage.models import CategorySetting
 
 
 @dataclass(frozen=True)

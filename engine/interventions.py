@@ -15,7 +15,7 @@ from engine.service import ResolutionService, Submission
 from storage import audit, incidents
 from storage.database import in_write_transaction
 from storage.fields import utcnow
-from storage.models import Incident
+from storage.incidents import Incident
 from storage.statuses import HELD_STATUSES, IncidentStatus, ResolutionStatus
 
 

@@ -9,8 +9,10 @@ from engine.failure_budget import BudgetUse, use_of
 from engine.run_limits import LimitUse, limit_uses
 from engine.runbooks import RunbookCatalog
 from storage import config_store, incidents, outbox, runs
+from storage.config_store import CategorySetting
 from storage.database import db_connection
-from storage.models import CategorySetting, Incident, Run
+from storage.incidents import Incident
+from storage.runs import Run
 
 
 @dataclass(frozen=True)

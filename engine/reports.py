@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from engine.audit_actions import AuditAction
 from engine.events import CreatorNotice, DecisionReport, Notifier, RunReport, StepReport
 from storage import audit, config_store, runs
-from storage.models import Incident, Run, StepResult
+from storage.incidents import Incident
+from storage.runs import Run, StepResult
 from storage.statuses import CREATOR_NOTIFIED_RUN_STATUSES
 
 

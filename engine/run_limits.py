@@ -10,9 +10,10 @@ from engine.durations import format_duration
 from engine.gates import Decision, DecisionOutcome
 from engine.runbooks import Runbook, RunbookCatalog
 from storage import runs
+from storage.config_store import CategorySetting
 from storage.database import key_lock
 from storage.fields import utcnow
-from storage.models import CategorySetting, Incident
+from storage.incidents import Incident
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,8 @@ from engine.runbooks import Step
 from storage import audit, incidents, runs
 from storage.fields import utcnow
 from storage.group_commit import Staged
-from storage.models import Incident, Run, StepResult
+from storage.incidents import Incident
+from storage.runs import Run, StepResult
 from storage.statuses import SUCCESSFUL_RUN_STATUSES, IncidentStatus, ResolutionStatus, RunStatus, StepStatus
 
 log = logging.getLogger(__name__)

@@ -24,7 +24,8 @@ from engine.steps import PreparedAction, prepare, run_attempt
 from storage import audit, config_store, incidents, runs
 from storage.fields import utcnow
 from storage.group_commit import GroupCommitter, Staged, WriteAhead
-from storage.models import Incident, Run, StepResult
+from storage.incidents import Incident
+from storage.runs import Run, StepResult
 from storage.statuses import IncidentStatus, ResolutionStatus, RunStatus, StepStatus
 
 log = logging.getLogger(__name__)

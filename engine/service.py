@@ -24,9 +24,11 @@ from engine.reports import announce_decision
 from engine.run_limits import within_run_limit
 from engine.runbooks import RunbookCatalog
 from storage import audit, config_store, incidents, runs
+from storage.config_store import CategorySetting
 from storage.database import db_connection, in_write_transaction, key_lock
 from storage.fields import utcnow
-from storage.models import CategorySetting, Incident, Run, StepResult
+from storage.incidents import Incident
+from storage.runs import Run, StepResult
 from storage.statuses import (
     GONE_STATUSES,
     HELD_STATUSES,

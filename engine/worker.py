@@ -24,7 +24,7 @@ from engine.runner import RunExecutor
 from engine.scheduling import every
 from storage import incidents, runs
 from storage.database import db_connection, in_write_transaction
-from storage.models import Run
+from storage.runs import Run
 from storage.statuses import RunStatus
 
 log = logging.getLogger(__name__)

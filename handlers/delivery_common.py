@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from storage import leases, outbox
 from storage.lanes import Lane, Transport
-from storage.models import OutboxMessage
+from storage.outbox import OutboxMessage
 
 log = logging.getLogger(__name__)
 

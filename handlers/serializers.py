@@ -11,7 +11,10 @@ from handlers.schemas import (
     ResolutionStep,
     RunView,
 )
-from storage.models import AuditEntry, CategorySetting, Incident, Run, StepResult
+from storage.audit import AuditEntry
+from storage.config_store import CategorySetting
+from storage.incidents import Incident
+from storage.runs import Run, StepResult
 from storage.statuses import UNFINISHED_STEP_STATUSES, StepStatus
 
 

@@ -9,14 +9,42 @@ from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
+import peewee
+
 from storage import statements
-from storage.database import db, in_write_transaction
-from storage.fields import utcnow
-from storage.models import AuditEntry
+from storage.database import BaseModel, db, in_write_transaction
+from storage.fields import JSONField, UTCDateTimeField, utcnow
 
 # Whom an API caller said it acts for (`?actor=`): recorded on the rows written meanwhile, never as
 # the acting identity (that is the credential's name).
 on_behalf_of: ContextVar[str | None] = ContextVar("on_behalf_of", default=None)
+
+
+class AuditEntry(BaseModel):
+    """Append-only: rows are inserted, never updated or deleted."""
+
+    id = peewee.AutoField()
+    audit_id = peewee.CharField(max_length=32, unique=True)
+    timestamp = UTCDateTimeField(default=utcnow, index=True)
+    action = peewee.CharField(max_length=64)
+    incident_id = peewee.CharField(max_length=128, null=True)
+    actor = peewee.CharField(max_length=320, default="system")
+    confidence_score = peewee.DoubleField(null=True)
+    details = JSONField(default=dict)
+    success = peewee.BooleanField(default=True)
+    error_message = peewee.TextField(null=True)
+    run_id = peewee.IntegerField(null=True)
+    # The tamper-evident chain (migration 5), filled in by the sealer in commit order.
+    seq = peewee.BigIntegerField(null=True, unique=True)
+    chain_hash = peewee.CharField(max_length=64, null=True)
+
+    class Meta:
+        table_name = "audit_log"
+        indexes = (
+            (("incident_id", "id"), False),
+            (("action", "id"), False),
+            (("actor", "id"), False),
+        )
 
 
 @contextmanager

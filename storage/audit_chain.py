@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from storage import config_store, statements
+from storage.audit import AuditEntry
 from storage.database import db, in_write_transaction, key_lock
 from storage.fields import utcnow
-from storage.models import AuditEntry
 
 log = logging.getLogger(__name__)
 

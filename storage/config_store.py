@@ -8,11 +8,51 @@ from typing import Any
 import peewee
 
 from storage import statements
-from storage.database import db, in_write_transaction
-from storage.fields import utcnow
-from storage.models import CategorySetting, GlobalSetting
+from storage.database import BaseModel, db, in_write_transaction
+from storage.fields import JSONField, UTCDateTimeField, utcnow
 
 GLOBAL_ROW_ID = 1
+
+
+class CategorySetting(BaseModel):
+    category = peewee.CharField(max_length=64, primary_key=True)
+    auto_resolution_enabled = peewee.BooleanField(default=True)
+    confidence_threshold = peewee.DoubleField(default=0.90)
+    max_retry_attempts = peewee.IntegerField(default=3)
+    notification_required = peewee.BooleanField(default=True)
+    dry_run = peewee.BooleanField(default=False)
+    approval_floor = peewee.DoubleField(null=True)
+    updated_at = UTCDateTimeField(default=utcnow)
+    updated_by = peewee.CharField(max_length=320, default="system")
+    # Added by migration 6.
+    approval_timeout_seconds = peewee.DoubleField(default=3600.0)
+    failure_budget = peewee.IntegerField(default=3)  # failed runs within the window that pause it
+    failure_window_seconds = peewee.DoubleField(default=3600.0)
+    paused_reason = peewee.TextField(null=True)  # set while the failure budget holds it paused
+    paused_at = UTCDateTimeField(null=True)
+    over_limit = peewee.CharField(max_length=16, default="approval")  # past a runbook's limit: approval|skip
+
+    class Meta:
+        table_name = "category_config"
+
+
+class GlobalSetting(BaseModel):
+    """A single row (id 1): global defaults and the kill switch."""
+
+    id = peewee.AutoField()
+    default_confidence_threshold = peewee.DoubleField(default=0.90)
+    max_concurrent_resolutions = peewee.IntegerField(default=10)
+    notification_recipients = JSONField(default=list)
+    kill_switch_active = peewee.BooleanField(default=False)
+    kill_switch_actor = peewee.CharField(max_length=320, null=True)
+    kill_switch_reason = peewee.TextField(null=True)
+    kill_switch_since = UTCDateTimeField(null=True)
+    kill_switch_until = UTCDateTimeField(null=True)
+    updated_at = UTCDateTimeField(default=utcnow)
+    audit_key_id = peewee.CharField(max_length=32, null=True)  # migration 7: which key seals the chain
+
+    class Meta:
+        table_name = "global_config"
 
 
 def get_global() -> GlobalSetting:

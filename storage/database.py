@@ -186,3 +186,9 @@ def ping() -> bool:
     except peewee.PeeweeException:
         return False
     return True
+
+
+class BaseModel(peewee.Model):
+    class Meta:
+        database = db
+        legacy_table_names = False

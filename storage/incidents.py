@@ -6,11 +6,12 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+import peewee
+
 from storage import statements
-from storage.database import db, in_write_transaction
-from storage.fields import utcnow
-from storage.models import Incident
-from storage.statuses import ResolutionStatus
+from storage.database import BaseModel, db, in_write_transaction
+from storage.fields import JSONField, UTCDateTimeField, utcnow
+from storage.statuses import IncidentStatus, ResolutionStatus
 
 # Fields a later delivery of the same incident may refresh (status is ours once we hold it).
 REFRESHABLE_FIELDS = (
@@ -28,6 +29,45 @@ REFRESHABLE_FIELDS = (
     "runbook",
     "callback_url",
 )
+
+
+class Incident(BaseModel):
+    id = peewee.AutoField()
+    incident_id = peewee.CharField(max_length=128, unique=True)
+    title = peewee.CharField(max_length=500)
+    description = peewee.TextField(default="")
+    category = peewee.CharField(max_length=64, index=True)
+    priority = peewee.CharField(max_length=16)
+    status = peewee.CharField(max_length=32, default=IncidentStatus.OPEN.value)
+    confidence_score = peewee.DoubleField()
+    created_by = peewee.CharField(max_length=320)
+    created_at = UTCDateTimeField(default=utcnow)
+    updated_at = UTCDateTimeField(default=utcnow)
+    resolved_at = UTCDateTimeField(null=True)
+    auto_resolved = peewee.BooleanField(default=False)
+    tags = JSONField(default=list)
+    # Added by Autoresolve (migration 2).
+    source = peewee.CharField(max_length=200, null=True)
+    fingerprint = peewee.CharField(max_length=200, null=True, index=True)
+    service = peewee.CharField(max_length=200, null=True)
+    labels = JSONField(default=dict)
+    runbook = peewee.CharField(max_length=128, null=True)
+    callback_url = peewee.CharField(max_length=2048, null=True)
+    resolution_status = peewee.CharField(max_length=32, default=ResolutionStatus.RECEIVED.value)
+    resolution_reason = peewee.TextField(null=True)
+    # Added by migration 4: when we first received it (created_at may be the sender's clock).
+    received_at = UTCDateTimeField(default=utcnow)
+    # Added by migration 6: the approval asked for (what it would run, hashed) and since when;
+    # deliveries that ran nothing because a person must decide first.
+    approval_digest = peewee.CharField(max_length=64, null=True)
+    approval_requested_at = UTCDateTimeField(null=True)
+    held_deliveries = peewee.IntegerField(default=0)
+
+    class Meta:
+        indexes = (
+            (("fingerprint", "received_at"), False),
+            (("resolution_status", "approval_requested_at"), False),
+        )
 
 
 def get(*, incident_id: str) -> Incident | None:

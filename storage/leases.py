@@ -6,9 +6,16 @@ from datetime import timedelta
 
 import peewee
 
-from storage.database import db, in_write_transaction
-from storage.fields import utcnow
-from storage.models import JobLease
+from storage.database import BaseModel, db, in_write_transaction
+from storage.fields import UTCDateTimeField, utcnow
+
+
+class JobLease(BaseModel):
+    """Who runs a periodic job right now: one replica at a time, taken over when the lease lapses."""
+
+    name = peewee.CharField(max_length=64, primary_key=True)
+    owner = peewee.CharField(max_length=128)
+    expires_at = UTCDateTimeField()
 
 
 def acquire(*, name: str, owner: str, ttl_seconds: float) -> bool:

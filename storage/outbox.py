@@ -8,16 +8,57 @@ from typing import Any, NamedTuple
 import peewee
 
 from storage import statements
-from storage.database import db, in_write_transaction
-from storage.fields import utcnow
-from storage.lanes import Lane, Purpose, Transport
-from storage.models import OutboxMessage, SlackMessage
+from storage.database import BaseModel, db, in_write_transaction
+from storage.fields import JSONField, UTCDateTimeField, utcnow
+from storage.lanes import Lane, LaneField, Purpose, Transport
 from storage.statuses import SETTLED_OUTBOX_STATUSES, OutboxStatus
 
 PENDING = OutboxStatus.PENDING
 SENDING = OutboxStatus.SENDING
 SETTLED = SETTLED_OUTBOX_STATUSES  # nothing more to do: kept a while, then pruned
 PRUNE_BATCH = 5000  # rows deleted per transaction: the writer lock is held briefly each time
+
+
+class OutboxMessage(BaseModel):
+    """A message to deliver (to Slack, or a result callback), written with the audit row it belongs to.
+
+    Delivered in order per `lane` (a channel, a DM recipient, a callback URL), exactly once: the
+    dispatcher records the Slack ts of a posted message under `message_key`, so later changes update
+    it in place and a retry never posts it twice.
+    """
+
+    id = peewee.AutoField()
+    lane = LaneField(max_length=2100)  # storage/lanes.py
+    transport = peewee.CharField(max_length=16, default=Transport.SLACK.value)  # storage/lanes.py
+    method = peewee.CharField(max_length=64)
+    target = peewee.CharField(max_length=2048)
+    message_key = peewee.CharField(max_length=200, null=True)
+    thread_key = peewee.CharField(max_length=200, null=True)
+    payload = JSONField(default=dict)
+    purpose = peewee.CharField(max_length=32)
+    incident_id = peewee.CharField(max_length=128, null=True)
+    status = peewee.CharField(max_length=16, default=OutboxStatus.PENDING.value)  # OutboxStatus
+    attempts = peewee.IntegerField(default=0)
+    next_attempt_at = UTCDateTimeField(default=utcnow)
+    last_error = peewee.TextField(null=True)
+    created_at = UTCDateTimeField(default=utcnow)
+    sent_at = UTCDateTimeField(null=True)
+
+    class Meta:
+        indexes = (
+            (("status", "next_attempt_at"), False),
+            (("lane", "id"), False),
+            (("message_key", "status"), False),
+        )
+
+
+class SlackMessage(BaseModel):
+    """Where a keyed message was posted, so it can be updated in place and threaded under."""
+
+    message_key = peewee.CharField(max_length=200, primary_key=True)
+    channel = peewee.CharField(max_length=64)
+    ts = peewee.CharField(max_length=32)
+    posted_at = UTCDateTimeField(default=utcnow)
 
 
 def enqueue(

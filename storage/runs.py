@@ -8,10 +8,57 @@ from typing import Any
 import peewee
 
 from storage import config_store, statements
-from storage.database import claim_lock, db, in_write_transaction
-from storage.fields import utcnow
-from storage.models import Incident, Run, StepResult
-from storage.statuses import ACTIVE_RUN_STATUSES, TERMINAL_RUN_STATUSES, RunStatus
+from storage.database import BaseModel, claim_lock, db, in_write_transaction
+from storage.fields import UTCDateTimeField, utcnow
+from storage.incidents import Incident
+from storage.statuses import ACTIVE_RUN_STATUSES, TERMINAL_RUN_STATUSES, RunStatus, StepStatus
+
+
+class Run(BaseModel):
+    """One execution (or dry run) of a runbook for an incident."""
+
+    id = peewee.AutoField()
+    incident_id = peewee.CharField(max_length=128, index=True)
+    runbook_id = peewee.CharField(max_length=128)
+    status = peewee.CharField(max_length=32, default=RunStatus.QUEUED.value, index=True)
+    dry_run = peewee.BooleanField(default=False)
+    forced = peewee.BooleanField(default=False)
+    requested_by = peewee.CharField(max_length=320, default="system")
+    queued_at = UTCDateTimeField(default=utcnow)
+    started_at = UTCDateTimeField(null=True)
+    finished_at = UTCDateTimeField(null=True)
+    claimed_by = peewee.CharField(max_length=128, null=True)
+    lease_expires_at = UTCDateTimeField(null=True)
+    message = peewee.TextField(null=True)
+
+    class Meta:
+        indexes = ((("status", "id"), False),)
+
+
+# Never two queued-or-running runs for one incident, enforced by the database itself.
+Run.add_index(
+    Run.index(Run.incident_id, unique=True, name="run_one_active_per_incident").where(
+        Run.status.in_(sorted(ACTIVE_RUN_STATUSES))
+    )
+)
+
+
+class StepResult(BaseModel):
+    id = peewee.AutoField()
+    run = peewee.ForeignKeyField(Run, backref="steps", on_delete="CASCADE")
+    run_id: int  # peewee's accessor for the foreign key's raw value
+    position = peewee.IntegerField()
+    name = peewee.CharField(max_length=200)
+    kind = peewee.CharField(max_length=16)
+    phase = peewee.CharField(max_length=16, default="step")  # step | rollback
+    status = peewee.CharField(max_length=16, default=StepStatus.RUNNING.value)
+    attempts = peewee.IntegerField(default=0)
+    started_at = UTCDateTimeField(default=utcnow)
+    finished_at = UTCDateTimeField(null=True)
+    duration_ms = peewee.IntegerField(null=True)
+    action = peewee.TextField(default="")
+    output = peewee.TextField(default="")
+    error = peewee.TextField(null=True)
 
 
 def get(*, run_id: int) -> Run | None:

@@ -6,9 +6,15 @@ from datetime import datetime
 
 import peewee
 
-from storage.database import db, in_write_transaction
-from storage.fields import utcnow
-from storage.models import SeenSignature
+from storage.database import BaseModel, db, in_write_transaction
+from storage.fields import UTCDateTimeField, utcnow
+
+
+class SeenSignature(BaseModel):
+    """Webhook signatures already accepted, kept while their timestamp is fresh: a replay is refused."""
+
+    signature = peewee.CharField(max_length=128, primary_key=True)
+    expires_at = UTCDateTimeField(index=True)
 
 
 def remember(*, signature: str, expires_at: datetime) -> bool:

@@ -19,7 +19,7 @@ from runtime import Runtime, build_runtime
 from settings import Settings
 from storage import migrations
 from storage.database import bind, db, open_database
-from storage.models import ALL_MODELS
+from storage.schema import ALL_MODELS
 from tests.support.factories import incident_body
 from tests.support.notifier import RecordingNotifier
 from tests.support.servers import EchoServer, ServedApp, serve_app

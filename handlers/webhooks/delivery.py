@@ -21,7 +21,7 @@ from handlers.webhooks.signing import signed_result_headers
 from storage import outbox
 from storage.fields import utcnow
 from storage.lanes import Lane, Transport
-from storage.models import OutboxMessage
+from storage.outbox import OutboxMessage
 
 log = logging.getLogger(__name__)
 LEASE_NAME = "webhook-outbox"

@@ -1,10 +1,10 @@
 """Versioned schema migrations: each upgrades a database in place, in one transaction, keeping its rows.
 
 One module per migration (vNNN_name.py: VERSION, NAME and apply()), each on frozen table definitions
-of its own: the models in storage/models.py move on, a migration never does. Migration 1 is the
-schema of the seed system this bot grew from (the system before Autoresolve, whose REST API it
-keeps), so a seed database upgrades like any other. Add a migration as the next module and list it
-in MIGRATIONS; never edit a shipped one.
+of its own: the models beside their queries (storage/<table>.py) move on, a migration never does.
+Migration 1 is the schema of the seed (the system this bot grew from, whose REST API it keeps), so a
+seed database upgrades like any other. Add a migration as the next module and list it in
+MIGRATIONS; never edit a shipped one.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 import peewee
 
-from storage.database import db, in_write_transaction, is_postgres
+from storage.database import BaseModel, db, in_write_transaction, is_postgres
+from storage.fields import UTCDateTimeField, utcnow
 from storage.migrations import (
     v001_seed_schema,
     v002_runs_and_kill_switch,
@@ -26,11 +27,16 @@ from storage.migrations import (
     v007_audit_key,
     v008_wide_lanes,
 )
-from storage.models import SchemaVersion
 
 log = logging.getLogger(__name__)
 
 MIGRATION_LOCK_KEY = 0x4D494752
+
+
+class SchemaVersion(BaseModel):
+    version = peewee.IntegerField(primary_key=True)
+    name = peewee.CharField(max_length=200)
+    applied_at = UTCDateTimeField(default=utcnow)
 
 
 @dataclass(frozen=True)

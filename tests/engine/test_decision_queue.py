@@ -12,7 +12,8 @@ import pytest
 from engine.errors import InvalidInput
 from engine.service import Submission, SubmitRequest
 from storage.database import db_connection
-from storage.models import Incident, Run
+from storage.incidents import Incident
+from storage.runs import Run
 from tests.conftest import make_incident
 
 pytestmark = pytest.mark.usefixtures("database")

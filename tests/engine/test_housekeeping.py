@@ -8,7 +8,7 @@ from storage import outbox, statements
 from storage.database import in_write_transaction
 from storage.fields import utcnow
 from storage.lanes import Lane, Purpose
-from storage.models import OutboxMessage
+from storage.outbox import OutboxMessage
 
 RUNBOOKS = "runbooks:\n  - {id: fix, category: database, steps: [{name: a, log: b}]}\n"
 

@@ -15,7 +15,7 @@ from storage import audit, incidents, runs
 from storage.database import db_connection, in_write_transaction
 from storage.fields import utcnow
 from storage.group_commit import GroupCommitter
-from storage.models import Run
+from storage.runs import Run
 from storage.statuses import TERMINAL_RUN_STATUSES
 from tests.conftest import make_incident
 from tests.support.notifier import RecordingNotifier

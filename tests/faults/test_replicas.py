@@ -20,7 +20,7 @@ import psycopg2
 import pytest
 
 from storage.database import bind, db, open_database
-from storage.models import ALL_MODELS
+from storage.schema import ALL_MODELS
 from tests.conftest import eventually
 from tests.support.processes import BotProcess, clean_env, run_cli
 from tests.support.servers import EchoServer

@@ -8,10 +8,10 @@ from datetime import datetime, timedelta
 import pytest
 
 from storage import audit, config_store
+from storage.audit import AuditEntry
 from storage.audit_chain import Anchor, AuditChain, Verdict, row_digest
 from storage.database import db
 from storage.fields import utcnow
-from storage.models import AuditEntry
 
 pytestmark = pytest.mark.usefixtures("database")
 

@@ -8,9 +8,9 @@ import pytest
 from playhouse.test_utils import count_queries
 
 from storage import audit
+from storage.audit import AuditEntry
 from storage.database import db
 from storage.fields import utcnow
-from storage.models import AuditEntry
 
 pytestmark = pytest.mark.usefixtures("database")
 

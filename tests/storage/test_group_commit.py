@@ -11,10 +11,11 @@ import peewee
 import pytest
 
 from storage import audit, outbox, runs, statements
+from storage.audit import AuditEntry
 from storage.database import db, in_write_transaction
 from storage.group_commit import GroupCommitter, NotApplied, WriteAhead
 from storage.lanes import Lane, Purpose, Transport
-from storage.models import AuditEntry, Run, StepResult
+from storage.runs import Run, StepResult
 from storage.statements import MAX_ROWS_PER_INSERT
 
 pytestmark = pytest.mark.usefixtures("database")

@@ -6,9 +6,13 @@ import peewee
 import pytest
 
 from storage import config_store, migrations
+from storage.audit import AuditEntry
+from storage.config_store import CategorySetting
 from storage.database import bind, db, in_write_transaction, open_database
 from storage.fields import utcnow
-from storage.models import ALL_MODELS, AuditEntry, CategorySetting, Incident, Run
+from storage.incidents import Incident
+from storage.runs import Run
+from storage.schema import ALL_MODELS
 
 pytestmark = pytest.mark.usefixtures("database_url")
 

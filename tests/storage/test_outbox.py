@@ -10,7 +10,7 @@ from storage import outbox, statements
 from storage.database import in_write_transaction
 from storage.fields import utcnow
 from storage.lanes import Lane, Purpose, Transport
-from storage.models import OutboxMessage, SlackMessage
+from storage.outbox import OutboxMessage, SlackMessage
 
 pytestmark = pytest.mark.usefixtures("database")
 

@@ -47,7 +47,7 @@ from handlers.slack.layout.fitting import MESSAGE_TEXT, NOTE_ROOM, TOP_TEXT, cli
 from storage import outbox
 from storage.fields import utcnow
 from storage.lanes import Lane, LaneKind, Purpose, Transport
-from storage.models import OutboxMessage
+from storage.outbox import OutboxMessage
 
 log = logging.getLogger(__name__)
 

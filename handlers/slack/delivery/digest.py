@@ -13,7 +13,7 @@ from handlers.slack.layout.blocks import Message, context, section
 from handlers.slack.layout.fitting import MESSAGE_TEXT, pack
 from storage import outbox
 from storage.lanes import Lane, LaneKind
-from storage.models import OutboxMessage
+from storage.outbox import OutboxMessage
 
 DIGEST_BACKLOG = 10  # incidents with messages waiting in a channel's lane that make it busy
 MAX_SECTIONS = 20  # blocks in a digest (Slack allows 50); the text budget binds first

@@ -23,7 +23,10 @@ from handlers.slack.layout.blocks import (
     status_icon,
 )
 from handlers.slack.layout.fitting import TOP_TEXT, clip, fitted_sections
-from storage.models import AuditEntry, CategorySetting, Incident, Run
+from storage.audit import AuditEntry
+from storage.config_store import CategorySetting
+from storage.incidents import Incident
+from storage.runs import Run
 from storage.statuses import RunStatus
 
 

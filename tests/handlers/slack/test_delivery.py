@@ -7,7 +7,7 @@ import time
 from handlers.slack.delivery.pacing import TokenBucket
 from storage import outbox
 from storage.lanes import Lane, Transport
-from storage.models import OutboxMessage
+from storage.outbox import OutboxMessage
 from tests.conftest import eventually, wired_runtime
 from tests.handlers.slack.conftest import ADMIN, AUDIT_CHANNEL, CREATOR, RUNBOOKS, SlackBot
 from tests.support.slack_emulator import DROPPED, Call

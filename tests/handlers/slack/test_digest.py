@@ -15,7 +15,7 @@ from handlers.slack.delivery.digest import MAX_SECTIONS, build_digest
 from storage import outbox
 from storage.fields import utcnow
 from storage.lanes import Lane, Purpose
-from storage.models import OutboxMessage
+from storage.outbox import OutboxMessage
 from tests.conftest import eventually
 from tests.handlers.slack.conftest import AUDIT_CHANNEL
 from tests.support.slack_limits import message_problem

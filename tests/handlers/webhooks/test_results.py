@@ -16,7 +16,7 @@ from storage import outbox
 from storage.database import db_connection
 from storage.fields import utcnow
 from storage.lanes import Lane, Purpose
-from storage.models import OutboxMessage
+from storage.outbox import OutboxMessage
 from tests.conftest import eventually
 from tests.handlers.webhooks.conftest import SECRET, incident
 from tests.support.servers import EchoServer

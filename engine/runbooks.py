@@ -5,13 +5,11 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import yaml
 from pydantic import (
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     StringConstraints,
     ValidationError,
@@ -19,59 +17,17 @@ from pydantic import (
     model_validator,
 )
 
-from engine.argv_rules import check_no_code_placeholders
 from engine.durations import parse_duration
 from engine.errors import RunbookError
 from engine.incident import CATEGORY_PATTERN
-from engine.placeholders import PlaceholderError, check_template, templates_in
+from engine.step_kinds.base import Strict, checked_template
+from engine.step_kinds.command import check_command
+from engine.step_kinds.http import HttpAction
 
 Seconds = Annotated[float, BeforeValidator(parse_duration)]
 RunbookId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,127}$")]
 DEFAULT_STEP_TIMEOUT = 30.0
 MAX_STEP_TIMEOUT = 3600.0
-
-
-def _checked(template: str) -> str:
-    try:
-        check_template(template)
-    except PlaceholderError as exc:
-        raise ValueError(str(exc)) from exc
-    return template
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class HttpAction(Strict):
-    method: Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"] = "GET"
-    url: str
-    headers: dict[str, str] = Field(default_factory=dict)
-    json_body: Any = Field(default=None, alias="json")
-    body: str | None = None
-    expect_status: list[Annotated[int, Field(ge=100, le=599)]] = Field(default_factory=list)
-
-    @field_validator("method", mode="before")
-    @classmethod
-    def _upper(cls, value: object) -> object:
-        return value.upper() if isinstance(value, str) else value
-
-    @field_validator("url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        if not re.match(r"^https?://", value):
-            raise ValueError("must start with http:// or https://")
-        return _checked(value)
-
-    @model_validator(mode="after")
-    def _templates(self) -> HttpAction:
-        for template in [*self.headers.values(), *templates_in(self.json_body)]:
-            _checked(template)
-        if self.body is not None:
-            _checked(self.body)
-        if self.json_body is not None and self.body is not None:
-            raise ValueError("give either json or body, not both")
-        return self
 
 
 class Action(Strict):
@@ -86,19 +42,12 @@ class Action(Strict):
     @field_validator("command")
     @classmethod
     def _argv(cls, value: list[str] | None) -> list[str] | None:
-        if value is None:
-            return value
-        if "{" in value[0]:
-            raise ValueError("the program (first element) cannot come from incident data")
-        for element in value:
-            _checked(element)
-        check_no_code_placeholders(value)
-        return value
+        return None if value is None else check_command(value)
 
     @field_validator("log")
     @classmethod
     def _log(cls, value: str | None) -> str | None:
-        return None if value is None else _checked(value)
+        return None if value is None else checked_template(value)
 
     @field_validator("timeout")
     @classmethod

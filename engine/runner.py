@@ -20,7 +20,8 @@ from engine.reports import build_report, creator_wants_dm, report_outcome
 from engine.run_records import RunRecords, finish_incident, unexpected
 from engine.run_stop import RunStop, StopReason
 from engine.runbooks import Action, Runbook, RunbookCatalog, Step
-from engine.steps import PreparedAction, prepare, run_attempt
+from engine.step_kinds.base import PreparedAction, run_attempt
+from engine.steps import prepare
 from storage import audit, config_store, incidents, runs
 from storage.fields import utcnow
 from storage.group_commit import GroupCommitter, Staged, WriteAhead

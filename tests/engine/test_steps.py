@@ -10,7 +10,8 @@ import time
 import pytest
 
 from engine.runbooks import Action
-from engine.steps import MAX_OUTPUT_CHARS, prepare, run_attempt, truncate
+from engine.step_kinds.base import MAX_OUTPUT_CHARS, run_attempt, truncate
+from engine.steps import prepare
 from tests.conftest import eventually
 
 NO_CANCEL = threading.Event()

@@ -14,7 +14,6 @@ from engine.approvals import expire_approvals
 from engine.audit_checkpoints import Checkpoints
 from engine.configuration import ConfigurationService
 from engine.console import ConsoleNotifier
-from engine.decision_queue import DecisionQueue
 from engine.events import FanOut, Notifier
 from engine.interventions import Interventions
 from engine.permissions import Authorizer
@@ -71,7 +70,6 @@ class Runtime:
     scheduler: BackgroundScheduler
     webhook_delivery: WebhookDelivery
     metrics: Metrics
-    decisions: DecisionQueue
     checkpoints: Checkpoints  # seals the audit chain and anchors its head outside the database
     slack: SlackRuntime | None = None
     refusals: RefusalLog = field(default_factory=RefusalLog)  # unauthenticated refusals, collapsed
@@ -100,7 +98,6 @@ class Runtime:
             settings=self.settings,
             configuration=self.configuration,
             resolution=self.resolution,
-            decisions=self.decisions,
             refusals=self.refusals,
             callback_policy=self.callback_policy,
             metrics_registry=self.metrics.registry,
@@ -134,7 +131,7 @@ class Runtime:
             self.slack.delivery.close()
             self.slack.client.close()
         self.webhook_delivery.close()
-        self.decisions.stop()
+        self.resolution.stop()
         self.worker.executor.writes.stop()
 
 
@@ -246,7 +243,6 @@ def build_runtime(settings: Settings, *, notifier: Notifier | None = None) -> Ru
         ),
         callback_policy=callback_policy,
         metrics=metrics,
-        decisions=DecisionQueue(resolution),
         checkpoints=Checkpoints(
             chain,
             settings.audit_checkpoint_file,

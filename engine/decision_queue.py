@@ -9,12 +9,12 @@ and each caller's future gets its own outcomes. With no load a batch is one deli
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 
 from engine.errors import InvalidInput
-from engine.service import ResolutionService, Submission, SubmitRequest
+from engine.submissions import Submission, SubmitRequest
 from storage.batches import BatchWorker
 from storage.database import db_connection
 
@@ -33,8 +33,10 @@ class _Delivery:
 
 
 class DecisionQueue:
-    def __init__(self, resolution: ResolutionService) -> None:
-        self.resolution = resolution
+    """Behind ResolutionService.decide: `decide_now` takes a batch's requests in one transaction."""
+
+    def __init__(self, decide_now: Callable[[Sequence[SubmitRequest]], Outcomes]) -> None:
+        self._decide_now = decide_now
         self._worker: BatchWorker[_Delivery] = BatchWorker(
             "decision-queue",
             self._decide,
@@ -57,7 +59,7 @@ class DecisionQueue:
         requests = [request for delivery in batch for request in delivery.requests]
         try:
             with db_connection():
-                outcomes = self.resolution.submit_many(requests)
+                outcomes = self._decide_now(requests)
         except Exception as exc:
             if len(batch) > 1:  # one delivery's trouble must not fail the others: decide them apart
                 log.warning("a batch of %d deliveries failed (%s); deciding each alone", len(batch), exc)

@@ -11,7 +11,8 @@ from engine.events import Notifier
 from engine.incident import IncidentIn
 from engine.permissions import Authorizer, Permission, record_refusal
 from engine.reports import announce_decision
-from engine.service import ResolutionService, Submission
+from engine.service import ResolutionService
+from engine.submissions import Submission
 from storage import audit, incidents
 from storage.database import in_write_transaction
 from storage.fields import utcnow

@@ -6,16 +6,19 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import peewee
 
+from engine.actors import acting_for
 from engine.approvals import approval_digest, ask_approval, prepared_steps
 from engine.audit_actions import AuditAction
 from engine.cancellation import StaleApproval, cancel_if_waiting, check_approval_still_stands
 from engine.decision_batch import DecisionBatch, deciding
+from engine.decision_queue import DecisionQueue, Outcomes
 from engine.errors import InvalidInput, NotFound
 from engine.events import Notifier
 from engine.gates import Decision, DecisionOutcome, GateInputs, decide
@@ -23,9 +26,10 @@ from engine.incident import IncidentIn, incident_values
 from engine.reports import announce_decision
 from engine.run_limits import within_run_limit
 from engine.runbooks import RunbookCatalog
+from engine.submissions import Submission, SubmitRequest
 from storage import audit, config_store, incidents, runs
 from storage.config_store import CategorySetting
-from storage.database import db_connection, in_write_transaction, key_lock
+from storage.database import db_connection, in_transaction, in_write_transaction, key_lock
 from storage.fields import utcnow
 from storage.incidents import Incident
 from storage.runs import Run, StepResult
@@ -43,26 +47,6 @@ DECISION_AUDIT_ACTION = {
     DecisionOutcome.SKIPPED: AuditAction.AUTO_RESOLUTION_SKIPPED,
     DecisionOutcome.AWAITING_APPROVAL: AuditAction.APPROVAL_REQUESTED,
 }
-
-
-@dataclass(frozen=True)
-class SubmitRequest:
-    """One incident to decide on, and on whose behalf."""
-
-    incident: IncidentIn
-    actor: str = "system"
-    force: bool = False
-    decided_by: str | None = None
-    by_person: bool = False  # a person asked (a rerun, the REST API): passes the "held" gate
-    approved_digest: str | None = None  # an admin approved the request with this digest
-
-
-@dataclass(frozen=True)
-class Submission:
-    incident_id: str
-    decision: Decision
-    run_id: int | None
-    created: bool
 
 
 @dataclass(frozen=True)
@@ -86,8 +70,20 @@ class ResolutionService:
         self.wake_worker = wake_worker
         self.dedup_window = dedup_window
         self._finished = threading.Condition()
+        self._queue = DecisionQueue(self._decide_now)
 
     # -- submitting ------------------------------------------------------------------------------
+
+    def decide(self, requests: Sequence[SubmitRequest]) -> Future[Outcomes]:
+        """The intake door: every incident from every face comes in here. The requests are decided
+        in one transaction, together with whatever other callers queued meanwhile (one commit, see
+        engine/decision_queue.py); the future holds an outcome per request, in order: a Submission,
+        or the InvalidInput that refused it (an unknown category) and wrote nothing of it."""
+        if in_transaction():  # the caller's transaction is where it must be decided (and the
+            done: Future[Outcomes] = Future()  # queue's thread would wait for its writer lock)
+            done.set_result(self._decide_now(requests))
+            return done
+        return self._queue.decide(requests)
 
     def submit(
         self,
@@ -98,8 +94,10 @@ class ResolutionService:
         decided_by: str | None = None,
         by_person: bool = False,
         approved_digest: str | None = None,
+        on_behalf_of: str | None = None,
     ) -> Submission:
-        """Store (or refresh) the incident, apply the gates and queue a run if they pass.
+        """Decide on one incident and wait: store (or refresh) it, apply the gates and queue a run
+        if they pass. InvalidInput for an unknown category.
 
         Safe under concurrent deliveries of one incident: the decision is taken in a write
         transaction, and the database refuses a second active run (we then decide again).
@@ -111,13 +109,18 @@ class ResolutionService:
             decided_by=decided_by,
             by_person=by_person,
             approved_digest=approved_digest,
+            on_behalf_of=on_behalf_of,
         )
-        [outcome] = self.submit_many([request])
+        [outcome] = self.decide([request]).result()
         if isinstance(outcome, InvalidInput):
             raise outcome
         return outcome
 
-    def submit_many(self, requests: Sequence[SubmitRequest]) -> list[Submission | InvalidInput]:
+    def stop(self, timeout: float = 30.0) -> None:
+        """Decide what was queued, then let the queue's thread end (a later request starts it again)."""
+        self._queue.stop(timeout)
+
+    def _decide_now(self, requests: Sequence[SubmitRequest]) -> Outcomes:
         """Decide on several incidents in one transaction (one commit), in order; each gets its
         Submission, or the InvalidInput that refused it (an unknown category) and wrote nothing."""
         for attempt in (1, 2):
@@ -149,7 +152,8 @@ class ResolutionService:
                 except InvalidInput as exc:
                     outcomes.append(exc)  # refused before anything of it is written
                     continue
-                outcomes.append(self._decide_and_queue(request, category, batch))
+                with acting_for(request.on_behalf_of):
+                    outcomes.append(self._decide_and_queue(request, category, batch))
         return outcomes
 
     def _decide_and_queue(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Annotated
 
@@ -9,10 +10,10 @@ import anyio
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 
-from engine.actors import acting_for
 from engine.errors import InvalidInput
 from engine.incident import INCIDENT_ID_PATTERN, IncidentIn
-from engine.service import ResolutionService, Submission
+from engine.service import ResolutionService
+from engine.submissions import Submission, SubmitRequest
 from engine.text import Line
 from handlers.auth import api_caller, require_api_token
 from handlers.deps import ResolutionDep, ServicesDep
@@ -96,13 +97,10 @@ async def auto_resolve_incident(
         message = f"incident_id: the path says {incident_id!r}, the body says {incident.incident_id!r}"
         return error_response(400, message, [{"field": "incident_id", "message": "does not match the path"}])
     check_callback(incident, services.callback_policy)
-    caller = api_caller(request)
-
-    def submit() -> Submission:
-        with acting_for(actor):
-            return services.resolution.submit(incident, actor=caller, force=force, by_person=True)
-
-    submission = await anyio.to_thread.run_sync(submit)
+    asked = SubmitRequest(incident, api_caller(request), force=force, by_person=True, on_behalf_of=actor)
+    [submission] = await asyncio.wrap_future(services.resolution.decide([asked]))
+    if isinstance(submission, InvalidInput):
+        raise submission
     status, body = await anyio.to_thread.run_sync(
         _outcome,
         services.resolution,
@@ -134,19 +132,18 @@ async def batch_auto_resolve(
             check_callback(incident, services.callback_policy)
         except InvalidInput as exc:
             raise InvalidInput(f"[{index}].{exc.field}", exc.message) from None
-        await anyio.to_thread.run_sync(
-            services.resolution.check_category, incident.category, f"[{index}].category"
-        )
 
+    def check_categories() -> None:  # the whole batch is refused before anything of it is written
+        for index, incident in enumerate(incidents):
+            services.resolution.check_category(incident.category, f"[{index}].category")
+
+    await anyio.to_thread.run_sync(check_categories)
     caller = api_caller(request)
-
-    def submit_all() -> list[Submission]:
-        with acting_for(actor):
-            return [
-                services.resolution.submit(incident, actor=caller, by_person=True) for incident in incidents
-            ]
-
-    submissions = await anyio.to_thread.run_sync(submit_all)
+    requests = [SubmitRequest(i, caller, by_person=True, on_behalf_of=actor) for i in incidents]
+    decided = await asyncio.wrap_future(services.resolution.decide(requests))  # one transaction
+    submissions = [s for s in decided if isinstance(s, Submission)]
+    if len(submissions) != len(decided):  # a category removed since the check: refused by name
+        raise next(s for s in decided if isinstance(s, InvalidInput))
     deadline = time.monotonic() + services.settings.auto_resolve_wait_seconds
 
     def outcomes() -> list[IncidentResolutionResponse]:

@@ -9,7 +9,6 @@ from prometheus_client import CollectorRegistry
 from slack_bolt import App
 
 from engine.configuration import ConfigurationService
-from engine.decision_queue import DecisionQueue
 from engine.service import ResolutionService
 from handlers.refusals import RefusalLog
 from handlers.webhooks.destinations import CallbackPolicy
@@ -27,7 +26,6 @@ class Services:
     settings: Settings
     configuration: ConfigurationService
     resolution: ResolutionService
-    decisions: DecisionQueue
     refusals: RefusalLog  # unauthenticated refusals, collapsed before they are audited
     callback_policy: CallbackPolicy  # where result callbacks may go
     metrics_registry: CollectorRegistry

@@ -143,6 +143,11 @@ def db_connection() -> Iterator[None]:
         yield
 
 
+def in_transaction() -> bool:
+    """Whether this thread is inside a transaction (statements it runs join it)."""
+    return bool(db.transaction_depth() > 0)
+
+
 @contextmanager
 def in_write_transaction() -> Iterator[Any]:
     """Run the block in a write transaction: the caller's, when one is open (it joins it, with no

@@ -27,8 +27,8 @@ from handlers.webhooks.auth import Delivery
 from handlers.webhooks.intake import (
     REFUSALS,
     Intake,
+    authenticate,
     parse_json,
-    refusal,
     submit_all,
     validate_incident,
     validation_errors,
@@ -178,16 +178,24 @@ def record_resolved(services: Services, alerts: list[tuple[int, Alert]], intake:
 async def alertmanager_webhook(request: Request, services: ServicesDep) -> JSONResponse:
     """Take Alertmanager's webhook: each firing alert becomes an incident, resolved ones are recorded."""
     delivery = await Delivery.read(request)
-    return await anyio.to_thread.run_sync(take_alerts, services, delivery)
-
-
-def take_alerts(services: Services, delivery: Delivery) -> JSONResponse:
-    """Authenticate, map and submit, in one worker thread."""
-    refused = refusal(services, delivery)
+    refused = await authenticate(services, delivery)
     if refused is not None:
         return refused
+    intake, firing, resolved = read_alerts(delivery.body, services)
+    await submit_all(services, firing, "alertmanager", intake)
+    if resolved:
+        await anyio.to_thread.run_sync(record_resolved, services, resolved, intake)
+    intake.accepted.sort(key=lambda item: item["index"])
+    return intake.answer()
+
+
+def read_alerts(
+    body: bytes, services: Services
+) -> tuple[Intake, list[tuple[int, IncidentIn, str]], list[tuple[int, Alert]]]:
+    """The delivery's firing alerts as incidents (those that map and validate; the others rejected by
+    name in the Intake) and its resolved ones."""
     try:
-        payload = AlertmanagerPayload.model_validate(parse_json(delivery.body))
+        payload = AlertmanagerPayload.model_validate(parse_json(body))
     except ValidationError as exc:
         first = validation_errors(exc, "")[0]
         raise InvalidInput(first["field"], first["message"]) from None
@@ -209,7 +217,4 @@ def take_alerts(services: Services, delivery: Delivery) -> JSONResponse:
         )
         if incident is not None:
             firing.append((index, incident, prefix))
-    submit_all(services, firing, "alertmanager", intake)
-    record_resolved(services, resolved, intake)
-    intake.accepted.sort(key=lambda item: item["index"])
-    return intake.answer()
+    return intake, firing, resolved

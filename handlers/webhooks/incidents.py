@@ -17,7 +17,7 @@ from handlers.webhooks.intake import (
     Intake,
     authenticate,
     parse_json,
-    submit_all_async,
+    submit_all,
     validate_incident,
 )
 
@@ -62,7 +62,7 @@ async def incidents_webhook(request: Request, services: ServicesDep) -> JSONResp
     if refused is not None:
         return refused
     intake, valid = read_incidents(delivery.body, services.callback_policy)
-    await submit_all_async(services, valid, "webhook", intake)
+    await submit_all(services, valid, "webhook", intake)
     return intake.answer()
 
 

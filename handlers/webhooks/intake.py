@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from engine.errors import InvalidInput
 from engine.incident import IncidentIn
-from engine.service import Submission, SubmitRequest
+from engine.submissions import Submission, SubmitRequest
 from handlers.errors import TOO_DEEP, documented_errors, error_response, field_name
 from handlers.schemas import IntakeRefusal
 from handlers.services import Services
@@ -150,18 +150,10 @@ def record_outcomes(
         )
 
 
-def submit_all(
+async def submit_all(
     services: Services, items: list[tuple[int, IncidentIn, str]], actor: str, intake: Intake
 ) -> None:
-    """Submit the incidents through the decision queue and wait (call from a worker thread)."""
+    """Submit the incidents at the intake door; the event loop waits for the decision without a thread."""
     if items:
-        record_outcomes(items, services.decisions.decide(requests_of(items, actor)).result(), intake)
-
-
-async def submit_all_async(
-    services: Services, items: list[tuple[int, IncidentIn, str]], actor: str, intake: Intake
-) -> None:
-    """Submit the incidents through the decision queue; the event loop waits without a thread."""
-    if items:
-        outcomes = await asyncio.wrap_future(services.decisions.decide(requests_of(items, actor)))
+        outcomes = await asyncio.wrap_future(services.resolution.decide(requests_of(items, actor)))
         record_outcomes(items, outcomes, intake)

@@ -10,7 +10,7 @@ from concurrent.futures import Future
 import pytest
 
 from engine.errors import InvalidInput
-from engine.service import Submission, SubmitRequest
+from engine.submissions import Submission, SubmitRequest
 from storage.database import db_connection
 from storage.incidents import Incident
 from storage.runs import Run
@@ -37,7 +37,7 @@ def test_concurrent_deliveries_each_get_their_own_outcomes_in_order(engine):
 
     def send(index: int) -> None:
         start.wait()
-        futures[index] = runtime.decisions.decide(deliveries[index])
+        futures[index] = runtime.resolution.decide(deliveries[index])
 
     threads = [threading.Thread(target=send, args=(i,)) for i in range(len(deliveries))]
     for thread in threads:
@@ -55,7 +55,7 @@ def test_concurrent_deliveries_each_get_their_own_outcomes_in_order(engine):
 def test_the_same_incident_in_several_deliveries_runs_once(engine):
     runtime = engine(RUNBOOK)
     same = SubmitRequest(make_incident(incident_id="DUP-1"), "webhook")
-    futures = [runtime.decisions.decide([same, same]) for _ in range(5)]
+    futures = [runtime.resolution.decide([same, same]) for _ in range(5)]
     outcomes = [o for f in futures for o in f.result(timeout=30)]
     assert all(isinstance(o, Submission) for o in outcomes)
     assert sum(1 for o in outcomes if isinstance(o, Submission) and o.created) == 1
@@ -68,7 +68,7 @@ def test_an_incident_delivered_again_in_the_same_delivery_is_refreshed_and_decid
     runtime = engine(RUNBOOK)
     low = SubmitRequest(make_incident(incident_id="TWICE-1", confidence_score=0.5), "webhook")
     high = SubmitRequest(make_incident(incident_id="TWICE-1", confidence_score=0.95), "webhook")
-    first, second = runtime.decisions.decide([low, high]).result(timeout=30)
+    first, second = runtime.resolution.decide([low, high]).result(timeout=30)
     assert isinstance(first, Submission)
     assert isinstance(second, Submission)
     assert (first.created, first.decision.outcome.value) == (True, "skipped")
@@ -81,7 +81,7 @@ def test_an_incident_delivered_again_in_the_same_delivery_is_refreshed_and_decid
 
 def test_the_same_fingerprint_twice_in_one_delivery_is_one_incident(engine):
     runtime = engine(RUNBOOK)
-    first, second = runtime.decisions.decide(
+    first, second = runtime.resolution.decide(
         [
             SubmitRequest(make_incident(incident_id="FP-1", fingerprint="disk-full-db1"), "webhook"),
             SubmitRequest(make_incident(incident_id="FP-2", fingerprint="disk-full-db1"), "webhook"),
@@ -96,7 +96,7 @@ def test_the_same_fingerprint_twice_in_one_delivery_is_one_incident(engine):
 
 def test_an_unknown_category_refuses_that_item_only(engine):
     runtime = engine(RUNBOOK)
-    outcomes = runtime.decisions.decide(
+    outcomes = runtime.resolution.decide(
         [
             SubmitRequest(make_incident(incident_id="OK-1"), "webhook"),
             SubmitRequest(make_incident(incident_id="BAD-1", category="no-such"), "webhook"),

@@ -602,3 +602,19 @@ def test_the_credential_names_who_acts_and_actor_is_only_on_whose_behalf(served)
 def test_api_tokens_that_cannot_work_are_refused(value, message):
     with pytest.raises(ValueError, match=message):
         Settings(api_tokens=value)
+
+
+def test_the_person_an_auto_resolve_is_for_is_on_every_row_it_writes(api):
+    one = api.post("/api/v1/incidents/INC-1/auto-resolve", params={"actor": "U0LEAD"}, json=incident())
+    assert one.status_code == 200, one.text
+    batch = api.post(
+        "/api/v1/incidents/batch-resolve",
+        params={"actor": "U0OTHER"},
+        json=[incident(incident_id="INC-2"), incident(incident_id="INC-3")],
+    )
+    assert batch.status_code == 200, batch.text
+    for incident_id, person in (("INC-1", "U0LEAD"), ("INC-2", "U0OTHER"), ("INC-3", "U0OTHER")):
+        trail = api.get(f"/api/v1/audit/incident/{incident_id}").json()
+        decided = [r for r in trail if r["action"] in ("incident_received", "auto_resolution_queued")]
+        assert len(decided) == 2
+        assert {(r["actor"], r["details"]["on_behalf_of"]) for r in decided} == {("api", person)}

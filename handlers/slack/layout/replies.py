@@ -11,7 +11,7 @@ from engine.durations import format_duration
 from engine.formatting import percent
 from engine.overview import Overview
 from engine.runbooks import RunbookCatalog
-from engine.service import Submission
+from engine.submissions import Submission
 from handlers.slack.layout.blocks import (
     Blocks,
     Message,

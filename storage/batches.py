@@ -35,7 +35,6 @@ class BatchWorker(Generic[Item]):
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
-        self._inside = threading.local()
 
     def put(self, item: Item) -> None:
         with self._start_lock:  # started on first use: an unused worker costs no thread
@@ -55,12 +54,7 @@ class BatchWorker(Generic[Item]):
             self._queue.put(_STOP)
         thread.join(timeout)
 
-    def in_worker(self) -> bool:
-        """True when called from the worker's own thread (from inside `process`)."""
-        return bool(getattr(self._inside, "yes", False))
-
     def _run(self, items: queue.SimpleQueue[Any]) -> None:
-        self._inside.yes = True
         while True:
             first = items.get()
             if first is _STOP:

@@ -39,12 +39,6 @@ class GroupCommitter:
         waits at most `timeout` seconds."""
         self._worker.stop(timeout)
 
-    def run(self, write: Callable[[], T]) -> T:
-        """Run `write` in the next group; return its result once the group is committed."""
-        if self._worker.in_worker():
-            return write()  # already inside the group's transaction
-        return self.submit(write).result()
-
     def submit(self, write: Callable[[], T]) -> Future[T]:
         """Queue `write` for the next group; the future is done once the group is committed."""
         done: Future[T] = Future()

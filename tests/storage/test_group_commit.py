@@ -5,7 +5,9 @@ a caller's writes ahead (in order, a failure stopping the rest), and rows append
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from functools import partial
+from typing import TypeVar
 
 import peewee
 import pytest
@@ -19,6 +21,7 @@ from storage.runs import Run, StepResult
 from storage.statements import MAX_ROWS_PER_INSERT
 
 pytestmark = pytest.mark.usefixtures("database")
+T = TypeVar("T")
 
 
 def committed(action: str, **where: str) -> int:
@@ -35,6 +38,14 @@ def committed(action: str, **where: str) -> int:
     return seen[0]
 
 
+def write_and_wait(committer: GroupCommitter, write: Callable[[], T]) -> T:
+    """One write as a run's stage makes it (WriteAhead, the way production writes), waited for."""
+    stages = WriteAhead(committer)
+    staged = stages.write(write)
+    stages.durable()
+    return staged.value
+
+
 def test_each_caller_gets_its_own_result_after_the_commit():
     writes = GroupCommitter()
     results: dict[int, object] = {}
@@ -44,7 +55,7 @@ def test_each_caller_gets_its_own_result_after_the_commit():
             audit.record(action="step_started", incident_id=f"G-{n}")
             return n * 10
 
-        results[n] = writes.run(record)
+        results[n] = write_and_wait(writes, record)
         results[-n - 1] = committed("step_started", incident_id=f"G-{n}") == 1  # committed on return
 
     threads = [threading.Thread(target=write, args=(n,)) for n in range(30)]
@@ -64,7 +75,7 @@ def test_a_failing_write_undoes_only_itself():
 
     def good(name: str) -> None:
         start.wait()
-        writes.run(lambda: audit.record(action="step_succeeded", incident_id=name))
+        write_and_wait(writes, lambda: audit.record(action="step_succeeded", incident_id=name))
         outcomes[name] = "ok"
 
     def bad() -> None:
@@ -74,7 +85,7 @@ def test_a_failing_write_undoes_only_itself():
 
         start.wait()
         with pytest.raises(ValueError, match="changes its mind"):
-            writes.run(fails)
+            write_and_wait(writes, fails)
         outcomes["bad"] = "raised"
 
     threads = [threading.Thread(target=good, args=("A",)), threading.Thread(target=bad)]
@@ -191,7 +202,7 @@ def test_a_held_back_row_that_fails_fails_only_its_own_write():
     def write(name: str, audit_id: str) -> None:
         start.wait()
         try:
-            writes.run(lambda: statements.append(AuditEntry, audit_id=audit_id, action=name))
+            write_and_wait(writes, lambda: statements.append(AuditEntry, audit_id=audit_id, action=name))
             outcomes[name] = "ok"
         except peewee.IntegrityError:
             outcomes[name] = "refused"
@@ -224,7 +235,7 @@ def test_stopping_commits_what_was_handed_over_and_ends_the_thread_and_a_later_w
     assert all(done.done() and done.exception() is None for done in pending)
     assert committed("step_started") == 5
     assert committer_threads() == before
-    writes.run(lambda: audit.record(action="step_started", incident_id="S-after"))
+    write_and_wait(writes, lambda: audit.record(action="step_started", incident_id="S-after"))
     assert committed("step_started") == 6
     writes.stop()
     assert committer_threads() == before

@@ -64,7 +64,11 @@ class SlackBot:
     def event(self, event: dict[str, Any]) -> httpx.Response:
         return post_signed(self.http, event_callback(event), form=False)
 
-    def incident(self, incident_id: str = "INC-1", **fields: Any) -> dict[str, Any]:
+    def incident(
+        self, incident_id: str = "INC-1", *, still_running: bool = False, **fields: Any
+    ) -> dict[str, Any]:
+        """Auto-resolve an incident over REST: 200 once decided and its run (if any) ended, or 202
+        `still_running` (the run outlasts AUTO_RESOLVE_WAIT_SECONDS)."""
         body = {
             "incident_id": incident_id,
             "title": "Connection pool exhausted",
@@ -76,7 +80,7 @@ class SlackBot:
             **fields,
         }
         response = self.http.post(f"/api/v1/incidents/{incident_id}/auto-resolve", json=body)
-        assert response.status_code in (200, 202), response.text
+        assert response.status_code == (202 if still_running else 200), response.text
         result: dict[str, Any] = response.json()
         return result
 

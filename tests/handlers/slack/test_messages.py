@@ -102,7 +102,7 @@ def test_the_audit_channel_gets_one_message_updated_in_place_and_a_thread(make_b
         """,
         auto_resolve_wait_seconds=0.2,
     )
-    bot.incident()
+    bot.incident(still_running=True)
     running = eventually(lambda: incident_message(bot) if "running" in incident_message(bot).text else None)
     assert isinstance(running, Posted)
     assert running.text == "INC-1: running"

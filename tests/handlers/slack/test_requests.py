@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from tests.conftest import eventually
 from tests.handlers.slack.conftest import SlackBot
 from tests.support.slack_requests import post_signed, signed_headers, slash_command
 
@@ -122,7 +123,7 @@ def test_health_answers_while_a_slow_slack_request_is_in_flight(bot):
 
     thread = threading.Thread(target=slow_command)
     thread.start()
-    time.sleep(0.5)
+    eventually(lambda: bot.slack.calls_to("auth.test"))  # the Slack request is in flight
     started = time.monotonic()
     with bot.app.client() as other:
         assert other.get("/health").status_code == 200

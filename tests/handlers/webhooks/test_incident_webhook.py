@@ -25,7 +25,12 @@ def test_one_incident_is_accepted_at_once_with_its_decision(hooks):
 
 
 def test_a_signed_delivery_is_accepted(hooks):
-    assert hooks.post("/webhooks/incidents", incident(), auth="signature").status_code == 202
+    response = hooks.post("/webhooks/incidents", incident(), auth="signature")
+    assert response.status_code == 202
+    assert [(a["incident_id"], a["decision"]) for a in response.json()["accepted"]] == [("INC-1", "queued")]
+    (received,) = hooks.audit(incident_id="INC-1", action="incident_received")
+    assert received["actor"] == "webhook"
+    assert hooks.audit(action="request_refused") == []  # the signature passed
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,6 @@ import hashlib
 import hmac
 import json
 import socket
-import time
 
 import pytest
 
@@ -64,11 +63,30 @@ def test_skipped_incidents_report_to_result_webhook_url(make_hooks, http_server)
     assert result["audit_url"] == "https://bot.example.com/api/v1/audit/incident/INC-1"
 
 
+def callback_row() -> OutboxMessage | None:
+    """The one result callback queued, once it is."""
+    with db_connection():
+        rows = list(OutboxMessage.select().where(OutboxMessage.transport == "webhook"))
+    assert len(rows) <= 1
+    return rows[0] if rows else None
+
+
+def callback_settled() -> bool:
+    row = callback_row()
+    return row is not None and row.status == "sent"
+
+
+def callback_tried(times: int) -> bool:
+    row = callback_row()
+    return row is not None and row.attempts >= times
+
+
 def test_a_failing_receiver_gets_it_later_once(hooks, http_server):
     hooks.post("/webhooks/incidents", incident(callback_url=f"{http_server.url}/flaky/cb/2"))
-    eventually(lambda: len(http_server.requests) >= 3, timeout=30)
-    time.sleep(1.5)  # nothing more comes once it was taken
-    assert len(http_server.requests) == 3
+    eventually(callback_settled, timeout=30)  # settled: nothing more will come
+    row = callback_row()
+    assert row is not None
+    assert (row.attempts, len(http_server.requests)) == (3, 3)  # two refused, then taken
     deliveries = {r.headers["X-Autoresolve-Delivery"] for r in http_server.requests}
     assert len(deliveries) == 1  # one delivery id, so the receiver can recognise retries
 
@@ -78,13 +96,12 @@ def test_a_receiver_that_is_down_for_a_while_gets_it_when_back(hooks):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     hooks.post("/webhooks/incidents", incident(callback_url=f"http://127.0.0.1:{port}/late"))
-    time.sleep(2.0)  # refused connections meanwhile, retried with backoff
+    eventually(lambda: callback_tried(2), timeout=30)  # refused, and retried with backoff
     receiver = EchoServer()
     receiver.port = port
     receiver.start()
     try:
-        eventually(lambda: receiver.requests, timeout=30)
-        time.sleep(1.0)
+        eventually(callback_settled, timeout=30)
         assert [r.path for r in receiver.requests] == ["/late"]
     finally:
         receiver.stop()

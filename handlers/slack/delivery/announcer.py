@@ -21,6 +21,7 @@ from handlers.slack.layout.blocks import (
     Message,
     build_checkpoint_notice,
     build_config_notice,
+    build_decided_by_entry,
     build_incident_decision,
     build_incident_run,
     build_kill_switch_notice,
@@ -133,11 +134,9 @@ class SlackNotifier:
             message_key=key,
         )
         if report.decided_by:  # a person acted: say so in the thread too
-            line = (
-                f"{report.outcome.replace('_', ' ').capitalize()} by <@{report.decided_by}>: {report.reason}"
-            )
+            line, blocks = build_decided_by_entry(report)
             self._to_audit_channel(
-                (line, [{"type": "section", "text": {"type": "mrkdwn", "text": line}}]),
+                (line, blocks),
                 method=POST,
                 purpose=Purpose.AUDIT_STEP,
                 incident_id=report.incident_id,

@@ -144,6 +144,16 @@ def build_incident_decision(report: DecisionReport) -> Message:
     return clip(text), blocks
 
 
+def build_decided_by_entry(report: DecisionReport) -> Message:
+    """The thread entry saying a person decided (approved, rejected, reopened), and why."""
+    assert report.decided_by is not None
+    line = (
+        f"{report.outcome.replace('_', ' ').capitalize()} by {person(report.decided_by)}: "
+        f"{escape(report.reason)}"
+    )
+    return line, [section(line)]
+
+
 def build_incident_run(report: RunReport) -> Message:
     """The incident's audit-channel message while its run goes on and when it ends."""
     facts = [

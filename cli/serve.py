@@ -10,9 +10,8 @@ from settings import Settings
 
 def freeze_startup_objects() -> None:
     """Leave what start-up built (modules, the app, the runbooks) out of the garbage collector's
-    full scans, which otherwise walk it all every time. Measured under figure 1's load on
-    PostgreSQL: full collections took 565 ms in all (the longest 64 ms, every thread stopped),
-    33 ms after this; the slash-command ack's worst case fell from 61 to 20 ms."""
+    full scans, which otherwise walk it all every time, stopping every thread (bench/RESULTS.md,
+    "Design choices and their measurements")."""
     gc.collect()
     gc.freeze()
 

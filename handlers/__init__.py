@@ -1,1 +1,1 @@
-"""The faces of the bot, kept thin: HTTP API, health and (later) Slack listeners and webhooks."""
+"""The faces of the bot, kept thin: REST API, webhooks, Slack, metrics and health (docs/architecture.md)."""

@@ -53,10 +53,9 @@ def create_app(services: Services, *, manage_worker: bool = True) -> FastAPI:
         slack_endpoint,
     ):
         # The routes themselves, not include_router(): FastAPI 0.165 keeps an included router as a
-        # branch that is matched and then matched again inside, on every request. Measured on the
-        # audit trail under 8 clients: 1,343 and 1,400/s against 1,216 and 1,209/s, p99 12.3 and
-        # 11.7 ms against 14.0 and 14.7. The routers' prefixes, tags and guards are already on
-        # their routes (the OpenAPI document is the same; test_every_api_route_is_guarded).
+        # branch that is matched and then matched again inside, on every request (bench/RESULTS.md,
+        # "Design choices and their measurements"). The routers' prefixes, tags and guards are
+        # already on their routes (the OpenAPI document is the same; test_every_api_route_is_guarded).
         app.router.routes.extend(module.router.routes)
     app.add_middleware(BodySizeLimit, max_bytes=services.settings.max_body_bytes)
     return app

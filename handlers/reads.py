@@ -1,12 +1,11 @@
 """Where a REST read runs: on the event loop when it is local and bounded, else in a worker thread.
 
-A hop to a worker thread costs about half a millisecond of CPU under load on this stack (measured
-on the audit trail: 1,360 vs 520 us a request), more than a small indexed SQLite read itself. SQLite
-reads are local and never wait for a lock (WAL), so a bounded one runs inline; PostgreSQL reads
-cross the network, and an unbounded read may scan, so those go to a thread and never stall the loop.
-Those threads are few: on 2 cores, eight reads at once in eight threads only took turns at the
-interpreter (PostgreSQL audit trail under 8 clients: p99 39 ms with the default 40 threads, 12 ms
-with 2; a filtered page 59 -> 21-40 ms). A slow read holds one of them; others wait their turn.
+A hop to a worker thread costs more CPU than a small indexed SQLite read itself; SQLite reads are
+local and never wait for a lock (WAL), so a bounded one runs inline. PostgreSQL reads cross the
+network, and an unbounded read may scan, so those go to a thread and never stall the loop. Those
+threads are few: on 2 cores, many reads at once in many threads only take turns at the interpreter.
+A slow read holds one of them; others wait their turn. The measurements behind both choices are in
+bench/RESULTS.md ("Design choices and their measurements").
 """
 
 from __future__ import annotations

@@ -1,1 +1,2 @@
-"""Persistence: peewee models, queries and schema migrations; SQLite by default, PostgreSQL by URL."""
+"""Persistence: each table with its queries, the outbox, the audit chain and the migrations; SQLite by
+default, PostgreSQL by URL."""

@@ -1,11 +1,12 @@
 """The hot statements, as SQL text built once per shape: peewee composes SQL anew on every call.
 
-Composing a statement costs peewee about 0.1-0.2 ms of Python; a decision runs about ten of them,
-so the write paths taken for every incident, step and message (insert a row, read one by key,
-update by key) go through here. Values are converted with the model's own field types, so rows read
-and written here are the same as peewee's. Only equality (and IN, for a tuple or frozenset value) conditions.
-Only names from the models are spliced into the SQL text (hence the S608 waivers); values are always
-bound as parameters.
+Composing a statement costs peewee a tenth of a millisecond or more of Python (bench/RESULTS.md); a
+decision runs about ten of them, so the write paths taken for every incident, step and message
+(insert a row, read one by key, update by key) go through here. Values are converted with the
+model's own field types, so rows read and written here are the same as peewee's. Only equality
+conditions (IN for a tuple or frozenset value; >=, <= and NOT IN by a suffix on the name). Only names
+from the models are spliced into the SQL text (hence the S608 waivers); values are always bound as
+parameters. `appending()` holds rows back to the end of a block, to go in as one multi-row INSERT.
 """
 
 from __future__ import annotations

@@ -325,7 +325,7 @@ def _instance(
     model: type[M], names: tuple[str, ...], converters: tuple[Any, ...], values: tuple[Any, ...]
 ) -> M:
     """A model instance as peewee's own reads build it: converted values, nothing dirty."""
-    instance = model(__no_default__=1)
+    instance = model(__no_default__=1)  # peewee's own way (pinned; tests/test_library_contracts.py)
     instance.__data__ = {
         name: value if convert is None or value is None else convert(value)
         for name, convert, value in zip(names, converters, values, strict=True)

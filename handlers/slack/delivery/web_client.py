@@ -54,6 +54,8 @@ class KeepAliveWebClient(WebClient):
         for connection in connections:
             connection.close()
 
+    # slack_sdk's private sender: the sync client has no transport hook. slack-sdk is pinned and
+    # tests/test_library_contracts.py holds the contract this relies on.
     def _perform_urllib_http_request_internal(self, url: str, req: Request) -> dict[str, Any]:
         parts = urlsplit(url)
         if self.proxy is not None or parts.scheme not in ("http", "https"):

@@ -11,9 +11,10 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from storage import leases, outbox
+from storage.fields import utcnow
 from storage.lanes import Lane, Transport
 from storage.outbox import OutboxMessage
 
@@ -83,7 +84,11 @@ class OutboxDispatcher(ABC):
         clock: Callable[[], float] = time.monotonic,
         *,
         lane_workers: int = 16,
+        on_give_up: Callable[[OutboxMessage, str], None],
+        max_age: timedelta = timedelta(hours=48),
     ) -> None:
+        self.on_give_up = on_give_up  # audits a message given up (unknown user, a refusing receiver)
+        self.max_age = max_age  # a message still failing this long after it was queued is given up
         self._lease = LeaseHolder(lease_name, owner, clock=clock)
         self._tick_lock = threading.Lock()
         self._lane_workers = ThreadPoolExecutor(
@@ -114,6 +119,27 @@ class OutboxDispatcher(ABC):
         finally:
             with self._in_flight_lock:
                 self._in_flight.discard(lane)
+
+    # -- what both deliverers do with a message that did not go through ----------------------------
+
+    def give_up(self, message: OutboxMessage, error: str) -> None:
+        """Settle a message that can never be delivered: failed for good, and audited."""
+        log.error("%s delivery of outbox %s failed for good: %s", self.transport, message.id, error)
+        outbox.mark_failed(message=message, error=error)
+        self.on_give_up(message, error)
+
+    def too_old(self, message: OutboxMessage) -> bool:
+        """Whether the message has been failing for longer than `max_age` (then it is given up)."""
+        return bool(utcnow() - message.created_at > self.max_age)
+
+    def retry_later(self, message: OutboxMessage, error: str, delay: float | None = None) -> None:
+        """Try the message again after `delay` (a Retry-After), or the backoff for its attempts; the
+        messages behind it in its lane wait for it."""
+        seconds = delay or retry_delay(message.attempts)
+        log.warning(
+            "%s delivery of outbox %s will retry in %.0fs: %s", self.transport, message.id, seconds, error
+        )
+        outbox.retry_later(message=message, error=error, delay_seconds=seconds)
 
     @abstractmethod
     def _drain(self, lane: Lane, messages: list[OutboxMessage]) -> int:

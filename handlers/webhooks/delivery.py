@@ -43,12 +43,10 @@ class WebhookDelivery(OutboxDispatcher):
         timeout: float = 10.0,
         max_age: timedelta = timedelta(hours=48),
     ) -> None:
-        super().__init__(LEASE_NAME, owner, lane_workers=LANE_WORKERS)
+        super().__init__(LEASE_NAME, owner, lane_workers=LANE_WORKERS, on_give_up=on_give_up, max_age=max_age)
         self.secret = secret
-        self.on_give_up = on_give_up
         self.policy = policy or CallbackPolicy()
         self.trusted_url = trusted_url  # RESULT_WEBHOOK_URL: the operator's own, called as it is
-        self.max_age = max_age
         self._client = httpx.Client(timeout=timeout, follow_redirects=False)
 
     def _drain(self, lane: Lane, messages: list[OutboxMessage]) -> int:
@@ -109,15 +107,13 @@ class WebhookDelivery(OutboxDispatcher):
         return self._give_up(message, error)
 
     def _give_up(self, message: OutboxMessage, error: str) -> bool:
-        log.error("result callback %s refused for good: %s", message.id, error)
-        outbox.mark_failed(message=message, error=error)
-        self.on_give_up(message, f"{message.target}: {error}")
+        self.give_up(message, f"{message.target}: {error}")
         return True
 
     def _later(self, message: OutboxMessage, error: str, delay: float | None = None) -> bool:
-        if utcnow() - message.created_at > self.max_age:
+        if self.too_old(message):
             return self._give_up(message, f"{error} (still failing after {self.max_age})")
-        outbox.retry_later(message=message, error=error, delay_seconds=delay or retry_delay(message.attempts))
+        self.retry_later(message, error, delay)
         return False
 
     def close(self) -> None:

@@ -28,7 +28,7 @@ from urllib.error import URLError
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from handlers.delivery_common import OutboxDispatcher, retry_after_seconds, retry_delay
+from handlers.delivery_common import OutboxDispatcher, retry_after_seconds
 from handlers.slack.delivery import digest
 from handlers.slack.delivery.announcer import UPSERT
 from handlers.slack.delivery.pacing import SlackPacer
@@ -91,10 +91,10 @@ class SlackDelivery(OutboxDispatcher):
         call_timeout_seconds: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        super().__init__(LEASE_NAME, owner, clock, lane_workers=LANE_WORKERS)
+        super().__init__(
+            LEASE_NAME, owner, clock, lane_workers=LANE_WORKERS, on_give_up=on_give_up, max_age=max_age
+        )
         self.client = client
-        self.on_give_up = on_give_up
-        self.max_age = max_age
         self.clock = clock
         self.sending_stale = timedelta(seconds=SENDING_STALE_TIMEOUTS * call_timeout_seconds)
         self.pacer = SlackPacer(
@@ -176,9 +176,7 @@ class SlackDelivery(OutboxDispatcher):
         except Wait:
             return Result.WAIT, None
         except Drop as exc:
-            log.error("Slack delivery of outbox %s failed for good: %s", message.id, exc)
-            outbox.mark_failed(message=message, error=str(exc))
-            self.on_give_up(message, str(exc))
+            self.give_up(message, str(exc))
             return Result.DROPPED, None
         return Result.SENT, posted
 
@@ -387,11 +385,9 @@ class SlackDelivery(OutboxDispatcher):
         raise Drop(f"{method}: {error}")
 
     def _transient(self, message: OutboxMessage, error: str, maybe_sent: bool = False) -> NoReturn:
-        if utcnow() - message.created_at > self.max_age:
+        if self.too_old(message):
             raise Drop(f"{error} (still failing after {self.max_age})")
-        delay = retry_delay(message.attempts)
-        log.warning("Slack delivery of outbox %s will retry in %.0fs: %s", message.id, delay, error)
-        outbox.retry_later(message=message, error=error, delay_seconds=delay)
+        self.retry_later(message, error)
         raise Wait(maybe_sent)
 
 

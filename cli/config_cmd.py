@@ -8,9 +8,10 @@ import json
 from cli.context import cli_actor, configuration_service, open_storage
 from cli.errors import CliError
 from engine.config_changes import SETTING_GRAMMAR, SettingError, parse_setting_change
+from engine.configuration import category_as_dict
 from engine.formatting import percent
 from settings import Settings
-from storage import config_store
+from storage.config_store import CategorySetting
 
 
 def parse_change(words: list[str]) -> dict[str, object]:
@@ -21,30 +22,25 @@ def parse_change(words: list[str]) -> dict[str, object]:
         raise CliError(f"{exc}; expected: {SETTING_GRAMMAR}") from None
 
 
+def category_json(row: CategorySetting) -> dict[str, object]:
+    """A category's settings as `config show --json` writes them (two named shorter than stored)."""
+    values = category_as_dict(row)
+    del values["category"]
+    return {
+        "enabled": values.pop("auto_resolution_enabled"),
+        "threshold": values.pop("confidence_threshold"),
+        **values,
+    }
+
+
 def show(settings: Settings, args: argparse.Namespace) -> int:
-    configuration = configuration_service(settings)
-    rows = configuration.categories()
-    glob = config_store.get_global()
+    glob = configuration_service(settings).snapshot()
+    rows = glob.categories
     if args.json:
         document = {
             "max_concurrent_resolutions": glob.max_concurrent_resolutions,
             "default_confidence_threshold": glob.default_confidence_threshold,
-            "categories": {
-                r.category: {
-                    "enabled": r.auto_resolution_enabled,
-                    "threshold": r.confidence_threshold,
-                    "max_retry_attempts": r.max_retry_attempts,
-                    "notification_required": r.notification_required,
-                    "dry_run": r.dry_run,
-                    "approval_floor": r.approval_floor,
-                    "approval_timeout_seconds": r.approval_timeout_seconds,
-                    "failure_budget": r.failure_budget,
-                    "failure_window_seconds": r.failure_window_seconds,
-                    "paused_reason": r.paused_reason,
-                    "over_limit": r.over_limit,
-                }
-                for r in rows
-            },
+            "categories": {r.category: category_json(r) for r in rows},
         }
         print(json.dumps(document, indent=2))
         return 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.configuration import KillSwitchState
+from engine.configuration import KillSwitchState, category_as_dict
 from handlers.schemas import (
     AuditLogEntry,
     CategoryConfig,
@@ -83,20 +83,7 @@ def incident_detail(incident: Incident, run: Run | None, steps: list[StepResult]
 
 
 def category_view(row: CategorySetting) -> CategoryConfig:
-    return CategoryConfig(
-        category=row.category,
-        auto_resolution_enabled=row.auto_resolution_enabled,
-        confidence_threshold=row.confidence_threshold,
-        max_retry_attempts=row.max_retry_attempts,
-        notification_required=row.notification_required,
-        dry_run=row.dry_run,
-        approval_floor=row.approval_floor,
-        approval_timeout_seconds=row.approval_timeout_seconds,
-        failure_budget=row.failure_budget,
-        failure_window_seconds=row.failure_window_seconds,
-        paused_reason=row.paused_reason,
-        over_limit=row.over_limit,
-    )
+    return CategoryConfig.model_validate(category_as_dict(row))
 
 
 def kill_switch_view(state: KillSwitchState) -> KillSwitchView:

@@ -3,13 +3,16 @@
 One module per migration (vNNN_name.py: VERSION, NAME and apply()), each on frozen table definitions
 of its own: the models beside their queries (storage/<table>.py) move on, a migration never does.
 Migration 1 is the schema of the seed (the system this bot grew from, whose REST API it keeps), so a
-seed database upgrades like any other. Add a migration as the next module and list it in
-MIGRATIONS; never edit a shipped one.
+seed database upgrades like any other. Add a migration as the next module (it is found by its
+name); never edit a shipped one.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
+import pkgutil
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -17,16 +20,6 @@ import peewee
 
 from storage.database import BaseModel, db, in_write_transaction, is_postgres
 from storage.fields import UTCDateTimeField, utcnow
-from storage.migrations import (
-    v001_seed_schema,
-    v002_runs_and_kill_switch,
-    v003_outbox,
-    v004_webhook_arrivals,
-    v005_audit_chain,
-    v006_automation_safety,
-    v007_audit_key,
-    v008_wide_lanes,
-)
 
 log = logging.getLogger(__name__)
 
@@ -46,19 +39,20 @@ class Migration:
     apply: Callable[[], None]
 
 
-MIGRATIONS: list[Migration] = [
-    Migration(m.VERSION, m.NAME, m.apply)
-    for m in (
-        v001_seed_schema,
-        v002_runs_and_kill_switch,
-        v003_outbox,
-        v004_webhook_arrivals,
-        v005_audit_chain,
-        v006_automation_safety,
-        v007_audit_key,
-        v008_wide_lanes,
-    )
-]
+def _discovered() -> list[Migration]:
+    """Every vNNN_*.py module here, in order; each one's VERSION must be its file's number, with no
+    gaps (a misnamed or missing migration stops the bot at start-up, not halfway through a database)."""
+    found = []
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if re.fullmatch(r"v\d{3}_\w+", info.name):
+            module = importlib.import_module(f"{__name__}.{info.name}")
+            found.append(Migration(module.VERSION, module.NAME, module.apply))
+            if int(info.name[1:4]) != module.VERSION or len(found) != module.VERSION:
+                raise RuntimeError(f"migration {info.name} says it is version {module.VERSION}")
+    return found
+
+
+MIGRATIONS: list[Migration] = _discovered()
 
 LATEST_VERSION = MIGRATIONS[-1].version
 

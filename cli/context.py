@@ -11,7 +11,6 @@ from pydantic import ValidationError
 from cli.errors import CliError
 from engine.configuration import ConfigurationService
 from engine.events import Notifier
-from runtime import people_notifier
 from settings import Settings
 from storage import migrations
 from storage.database import bind, open_database
@@ -58,6 +57,8 @@ def cli_actor(given: str | None) -> str:
 
 def notifier_for(settings: Settings) -> Notifier:
     """Changes made from the CLI are announced like any other: queued for the running bot to deliver."""
+    from runtime import people_notifier  # the whole bot's wiring: only for commands that change things
+
     return people_notifier(settings)
 
 

@@ -10,7 +10,6 @@ from typing import Any
 
 from engine.console import ConsoleNotifier
 from engine.incident import IncidentIn
-from runtime import build_runtime
 from settings import Settings
 from storage import config_store, runs
 from storage.database import db_connection
@@ -26,6 +25,8 @@ SAMPLES: list[tuple[str, str, str, float, dict[str, Any]]] = [
 
 
 def demo(settings: Settings, args: argparse.Namespace) -> int:
+    from runtime import build_runtime  # the whole bot's wiring: loaded only when the demo runs
+
     with tempfile.TemporaryDirectory(prefix="autoresolve-demo-") as scratch:
         demo_settings = settings.model_copy(
             update={

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import ast
 import importlib
+import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -120,3 +123,14 @@ def test_no_module_is_past_its_length():
         if (lines := len(path.read_text(encoding="utf-8").splitlines())) > LONGEST_MODULE
     ]
     assert long == []
+
+
+def test_the_command_line_loads_the_bot_only_for_the_commands_that_run_it():
+    """`bot.py killswitch on` must answer fast when it matters most: the CLI's own commands load no
+    web server, no Slack and no scheduler (serve and demo load them when they run)."""
+    probe = "import json, sys, cli.main; print(json.dumps(sorted(sys.modules)))"
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT
+    ).stdout
+    heavy = {"runtime", "fastapi", "uvicorn", "slack_bolt", "slack_sdk", "apscheduler"}
+    assert heavy.isdisjoint(json.loads(loaded))

@@ -11,8 +11,8 @@ import pytest
 
 from handlers.webhooks.delivery import WebhookDelivery
 from handlers.webhooks.destinations import CallbackPolicy
-from storage import outbox
-from storage.database import db_connection
+from storage import migrations, outbox
+from storage.database import bind, db, db_connection, open_database
 from storage.fields import utcnow
 from storage.lanes import Lane, Purpose
 from storage.outbox import OutboxMessage
@@ -168,10 +168,19 @@ def rows_by_target() -> dict[str, OutboxMessage]:
         return {m.target: m for m in OutboxMessage.select().where(OutboxMessage.transport == "webhook")}
 
 
-def test_a_name_that_resolves_inside_is_refused_when_sent_and_the_connection_is_pinned(
-    make_hooks, http_server
-):
-    make_hooks()  # the bot's database
+@pytest.fixture
+def outbox_only(sqlite_url):
+    """A bot's database and nothing else: no running bot whose own deliverer would take the rows
+    (with the real resolver) before the test's deliverer does."""
+    bind(open_database(sqlite_url))
+    migrations.upgrade()
+    yield
+    if hasattr(db.obj, "close_all"):
+        db.obj.close_all()
+
+
+@pytest.mark.usefixtures("outbox_only")
+def test_a_name_that_resolves_inside_is_refused_when_sent_and_the_connection_is_pinned(http_server):
     port = http_server.url.rsplit(":", 1)[1]
     inside = f"http://hooks.example.test:{port}/results"
     delivery, given_up = delivery_to([inside], CallbackPolicy(resolver=lambda host, port: ["127.0.0.1"]))
@@ -192,8 +201,8 @@ def test_a_name_that_resolves_inside_is_refused_when_sent_and_the_connection_is_
     delivery.close()
 
 
-def test_one_bad_receiver_never_holds_up_another(make_hooks, http_server):
-    make_hooks()  # the bot's database
+@pytest.mark.usefixtures("outbox_only")
+def test_one_bad_receiver_never_holds_up_another(http_server):
     policy = CallbackPolicy(allowed=("127.0.0.1",))
     hanging = f"{http_server.url}/hold/cb"
     waits_for_ever = f"{http_server.url}/retry-after/999999999999"

@@ -72,6 +72,17 @@ class Settings(BaseSettings):
     alertmanager_default_category: str | None = None
     alertmanager_default_confidence: float | None = Field(default=None, ge=0, le=1)
     alertmanager_default_creator: str | None = None
+    # Grafana Alerting's webhook contact point: its HMAC secret, the timestamp header if one is set
+    # there (then signatures are over "timestamp:body", checked against WEBHOOK_MAX_SKEW_SECONDS and
+    # never taken twice), and where its alerts' fields come from (as for Alertmanager).
+    grafana_webhook_secret: SecretStr | None = None
+    grafana_webhook_timestamp_header: str | None = None
+    grafana_category_label: str = "category"
+    grafana_confidence_label: str = "confidence"
+    grafana_creator_label: str = "created_by"
+    grafana_default_category: str | None = None
+    grafana_default_confidence: float | None = Field(default=None, ge=0, le=1)
+    grafana_default_creator: str | None = None
 
     slack_channel_rate: float = Field(default=1.0, gt=0, le=100)  # Slack allows about 1 message/s/channel
     slack_channel_burst: float = Field(default=3.0, ge=1, le=100)
@@ -111,6 +122,11 @@ class Settings(BaseSettings):
         "alertmanager_default_category",
         "alertmanager_default_confidence",
         "alertmanager_default_creator",
+        "grafana_webhook_secret",
+        "grafana_webhook_timestamp_header",
+        "grafana_default_category",
+        "grafana_default_confidence",
+        "grafana_default_creator",
         mode="before",
     )
     @classmethod

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from engine.errors import InvalidInput
 from engine.incident import IncidentIn
+from engine.source_mapping import SourceMapping
 from handlers.deps import ServicesDep
 from handlers.schemas import IntakeAnswer
 from handlers.services import Services
@@ -82,78 +83,63 @@ class AlertmanagerPayload(BaseModel):
     alerts: list[Alert] = Field(min_length=1, max_length=1000)
 
 
-def alert_incident_id(alert: Alert) -> str:
-    """Stable per alert firing: Alertmanager's repeats map to one incident, a new firing to another."""
+def source_mapping(settings: Settings, source: str, id_prefix: str) -> SourceMapping:
+    """The source's mapping, from its settings (`<source>_category_label`, `<source>_default_*`...)."""
+    return SourceMapping(
+        source=source,
+        id_prefix=id_prefix,
+        setting_prefix=f"{source.upper()}_",
+        category_label=getattr(settings, f"{source}_category_label"),
+        confidence_label=getattr(settings, f"{source}_confidence_label"),
+        creator_label=getattr(settings, f"{source}_creator_label"),
+        default_category=getattr(settings, f"{source}_default_category"),
+        default_confidence=getattr(settings, f"{source}_default_confidence"),
+        default_creator=getattr(settings, f"{source}_default_creator"),
+    )
+
+
+def alertmanager_mapping(settings: Settings) -> SourceMapping:
+    return source_mapping(settings, "alertmanager", "am")
+
+
+def alert_incident_id(alert: Alert, id_prefix: str = "am") -> str:
+    """Stable per alert firing: a source's repeats map to one incident, a new firing to another."""
     fingerprint = re.sub(r"[^A-Za-z0-9]", "", alert.fingerprint)[:64] or "x"
-    return f"am-{fingerprint}-{alert.startsAt:%Y%m%dT%H%M%SZ}"
+    return f"{id_prefix}-{fingerprint}-{alert.startsAt:%Y%m%dT%H%M%SZ}"
 
 
-def _lookup(alert: Alert, name: str) -> str | None:
-    return alert.labels.get(name) or alert.annotations.get(name)
-
-
-def alert_to_incident_fields(alert: Alert, settings: Settings) -> tuple[dict[str, Any], list[dict[str, str]]]:
+def alert_to_incident_fields(
+    alert: Alert, mapping: SourceMapping
+) -> tuple[dict[str, Any], list[dict[str, str]]]:
     """The incident fields an alert maps to, and the problems found (field names within the alert)."""
-    problems = []
-    category = _lookup(alert, settings.alertmanager_category_label) or settings.alertmanager_default_category
-    if not category:
-        problems.append(
-            {
-                "field": f"labels.{settings.alertmanager_category_label}",
-                "message": "missing (set the label, or ALERTMANAGER_DEFAULT_CATEGORY)",
-            }
-        )
-    raw_confidence = _lookup(alert, settings.alertmanager_confidence_label)
-    confidence: float | None = settings.alertmanager_default_confidence
-    if raw_confidence is not None:
-        try:
-            confidence = float(raw_confidence)
-        except ValueError:
-            problems.append(
-                {"field": f"labels.{settings.alertmanager_confidence_label}", "message": "not a number"}
-            )
-    elif confidence is None:
-        problems.append(
-            {
-                "field": f"labels.{settings.alertmanager_confidence_label}",
-                "message": "missing (set the label, or ALERTMANAGER_DEFAULT_CONFIDENCE)",
-            }
-        )
-    creator = _lookup(alert, settings.alertmanager_creator_label) or settings.alertmanager_default_creator
-    if not creator:
-        problems.append(
-            {
-                "field": f"labels.{settings.alertmanager_creator_label}",
-                "message": "missing (set the label, or ALERTMANAGER_DEFAULT_CREATOR)",
-            }
-        )
+    mapped, problems = mapping.read(alert.labels, alert.annotations)
     fields = {
-        "incident_id": alert_incident_id(alert),
+        "incident_id": alert_incident_id(alert, mapping.id_prefix),
         "title": (alert.annotations.get("summary") or alert.labels.get("alertname") or "Alert")[:500],
         "description": alert.annotations.get("description", ""),
-        "category": (category or "").lower(),
         "priority": SEVERITY_PRIORITY.get(alert.labels.get("severity", "").lower(), "medium"),
-        "confidence_score": confidence,
-        "created_by": creator,
         "created_at": alert.startsAt,
-        "source": "alertmanager",
+        "source": mapping.source,
         "fingerprint": alert.fingerprint,
         "service": alert.labels.get("service") or alert.labels.get("job"),
         "labels": alert.labels,
         "runbook": alert.labels.get("autoresolve_runbook"),
+        **mapped,
     }
     return fields, problems
 
 
-def record_resolved(services: Services, alerts: list[tuple[int, Alert]], intake: Intake) -> None:
+def record_resolved(
+    services: Services, alerts: list[tuple[int, Alert]], intake: Intake, mapping: SourceMapping
+) -> None:
     """A resolved alert cancels its incident's queued run or waiting approval (a run under way
     finishes), and is recorded on its trail (the engine's rule, for an unknown incident too)."""
     for index, alert in alerts:
-        incident_id = alert_incident_id(alert)
+        incident_id = alert_incident_id(alert, mapping.id_prefix)
         ends = alert.endsAt.isoformat() if alert.endsAt else None
         decision = services.resolution.source_resolved(
             incident_id,
-            actor="alertmanager",
+            actor=mapping.source,
             reason=f"Alert resolved (ends {ends or 'now'})",
             details={"ends_at": ends},
         )
@@ -181,16 +167,22 @@ async def alertmanager_webhook(request: Request, services: ServicesDep) -> JSONR
     refused = await authenticate(services, delivery)
     if refused is not None:
         return refused
-    intake, firing, resolved = read_alerts(delivery.body, services)
-    await submit_all(services, firing, "alertmanager", intake)
+    return await take_alerts(services, delivery.body, alertmanager_mapping(services.settings))
+
+
+async def take_alerts(services: Services, body: bytes, mapping: SourceMapping) -> JSONResponse:
+    """An authenticated delivery of Alertmanager-shaped alerts (Alertmanager's, Grafana's): firing
+    ones decided as incidents, resolved ones recorded; the answer item by item."""
+    intake, firing, resolved = read_alerts(body, services, mapping)
+    await submit_all(services, firing, mapping.source, intake)
     if resolved:
-        await anyio.to_thread.run_sync(record_resolved, services, resolved, intake)
+        await anyio.to_thread.run_sync(record_resolved, services, resolved, intake, mapping)
     intake.accepted.sort(key=lambda item: item["index"])
     return intake.answer()
 
 
 def read_alerts(
-    body: bytes, services: Services
+    body: bytes, services: Services, mapping: SourceMapping
 ) -> tuple[Intake, list[tuple[int, IncidentIn, str]], list[tuple[int, Alert]]]:
     """The delivery's firing alerts as incidents (those that map and validate; the others rejected by
     name in the Intake) and its resolved ones."""
@@ -207,7 +199,7 @@ def read_alerts(
         if alert.status == "resolved":
             resolved.append((index, alert))
             continue
-        fields, problems = alert_to_incident_fields(alert, services.settings)
+        fields, problems = alert_to_incident_fields(alert, mapping)
         if problems:
             errors = [{"field": prefix + p["field"], "message": p["message"]} for p in problems]
             intake.reject(index, fields["incident_id"], errors)

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.webhooks.alertmanager import Alert, alert_incident_id, alert_to_incident_fields
+from handlers.webhooks.alertmanager import (
+    Alert,
+    alert_incident_id,
+    alert_to_incident_fields,
+    alertmanager_mapping,
+    source_mapping,
+)
 from settings import Settings
 
 
@@ -29,7 +35,7 @@ def alert(**changes: Any) -> Alert:
 
 
 def test_labels_and_annotations_become_the_incidents_fields():
-    fields, problems = alert_to_incident_fields(alert(), Settings())
+    fields, problems = alert_to_incident_fields(alert(), alertmanager_mapping(Settings()))
     assert problems == []
     assert {k: fields[k] for k in ("title", "category", "priority", "confidence_score", "created_by")} == {
         "title": "Pool exhausted on orders-db",
@@ -52,7 +58,7 @@ def test_one_firing_is_one_incident_and_a_new_firing_another():
 
 def test_what_is_missing_is_named_by_the_label_to_set():
     bare = alert(labels={"alertname": "X"}, annotations={})
-    fields, problems = alert_to_incident_fields(bare, Settings())
+    fields, problems = alert_to_incident_fields(bare, alertmanager_mapping(Settings()))
     assert [p["field"] for p in problems] == ["labels.category", "labels.confidence", "labels.created_by"]
     assert fields["title"] == "X"  # the alert's name when it has no summary
     assert fields["priority"] == "medium"  # no severity
@@ -64,7 +70,9 @@ def test_the_operators_label_names_and_defaults_fill_in():
         alertmanager_default_confidence=0.91,
         alertmanager_default_creator="oncall@example.com",
     )
-    fields, problems = alert_to_incident_fields(alert(labels={"alertname": "X", "team": "network"}), settings)
+    fields, problems = alert_to_incident_fields(
+        alert(labels={"alertname": "X", "team": "network"}), alertmanager_mapping(settings)
+    )
     assert problems == []
     assert (fields["category"], fields["confidence_score"], fields["created_by"]) == (
         "network",
@@ -74,5 +82,17 @@ def test_the_operators_label_names_and_defaults_fill_in():
 
 
 def test_a_confidence_that_is_not_a_number_is_named():
-    _, problems = alert_to_incident_fields(alert(labels={"confidence": "high"}), Settings())
+    _, problems = alert_to_incident_fields(
+        alert(labels={"confidence": "high"}), alertmanager_mapping(Settings())
+    )
     assert {"field": "labels.confidence", "message": "not a number"} in problems
+
+
+def test_each_source_has_its_own_names_and_says_which_setting_fills_a_gap():
+    grafana = source_mapping(Settings(grafana_creator_label="owner"), "grafana", "gf")
+    fields, problems = alert_to_incident_fields(alert(labels={"alertname": "X", "owner": "U0GRAF"}), grafana)
+    assert (fields["incident_id"][:3], fields["source"], fields["created_by"]) == ("gf-", "grafana", "U0GRAF")
+    assert [p["message"] for p in problems] == [
+        "missing (set the label, or GRAFANA_DEFAULT_CATEGORY)",
+        "missing (set the label, or GRAFANA_DEFAULT_CONFIDENCE)",
+    ]

@@ -13,7 +13,7 @@ from handlers.health import VERSION
 from handlers.limits import BodySizeLimit
 from handlers.services import Services
 from handlers.slack.listeners import endpoint as slack_endpoint
-from handlers.webhooks import alertmanager, incidents
+from handlers.webhooks import alertmanager, grafana, incidents
 
 
 def create_app(services: Services, *, manage_worker: bool = True) -> FastAPI:
@@ -50,6 +50,7 @@ def create_app(services: Services, *, manage_worker: bool = True) -> FastAPI:
         api_audit,
         incidents,
         alertmanager,
+        grafana,
         slack_endpoint,
     ):
         # The routes themselves, not include_router(): FastAPI 0.165 keeps an included router as a

@@ -83,6 +83,16 @@ class Settings(BaseSettings):
     grafana_default_category: str | None = None
     grafana_default_confidence: float | None = Field(default=None, ge=0, le=1)
     grafana_default_creator: str | None = None
+    # PagerDuty v3 webhooks: the subscription's signing secrets (comma-separated: during a rotation
+    # both are accepted), and where incidents' fields come from. A PagerDuty incident has no labels:
+    # the mapping reads `service`, `team`, `urgency`, `priority`, `escalation_policy` and `agent`.
+    pagerduty_webhook_secrets: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    pagerduty_category_label: str = "category"
+    pagerduty_confidence_label: str = "confidence"
+    pagerduty_creator_label: str = "created_by"
+    pagerduty_default_category: str | None = None
+    pagerduty_default_confidence: float | None = Field(default=None, ge=0, le=1)
+    pagerduty_default_creator: str | None = None
 
     slack_channel_rate: float = Field(default=1.0, gt=0, le=100)  # Slack allows about 1 message/s/channel
     slack_channel_burst: float = Field(default=3.0, ge=1, le=100)
@@ -127,12 +137,22 @@ class Settings(BaseSettings):
         "grafana_default_category",
         "grafana_default_confidence",
         "grafana_default_creator",
+        "pagerduty_default_category",
+        "pagerduty_default_confidence",
+        "pagerduty_default_creator",
         mode="before",
     )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         """`API_TOKEN=` in .env means no token, not an empty one."""
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("pagerduty_webhook_secrets", mode="before")
+    @classmethod
+    def _split_secrets(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     @field_validator("admin_users", mode="before")
     @classmethod

@@ -13,7 +13,7 @@ from handlers.health import VERSION
 from handlers.limits import BodySizeLimit
 from handlers.services import Services
 from handlers.slack.listeners import endpoint as slack_endpoint
-from handlers.webhooks import alertmanager, grafana, incidents
+from handlers.webhooks import alertmanager, grafana, incidents, pagerduty
 
 
 def create_app(services: Services, *, manage_worker: bool = True) -> FastAPI:
@@ -51,6 +51,7 @@ def create_app(services: Services, *, manage_worker: bool = True) -> FastAPI:
         incidents,
         alertmanager,
         grafana,
+        pagerduty,
         slack_endpoint,
     ):
         # The routes themselves, not include_router(): FastAPI 0.165 keeps an included router as a

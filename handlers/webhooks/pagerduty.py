@@ -1,0 +1,229 @@
+"""POST /webhooks/pagerduty: PagerDuty's v3 webhooks, one event per delivery.
+
+`incident.triggered` and `incident.reopened` become (or refresh) the incident `pd-<PagerDuty id>`;
+`incident.resolved` records the resolution and cancels a queued run or waiting approval, as any
+source's "it is gone" does; every other event type is answered 202 and ignored (nothing is recorded:
+it changes nothing here). A PagerDuty incident has no labels, so the mapping (PAGERDUTY_* settings)
+reads these: `service`, `team` (the first), `urgency`, `priority` (P1...), `escalation_policy` and
+`agent` (who triggered it); category, confidence and creator usually come from the defaults.
+
+Authenticated by PagerDuty's signature: `X-PagerDuty-Signature: v1=<hex>[,v1=<hex>...]`, the hex
+HMAC-SHA256 of the raw body under the subscription's secret, one per secret while PagerDuty rotates
+them; any match is enough (compared in constant time). Nothing dates a delivery, so its
+`X-Webhook-Id` is taken once: PagerDuty retries a delivery it got no 2xx for, and a copy sent again
+is refused, never run twice. With no PAGERDUTY_WEBHOOK_SECRETS the endpoint is off (404).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+import anyio
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from engine.errors import InvalidInput
+from engine.replays import first_use
+from handlers.deps import ServicesDep
+from handlers.errors import error_response
+from handlers.schemas import IntakeAnswer
+from handlers.services import Services
+from handlers.webhooks.alertmanager import source_mapping
+from handlers.webhooks.auth import Delivery, WebhookRefused, audit_refusal
+from handlers.webhooks.intake import (
+    REFUSALS,
+    Intake,
+    parse_json,
+    submit_all,
+    validate_incident,
+    validation_errors,
+)
+from settings import Settings
+
+router = APIRouter(tags=["Webhooks"])
+
+SIGNATURE_HEADER = "X-PagerDuty-Signature"
+DELIVERY_HEADER = "X-Webhook-Id"
+NOT_CONFIGURED = "The PagerDuty webhook is off: set PAGERDUTY_WEBHOOK_SECRETS (the subscription's secret)"
+REMEMBER_DELIVERIES = timedelta(hours=72)  # PagerDuty retries for up to about 48 h
+OPENING_EVENTS = frozenset({"incident.triggered", "incident.reopened"})
+PRIORITY = {"P1": "critical", "P2": "high", "P3": "medium", "P4": "low", "P5": "low"}
+Model = TypeVar("Model", bound=BaseModel)
+
+
+class Reference(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: str = ""
+    summary: str = ""
+
+
+class PagerDutyIncident(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9]+$")
+    title: str = ""
+    status: str = ""
+    urgency: str = ""
+    html_url: str = ""
+    created_at: datetime | None = None
+    service: Reference | None = None
+    teams: list[Reference] = Field(default_factory=list)
+    priority: Reference | None = None
+    escalation_policy: Reference | None = None
+
+
+class PagerDutyEvent(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: str = ""
+    event_type: str = Field(min_length=1, max_length=100)
+    resource_type: str = ""
+    occurred_at: datetime | None = None
+    agent: Reference | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class PagerDutyPayload(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    event: PagerDutyEvent
+
+
+def validated(model: type[Model], document: Any, prefix: str) -> Model:
+    """The document as `model`, or InvalidInput naming the first fault's field (under `prefix`)."""
+    try:
+        return model.model_validate(document)
+    except ValidationError as exc:
+        first = validation_errors(exc, prefix)[0]
+        raise InvalidInput(first["field"], first["message"]) from None
+
+
+def pagerduty_signed(settings: Settings, delivery: Delivery) -> None:
+    """WebhookRefused unless one of the delivery's v1 signatures is the HMAC of its body under one
+    of our secrets, and its delivery id was not taken before."""
+    given = [
+        part.strip().removeprefix("v1=").lower()
+        for part in delivery.headers.get(SIGNATURE_HEADER, "").split(",")
+        if part.strip().startswith("v1=")
+    ]
+    if not given:
+        raise WebhookRefused(f"missing {SIGNATURE_HEADER} (v1=...)")
+    matched = False
+    for secret in settings.pagerduty_webhook_secrets:  # every pair compared: no early answer to time
+        expected = hmac.new(secret.get_secret_value().encode(), delivery.body, hashlib.sha256).hexdigest()
+        for signature in given:
+            matched |= hmac.compare_digest(expected.encode(), signature.encode())
+    if not matched:
+        raise WebhookRefused("bad signature")
+    delivery_id = delivery.headers.get(DELIVERY_HEADER, "").strip()
+    credential = delivery_id or hashlib.sha256(delivery.body).hexdigest()  # no id: the body itself
+    if not first_use("pagerduty", credential, remember_for=REMEMBER_DELIVERIES):
+        raise WebhookRefused(f"delivery {delivery_id[:64] or '(no id)'} was taken already")
+
+
+def refusal(services: Services, delivery: Delivery) -> JSONResponse | None:
+    try:
+        pagerduty_signed(services.settings, delivery)
+    except WebhookRefused as exc:
+        audit_refusal(services.refusals, delivery, f"PagerDuty webhook: {exc}")
+        return error_response(401, f"Webhook refused: {exc}")
+    return None
+
+
+def incident_labels(event: PagerDutyEvent, incident: PagerDutyIncident) -> dict[str, str]:
+    """What the mapping may read of a PagerDuty incident, as labels."""
+    labels = {
+        "service": incident.service.summary if incident.service else "",
+        "team": incident.teams[0].summary if incident.teams else "",
+        "urgency": incident.urgency,
+        "priority": incident.priority.summary if incident.priority else "",
+        "escalation_policy": incident.escalation_policy.summary if incident.escalation_policy else "",
+        "agent": event.agent.summary if event.agent else "",
+    }
+    return {name: value[:1000] for name, value in labels.items() if value}
+
+
+def incident_fields(
+    event: PagerDutyEvent, incident: PagerDutyIncident, settings: Settings
+) -> tuple[dict[str, Any], list[dict[str, str]]]:
+    labels = incident_labels(event, incident)
+    mapped, problems = source_mapping(settings, "pagerduty", "pd").read(labels, {})
+    priority = PRIORITY.get(labels.get("priority", "").upper()) or (
+        "high" if incident.urgency == "high" else "low" if incident.urgency == "low" else "medium"
+    )
+    fields = {
+        "incident_id": f"pd-{incident.id}",
+        "title": (incident.title or f"PagerDuty incident {incident.id}")[:500],
+        "priority": priority,
+        "created_at": incident.created_at,
+        "source": "pagerduty",
+        "service": labels.get("service", "")[:200] or None,
+        "labels": labels,
+        **mapped,
+    }
+    return fields, [{"field": "event.data." + p["field"], "message": p["message"]} for p in problems]
+
+
+@router.post(
+    "/webhooks/pagerduty",
+    status_code=202,
+    response_model=IntakeAnswer,
+    responses={**REFUSALS, 404: {"description": "PAGERDUTY_WEBHOOK_SECRETS is not set"}},
+)
+async def pagerduty_webhook(request: Request, services: ServicesDep) -> JSONResponse:
+    """Take one PagerDuty v3 webhook event: a triggered or reopened incident is decided, a resolved
+    one recorded, others ignored. Signed with the subscription's secret (PAGERDUTY_WEBHOOK_SECRETS)."""
+    delivery = await Delivery.read(request)
+    if not services.settings.pagerduty_webhook_secrets:  # off: nothing from anywhere is taken
+        await anyio.to_thread.run_sync(audit_refusal, services.refusals, delivery, "PagerDuty webhook: off")
+        return error_response(404, NOT_CONFIGURED)
+    refused = await anyio.to_thread.run_sync(refusal, services, delivery)
+    if refused is not None:
+        return refused
+    event = validated(PagerDutyPayload, parse_json(delivery.body), "").event
+    if event.event_type not in OPENING_EVENTS | {"incident.resolved"}:
+        ignored = {"accepted": [], "rejected": [], "ignored": event.event_type}
+        return JSONResponse(status_code=202, content=ignored)
+    incident = validated(PagerDutyIncident, event.data, "event.data.")
+    intake = Intake()
+    if event.event_type == "incident.resolved":
+        return await anyio.to_thread.run_sync(record_resolved, services, event, incident, intake)
+    fields, problems = incident_fields(event, incident, services.settings)
+    if problems:
+        intake.reject(0, fields["incident_id"], problems)
+        return intake.answer()
+    valid = validate_incident(fields, 0, "event.data.", intake, services.callback_policy)
+    if valid is not None:
+        await submit_all(services, [(0, valid, "event.data.")], "pagerduty", intake)
+    return intake.answer()
+
+
+def record_resolved(
+    services: Services, event: PagerDutyEvent, incident: PagerDutyIncident, intake: Intake
+) -> JSONResponse:
+    by = event.agent.summary if event.agent and event.agent.summary else "PagerDuty"
+    decision = services.resolution.source_resolved(
+        f"pd-{incident.id}",
+        actor="pagerduty",
+        reason=f"Resolved in PagerDuty by {by}",
+        details={
+            "pagerduty_event": event.id,
+            "resolved_at": event.occurred_at.isoformat() if event.occurred_at else None,
+        },
+    )
+    intake.accepted.append(
+        {
+            "index": 0,
+            "incident_id": f"pd-{incident.id}",
+            "decision": decision.outcome.value,
+            "reason": decision.reason,
+            "run_id": None,
+            "new": False,
+        }
+    )
+    return intake.answer()

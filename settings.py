@@ -93,6 +93,24 @@ class Settings(BaseSettings):
     pagerduty_default_category: str | None = None
     pagerduty_default_confidence: float | None = Field(default=None, ge=0, le=1)
     pagerduty_default_creator: str | None = None
+    # Opsgenie and Jira Service Management Operations' outgoing webhook: sent as a custom header
+    # `Authorization: Bearer <token>` set on the integration; and where its incidents' fields come from.
+    opsgenie_webhook_token: SecretStr | None = None
+    opsgenie_category_label: str = "category"
+    opsgenie_confidence_label: str = "confidence"
+    opsgenie_creator_label: str = "created_by"
+    opsgenie_default_category: str | None = None
+    opsgenie_default_confidence: float | None = Field(default=None, ge=0, le=1)
+    opsgenie_default_creator: str | None = None
+    # Datadog's webhook integration (with the payload template in docs/sources.md): sent as a custom
+    # header `Authorization: Bearer <token>`; and where its incidents' fields come from.
+    datadog_webhook_token: SecretStr | None = None
+    datadog_category_label: str = "category"
+    datadog_confidence_label: str = "confidence"
+    datadog_creator_label: str = "created_by"
+    datadog_default_category: str | None = None
+    datadog_default_confidence: float | None = Field(default=None, ge=0, le=1)
+    datadog_default_creator: str | None = None
 
     slack_channel_rate: float = Field(default=1.0, gt=0, le=100)  # Slack allows about 1 message/s/channel
     slack_channel_burst: float = Field(default=3.0, ge=1, le=100)
@@ -140,6 +158,14 @@ class Settings(BaseSettings):
         "pagerduty_default_category",
         "pagerduty_default_confidence",
         "pagerduty_default_creator",
+        "opsgenie_webhook_token",
+        "opsgenie_default_category",
+        "opsgenie_default_confidence",
+        "opsgenie_default_creator",
+        "datadog_webhook_token",
+        "datadog_default_category",
+        "datadog_default_confidence",
+        "datadog_default_creator",
         mode="before",
     )
     @classmethod

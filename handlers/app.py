@@ -13,7 +13,7 @@ from handlers.health import VERSION
 from handlers.limits import BodySizeLimit
 from handlers.services import Services
 from handlers.slack.listeners import endpoint as slack_endpoint
-from handlers.webhooks import alertmanager, grafana, incidents, pagerduty
+from handlers.webhooks import alertmanager, datadog, grafana, incidents, opsgenie, pagerduty
 
 
 def create_app(services: Services, *, manage_worker: bool = True) -> FastAPI:
@@ -52,6 +52,8 @@ def create_app(services: Services, *, manage_worker: bool = True) -> FastAPI:
         alertmanager,
         grafana,
         pagerduty,
+        opsgenie,
+        datadog,
         slack_endpoint,
     ):
         # The routes themselves, not include_router(): FastAPI 0.165 keeps an included router as a

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from fastapi import Request
+from pydantic import SecretStr
 
 from engine.replays import first_use
 from handlers.auth import bearer_from, forwarded_by_proxy
@@ -82,6 +83,16 @@ def check_delivery(settings: Settings, delivery: Delivery) -> str:
     if not first_use("webhook", given_signature, remember_for=remember_for):
         raise WebhookRefused("replayed signature")
     return "signature"
+
+
+def check_source_token(expected: SecretStr, delivery: Delivery) -> None:
+    """WebhookRefused unless the delivery carries `Authorization: Bearer <expected>` (for a source
+    that signs nothing, its integration sends the token as a custom header)."""
+    given = bearer_from(delivery.headers)
+    if given is None:
+        raise WebhookRefused("missing bearer token")
+    if not hmac.compare_digest(given.encode(), expected.get_secret_value().encode()):
+        raise WebhookRefused("wrong bearer token")
 
 
 def audit_refusal(refusals: RefusalLog, delivery: Delivery, reason: str) -> None:

@@ -157,3 +157,43 @@ async def submit_all(
     if items:
         outcomes = await asyncio.wrap_future(services.resolution.decide(requests_of(items, actor)))
         record_outcomes(items, outcomes, intake)
+
+
+async def take_one(
+    services: Services, fields: dict[str, Any], problems: list[dict[str, str]], prefix: str, source: str
+) -> JSONResponse:
+    """One incident a source's event maps to: rejected by name if its mapping left gaps or it does
+    not validate, else decided at the intake door; the answer as for any delivery."""
+    intake = Intake()
+    if problems:
+        intake.reject(0, fields.get("incident_id"), problems)
+        return intake.answer()
+    incident = validate_incident(fields, 0, prefix, intake, services.callback_policy)
+    if incident is not None:
+        await submit_all(services, [(0, incident, prefix)], source, intake)
+    return intake.answer()
+
+
+def record_gone(
+    services: Services, incident_id: str, source: str, reason: str, details: dict[str, Any]
+) -> JSONResponse:
+    """The source says the incident is over: recorded, and a queued run or waiting approval is
+    cancelled (the engine's rule); call from a worker thread."""
+    decision = services.resolution.source_resolved(incident_id, actor=source, reason=reason, details=details)
+    intake = Intake()
+    intake.accepted.append(
+        {
+            "index": 0,
+            "incident_id": incident_id,
+            "decision": decision.outcome.value,
+            "reason": decision.reason,
+            "run_id": None,
+            "new": False,
+        }
+    )
+    return intake.answer()
+
+
+def ignored(kind: str) -> JSONResponse:
+    """An event of a kind that changes nothing here: answered, not recorded."""
+    return JSONResponse(status_code=202, content={"accepted": [], "rejected": [], "ignored": kind})

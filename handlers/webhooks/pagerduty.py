@@ -34,14 +34,7 @@ from handlers.schemas import IntakeAnswer
 from handlers.services import Services
 from handlers.webhooks.alertmanager import source_mapping
 from handlers.webhooks.auth import Delivery, WebhookRefused, audit_refusal
-from handlers.webhooks.intake import (
-    REFUSALS,
-    Intake,
-    parse_json,
-    submit_all,
-    validate_incident,
-    validation_errors,
-)
+from handlers.webhooks.intake import REFUSALS, ignored, parse_json, record_gone, take_one, validation_errors
 from settings import Settings
 
 router = APIRouter(tags=["Webhooks"])
@@ -187,43 +180,17 @@ async def pagerduty_webhook(request: Request, services: ServicesDep) -> JSONResp
         return refused
     event = validated(PagerDutyPayload, parse_json(delivery.body), "").event
     if event.event_type not in OPENING_EVENTS | {"incident.resolved"}:
-        ignored = {"accepted": [], "rejected": [], "ignored": event.event_type}
-        return JSONResponse(status_code=202, content=ignored)
+        return ignored(event.event_type)
     incident = validated(PagerDutyIncident, event.data, "event.data.")
-    intake = Intake()
     if event.event_type == "incident.resolved":
-        return await anyio.to_thread.run_sync(record_resolved, services, event, incident, intake)
-    fields, problems = incident_fields(event, incident, services.settings)
-    if problems:
-        intake.reject(0, fields["incident_id"], problems)
-        return intake.answer()
-    valid = validate_incident(fields, 0, "event.data.", intake, services.callback_policy)
-    if valid is not None:
-        await submit_all(services, [(0, valid, "event.data.")], "pagerduty", intake)
-    return intake.answer()
-
-
-def record_resolved(
-    services: Services, event: PagerDutyEvent, incident: PagerDutyIncident, intake: Intake
-) -> JSONResponse:
-    by = event.agent.summary if event.agent and event.agent.summary else "PagerDuty"
-    decision = services.resolution.source_resolved(
-        f"pd-{incident.id}",
-        actor="pagerduty",
-        reason=f"Resolved in PagerDuty by {by}",
-        details={
+        by = event.agent.summary if event.agent and event.agent.summary else "PagerDuty"
+        details = {
             "pagerduty_event": event.id,
             "resolved_at": event.occurred_at.isoformat() if event.occurred_at else None,
-        },
-    )
-    intake.accepted.append(
-        {
-            "index": 0,
-            "incident_id": f"pd-{incident.id}",
-            "decision": decision.outcome.value,
-            "reason": decision.reason,
-            "run_id": None,
-            "new": False,
         }
-    )
-    return intake.answer()
+        reason = f"Resolved in PagerDuty by {by}"
+        return await anyio.to_thread.run_sync(
+            record_gone, services, f"pd-{incident.id}", "pagerduty", reason, details
+        )
+    fields, problems = incident_fields(event, incident, services.settings)
+    return await take_one(services, fields, problems, "event.data.", "pagerduty")

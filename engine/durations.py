@@ -47,6 +47,15 @@ def parse_kill_switch_duration(value: object) -> tuple[timedelta, str | None]:
     return timedelta(seconds=seconds), None
 
 
+def duration_and_reason(words: list[str]) -> tuple[str | None, str | None]:
+    """`/killswitch on 30m db migration` read the same on every face: a first word that is a number
+    with a unit is the duration, the rest the reason ("on 5 hosts down" is all reason, not 5 s)."""
+    duration = None
+    if words and re.fullmatch(r"\d+(?:\.\d+)?(?:ms|s|m|h|d)", words[0].lower()):
+        duration, words = words[0].lower(), words[1:]
+    return duration, " ".join(words) or None
+
+
 def format_duration(seconds: float) -> str:
     if seconds < 1:
         return f"{int(seconds * 1000)}ms"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import sqlite3
 from pathlib import Path
@@ -105,6 +106,19 @@ def test_killswitch_from_the_command_line(workdir):
         "kill_switch_deactivated",
         "kill_switch_activated",
     ]
+
+
+def test_the_cli_kill_switch_also_reads_slacks_form(workdir):
+    on = run_cli(workdir, "killswitch", "on", "2h", "db", "migration", "--actor", "ops-ada")
+    assert on.returncode == 0, on.stderr
+    assert " until " in on.stdout.splitlines()[-1]
+    assert on.stdout.rstrip().endswith(": db migration")
+    hosts = run_cli(workdir, "killswitch", "on", "5", "hosts", "down")  # a bare number is reason, not seconds
+    assert hosts.stdout.rstrip().endswith("db migration; 5 hosts down (cli:" + getpass.getuser() + ")")
+    off = run_cli(workdir, "killswitch", "off", "all", "clear")
+    assert off.returncode == 0
+    trail = [json.loads(row) for row in run_cli(workdir, "audit", "query", "--json").stdout.splitlines()]
+    assert (trail[0]["action"], trail[0]["details"]["reason"]) == ("kill_switch_deactivated", "all clear")
 
 
 def test_cli_kill_switch_durations_are_read_as_by_every_face(workdir):

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 from engine.config_changes import SettingError, parse_setting_change
+from engine.durations import duration_and_reason
 from engine.incident import CATEGORY_PATTERN, INCIDENT_ID_PATTERN
 
 AUTORESOLVE_USAGE = """*Usage:* `/autoresolve <sub-command>`
@@ -136,12 +137,7 @@ def parse_killswitch(text: str) -> KillSwitchCommand:
         return KillSwitchStatus()
     head, rest = words[0].lower(), words[1:]
     if head == "on":
-        duration = None
-        # Only a number with a unit is a duration: "on 5 hosts down" is all reason, not 5 seconds.
-        if rest and re.fullmatch(r"\d+(?:\.\d+)?(?:ms|s|m|h|d)", rest[0].lower()):
-            duration = rest[0].lower()
-            rest = rest[1:]
-        return KillSwitchOn(duration, " ".join(rest) or None)
+        return KillSwitchOn(*duration_and_reason(rest))
     if head == "off":
         return KillSwitchOff(" ".join(rest) or None)
     raise UsageError(f"`{text.strip()[:100]}` is not a sub-command", KILLSWITCH_USAGE)

@@ -34,6 +34,7 @@ from handlers.slack.listeners.services import SlackServices
 from handlers.slack.listeners.socket_mode import SocketModeConnection
 from handlers.webhooks.delivery import WebhookDelivery
 from handlers.webhooks.destinations import CallbackPolicy
+from handlers.webhooks.resolve_back import PagerDutyDelivery, ResolveBack
 from handlers.webhooks.results import ResultCallbacks
 from settings import Settings
 from storage import migrations, outbox, seen_signatures
@@ -72,12 +73,20 @@ class Runtime:
     metrics: Metrics
     checkpoints: Checkpoints  # seals the audit chain and anchors its head outside the database
     slack: SlackRuntime | None = None
+    pagerduty_delivery: PagerDutyDelivery | None = None  # with PAGERDUTY_API_TOKEN: resolving back
     refusals: RefusalLog = field(default_factory=RefusalLog)  # unauthenticated refusals, collapsed
     callback_policy: CallbackPolicy = field(default_factory=CallbackPolicy)  # where callbacks may go
 
     def start(self) -> None:
         self.worker.start()
         every(self.scheduler, WEBHOOK_POLL_SECONDS, "deliver-result-callbacks", self.webhook_delivery.tick)
+        if self.pagerduty_delivery is not None:
+            every(
+                self.scheduler,
+                WEBHOOK_POLL_SECONDS,
+                "resolve-back-in-pagerduty",
+                self.pagerduty_delivery.tick,
+            )
         every(self.scheduler, 60, "forget-expired-signatures", seen_signatures.forget_expired)
         every(self.scheduler, 1.0, "seal-audit-chain", self.checkpoints.seal)
         every(
@@ -131,6 +140,8 @@ class Runtime:
             self.slack.delivery.close()
             self.slack.client.close()
         self.webhook_delivery.close()
+        if self.pagerduty_delivery is not None:
+            self.pagerduty_delivery.close()
         self.resolution.stop()
         self.worker.executor.writes.stop()
 
@@ -169,7 +180,18 @@ def build_runtime(settings: Settings, *, notifier: Notifier | None = None) -> Ru
         notifier = people_notifier(settings)
     # People hear through `notifier`; sending tools get results through their callbacks.
     metrics = Metrics(catalog=lambda: catalog)
-    everyone = FanOut(notifier, ResultCallbacks(settings.result_webhook_url, settings.public_url), metrics)
+    told = [notifier, ResultCallbacks(settings.result_webhook_url, settings.public_url), metrics]
+    pagerduty_delivery = None
+    if settings.pagerduty_api_token is not None and settings.pagerduty_from_email:
+        told.append(ResolveBack(settings.public_url))
+        pagerduty_delivery = PagerDutyDelivery(
+            owner=owner,
+            token=settings.pagerduty_api_token.get_secret_value(),
+            from_email=settings.pagerduty_from_email,
+            api_url=settings.pagerduty_api_url,
+            on_give_up=_give_up,
+        )
+    everyone = FanOut(*told)
     authorizer = Authorizer(admins=settings.admin_users, killswitch_anyone=settings.killswitch_anyone)
     callback_policy = CallbackPolicy(allowed=tuple(settings.callback_allowed_hosts))
     configuration = ConfigurationService(everyone)
@@ -250,4 +272,5 @@ def build_runtime(settings: Settings, *, notifier: Notifier | None = None) -> Ru
             interval_seconds=settings.audit_checkpoint_seconds,
         ),
         slack=slack,
+        pagerduty_delivery=pagerduty_delivery,
     )

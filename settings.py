@@ -93,6 +93,11 @@ class Settings(BaseSettings):
     pagerduty_default_category: str | None = None
     pagerduty_default_confidence: float | None = Field(default=None, ge=0, le=1)
     pagerduty_default_creator: str | None = None
+    # Resolving back: with an API token, an incident the bot resolves is resolved in PagerDuty too
+    # (a note with the outcome, then the status), `From` the account's e-mail, through the outbox.
+    pagerduty_api_token: SecretStr | None = None
+    pagerduty_from_email: str | None = None
+    pagerduty_api_url: str = "https://api.pagerduty.com"
     # Opsgenie and Jira Service Management Operations' outgoing webhook: sent as a custom header
     # `Authorization: Bearer <token>` set on the integration; and where its incidents' fields come from.
     opsgenie_webhook_token: SecretStr | None = None
@@ -158,6 +163,8 @@ class Settings(BaseSettings):
         "pagerduty_default_category",
         "pagerduty_default_confidence",
         "pagerduty_default_creator",
+        "pagerduty_api_token",
+        "pagerduty_from_email",
         "opsgenie_webhook_token",
         "opsgenie_default_category",
         "opsgenie_default_confidence",
@@ -195,7 +202,7 @@ class Settings(BaseSettings):
                 raise ValueError(f"{user!r} is not a Slack user ID (U... or W...: a profile's member ID)")
         return value
 
-    @field_validator("slack_api_url", "result_webhook_url", "public_url")
+    @field_validator("slack_api_url", "result_webhook_url", "public_url", "pagerduty_api_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is not None and urlparse(value).scheme not in ("http", "https"):
@@ -257,6 +264,14 @@ class Settings(BaseSettings):
         if self.slack_signing_secret is None and self.slack_app_token is None:
             raise ValueError(
                 "SLACK_BOT_TOKEN needs SLACK_SIGNING_SECRET (HTTP mode) or SLACK_APP_TOKEN (Socket Mode)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _pagerduty_token_needs_an_email(self) -> Settings:
+        if self.pagerduty_api_token is not None and not self.pagerduty_from_email:
+            raise ValueError(
+                "PAGERDUTY_API_TOKEN needs PAGERDUTY_FROM_EMAIL (PagerDuty asks who acts, by e-mail)"
             )
         return self
 

@@ -43,6 +43,7 @@ class RunReport:
     finished_at: datetime | None
     steps: tuple[StepReport, ...] = field(default_factory=tuple)
     callback_url: str | None = None
+    source: str | None = None  # where the incident came from (pagerduty, grafana...)
 
 
 @dataclass(frozen=True)

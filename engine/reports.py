@@ -85,6 +85,7 @@ def build_report(run: Run, incident: Incident, *, steps: Sequence[StepResult] | 
         finished_at=run.finished_at,
         steps=tuple(step_report(row) for row in rows),
         callback_url=incident.callback_url,
+        source=incident.source,
     )
 
 

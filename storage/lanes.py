@@ -18,6 +18,7 @@ class Transport(StrEnum):
 
     SLACK = "slack"
     WEBHOOK = "webhook"
+    PAGERDUTY = "pagerduty"
 
 
 class Purpose(StrEnum):
@@ -29,16 +30,20 @@ class Purpose(StrEnum):
     AUDIT_STEP = "audit_step"  # an entry in the incident's thread
     AUDIT_NOTICE = "audit_notice"  # kill switch, configuration, checkpoint, pause notices
     RESULT_CALLBACK = "result_callback"
+    RESOLVE_BACK = "resolve_back"  # the incident resolved in the system it came from (PagerDuty)
 
 
 class LaneKind(StrEnum):
     SLACK_CHANNEL = "channel"
     SLACK_DM = "dm"  # the address is a Slack user ID or an e-mail address, looked up when sent
     WEBHOOK = "webhook"  # the address is the callback URL
+    PAGERDUTY = "pagerduty"  # the address is the PagerDuty incident's id
 
     @property
     def transport(self) -> Transport:
-        return Transport.WEBHOOK if self is LaneKind.WEBHOOK else Transport.SLACK
+        if self is LaneKind.WEBHOOK:
+            return Transport.WEBHOOK
+        return Transport.PAGERDUTY if self is LaneKind.PAGERDUTY else Transport.SLACK
 
 
 @dataclass(frozen=True, order=True)

@@ -36,6 +36,7 @@ OUTBOX_ADAPTERS = {
     "handlers.slack.delivery.digest",
     "handlers.webhooks.delivery",
     "handlers.webhooks.results",
+    "handlers.webhooks.resolve_back",
 }
 PROBES = {"handlers.health", "handlers.reads"}  # is the database up; is it a local one
 

@@ -11,13 +11,17 @@ import hashlib
 import hmac
 import json
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
+from storage.database import db_connection
+from storage.outbox import OutboxMessage
 from tests.conftest import eventually
 from tests.handlers.webhooks.conftest import Hooks
+from tests.support.pagerduty_emulator import PagerDutyEmulator
 
 SECRET = "pd-subscription-secret"
 OLD_SECRET = "pd-secret-being-rotated-out"
@@ -224,3 +228,80 @@ def test_a_malformed_event_names_the_field(pagerduty):
     assert send(pagerduty, {"event": {"data": {}}}).json()["fields"][0]["field"] == "event.event_type"
     bad = send(pagerduty, event("incident.triggered", id="../x"))
     assert (bad.status_code, bad.json()["fields"][0]["field"]) == (422, "event.data.id")
+
+
+@pytest.fixture
+def pagerduty_api() -> Iterator[PagerDutyEmulator]:
+    emulator = PagerDutyEmulator(token="pd-api-token")
+    emulator.start()
+    yield emulator
+    emulator.stop()
+
+
+@pytest.fixture
+def resolving_back(make_hooks, pagerduty_api) -> Hooks:
+    return make_hooks(
+        pagerduty_webhook_secrets=[SECRET],
+        pagerduty_default_category="database",
+        pagerduty_default_confidence=0.95,
+        pagerduty_default_creator="U012ABCDEF",
+        pagerduty_api_token="pd-api-token",
+        pagerduty_from_email="autoresolve@example.com",
+        pagerduty_api_url=pagerduty_api.url,
+        public_url="https://bot.example.com",
+    )
+
+
+def test_an_incident_the_bot_resolves_is_resolved_in_pagerduty_with_a_note(resolving_back, pagerduty_api):
+    send(resolving_back, event("incident.triggered"))
+    eventually(lambda: len(pagerduty_api.calls) == 2)
+    note, resolve = pagerduty_api.calls
+    assert (note.method, note.path, note.status) == ("POST", "/incidents/PGR0VU2/notes", 201)
+    assert note.body["note"]["content"].startswith("Autoresolve ran runbook db-fix: All 1 step(s) succeeded")
+    assert note.body["note"]["content"].endswith(
+        "Audit trail: https://bot.example.com/api/v1/audit/incident/pd-PGR0VU2"
+    )
+    assert (resolve.method, resolve.path, resolve.status) == ("PUT", "/incidents/PGR0VU2", 200)
+    assert resolve.body == {"incident": {"type": "incident_reference", "status": "resolved"}}
+    assert {k.lower(): v for k, v in resolve.headers.items()}["from"] == "autoresolve@example.com"
+
+
+def test_pagerduty_saying_wait_is_waited_for_and_nothing_is_sent_twice(resolving_back, pagerduty_api):
+    pagerduty_api.refuse(429, retry_after="1")
+    pagerduty_api.refuse(503)
+    send(resolving_back, event("incident.triggered"))
+    eventually(lambda: [c.status for c in pagerduty_api.calls][-2:] == [201, 200], timeout=30)
+    assert [(c.method, c.status) for c in pagerduty_api.calls] == [
+        ("POST", 429),
+        ("POST", 503),
+        ("POST", 201),  # the note first, once
+        ("PUT", 200),  # then the resolution, once
+    ]
+    assert resolving_back.audit(action="notification_failed") == []
+
+
+def test_pagerduty_refusing_is_audited_and_our_outcome_stands(resolving_back, pagerduty_api):
+    pagerduty_api.refuse(404)
+    send(resolving_back, event("incident.triggered"))
+    rows = eventually(lambda: resolving_back.audit(action="notification_failed"))
+    assert isinstance(rows, list)
+    (row,) = rows
+    assert row["error_message"].startswith("PagerDuty note: HTTP 404")
+    assert row["details"]["about"] == "resolve_back"
+    assert resolving_back.api.get(f"/api/v1/incidents/{INCIDENT_ID}").json()["status"] == "auto_resolved"
+
+
+def test_what_the_bot_did_not_resolve_is_not_sent_back(make_hooks, pagerduty_api):
+    hooks = make_hooks(
+        pagerduty_webhook_secrets=[SECRET],
+        pagerduty_default_category="database",
+        pagerduty_default_confidence=0.5,  # below the threshold: skipped, never run
+        pagerduty_default_creator="U012ABCDEF",
+        pagerduty_api_token="pd-api-token",
+        pagerduty_from_email="autoresolve@example.com",
+        pagerduty_api_url=pagerduty_api.url,
+    )
+    assert send(hooks, event("incident.triggered")).json()["accepted"][0]["decision"] == "skipped"
+    with db_connection():  # nothing queued for PagerDuty, so nothing can be sent later either
+        assert OutboxMessage.select().where(OutboxMessage.transport == "pagerduty").count() == 0
+    assert pagerduty_api.calls == []

@@ -22,12 +22,19 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from handlers.deps import ServicesDep
-from handlers.errors import error_response
 from handlers.schemas import IntakeAnswer
 from handlers.services import Services
 from handlers.webhooks.alertmanager import source_mapping
-from handlers.webhooks.auth import Delivery, WebhookRefused, audit_refusal, check_source_token
-from handlers.webhooks.intake import REFUSALS, ignored, parse_json, record_gone, take_one
+from handlers.webhooks.auth import Delivery
+from handlers.webhooks.intake import (
+    REFUSALS,
+    ignored,
+    parse_json,
+    record_gone,
+    source_off,
+    take_one,
+    token_refusal,
+)
 from handlers.webhooks.pagerduty import PRIORITY, validated
 
 router = APIRouter(tags=["Webhooks"])
@@ -89,17 +96,6 @@ def incident_fields(
     ]
 
 
-def refusal(services: Services, delivery: Delivery) -> JSONResponse | None:
-    token = services.settings.datadog_webhook_token
-    assert token is not None
-    try:
-        check_source_token(token, delivery)
-    except WebhookRefused as exc:
-        audit_refusal(services.refusals, delivery, f"Datadog webhook: {exc}")
-        return error_response(401, f"Webhook refused: {exc}", headers={"WWW-Authenticate": "Bearer"})
-    return None
-
-
 @router.post(
     "/webhooks/datadog",
     status_code=202,
@@ -110,10 +106,10 @@ async def datadog_webhook(request: Request, services: ServicesDep) -> JSONRespon
     """Take one Datadog monitor notification (the template in docs/sources.md): Triggered decides,
     Recovered records, others are ignored. Authenticated by `Authorization: Bearer <token>`."""
     delivery = await Delivery.read(request)
-    if services.settings.datadog_webhook_token is None:
-        await anyio.to_thread.run_sync(audit_refusal, services.refusals, delivery, "Datadog webhook: off")
-        return error_response(404, NOT_CONFIGURED)
-    refused = await anyio.to_thread.run_sync(refusal, services, delivery)
+    token = services.settings.datadog_webhook_token
+    if token is None:
+        return await source_off(services, delivery, "Datadog", NOT_CONFIGURED)
+    refused = await token_refusal(services, delivery, token, "Datadog")
     if refused is not None:
         return refused
     payload = validated(DatadogPayload, parse_json(delivery.body), "")

@@ -30,7 +30,7 @@ from handlers.schemas import IntakeAnswer
 from handlers.services import Services
 from handlers.webhooks.alertmanager import source_mapping, take_alerts
 from handlers.webhooks.auth import Delivery, WebhookRefused, audit_refusal
-from handlers.webhooks.intake import REFUSALS
+from handlers.webhooks.intake import REFUSALS, source_off
 from settings import Settings
 
 router = APIRouter(tags=["Webhooks"])
@@ -84,8 +84,7 @@ async def grafana_webhook(request: Request, services: ServicesDep) -> JSONRespon
     recorded. Signed with the contact point's HMAC secret (GRAFANA_WEBHOOK_SECRET)."""
     delivery = await Delivery.read(request)
     if services.settings.grafana_webhook_secret is None:  # off: nothing from anywhere is taken
-        await anyio.to_thread.run_sync(audit_refusal, services.refusals, delivery, "Grafana webhook: off")
-        return error_response(404, NOT_CONFIGURED)
+        return await source_off(services, delivery, "Grafana", NOT_CONFIGURED)
     refused = await anyio.to_thread.run_sync(refusal, services, delivery)
     if refused is not None:
         return refused

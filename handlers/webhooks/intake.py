@@ -9,7 +9,7 @@ from typing import Any
 
 import anyio
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from engine.errors import InvalidInput
 from engine.incident import IncidentIn
@@ -23,6 +23,7 @@ from handlers.webhooks.auth import (
     accepted_without_database,
     audit_refusal,
     check_delivery,
+    check_source_token,
 )
 from handlers.webhooks.destinations import CallbackPolicy, DestinationRefused
 
@@ -197,3 +198,23 @@ def record_gone(
 def ignored(kind: str) -> JSONResponse:
     """An event of a kind that changes nothing here: answered, not recorded."""
     return JSONResponse(status_code=202, content={"accepted": [], "rejected": [], "ignored": kind})
+
+
+async def source_off(services: Services, delivery: Delivery, source: str, message: str) -> JSONResponse:
+    """The 404 of a source whose secret is not set (nothing unsigned is taken, from anywhere),
+    audited like any refusal."""
+    await anyio.to_thread.run_sync(audit_refusal, services.refusals, delivery, f"{source} webhook: off")
+    return error_response(404, message)
+
+
+async def token_refusal(
+    services: Services, delivery: Delivery, token: SecretStr, source: str
+) -> JSONResponse | None:
+    """For a source that signs nothing: the 401 (audited) unless its integration sent our token as
+    `Authorization: Bearer <token>`, else None."""
+    try:
+        check_source_token(token, delivery)
+    except WebhookRefused as exc:
+        await anyio.to_thread.run_sync(audit_refusal, services.refusals, delivery, f"{source} webhook: {exc}")
+        return error_response(401, f"Webhook refused: {exc}", headers={"WWW-Authenticate": "Bearer"})
+    return None

@@ -34,7 +34,15 @@ from handlers.schemas import IntakeAnswer
 from handlers.services import Services
 from handlers.webhooks.alertmanager import source_mapping
 from handlers.webhooks.auth import Delivery, WebhookRefused, audit_refusal
-from handlers.webhooks.intake import REFUSALS, ignored, parse_json, record_gone, take_one, validation_errors
+from handlers.webhooks.intake import (
+    REFUSALS,
+    ignored,
+    parse_json,
+    record_gone,
+    source_off,
+    take_one,
+    validation_errors,
+)
 from settings import Settings
 
 router = APIRouter(tags=["Webhooks"])
@@ -173,8 +181,7 @@ async def pagerduty_webhook(request: Request, services: ServicesDep) -> JSONResp
     one recorded, others ignored. Signed with the subscription's secret (PAGERDUTY_WEBHOOK_SECRETS)."""
     delivery = await Delivery.read(request)
     if not services.settings.pagerduty_webhook_secrets:  # off: nothing from anywhere is taken
-        await anyio.to_thread.run_sync(audit_refusal, services.refusals, delivery, "PagerDuty webhook: off")
-        return error_response(404, NOT_CONFIGURED)
+        return await source_off(services, delivery, "PagerDuty", NOT_CONFIGURED)
     refused = await anyio.to_thread.run_sync(refusal, services, delivery)
     if refused is not None:
         return refused

@@ -34,6 +34,7 @@ from handlers.webhooks.intake import (
     validate_incident,
     validation_errors,
 )
+from handlers.webhooks.mapping import source_mapping
 from settings import Settings
 
 router = APIRouter(tags=["Webhooks"])
@@ -81,21 +82,6 @@ class AlertmanagerPayload(BaseModel):
     commonAnnotations: dict[str, str] = Field(default_factory=dict)
     externalURL: str = ""
     alerts: list[Alert] = Field(min_length=1, max_length=1000)
-
-
-def source_mapping(settings: Settings, source: str, id_prefix: str) -> SourceMapping:
-    """The source's mapping, from its settings (`<source>_category_label`, `<source>_default_*`...)."""
-    return SourceMapping(
-        source=source,
-        id_prefix=id_prefix,
-        setting_prefix=f"{source.upper()}_",
-        category_label=getattr(settings, f"{source}_category_label"),
-        confidence_label=getattr(settings, f"{source}_confidence_label"),
-        creator_label=getattr(settings, f"{source}_creator_label"),
-        default_category=getattr(settings, f"{source}_default_category"),
-        default_confidence=getattr(settings, f"{source}_default_confidence"),
-        default_creator=getattr(settings, f"{source}_default_creator"),
-    )
 
 
 def alertmanager_mapping(settings: Settings) -> SourceMapping:

@@ -28,9 +28,10 @@ from handlers.deps import ServicesDep
 from handlers.errors import error_response
 from handlers.schemas import IntakeAnswer
 from handlers.services import Services
-from handlers.webhooks.alertmanager import source_mapping, take_alerts
+from handlers.webhooks.alertmanager import take_alerts
 from handlers.webhooks.auth import Delivery, WebhookRefused, audit_refusal
 from handlers.webhooks.intake import REFUSALS, source_off
+from handlers.webhooks.mapping import source_mapping
 from settings import Settings
 
 router = APIRouter(tags=["Webhooks"])

@@ -22,7 +22,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from handlers.deps import ServicesDep
 from handlers.schemas import IntakeAnswer
 from handlers.services import Services
-from handlers.webhooks.alertmanager import source_mapping
 from handlers.webhooks.auth import Delivery
 from handlers.webhooks.intake import (
     REFUSALS,
@@ -33,7 +32,7 @@ from handlers.webhooks.intake import (
     take_one,
     token_refusal,
 )
-from handlers.webhooks.pagerduty import PRIORITY, validated
+from handlers.webhooks.mapping import PRIORITY, source_mapping, validated
 
 router = APIRouter(tags=["Webhooks"])
 

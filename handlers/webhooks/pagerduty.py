@@ -19,20 +19,18 @@ from __future__ import annotations
 import hashlib
 import hmac
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from engine.errors import InvalidInput
 from engine.replays import first_use
 from handlers.deps import ServicesDep
 from handlers.errors import error_response
 from handlers.schemas import IntakeAnswer
 from handlers.services import Services
-from handlers.webhooks.alertmanager import source_mapping
 from handlers.webhooks.auth import Delivery, WebhookRefused, audit_refusal
 from handlers.webhooks.intake import (
     REFUSALS,
@@ -41,8 +39,8 @@ from handlers.webhooks.intake import (
     record_gone,
     source_off,
     take_one,
-    validation_errors,
 )
+from handlers.webhooks.mapping import PRIORITY, source_mapping, validated
 from settings import Settings
 
 router = APIRouter(tags=["Webhooks"])
@@ -52,8 +50,6 @@ DELIVERY_HEADER = "X-Webhook-Id"
 NOT_CONFIGURED = "The PagerDuty webhook is off: set PAGERDUTY_WEBHOOK_SECRETS (the subscription's secret)"
 REMEMBER_DELIVERIES = timedelta(hours=72)  # PagerDuty retries for up to about 48 h
 OPENING_EVENTS = frozenset({"incident.triggered", "incident.reopened"})
-PRIORITY = {"P1": "critical", "P2": "high", "P3": "medium", "P4": "low", "P5": "low"}
-Model = TypeVar("Model", bound=BaseModel)
 
 
 class Reference(BaseModel):
@@ -93,15 +89,6 @@ class PagerDutyPayload(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     event: PagerDutyEvent
-
-
-def validated(model: type[Model], document: Any, prefix: str) -> Model:
-    """The document as `model`, or InvalidInput naming the first fault's field (under `prefix`)."""
-    try:
-        return model.model_validate(document)
-    except ValidationError as exc:
-        first = validation_errors(exc, prefix)[0]
-        raise InvalidInput(first["field"], first["message"]) from None
 
 
 def pagerduty_signed(settings: Settings, delivery: Delivery) -> None:

@@ -10,8 +10,8 @@ from handlers.webhooks.alertmanager import (
     alert_incident_id,
     alert_to_incident_fields,
     alertmanager_mapping,
-    source_mapping,
 )
+from handlers.webhooks.mapping import source_mapping
 from settings import Settings
 
 

@@ -34,8 +34,11 @@ from handlers.slack.listeners.services import SlackServices
 from handlers.slack.listeners.socket_mode import SocketModeConnection
 from handlers.webhooks.delivery import WebhookDelivery
 from handlers.webhooks.destinations import CallbackPolicy
-from handlers.webhooks.resolve_back import PagerDutyDelivery, ResolveBack
+from handlers.webhooks.opsgenie_api import OpsgenieDelivery
+from handlers.webhooks.pagerduty_api import PagerDutyDelivery, PagerDutyUsers
+from handlers.webhooks.resolve_back import ResolveBack
 from handlers.webhooks.results import ResultCallbacks
+from handlers.webhooks.vendor_api import VendorDelivery
 from settings import Settings
 from storage import migrations, outbox, seen_signatures
 from storage.audit_chain import AuditChain
@@ -73,20 +76,17 @@ class Runtime:
     metrics: Metrics
     checkpoints: Checkpoints  # seals the audit chain and anchors its head outside the database
     slack: SlackRuntime | None = None
-    pagerduty_delivery: PagerDutyDelivery | None = None  # with PAGERDUTY_API_TOKEN: resolving back
+    # Resolving back in the vendors whose API credentials are set (PagerDuty, Opsgenie)
+    vendor_deliveries: list[VendorDelivery] = field(default_factory=list)
+    pagerduty_users: PagerDutyUsers | None = None  # with PAGERDUTY_API_TOKEN: who triggered an incident
     refusals: RefusalLog = field(default_factory=RefusalLog)  # unauthenticated refusals, collapsed
     callback_policy: CallbackPolicy = field(default_factory=CallbackPolicy)  # where callbacks may go
 
     def start(self) -> None:
         self.worker.start()
         every(self.scheduler, WEBHOOK_POLL_SECONDS, "deliver-result-callbacks", self.webhook_delivery.tick)
-        if self.pagerduty_delivery is not None:
-            every(
-                self.scheduler,
-                WEBHOOK_POLL_SECONDS,
-                "resolve-back-in-pagerduty",
-                self.pagerduty_delivery.tick,
-            )
+        for vendor in self.vendor_deliveries:
+            every(self.scheduler, WEBHOOK_POLL_SECONDS, f"resolve-back-in-{vendor.transport}", vendor.tick)
         every(self.scheduler, 60, "forget-expired-signatures", seen_signatures.forget_expired)
         every(self.scheduler, 1.0, "seal-audit-chain", self.checkpoints.seal)
         every(
@@ -111,6 +111,7 @@ class Runtime:
             callback_policy=self.callback_policy,
             metrics_registry=self.metrics.registry,
             bolt=self.slack.bolt if self.slack else None,
+            pagerduty_users=self.pagerduty_users,
             start=self.start,
             stop=self.stop,
         )
@@ -140,8 +141,10 @@ class Runtime:
             self.slack.delivery.close()
             self.slack.client.close()
         self.webhook_delivery.close()
-        if self.pagerduty_delivery is not None:
-            self.pagerduty_delivery.close()
+        for vendor in self.vendor_deliveries:
+            vendor.close()
+        if self.pagerduty_users is not None:
+            self.pagerduty_users.close()
         self.resolution.stop()
         self.worker.executor.writes.stop()
 
@@ -158,6 +161,37 @@ def people_notifier(settings: Settings) -> Notifier:
     if settings.slack_bot_token is not None:
         return SlackNotifier(settings.audit_channel, admins=settings.admin_users)
     return ConsoleNotifier(settings.audit_channel)
+
+
+def vendor_apis(settings: Settings, owner: str) -> tuple[list[VendorDelivery], PagerDutyUsers | None]:
+    """The vendors' REST APIs whose credentials are set: their deliveries (resolving back), and
+    PagerDuty's user lookup."""
+    vendors: list[VendorDelivery] = []
+    users = None
+    if settings.pagerduty_api_token is not None and settings.pagerduty_from_email:
+        token = settings.pagerduty_api_token.get_secret_value()
+        vendors.append(
+            PagerDutyDelivery(
+                owner=owner,
+                token=token,
+                from_email=settings.pagerduty_from_email,
+                api_url=settings.pagerduty_api_url,
+                on_give_up=_give_up,
+            )
+        )
+        users = PagerDutyUsers(
+            token=token, from_email=settings.pagerduty_from_email, api_url=settings.pagerduty_api_url
+        )
+    if settings.opsgenie_api_key is not None:
+        vendors.append(
+            OpsgenieDelivery(
+                owner=owner,
+                api_key=settings.opsgenie_api_key.get_secret_value(),
+                api_url=settings.opsgenie_api_url,
+                on_give_up=_give_up,
+            )
+        )
+    return vendors, users
 
 
 def build_runtime(settings: Settings, *, notifier: Notifier | None = None) -> Runtime:
@@ -181,16 +215,9 @@ def build_runtime(settings: Settings, *, notifier: Notifier | None = None) -> Ru
     # People hear through `notifier`; sending tools get results through their callbacks.
     metrics = Metrics(catalog=lambda: catalog)
     told = [notifier, ResultCallbacks(settings.result_webhook_url, settings.public_url), metrics]
-    pagerduty_delivery = None
-    if settings.pagerduty_api_token is not None and settings.pagerduty_from_email:
-        told.append(ResolveBack(settings.public_url))
-        pagerduty_delivery = PagerDutyDelivery(
-            owner=owner,
-            token=settings.pagerduty_api_token.get_secret_value(),
-            from_email=settings.pagerduty_from_email,
-            api_url=settings.pagerduty_api_url,
-            on_give_up=_give_up,
-        )
+    vendors, pagerduty_users = vendor_apis(settings, owner)
+    if vendors:
+        told.append(ResolveBack(settings.public_url, [vendor.source for vendor in vendors]))
     everyone = FanOut(*told)
     authorizer = Authorizer(admins=settings.admin_users, killswitch_anyone=settings.killswitch_anyone)
     callback_policy = CallbackPolicy(allowed=tuple(settings.callback_allowed_hosts))
@@ -272,5 +299,6 @@ def build_runtime(settings: Settings, *, notifier: Notifier | None = None) -> Ru
             interval_seconds=settings.audit_checkpoint_seconds,
         ),
         slack=slack,
-        pagerduty_delivery=pagerduty_delivery,
+        vendor_deliveries=vendors,
+        pagerduty_users=pagerduty_users,
     )

@@ -72,6 +72,8 @@ class Settings(BaseSettings):
     alertmanager_default_category: str | None = None
     alertmanager_default_confidence: float | None = Field(default=None, ge=0, le=1)
     alertmanager_default_creator: str | None = None
+    alertmanager_service_label: str = "service"
+    alertmanager_dedup_label: str | None = None
     # Grafana Alerting's webhook contact point: its HMAC secret, the timestamp header if one is set
     # there (then signatures are over "timestamp:body", checked against WEBHOOK_MAX_SKEW_SECONDS and
     # never taken twice), and where its alerts' fields come from (as for Alertmanager).
@@ -83,6 +85,8 @@ class Settings(BaseSettings):
     grafana_default_category: str | None = None
     grafana_default_confidence: float | None = Field(default=None, ge=0, le=1)
     grafana_default_creator: str | None = None
+    grafana_service_label: str = "service"
+    grafana_dedup_label: str | None = None
     # PagerDuty v3 webhooks: the subscription's signing secrets (comma-separated: during a rotation
     # both are accepted), and where incidents' fields come from. A PagerDuty incident has no labels:
     # the mapping reads `service`, `team`, `urgency`, `priority`, `escalation_policy` and `agent`.
@@ -93,6 +97,8 @@ class Settings(BaseSettings):
     pagerduty_default_category: str | None = None
     pagerduty_default_confidence: float | None = Field(default=None, ge=0, le=1)
     pagerduty_default_creator: str | None = None
+    pagerduty_service_label: str = "service"
+    pagerduty_dedup_label: str | None = None
     # Resolving back: with an API token, an incident the bot resolves is resolved in PagerDuty too
     # (a note with the outcome, then the status), `From` the account's e-mail, through the outbox.
     pagerduty_api_token: SecretStr | None = None
@@ -101,12 +107,18 @@ class Settings(BaseSettings):
     # Opsgenie and Jira Service Management Operations' outgoing webhook: sent as a custom header
     # `Authorization: Bearer <token>` set on the integration; and where its incidents' fields come from.
     opsgenie_webhook_token: SecretStr | None = None
+    # Closing back: with an API key (of an API integration), an alert the bot resolves is closed in
+    # Opsgenie with a note. JSM: OPSGENIE_API_URL=https://api.atlassian.com/jsm/ops/integration.
+    opsgenie_api_key: SecretStr | None = None
+    opsgenie_api_url: str = "https://api.opsgenie.com"
     opsgenie_category_label: str = "category"
     opsgenie_confidence_label: str = "confidence"
     opsgenie_creator_label: str = "created_by"
     opsgenie_default_category: str | None = None
     opsgenie_default_confidence: float | None = Field(default=None, ge=0, le=1)
     opsgenie_default_creator: str | None = None
+    opsgenie_service_label: str = "service"
+    opsgenie_dedup_label: str | None = None
     # Datadog's webhook integration (with the payload template in docs/sources.md): sent as a custom
     # header `Authorization: Bearer <token>`; and where its incidents' fields come from.
     datadog_webhook_token: SecretStr | None = None
@@ -116,6 +128,8 @@ class Settings(BaseSettings):
     datadog_default_category: str | None = None
     datadog_default_confidence: float | None = Field(default=None, ge=0, le=1)
     datadog_default_creator: str | None = None
+    datadog_service_label: str = "service"
+    datadog_dedup_label: str | None = None
 
     slack_channel_rate: float = Field(default=1.0, gt=0, le=100)  # Slack allows about 1 message/s/channel
     slack_channel_burst: float = Field(default=3.0, ge=1, le=100)
@@ -155,24 +169,30 @@ class Settings(BaseSettings):
         "alertmanager_default_category",
         "alertmanager_default_confidence",
         "alertmanager_default_creator",
+        "alertmanager_dedup_label",
         "grafana_webhook_secret",
         "grafana_webhook_timestamp_header",
         "grafana_default_category",
         "grafana_default_confidence",
         "grafana_default_creator",
+        "grafana_dedup_label",
         "pagerduty_default_category",
         "pagerduty_default_confidence",
         "pagerduty_default_creator",
+        "pagerduty_dedup_label",
         "pagerduty_api_token",
         "pagerduty_from_email",
         "opsgenie_webhook_token",
+        "opsgenie_api_key",
         "opsgenie_default_category",
         "opsgenie_default_confidence",
         "opsgenie_default_creator",
+        "opsgenie_dedup_label",
         "datadog_webhook_token",
         "datadog_default_category",
         "datadog_default_confidence",
         "datadog_default_creator",
+        "datadog_dedup_label",
         mode="before",
     )
     @classmethod
@@ -202,7 +222,9 @@ class Settings(BaseSettings):
                 raise ValueError(f"{user!r} is not a Slack user ID (U... or W...: a profile's member ID)")
         return value
 
-    @field_validator("slack_api_url", "result_webhook_url", "public_url", "pagerduty_api_url")
+    @field_validator(
+        "slack_api_url", "result_webhook_url", "public_url", "pagerduty_api_url", "opsgenie_api_url"
+    )
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is not None and urlparse(value).scheme not in ("http", "https"):

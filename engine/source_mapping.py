@@ -1,7 +1,7 @@
 """Where an alert source's incident fields come from: which label (or annotation) holds the category,
-the confidence and the creator, and what to use when an alert has none. One mechanism for every
-source; each source's settings fill one in (`<SOURCE>_CATEGORY_LABEL`, `<SOURCE>_DEFAULT_CONFIDENCE`,
-...), so Alertmanager's and Grafana's alerts map the same way, each with its own names."""
+the confidence, the creator, the service and the dedup key, and what to use when an alert has none.
+One mechanism for every source; each source's settings fill one in (`<SOURCE>_CATEGORY_LABEL`,
+`<SOURCE>_DEFAULT_CONFIDENCE`, ...), so every source's alerts map the same way, each with its own names."""
 
 from __future__ import annotations
 
@@ -21,12 +21,20 @@ class SourceMapping:
     default_category: str | None = None
     default_confidence: float | None = None
     default_creator: str | None = None
+    service_label: str = "service"
+    dedup_label: str | None = None  # unset: the vendor's own key (fingerprint, alias, cycle key)
 
     def read(
-        self, labels: Mapping[str, str], annotations: Mapping[str, str]
+        self,
+        labels: Mapping[str, str],
+        annotations: Mapping[str, str],
+        *,
+        service: str | None = None,
+        dedup_key: str | None = None,
     ) -> tuple[dict[str, Any], list[dict[str, str]]]:
-        """The category, confidence and creator of one alert, and what is missing or unreadable (each
-        named by the label to set, and the setting that would supply it)."""
+        """The category, confidence, creator, service and dedup key (`fingerprint`) of one alert, and
+        what is missing or unreadable (each named by the label to set, and the setting that would
+        supply it). `service` and `dedup_key` are the vendor's own, used when no label names them."""
         problems: list[dict[str, str]] = []
 
         def lookup(name: str) -> str | None:
@@ -55,5 +63,14 @@ class SourceMapping:
         creator = lookup(self.creator_label) or self.default_creator
         if not creator:
             missing(self.creator_label, "DEFAULT_CREATOR")
-        fields = {"category": (category or "").lower(), "confidence_score": confidence, "created_by": creator}
+        service = lookup(self.service_label) or service
+        if self.dedup_label:
+            dedup_key = lookup(self.dedup_label) or dedup_key
+        fields = {
+            "category": (category or "").lower(),
+            "confidence_score": confidence,
+            "created_by": creator,
+            "service": service[:200] if service else None,
+            "fingerprint": dedup_key[:200] if dedup_key else None,
+        }
         return fields, problems

@@ -12,6 +12,7 @@ from engine.configuration import ConfigurationService
 from engine.service import ResolutionService
 from handlers.refusals import RefusalLog
 from handlers.webhooks.destinations import CallbackPolicy
+from handlers.webhooks.pagerduty_api import PagerDutyUsers
 from settings import Settings
 
 
@@ -30,5 +31,6 @@ class Services:
     callback_policy: CallbackPolicy  # where result callbacks may go
     metrics_registry: CollectorRegistry
     bolt: App | None = None  # Slack's requests, when Slack is configured
+    pagerduty_users: PagerDutyUsers | None = None  # who triggered a PagerDuty incident, by e-mail
     start: Callable[[], None] = field(default=_nothing)  # the worker and jobs, started with the app
     stop: Callable[[], None] = field(default=_nothing)

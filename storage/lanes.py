@@ -19,6 +19,7 @@ class Transport(StrEnum):
     SLACK = "slack"
     WEBHOOK = "webhook"
     PAGERDUTY = "pagerduty"
+    OPSGENIE = "opsgenie"
 
 
 class Purpose(StrEnum):
@@ -30,7 +31,7 @@ class Purpose(StrEnum):
     AUDIT_STEP = "audit_step"  # an entry in the incident's thread
     AUDIT_NOTICE = "audit_notice"  # kill switch, configuration, checkpoint, pause notices
     RESULT_CALLBACK = "result_callback"
-    RESOLVE_BACK = "resolve_back"  # the incident resolved in the system it came from (PagerDuty)
+    RESOLVE_BACK = "resolve_back"  # the incident resolved in the system it came from (PagerDuty, Opsgenie)
 
 
 class LaneKind(StrEnum):
@@ -38,12 +39,19 @@ class LaneKind(StrEnum):
     SLACK_DM = "dm"  # the address is a Slack user ID or an e-mail address, looked up when sent
     WEBHOOK = "webhook"  # the address is the callback URL
     PAGERDUTY = "pagerduty"  # the address is the PagerDuty incident's id
+    OPSGENIE = "opsgenie"  # the address is the Opsgenie (or JSM) alert's id
 
     @property
     def transport(self) -> Transport:
-        if self is LaneKind.WEBHOOK:
-            return Transport.WEBHOOK
-        return Transport.PAGERDUTY if self is LaneKind.PAGERDUTY else Transport.SLACK
+        match self:
+            case LaneKind.SLACK_CHANNEL | LaneKind.SLACK_DM:
+                return Transport.SLACK
+            case LaneKind.WEBHOOK:
+                return Transport.WEBHOOK
+            case LaneKind.PAGERDUTY:
+                return Transport.PAGERDUTY
+            case LaneKind.OPSGENIE:
+                return Transport.OPSGENIE
 
 
 @dataclass(frozen=True, order=True)

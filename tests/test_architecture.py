@@ -37,6 +37,9 @@ OUTBOX_ADAPTERS = {
     "handlers.webhooks.delivery",
     "handlers.webhooks.results",
     "handlers.webhooks.resolve_back",
+    "handlers.webhooks.vendor_api",
+    "handlers.webhooks.pagerduty_api",
+    "handlers.webhooks.opsgenie_api",
 }
 PROBES = {"handlers.health", "handlers.reads"}  # is the database up; is it a local one
 

@@ -98,7 +98,9 @@ def alert_to_incident_fields(
     alert: Alert, mapping: SourceMapping
 ) -> tuple[dict[str, Any], list[dict[str, str]]]:
     """The incident fields an alert maps to, and the problems found (field names within the alert)."""
-    mapped, problems = mapping.read(alert.labels, alert.annotations)
+    mapped, problems = mapping.read(
+        alert.labels, alert.annotations, service=alert.labels.get("job"), dedup_key=alert.fingerprint
+    )
     fields = {
         "incident_id": alert_incident_id(alert, mapping.id_prefix),
         "title": (alert.annotations.get("summary") or alert.labels.get("alertname") or "Alert")[:500],
@@ -106,8 +108,6 @@ def alert_to_incident_fields(
         "priority": SEVERITY_PRIORITY.get(alert.labels.get("severity", "").lower(), "medium"),
         "created_at": alert.startsAt,
         "source": mapping.source,
-        "fingerprint": alert.fingerprint,
-        "service": alert.labels.get("service") or alert.labels.get("job"),
         "labels": alert.labels,
         "runbook": alert.labels.get("autoresolve_runbook"),
         **mapped,

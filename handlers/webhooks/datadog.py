@@ -77,16 +77,14 @@ def incident_fields(
     payload: DatadogPayload, services: Services
 ) -> tuple[dict[str, Any], list[dict[str, str]]]:
     labels = monitor_labels(payload)
-    mapped, problems = source_mapping(services.settings, "datadog", "dd").read(labels, {})
     cycle = re.sub(r"[^A-Za-z0-9._:\-]", "", payload.id)[:100] or "x"
+    mapped, problems = source_mapping(services.settings, "datadog", "dd").read(labels, {}, dedup_key=cycle)
     fields = {
         "incident_id": f"dd-{cycle}",
         "title": (payload.title or f"Datadog alert {cycle}")[:500],
         "description": payload.message[:20_000],
         "priority": PRIORITY.get(payload.priority.upper(), "medium"),
         "source": "datadog",
-        "fingerprint": cycle[:200],
-        "service": labels.get("service"),
         "labels": labels,
         **mapped,
     }

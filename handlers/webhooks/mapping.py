@@ -28,6 +28,8 @@ def source_mapping(settings: Settings, source: str, id_prefix: str) -> SourceMap
         default_category=getattr(settings, f"{source}_default_category"),
         default_confidence=getattr(settings, f"{source}_default_confidence"),
         default_creator=getattr(settings, f"{source}_default_creator"),
+        service_label=getattr(settings, f"{source}_service_label"),
+        dedup_label=getattr(settings, f"{source}_dedup_label"),
     )
 
 

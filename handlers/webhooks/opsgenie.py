@@ -86,7 +86,9 @@ def incident_fields(
 ) -> tuple[dict[str, Any], list[dict[str, str]]]:
     alert = payload.alert
     labels = alert_labels(payload)
-    mapped, problems = source_mapping(services.settings, "opsgenie", "og").read(labels, {})
+    mapped, problems = source_mapping(services.settings, "opsgenie", "og").read(
+        labels, {}, service=labels.get("entity"), dedup_key=alert.alias or None
+    )
     created = datetime.fromtimestamp(alert.createdAt / 1000, UTC) if alert.createdAt else None
     fields = {
         "incident_id": f"og-{alert.alertId}",
@@ -95,9 +97,7 @@ def incident_fields(
         "priority": PRIORITY.get(alert.priority.upper(), "medium"),
         "created_at": created,
         "source": "opsgenie",
-        "fingerprint": alert.alias[:200] or None,
         "tags": [tag[:200] for tag in alert.tags[:50]],
-        "service": labels.get("service") or labels.get("entity"),
         "labels": labels,
         **mapped,
     }

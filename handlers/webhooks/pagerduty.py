@@ -4,8 +4,10 @@
 `incident.resolved` records the resolution and cancels a queued run or waiting approval, as any
 source's "it is gone" does; every other event type is answered 202 and ignored (nothing is recorded:
 it changes nothing here). A PagerDuty incident has no labels, so the mapping (PAGERDUTY_* settings)
-reads these: `service`, `team` (the first), `urgency`, `priority` (P1...), `escalation_policy` and
-`agent` (who triggered it); category, confidence and creator usually come from the defaults.
+reads these: `service`, `team` (the first), `urgency`, `priority` (P1...), `escalation_policy`,
+`agent` (who triggered it) and, with PAGERDUTY_API_TOKEN set, `created_by`: the e-mail of the user
+who triggered it (looked up in PagerDuty's REST API; the creator's DM finds them in Slack by it).
+Category and confidence usually come from the defaults.
 
 Authenticated by PagerDuty's signature: `X-PagerDuty-Signature: v1=<hex>[,v1=<hex>...]`, the hex
 HMAC-SHA256 of the raw body under the subscription's secret, one per secret while PagerDuty rotates
@@ -56,6 +58,7 @@ class Reference(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     id: str = ""
+    type: str = ""
     summary: str = ""
 
 
@@ -123,9 +126,20 @@ def refusal(services: Services, delivery: Delivery) -> JSONResponse | None:
     return None
 
 
-def incident_labels(event: PagerDutyEvent, incident: PagerDutyIncident) -> dict[str, str]:
+def agent_email(services: Services, event: PagerDutyEvent) -> str | None:
+    """The e-mail of the user who acted, when PagerDuty's REST API is configured and says it."""
+    agent = event.agent
+    if services.pagerduty_users is None or agent is None or agent.type != "user_reference":
+        return None  # automation (a service, an integration) has no e-mail
+    return services.pagerduty_users.email(agent.id)
+
+
+def incident_labels(
+    event: PagerDutyEvent, incident: PagerDutyIncident, agent_email: str | None = None
+) -> dict[str, str]:
     """What the mapping may read of a PagerDuty incident, as labels."""
     labels = {
+        "created_by": agent_email or "",
         "service": incident.service.summary if incident.service else "",
         "team": incident.teams[0].summary if incident.teams else "",
         "urgency": incident.urgency,
@@ -137,9 +151,9 @@ def incident_labels(event: PagerDutyEvent, incident: PagerDutyIncident) -> dict[
 
 
 def incident_fields(
-    event: PagerDutyEvent, incident: PagerDutyIncident, settings: Settings
+    event: PagerDutyEvent, incident: PagerDutyIncident, settings: Settings, agent_email: str | None = None
 ) -> tuple[dict[str, Any], list[dict[str, str]]]:
-    labels = incident_labels(event, incident)
+    labels = incident_labels(event, incident, agent_email)
     mapped, problems = source_mapping(settings, "pagerduty", "pd").read(labels, {})
     priority = PRIORITY.get(labels.get("priority", "").upper()) or (
         "high" if incident.urgency == "high" else "low" if incident.urgency == "low" else "medium"
@@ -150,7 +164,6 @@ def incident_fields(
         "priority": priority,
         "created_at": incident.created_at,
         "source": "pagerduty",
-        "service": labels.get("service", "")[:200] or None,
         "labels": labels,
         **mapped,
     }
@@ -186,5 +199,6 @@ async def pagerduty_webhook(request: Request, services: ServicesDep) -> JSONResp
         return await anyio.to_thread.run_sync(
             record_gone, services, f"pd-{incident.id}", "pagerduty", reason, details
         )
-    fields, problems = incident_fields(event, incident, services.settings)
+    email = await anyio.to_thread.run_sync(agent_email, services, event)
+    fields, problems = incident_fields(event, incident, services.settings, email)
     return await take_one(services, fields, problems, "event.data.", "pagerduty")

@@ -160,6 +160,24 @@ def test_label_names_are_configurable(make_hooks):
     )
 
 
+def test_the_service_and_the_dedup_key_can_come_from_labels(make_hooks):
+    hooks = make_hooks(alertmanager_service_label="app", alertmanager_dedup_label="incident_key")
+    first = alert(fingerprint="bbbb000000000001", labels={"app": "checkout", "incident_key": "disk-db1"})
+    accepted = hooks.post("/webhooks/alertmanager", payload(first)).json()["accepted"][0]
+    detail = hooks.api.get(f"/api/v1/incidents/{accepted['incident_id']}").json()
+    assert (detail["service"], detail["fingerprint"]) == ("checkout", "disk-db1")
+    # Another alert (its own fingerprint, so its own incident id) with the same key is the same problem
+    second = alert(fingerprint="bbbb000000000002", labels={"app": "checkout", "incident_key": "disk-db1"})
+    assert hooks.post("/webhooks/alertmanager", payload(second)).json()["accepted"][0]["decision"] == (
+        "duplicate"
+    )
+    # Without the label, the vendor's own key and the `job` fallback stand
+    plain = alert(fingerprint="bbbb000000000003")
+    accepted = hooks.post("/webhooks/alertmanager", payload(plain)).json()["accepted"][0]
+    detail = hooks.api.get(f"/api/v1/incidents/{accepted['incident_id']}").json()
+    assert (detail["service"], detail["fingerprint"]) == ("node", "bbbb000000000003")
+
+
 def test_malformed_alertmanager_payloads_name_the_field(hooks):
     cases = [
         ({**payload(alert()), "alerts": []}, "alerts"),

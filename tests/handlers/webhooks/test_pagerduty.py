@@ -22,6 +22,7 @@ from storage.outbox import OutboxMessage
 from tests.conftest import eventually
 from tests.handlers.webhooks.conftest import Hooks
 from tests.support.pagerduty_emulator import PagerDutyEmulator
+from tests.support.vendor_emulator import VendorCall
 
 SECRET = "pd-subscription-secret"
 OLD_SECRET = "pd-secret-being-rotated-out"
@@ -102,6 +103,11 @@ def event(event_type: str, **data: Any) -> dict[str, Any]:
     document = copy.deepcopy(SAMPLE)
     document["event"]["event_type"] = event_type
     document["event"]["data"].update(data)
+    return document
+
+
+def by_automation(document: dict[str, Any]) -> dict[str, Any]:
+    document["event"]["agent"] = None  # triggered by an integration, not a user
     return document
 
 
@@ -230,6 +236,11 @@ def test_a_malformed_event_names_the_field(pagerduty):
     assert (bad.status_code, bad.json()["fields"][0]["field"]) == (422, "event.data.id")
 
 
+def writes(emulator: PagerDutyEmulator) -> list[VendorCall]:
+    """What was sent to resolve back (the user lookups are GETs)."""
+    return [call for call in emulator.calls if call.method != "GET"]
+
+
 @pytest.fixture
 def pagerduty_api() -> Iterator[PagerDutyEmulator]:
     emulator = PagerDutyEmulator(token="pd-api-token")
@@ -254,8 +265,8 @@ def resolving_back(make_hooks, pagerduty_api) -> Hooks:
 
 def test_an_incident_the_bot_resolves_is_resolved_in_pagerduty_with_a_note(resolving_back, pagerduty_api):
     send(resolving_back, event("incident.triggered"))
-    eventually(lambda: len(pagerduty_api.calls) == 2)
-    note, resolve = pagerduty_api.calls
+    eventually(lambda: len(writes(pagerduty_api)) == 2)
+    note, resolve = writes(pagerduty_api)
     assert (note.method, note.path, note.status) == ("POST", "/incidents/PGR0VU2/notes", 201)
     assert note.body["note"]["content"].startswith("Autoresolve ran runbook db-fix: All 1 step(s) succeeded")
     assert note.body["note"]["content"].endswith(
@@ -269,9 +280,9 @@ def test_an_incident_the_bot_resolves_is_resolved_in_pagerduty_with_a_note(resol
 def test_pagerduty_saying_wait_is_waited_for_and_nothing_is_sent_twice(resolving_back, pagerduty_api):
     pagerduty_api.refuse(429, retry_after="1")
     pagerduty_api.refuse(503)
-    send(resolving_back, event("incident.triggered"))
-    eventually(lambda: [c.status for c in pagerduty_api.calls][-2:] == [201, 200], timeout=30)
-    assert [(c.method, c.status) for c in pagerduty_api.calls] == [
+    send(resolving_back, by_automation(event("incident.triggered")))  # so no user lookup comes first
+    eventually(lambda: [c.status for c in writes(pagerduty_api)][-2:] == [201, 200], timeout=30)
+    assert [(c.method, c.status) for c in writes(pagerduty_api)] == [
         ("POST", 429),
         ("POST", 503),
         ("POST", 201),  # the note first, once
@@ -282,7 +293,7 @@ def test_pagerduty_saying_wait_is_waited_for_and_nothing_is_sent_twice(resolving
 
 def test_pagerduty_refusing_is_audited_and_our_outcome_stands(resolving_back, pagerduty_api):
     pagerduty_api.refuse(404)
-    send(resolving_back, event("incident.triggered"))
+    send(resolving_back, by_automation(event("incident.triggered")))
     rows = eventually(lambda: resolving_back.audit(action="notification_failed"))
     assert isinstance(rows, list)
     (row,) = rows
@@ -304,4 +315,33 @@ def test_what_the_bot_did_not_resolve_is_not_sent_back(make_hooks, pagerduty_api
     assert send(hooks, event("incident.triggered")).json()["accepted"][0]["decision"] == "skipped"
     with db_connection():  # nothing queued for PagerDuty, so nothing can be sent later either
         assert OutboxMessage.select().where(OutboxMessage.transport == "pagerduty").count() == 0
-    assert pagerduty_api.calls == []
+    assert writes(pagerduty_api) == []
+
+
+def test_the_user_who_triggered_it_is_the_creator_by_their_e_mail(resolving_back, pagerduty_api):
+    pagerduty_api.users["PLH1HKV"] = "tenex@example.com"
+    send(resolving_back, event("incident.triggered"))
+    incident = resolving_back.api.get(f"/api/v1/incidents/{INCIDENT_ID}").json()
+    assert incident["created_by"] == "tenex@example.com"  # the DM finds them in Slack by it
+    (lookup,) = pagerduty_api.calls_to("GET")
+    assert (lookup.path, lookup.header("from")) == ("/users/PLH1HKV", "autoresolve@example.com")
+    send(resolving_back, event("incident.reopened"))
+    assert len(pagerduty_api.calls_to("GET")) == 1  # remembered
+
+
+def test_when_pagerduty_cannot_say_who_the_mapping_creator_stands_and_it_asks_again(
+    resolving_back, pagerduty_api
+):
+    pagerduty_api.users["PLH1HKV"] = "tenex@example.com"
+    pagerduty_api.refuse(503)
+    send(resolving_back, event("incident.triggered"))
+    incident = resolving_back.api.get(f"/api/v1/incidents/{INCIDENT_ID}").json()
+    assert incident["created_by"] == "U012ABCDEF"  # PAGERDUTY_DEFAULT_CREATOR
+    send(resolving_back, event("incident.reopened"))
+    assert [c.status for c in pagerduty_api.calls_to("GET")] == [503, 200]
+
+
+def test_automation_has_no_e_mail_to_look_up(resolving_back, pagerduty_api):
+    send(resolving_back, by_automation(event("incident.triggered")))
+    assert pagerduty_api.calls_to("GET") == []
+    assert resolving_back.api.get(f"/api/v1/incidents/{INCIDENT_ID}").json()["created_by"] == "U012ABCDEF"

@@ -196,7 +196,7 @@ def vendor_apis(settings: Settings, owner: str) -> tuple[list[VendorDelivery], P
 
 def build_runtime(settings: Settings, *, notifier: Notifier | None = None) -> Runtime:
     """Load runbooks, open and upgrade the database, wire engine and Slack. Raises on bad configuration."""
-    catalog = load_runbooks(settings.runbooks_file)
+    catalog = load_runbooks(settings.runbooks_file, settings.runbook_secrets())
     bind(open_database(settings.database_url, pool_size=settings.database_pool_size))
     applied = migrations.upgrade()
     if applied:

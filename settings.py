@@ -12,6 +12,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from engine.incident import SLACK_USER_ID
+from engine.secrets import SECRET_NAME, SecretStore
 
 LOOPBACK_NAMES = {"localhost", "ip6-localhost"}
 
@@ -45,6 +46,10 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///autoresolve.db"
     database_pool_size: int = Field(default=20, ge=2, le=500)  # PostgreSQL connections per process
     runbooks_file: Path = Path("runbooks.yml")
+    # Where runbook steps' {secret:NAME} come from: these environment variables (by name), and files
+    # in this directory (one per secret, named by it, as Kubernetes and Docker mount secrets).
+    runbook_secrets_env: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    runbook_secrets_dir: Path | None = None
     host: str = "127.0.0.1"
     port: int = Field(default=3000, ge=1, le=65535)
     api_token: SecretStr | None = None
@@ -199,6 +204,26 @@ class Settings(BaseSettings):
     def _empty_is_unset(cls, value: object) -> object:
         """`API_TOKEN=` in .env means no token, not an empty one."""
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("runbook_secrets_env", mode="before")
+    @classmethod
+    def _split_names(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        for name in value if isinstance(value, list) else []:
+            if not SECRET_NAME.match(str(name)):
+                raise ValueError(f"{name!r} is not an environment variable's name")
+        return value
+
+    @field_validator("runbook_secrets_dir")
+    @classmethod
+    def _secrets_dir(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_dir():
+            raise ValueError(f"{value} is not a directory")
+        return value
+
+    def runbook_secrets(self) -> SecretStore:
+        return SecretStore(self.runbook_secrets_env, self.runbook_secrets_dir)
 
     @field_validator("pagerduty_webhook_secrets", mode="before")
     @classmethod

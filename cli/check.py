@@ -66,7 +66,7 @@ def check_slack(settings: Settings, report: Report) -> None:
 
 def check_runbooks(settings: Settings, report: Report) -> RunbookCatalog | None:
     try:
-        catalog = load_runbooks(settings.runbooks_file)
+        catalog = load_runbooks(settings.runbooks_file, settings.runbook_secrets())
     except RunbookError as exc:
         report.fail(f"runbooks: {exc}")
         return None

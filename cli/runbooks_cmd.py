@@ -14,12 +14,13 @@ from engine.durations import format_duration
 from engine.incident import IncidentIn, incident_values
 from engine.placeholders import PlaceholderError
 from engine.runbooks import Action, load_runbooks
+from engine.scope import preview_scope
 from engine.steps import prepare
 from settings import Settings
 
 
 def list_runbooks(settings: Settings, args: argparse.Namespace) -> int:
-    catalog = load_runbooks(settings.runbooks_file)
+    catalog = load_runbooks(settings.runbooks_file, settings.runbook_secrets())
     print(f"{len(catalog.runbooks)} runbook(s) in {catalog.source}")
     for runbook in catalog.runbooks:
         rules = runbook.match.model_dump(exclude_defaults=True)
@@ -32,13 +33,13 @@ def list_runbooks(settings: Settings, args: argparse.Namespace) -> int:
 
 def _describe(action: Action, values: dict[str, object]) -> str:
     try:
-        return prepare(action, values).describe()
+        return prepare(action, preview_scope(values)).describe()
     except PlaceholderError as exc:
         return f"REFUSED: {exc}"
 
 
 def test_runbook(settings: Settings, args: argparse.Namespace) -> int:
-    catalog = load_runbooks(settings.runbooks_file)
+    catalog = load_runbooks(settings.runbooks_file, settings.runbook_secrets())
     runbook = catalog.get(args.runbook)
     if runbook is None:
         raise CliError(f"no runbook {args.runbook!r} in {catalog.source} (try `python bot.py runbooks list`)")

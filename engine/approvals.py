@@ -17,6 +17,7 @@ from engine.audit_actions import AuditAction
 from engine.events import Notifier
 from engine.reports import announce_decision
 from engine.runbooks import Runbook
+from engine.scope import preview_scope
 from engine.steps import prepare
 from storage import audit, config_store, incidents
 from storage.database import in_write_transaction
@@ -38,7 +39,7 @@ def prepared_steps(runbook: Runbook, values: Mapping[str, Any]) -> tuple[str, ..
 
 def _describe(action: Any, values: Mapping[str, Any]) -> str:
     try:
-        return prepare(action, values).describe()
+        return prepare(action, preview_scope(dict(values))).describe()
     except Exception as exc:  # shown to the approver, who then knows it would fail
         return f"(cannot prepare: {exc})"
 

@@ -35,6 +35,7 @@ class GateInputs:
     held: str | None = None  # the resolution status that holds it for a person (HELD_STATUSES)
     by_person: bool = False  # a person asked for this decision (a rerun, an approval, the REST API)
     category_paused: str | None = None  # why the category's failure budget paused it
+    input_problem: str | None = None  # how the incident's values break the runbook's inputs rules
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,8 @@ def decide(inputs: GateInputs) -> Decision:
         )
     if inputs.runbook_id is None:
         return Decision(DecisionOutcome.SKIPPED, "No runbook matches this incident", gate="runbook")
+    if inputs.input_problem is not None:  # no approval or force makes a value the runbook refuses fit
+        return Decision(DecisionOutcome.SKIPPED, inputs.input_problem, gate="inputs")
     # Compare in millionths so 0.9 and 0.90 are equal whatever the float noise (0.8999 stays below).
     meets_threshold = round(inputs.confidence * 1e6) >= round(inputs.threshold * 1e6)
     if not meets_threshold and not inputs.force:

@@ -1,8 +1,12 @@
-"""Placeholders in runbook templates ({service}, {labels[host]}): checked at load, filled in as data.
+"""Placeholders in runbook templates: checked at load, filled in as data. A template may name an
+incident field ({service}), a label ({labels[host]}), a value an earlier step kept
+({steps.find.replica}) or a secret ({secret:NAME}).
 
 A value is only ever text put into one place: one argv element, one URL part (percent-encoded), one
 header value. It is never parsed, split or evaluated, so incident data cannot add arguments, change
-a URL's host or run anything.
+a URL's host (unless the runbook's inputs say which hosts) or run anything. What a step fills in is
+looked up in its scope: the incident's values, with `steps` (what earlier steps kept) and `secrets`
+(engine/secrets.py) beside them.
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ import string
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote
+
+from engine.secrets import SECRET_NAME, SecretError, SecretStore
 
 SCALAR_FIELDS = frozenset(
     {
@@ -28,7 +34,9 @@ SCALAR_FIELDS = frozenset(
         "confidence_score",
     }
 )
-_LABEL_REF = re.compile(r"^labels\[([A-Za-z0-9_.\-/]{1,100})\]$")
+LABEL_REF = re.compile(r"^labels\[([A-Za-z0-9_.\-/]{1,100})\]$")
+STEP_REF = re.compile(r"^steps\.([A-Za-z0-9_\-]{1,64})\.([A-Za-z0-9_]{1,64})$")
+SECRET_PREFIX = "secret:"  # noqa: S105 (the placeholder's prefix, not a secret)
 _FORMATTER = string.Formatter()
 
 
@@ -36,7 +44,8 @@ class PlaceholderError(ValueError):
     """A template names a field incidents do not have, or an incident lacks a value it needs."""
 
 
-def _field_names(template: str) -> list[str]:
+def field_names(template: str) -> list[str]:
+    """The placeholders in `template`, as written ({secret:NAME} as `secret:NAME`)."""
     try:
         parsed = list(_FORMATTER.parse(template))
     except ValueError as exc:
@@ -45,6 +54,11 @@ def _field_names(template: str) -> list[str]:
     for _literal, name, spec, conversion in parsed:
         if name is None:
             continue
+        if name == "secret" and spec and not conversion:
+            if not SECRET_NAME.match(spec):
+                raise PlaceholderError(f"{{secret:{spec}}}: not a secret name (letters, digits, _ . -)")
+            names.append(SECRET_PREFIX + spec)
+            continue
         if spec or conversion:
             raise PlaceholderError(f"{{{name}}}: format specs and conversions are not allowed")
         names.append(name)
@@ -52,19 +66,41 @@ def _field_names(template: str) -> list[str]:
 
 
 def has_placeholders(template: str) -> bool:
-    return bool(_field_names(template))
+    return bool(field_names(template))
 
 
 def check_template(template: str) -> None:
-    """Raise PlaceholderError if `template` refers to anything but incident fields and labels."""
-    for name in _field_names(template):
-        if name not in SCALAR_FIELDS and not _LABEL_REF.match(name):
-            allowed = ", ".join(sorted(SCALAR_FIELDS))
-            raise PlaceholderError(f"unknown placeholder {{{name}}}; use one of {allowed}, labels[key]")
+    """Raise PlaceholderError if `template` refers to anything but incident fields, labels, values
+    steps keep and secrets (whether those exist is the runbook's check: engine/runbook_checks.py)."""
+    for name in field_names(template):
+        if name in SCALAR_FIELDS or LABEL_REF.match(name) or STEP_REF.match(name):
+            continue
+        if name.startswith(SECRET_PREFIX):
+            continue
+        allowed = ", ".join(sorted(SCALAR_FIELDS))
+        raise PlaceholderError(
+            f"unknown placeholder {{{name}}}; use one of {allowed}, labels[key], steps.<step id>.<name>, "
+            "secret:NAME"
+        )
 
 
 def _lookup(name: str, values: Mapping[str, Any]) -> str:
-    label = _LABEL_REF.match(name)
+    if name.startswith(SECRET_PREFIX):
+        secrets: SecretStore | None = values.get("secrets")
+        if secrets is None:
+            raise PlaceholderError(f"{{{name}}}: no secrets here")
+        try:
+            return secrets.value(name.removeprefix(SECRET_PREFIX))
+        except SecretError as exc:
+            raise PlaceholderError(f"{{{name}}}: {exc}") from None
+    kept = STEP_REF.match(name)
+    if kept:
+        step, key = kept.groups()
+        value = (values.get("steps") or {}).get(step, {}).get(key)
+        if value is None or value == "":
+            raise PlaceholderError(f"{{{name}}}: step {step!r} kept no {key!r}")
+        return str(value)
+    label = LABEL_REF.match(name)
     if label:
         labels = values.get("labels") or {}
         key = label.group(1)
@@ -80,10 +116,11 @@ def _lookup(name: str, values: Mapping[str, Any]) -> str:
 def render(template: str, values: Mapping[str, Any], encode: Callable[[str], str] = str) -> str:
     """Fill `template` from incident `values`, passing each value through `encode`."""
     parts = []
-    for literal, name, _spec, _conversion in _FORMATTER.parse(template):
+    for literal, name, spec, _conversion in _FORMATTER.parse(template):
         parts.append(literal)
         if name is not None:
-            parts.append(encode(_lookup(name, values)))
+            reference = SECRET_PREFIX + spec if name == "secret" and spec else name
+            parts.append(encode(_lookup(reference, values)))
     return "".join(parts)
 
 
@@ -98,9 +135,34 @@ def _url_part(value: str) -> str:
     return quote(value, safe="")
 
 
+HOST_VALUE = re.compile(r"^[A-Za-z0-9.\-]{1,253}(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]{2,45}\](:[0-9]{1,5})?$")
+
+
+def split_host(template: str) -> tuple[str, str]:
+    """A URL template as its scheme and host (`http://{labels[host]}`), and the rest: the host ends at
+    the first `/`, `?` or `#` outside a placeholder."""
+    scheme, _, rest = template.partition("://")
+    depth = 0
+    for index, char in enumerate(rest):
+        depth += {"{": 1, "}": -1}.get(char, 0)
+        if depth == 0 and char in "/?#":
+            return f"{scheme}://{rest[:index]}", rest[index:]
+    return template, ""
+
+
+def _host_part(value: str) -> str:
+    # A host placeholder is allowed only under an inputs rule saying which hosts; this keeps the value
+    # a host (and port) even so: no user, path or query can ride in with it.
+    if not HOST_VALUE.match(value):
+        raise PlaceholderError(f"the value {value[:100]!r} is not a host name or address (with a port)")
+    return value
+
+
 def render_url(template: str, values: Mapping[str, Any]) -> str:
-    """Each value percent-encoded, so it stays within the URL part it was put in."""
-    return render(template, values, encode=_url_part)
+    """Each value percent-encoded, so it stays within the URL part it was put in; in the host, a value
+    must be a host (and port)."""
+    host, rest = split_host(template)
+    return render(host, values, encode=_host_part) + render(rest, values, encode=_url_part)
 
 
 def render_argv_element(template: str, values: Mapping[str, Any]) -> str:

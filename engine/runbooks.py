@@ -17,15 +17,21 @@ from pydantic import (
     model_validator,
 )
 
+from engine.captures import Capture
 from engine.durations import parse_duration
 from engine.errors import RunbookError
 from engine.incident import CATEGORY_PATTERN
+from engine.runbook_checks import check_runbook, missing_secrets
+from engine.runbook_inputs import InputRule, check_input_name
+from engine.secrets import NO_SECRETS, SecretStore
 from engine.step_kinds.base import Strict, checked_template
 from engine.step_kinds.command import check_command
 from engine.step_kinds.http import HttpAction
 
 Seconds = Annotated[float, BeforeValidator(parse_duration)]
 RunbookId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,127}$")]
+StepId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_\-]{1,64}$")]
+CaptureName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_]{1,64}$")]
 DEFAULT_STEP_TIMEOUT = 30.0
 MAX_STEP_TIMEOUT = 3600.0
 
@@ -76,6 +82,8 @@ class Action(Strict):
 
 class Step(Action):
     name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    id: StepId | None = None  # how later steps name what it keeps: {steps.<id>.<capture name>}
+    capture: dict[CaptureName, Capture] | None = Field(default=None, min_length=1, max_length=20)
     retries: Annotated[int, Field(ge=0, le=10)] | None = None
     backoff: Seconds = 1.0
     rollback: Action | None = None
@@ -127,16 +135,32 @@ class Runbook(Strict):
     category: Annotated[str, StringConstraints(pattern=CATEGORY_PATTERN)]
     description: str = ""
     match: MatchRule = Field(default_factory=MatchRule)
+    inputs: dict[str, InputRule] = Field(default_factory=dict)
     steps: list[Step] = Field(min_length=1, max_length=100)
     limit: RunLimit | None = None
+
+    @field_validator("inputs")
+    @classmethod
+    def _input_names(cls, value: dict[str, InputRule]) -> dict[str, InputRule]:
+        for name in value:
+            check_input_name(name)
+        return value
+
+    @model_validator(mode="after")
+    def _whole(self) -> Runbook:
+        check_runbook(self)
+        return self
 
 
 class RunbookCatalog:
     """The loaded runbooks, in file order (the first match wins)."""
 
-    def __init__(self, runbooks: list[Runbook], source: str = "<memory>") -> None:
+    def __init__(
+        self, runbooks: list[Runbook], source: str = "<memory>", secrets: SecretStore = NO_SECRETS
+    ) -> None:
         self.runbooks = runbooks
         self.source = source
+        self.secrets = secrets  # where its steps' {secret:NAME} are read
         self._by_id = {rb.id: rb for rb in runbooks}
 
     def get(self, runbook_id: str) -> Runbook | None:
@@ -169,7 +193,7 @@ def _location(path: Path, runbook_id: str, loc: tuple[int | str, ...], item: Any
     return f"{path}: runbook {runbook_id!r}: {step_name}{field or '(runbook)'}"
 
 
-def parse_runbooks(data: Any, path: Path) -> RunbookCatalog:
+def parse_runbooks(data: Any, path: Path, secrets: SecretStore = NO_SECRETS) -> RunbookCatalog:
     """Validate the parsed YAML document; raise RunbookError naming file, runbook and field."""
     if not isinstance(data, dict) or not isinstance(data.get("runbooks"), list):
         raise RunbookError(str(path), "expected a top-level 'runbooks:' list")
@@ -186,12 +210,18 @@ def parse_runbooks(data: Any, path: Path) -> RunbookCatalog:
             raise RunbookError(_location(path, label, tuple(first["loc"]), item), message) from None
         if runbook.id in seen:
             raise RunbookError(_location(path, label, ("id",)), "duplicate runbook id")
+        for step_name, secret in missing_secrets(runbook, secrets):
+            raise RunbookError(
+                f"{path}: runbook {label!r}: step {step_name[:100]!r}",
+                f"the secret {secret!r} does not exist (list it in RUNBOOK_SECRETS_ENV, or put a file "
+                "named so in RUNBOOK_SECRETS_DIR)",
+            )
         seen.add(runbook.id)
         runbooks.append(runbook)
-    return RunbookCatalog(runbooks, source=str(path))
+    return RunbookCatalog(runbooks, source=str(path), secrets=secrets)
 
 
-def load_runbooks(path: Path) -> RunbookCatalog:
+def load_runbooks(path: Path, secrets: SecretStore = NO_SECRETS) -> RunbookCatalog:
     """Read and validate a runbooks file."""
     try:
         text = path.read_text(encoding="utf-8")
@@ -204,4 +234,4 @@ def load_runbooks(path: Path) -> RunbookCatalog:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise RunbookError(str(path), f"not valid YAML: {exc}") from None
-    return parse_runbooks(data, path)
+    return parse_runbooks(data, path, secrets)

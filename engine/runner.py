@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from enum import StrEnum
 from functools import partial
 from typing import Any, TypeVar
@@ -19,9 +19,11 @@ from engine.placeholders import PlaceholderError
 from engine.reports import build_report, creator_wants_dm, report_outcome
 from engine.run_records import RunRecords, finish_incident, unexpected
 from engine.run_stop import RunStop, StopReason
+from engine.runbook_inputs import InputRule
 from engine.runbooks import Action, Runbook, RunbookCatalog, Step
+from engine.scope import preview_scope, run_scope
 from engine.step_kinds.base import PreparedAction, run_attempt
-from engine.steps import prepare
+from engine.steps import kept_values, prepare
 from storage import audit, config_store, incidents, runs
 from storage.fields import utcnow
 from storage.group_commit import GroupCommitter, Staged, WriteAhead
@@ -130,7 +132,7 @@ class RunExecutor:
         return self._run_steps(run, incident, runbook)
 
     def _dry_run(self, run: Run, incident: Incident, runbook: Runbook) -> RunStatus:
-        values = incident_values(incident)
+        values = preview_scope(incident_values(incident))
         problems = 0
         for position, step in enumerate(runbook.steps, start=1):
             try:
@@ -148,7 +150,7 @@ class RunExecutor:
     def _run_steps(self, run: Run, incident: Incident, runbook: Runbook) -> RunStatus:
         category = config_store.get_category(category=incident.category)
         default_retries = category.max_retry_attempts if category else 3
-        values = incident_values(incident)
+        values = run_scope(incident, self.catalog().secrets)
         stop = RunStop(self.cancel, lambda: kill_switch_state().active, poll_seconds=self.stop_poll_seconds)
         completed: list[tuple[int, Step]] = []
         for position, step in enumerate(runbook.steps, start=1):
@@ -156,7 +158,7 @@ class RunExecutor:
             if (reason := stop.reason(fresh=True)) is not None:
                 return self._stopped(run, incident, reason, where, completed)
             retries = step.retries if step.retries is not None else default_retries
-            verdict = self._run_step(run, incident, position, step, values, retries, stop)
+            verdict = self._run_step(run, incident, position, step, values, retries, stop, runbook.inputs)
             if verdict is StepVerdict.SUCCEEDED:
                 completed.append((position, step))
                 continue
@@ -209,6 +211,7 @@ class RunExecutor:
         values: dict[str, Any],
         retries: int,
         stop: RunStop,
+        runbook_inputs: Mapping[str, InputRule],
     ) -> StepVerdict:
         base = {"step": step.name, "position": position, "kind": step.kind}
         try:
@@ -255,9 +258,9 @@ class RunExecutor:
                     return self._stop_step(run, incident, started, stop, attempt - 1)
             if prepared.reaches_outside:
                 self._durable()  # the start (and any retry) is on record before anything happens
-            outcome = run_attempt(prepared, step.timeout, stop)
+            outcome = kept_values(step, runbook_inputs, run_attempt(prepared, step.timeout, stop), values)
             if outcome.ok:
-                succeeded = {**base, "attempts": attempt}
+                succeeded = {**base, "attempts": attempt, **({"kept": outcome.kept} if outcome.kept else {})}
                 end = partial(
                     self.records.end_staged, run, incident, started, AuditAction.STEP_SUCCEEDED, succeeded
                 )

@@ -25,6 +25,7 @@ from engine.gates import Decision, DecisionOutcome, GateInputs, decide
 from engine.incident import IncidentIn, incident_values
 from engine.reports import announce_decision
 from engine.run_limits import within_run_limit
+from engine.runbook_inputs import inputs_problem
 from engine.runbooks import RunbookCatalog
 from engine.submissions import Submission, SubmitRequest
 from storage import audit, config_store, incidents, runs
@@ -214,6 +215,7 @@ class ResolutionService:
                 held=held,
                 by_person=request.by_person,
                 category_paused=category.paused_reason,
+                input_problem=inputs_problem(runbook.inputs, values) if runbook else None,
             )
         )
         # A person's say-so (a force, an approval, a rerun) is the approval past a runbook's limit.

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import ClassVar, Protocol, TypeVar
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
 from engine.placeholders import PlaceholderError, check_template
 
 MAX_OUTPUT_CHARS = 4000
+MAX_RAW_CHARS = 1_000_000  # of an answer or output, kept in memory for captures (never stored)
 # How often a running attempt looks at its Stop (and how soon a finished program is noticed).
 POLL_SECONDS = 0.1
 T = TypeVar("T")
@@ -33,6 +34,9 @@ class StepOutcome:
     output: str = ""
     error: str | None = None
     stopped: bool = False  # ended early because its Stop was set, not by its own doing
+    raw: str = ""  # the whole answer or output (up to a limit), for what the step keeps (captures)
+    exit_code: int | None = None  # a command's
+    kept: Mapping[str, str] = field(default_factory=dict)  # what the step keeps for later ones (capture)
 
 
 def stopped(output: str = "") -> StepOutcome:
@@ -48,7 +52,8 @@ def unexpected(exc: BaseException) -> StepOutcome:
 class PreparedAction(Protocol):
     # Whether running it can change something outside the bot (a request, a program): the runner
     # makes the step's start durable first, so that a crash leaves it visible as started.
-    reaches_outside: ClassVar[bool]
+    @property
+    def reaches_outside(self) -> bool: ...
 
     @property
     def kind(self) -> str: ...

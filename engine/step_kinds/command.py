@@ -84,14 +84,16 @@ class PreparedCommand:
                 ended = _wait_for(process, timeout, stop)
             finally:
                 _kill_group(process)  # the program and anything it left in its group
-            output = truncate(_read_output(output_file))
+            raw = _read_output(output_file)
+        output = truncate(raw)
         if ended == "stopped":
             return stopped(output)
         if ended == "timeout":
             return StepOutcome(ok=False, output=output, error=f"timed out after {timeout:g}s")
-        if process.returncode != 0:
-            return StepOutcome(ok=False, output=output, error=f"exit status {process.returncode}")
-        return StepOutcome(ok=True, output=output)
+        code = process.returncode
+        if code != 0:
+            return StepOutcome(ok=False, output=output, error=f"exit status {code}", raw=raw, exit_code=code)
+        return StepOutcome(ok=True, output=output, raw=raw, exit_code=code)
 
 
 def _wait_for(process: subprocess.Popen[bytes], timeout: float, stop: Stop) -> str:

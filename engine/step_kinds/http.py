@@ -12,7 +12,15 @@ import httpx
 from pydantic import Field, field_validator, model_validator
 
 from engine.placeholders import render, render_data, render_url, templates_in
-from engine.step_kinds.base import StepOutcome, Stop, Strict, bounded, checked_template, truncate
+from engine.step_kinds.base import (
+    MAX_RAW_CHARS,
+    StepOutcome,
+    Stop,
+    Strict,
+    bounded,
+    checked_template,
+    truncate,
+)
 
 
 class HttpAction(Strict):
@@ -77,14 +85,15 @@ class PreparedHttp:
             return StepOutcome(ok=False, error=f"request failed: {type(exc).__name__}: {exc}")
         if isinstance(response, StepOutcome):
             return response
-        output = truncate(f"HTTP {response.status_code}\n{response.text}")
+        text = response.text[:MAX_RAW_CHARS]
+        output = truncate(f"HTTP {response.status_code}\n{text}")
         expected = self.expect_status or tuple(range(200, 300))
         if response.status_code not in expected:
             wanted = ", ".join(map(str, self.expect_status)) if self.expect_status else "2xx"
             return StepOutcome(
-                ok=False, output=output, error=f"HTTP {response.status_code}, expected {wanted}"
+                ok=False, output=output, error=f"HTTP {response.status_code}, expected {wanted}", raw=text
             )
-        return StepOutcome(ok=True, output=output)
+        return StepOutcome(ok=True, output=output, raw=text)
 
 
 def prepare_http(action: HttpAction, values: Mapping[str, Any]) -> PreparedHttp:

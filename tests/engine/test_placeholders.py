@@ -21,9 +21,18 @@ def test_values_fill_templates():
 
 
 def test_url_values_are_percent_encoded_within_their_part():
-    hostile = {**VALUES, "service": "../admin?x=1#", "labels": {"host": "evil.com/@x"}}
+    hostile = {**VALUES, "service": "../admin?x=1#"}
     assert render_url("http://{labels[host]}:8080/svc/{service}", hostile) == (
-        "http://evil.com%2F%40x:8080/svc/..%2Fadmin%3Fx%3D1%23"
+        "http://db1.internal:8080/svc/..%2Fadmin%3Fx%3D1%23"
+    )
+
+
+@pytest.mark.parametrize("host", ["evil.com/@x", "user@evil.com", "evil.com?", "evil.com#x", "a b", ""])
+def test_a_value_in_the_host_must_be_a_host(host):
+    with pytest.raises(PlaceholderError):
+        render_url("http://{labels[host]}/svc", {**VALUES, "labels": {"host": host}})
+    assert render_url("http://{labels[host]}/svc", {**VALUES, "labels": {"host": "[::1]:8080"}}) == (
+        "http://[::1]:8080/svc"
     )
 
 

@@ -24,11 +24,12 @@ from tests.support.postgres import terminate_backends
 pytestmark = pytest.mark.usefixtures("database")
 
 
-def runbook(steps: str, category: str = "database", rb_id: str = "fix") -> str:
+def runbook(steps: str, category: str = "database", rb_id: str = "fix", inputs: str = "{}") -> str:
     return f"""
     runbooks:
       - id: {rb_id}
         category: {category}
+        inputs: {inputs}
         steps: {steps}
     """
 
@@ -273,7 +274,8 @@ def test_an_unexpected_exception_in_a_step_rolls_back_and_fails_the_run(engine, 
             f"""
             - {{name: One, log: one, rollback: {{http: {{url: "{url}/undo"}}}}}}
             - {{name: Probe, http: {{url: "http://{{labels[host]}}/health"}}, retries: 0}}
-            """
+            """,
+            inputs='{"labels[host]": {pattern: "[a-z-]+"}}',
         )
     )
     runtime.resolution.submit(make_incident(labels={"host": "xn--"}))

@@ -34,8 +34,12 @@ class Recorded:
 class EchoServer:
     """HTTP on 127.0.0.1:<random>. Paths: /status/<code>, /slow/<seconds>, /flaky/<key>/<failures>,
     /hold/<key> (blocks until release(key)), /drip/<seconds> (a body sent a byte each 0.2 s),
-    /retry-after/<value> (503 with that Retry-After);
+    /retry-after/<value> (503 with that Retry-After), /api/<...> (the JSON set in `answers` for that
+    path, 404 without one; only with `Authorization: Bearer <api_token>` when `api_token` is set);
     anything else answers 200 "ok". Records every request."""
+
+    answers: dict[str, str] = field(default_factory=dict)
+    api_token: str | None = None
 
     requests: list[Recorded] = field(default_factory=list)
     in_flight: int = 0
@@ -72,7 +76,10 @@ class EchoServer:
                         self.send_header("content-length", "0")
                         self.end_headers()
                         return
-                    status, text = outer._respond(self.path)
+                    if self.path.startswith("/api/"):
+                        status, text = outer._api(self.path, self.headers.get("authorization"))
+                    else:
+                        status, text = outer._respond(self.path)
                 finally:
                     with outer._lock:
                         outer.in_flight -= 1
@@ -110,6 +117,13 @@ class EchoServer:
     def url(self) -> str:
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
+
+    def _api(self, path: str, authorization: str | None) -> tuple[int, str]:
+        if self.api_token is not None and authorization != f"Bearer {self.api_token}":
+            return 401, '{"error": "unauthorized"}'
+        with self._lock:
+            answer = self.answers.get(path.split("?")[0])
+        return (200, answer) if answer is not None else (404, '{"error": "not found"}')
 
     def _respond(self, path: str) -> tuple[int, str]:
         parts = path.split("?")[0].strip("/").split("/")

@@ -1,7 +1,8 @@
-"""What a step keeps of its result for later steps (`capture:`), used as {steps.<step id>.<name>}:
-its exit code, a regular expression's group in its output, or a field of an http answer's JSON
-(`$.lagging[0].name`). Kept values are data like incident fields: the same substitution rules, and
-the runbook's inputs rules when it declares them."""
+"""What a step reads of its result. `expect:` decides success beyond the exit code or the status (a
+regular expression found in the output or body, JSON fields equal to values); `capture:` keeps part of
+it for later steps, used as {steps.<step id>.<name>}: its exit code, a regular expression's group in
+its output, or a field of an http answer's JSON (`$.lagging[0].name`). Kept values are data like
+incident fields: the same substitution rules, and the runbook's inputs rules when it declares them."""
 
 from __future__ import annotations
 
@@ -73,6 +74,39 @@ def json_field(text: str, path: str) -> str:
         raise CaptureError(f"{path}: not a single value (a string, number or true/false)")
     text = json.dumps(value) if isinstance(value, bool) else str(value)
     return text[:MAX_KEPT_CHARS]
+
+
+class Expect(Strict):
+    regex: str | None = None  # searched in the output (a command's) or the body (an http answer's)
+    json_fields: dict[str, str | int | float | bool] | None = Field(default=None, alias="json", min_length=1)
+
+    @model_validator(mode="after")
+    def _some(self) -> Expect:
+        if self.regex is None and self.json_fields is None:
+            raise ValueError("expect needs regex, json or both")
+        if self.regex is not None:
+            try:
+                re.compile(self.regex)
+            except re.error as exc:
+                raise ValueError(f"not a valid regular expression: {exc}") from exc
+        for path in self.json_fields or {}:
+            if not JSON_PATH.match(path):
+                raise ValueError(f"{path!r} is not a path like $.status")
+        return self
+
+    def problem(self, outcome: StepOutcome) -> str | None:
+        """None when the result is what was expected; else what was not."""
+        if self.regex is not None and re.search(self.regex, outcome.raw) is None:
+            return f"expected {self.regex} in the result"
+        for path, wanted in (self.json_fields or {}).items():
+            want = json.dumps(wanted) if isinstance(wanted, bool) else str(wanted)
+            try:
+                found = json_field(outcome.raw, path)
+            except CaptureError as exc:
+                return f"expected {path} == {want}: {exc}"
+            if found != want:
+                return f"expected {path} == {want}, found {found[:100]}"
+        return None
 
 
 def keep(captures: dict[str, Capture], outcome: StepOutcome) -> dict[str, str]:

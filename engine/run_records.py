@@ -117,6 +117,22 @@ class RunRecords:
             details={"step": row.name, "position": row.position, "attempts": attempts, "stopped": why},
         )
 
+    def skipped_step(
+        self, run: Run, incident: Incident, position: int, step: Step, why: str, error: str | None = None
+    ) -> None:
+        """A step whose `when:` did not hold (error: or could not be decided, which fails the step)."""
+        row = self.start_step(run, position, step, "")
+        status = StepStatus.SKIPPED if error is None else StepStatus.FAILED
+        self.step_done(run, incident, runs.finish_step(step=row, status=status, error=error or why))
+        audit.record(
+            action=AuditAction.STEP_SKIPPED if error is None else AuditAction.STEP_FAILED,
+            incident_id=incident.incident_id,
+            run_id=run.id,
+            success=error is None,
+            error_message=error,
+            details={"step": step.name, "position": position, "when": step.when, "why": why},
+        )
+
     def dry_step(
         self, run: Run, incident: Incident, position: int, step: Step, action: str, error: str | None
     ) -> None:

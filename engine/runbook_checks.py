@@ -1,11 +1,13 @@
-"""What a runbook must get right as a whole, checked when runbooks.yml is loaded: the values steps keep
-are kept by an earlier step, a URL's host comes from incident data only under an inputs rule that
-says which hosts, secrets stay out of what is shown (log steps), and every secret named exists."""
+"""What a runbook must get right as a whole, checked when runbooks.yml is loaded: the values steps use
+(in templates and in when/until) are kept by an earlier step, a URL's host comes from incident data
+only under an inputs rule that says which hosts, secrets stay out of what is shown (log steps), and
+every secret named exists."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from engine.conditions import parse_condition
 from engine.placeholders import SECRET_PREFIX, STEP_REF, field_names, split_host, templates_in
 from engine.secrets import SecretStore
 
@@ -45,12 +47,26 @@ def check_runbook(runbook: Runbook) -> None:
                     raise ValueError(f"{where}: capture {name}: json is for http steps")
                 if capture.exit_code and step.command is None:
                     raise ValueError(f"{where}: capture {name}: exit_code is for command steps")
+        _check_condition(where, "when", step.when, kept)  # read before it runs
         if step.id is not None:
             kept[step.id] = own
+        _check_condition(where, "until", step.until, kept)  # read after each attempt: its own values too
         if step.rollback is not None:
             actions.append((step.rollback, set(kept)))  # its rollback may use what it kept
         for action, visible in actions:
             _check_action(runbook, where, action, {k: v for k, v in kept.items() if k in visible})
+
+
+def _check_condition(where: str, key: str, text: str | None, kept: dict[str, set[str]]) -> None:
+    if text is None:
+        return
+    for name in parse_condition(text).references:
+        step_ref = STEP_REF.match(name)
+        if step_ref and step_ref.group(2) not in kept.get(step_ref.group(1), set()):
+            raise ValueError(
+                f"{where}: {key}: {name}: no step before it (or, for until, it) with the id "
+                f"{step_ref.group(1)!r} keeps {step_ref.group(2)!r} (capture)"
+            )
 
 
 def _check_action(runbook: Runbook, where: str, action: Action, kept: dict[str, set[str]]) -> None:

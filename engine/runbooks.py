@@ -17,7 +17,8 @@ from pydantic import (
     model_validator,
 )
 
-from engine.captures import Capture
+from engine.captures import Capture, Expect
+from engine.conditions import parse_condition
 from engine.durations import parse_duration
 from engine.errors import RunbookError
 from engine.incident import CATEGORY_PATTERN
@@ -33,6 +34,8 @@ RunbookId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._\
 StepId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_\-]{1,64}$")]
 CaptureName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_]{1,64}$")]
 DEFAULT_STEP_TIMEOUT = 30.0
+MIN_POLL_SECONDS = 0.1
+MAX_POLL_SECONDS = 86_400.0
 MAX_STEP_TIMEOUT = 3600.0
 
 
@@ -84,6 +87,34 @@ class Step(Action):
     name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     id: StepId | None = None  # how later steps name what it keeps: {steps.<id>.<capture name>}
     capture: dict[CaptureName, Capture] | None = Field(default=None, min_length=1, max_length=20)
+    expect: Expect | None = None  # success beyond the exit code or the status
+    when: str | None = None  # run only when this holds (engine/conditions.py); otherwise skipped
+    until: str | None = None  # repeat every `every` until this holds, for at most `within`
+    every: Seconds | None = None
+    within: Seconds | None = None
+
+    @field_validator("when", "until")
+    @classmethod
+    def _condition(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_condition(value)
+        return value
+
+    @model_validator(mode="after")
+    def _polling(self) -> Step:
+        polls = (self.until, self.every, self.within)
+        if any(p is not None for p in polls) and any(p is None for p in polls):
+            raise ValueError("until, every and within go together")
+        if self.every is not None and self.within is not None:
+            if not MIN_POLL_SECONDS <= self.every <= self.within <= MAX_POLL_SECONDS:
+                raise ValueError(
+                    f"every must be at least {MIN_POLL_SECONDS:g}s and at most within, within at most "
+                    f"{int(MAX_POLL_SECONDS)}s"
+                )
+            if self.retries is not None:
+                raise ValueError("a step that polls (until) repeats on its schedule: leave retries out")
+        return self
+
     retries: Annotated[int, Field(ge=0, le=10)] | None = None
     backoff: Seconds = 1.0
     rollback: Action | None = None

@@ -5,8 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Callable, Mapping
-from enum import StrEnum
+from collections.abc import Callable
 from functools import partial
 from typing import Any, TypeVar
 
@@ -19,29 +18,21 @@ from engine.placeholders import PlaceholderError
 from engine.reports import build_report, creator_wants_dm, report_outcome
 from engine.run_records import RunRecords, finish_incident, unexpected
 from engine.run_stop import RunStop, StopReason
-from engine.runbook_inputs import InputRule
 from engine.runbooks import Action, Runbook, RunbookCatalog, Step
 from engine.scope import preview_scope, run_scope
+from engine.step_execution import StepCall, StepExecution, StepVerdict
 from engine.step_kinds.base import PreparedAction, run_attempt
-from engine.steps import kept_values, prepare
+from engine.steps import prepare
 from storage import audit, config_store, incidents, runs
 from storage.fields import utcnow
 from storage.group_commit import GroupCommitter, Staged, WriteAhead
 from storage.incidents import Incident
 from storage.runs import Run, StepResult
-from storage.statuses import IncidentStatus, ResolutionStatus, RunStatus, StepStatus
+from storage.statuses import IncidentStatus, ResolutionStatus, RunStatus
 
 log = logging.getLogger(__name__)
 
-MAX_STEP_RETRY_DELAY_SECONDS = 60.0
 T = TypeVar("T")
-
-
-class StepVerdict(StrEnum):
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    HALTED = "halted"
-    CANCELLED = "cancelled"
 
 
 class RunExecutor:
@@ -67,6 +58,9 @@ class RunExecutor:
         self.writes = writes  # where the stages of runs are committed
         self._current = threading.local()  # the stages of the run this thread executes
         self.records = RunRecords(notifier)
+        self.steps = StepExecution(
+            write=self._write, durable=self._durable, records=self.records, workdir=command_workdir
+        )
 
     def _write(self, stage: Callable[[], T]) -> Staged[T]:
         """Hand over one stage of the current run (its rows, audit rows and messages), written
@@ -158,9 +152,13 @@ class RunExecutor:
             if (reason := stop.reason(fresh=True)) is not None:
                 return self._stopped(run, incident, reason, where, completed)
             retries = step.retries if step.retries is not None else default_retries
-            verdict = self._run_step(run, incident, position, step, values, retries, stop, runbook.inputs)
+            verdict = self.steps.run(
+                StepCall(run, incident, position, step, values, retries, stop, runbook.inputs)
+            )
             if verdict is StepVerdict.SUCCEEDED:
                 completed.append((position, step))
+                continue
+            if verdict is StepVerdict.SKIPPED:
                 continue
             where = f"during step {position} ({step.name})"
             if verdict is StepVerdict.HALTED:
@@ -201,95 +199,6 @@ class RunExecutor:
         return self._finish(run, incident, status, message)
 
     # -- steps ---------------------------------------------------------------------------------
-
-    def _run_step(
-        self,
-        run: Run,
-        incident: Incident,
-        position: int,
-        step: Step,
-        values: dict[str, Any],
-        retries: int,
-        stop: RunStop,
-        runbook_inputs: Mapping[str, InputRule],
-    ) -> StepVerdict:
-        base = {"step": step.name, "position": position, "kind": step.kind}
-        try:
-            prepared = prepare(step, values, workdir=self.command_workdir)
-        except Exception as exc:  # a bad value (PlaceholderError) or anything else: nothing runs
-            refused = f"refused: {exc}" if isinstance(exc, PlaceholderError) else unexpected(exc)
-
-            def record_refusal() -> None:
-                row = self.records.start_step(run, position, step, "")
-                self.records.end_step(
-                    run, incident, row, AuditAction.STEP_FAILED, {**base, "refused": True}, error=refused
-                )
-
-            self._write(record_refusal)
-            return StepVerdict.FAILED
-        action = prepared.describe()
-
-        def record_start() -> StepResult:
-            row = self.records.start_step(run, position, step, action)
-            audit.record(
-                action=AuditAction.STEP_STARTED,
-                incident_id=incident.incident_id,
-                run_id=run.id,
-                details={**base, "action": action, "max_attempts": retries + 1},
-            )
-            return row
-
-        started = self._write(record_start)
-        outcome = None
-        for attempt in range(1, retries + 2):
-            if attempt > 1:
-                delay = min(step.backoff * 2 ** (attempt - 2), MAX_STEP_RETRY_DELAY_SECONDS)
-                self._write(
-                    partial(
-                        audit.record,
-                        action=AuditAction.STEP_RETRY,
-                        incident_id=incident.incident_id,
-                        run_id=run.id,
-                        details={**base, "attempt": attempt, "delay_seconds": delay},
-                        error_message=outcome.error if outcome else None,
-                    )
-                )
-                if stop.wait(delay):
-                    return self._stop_step(run, incident, started, stop, attempt - 1)
-            if prepared.reaches_outside:
-                self._durable()  # the start (and any retry) is on record before anything happens
-            outcome = kept_values(step, runbook_inputs, run_attempt(prepared, step.timeout, stop), values)
-            if outcome.ok:
-                succeeded = {**base, "attempts": attempt, **({"kept": outcome.kept} if outcome.kept else {})}
-                end = partial(
-                    self.records.end_staged, run, incident, started, AuditAction.STEP_SUCCEEDED, succeeded
-                )
-                self._write(partial(end, attempts=attempt, output=outcome.output))
-                return StepVerdict.SUCCEEDED
-            if outcome.stopped:
-                return self._stop_step(run, incident, started, stop, attempt, outcome.output)
-        assert outcome is not None
-        failed = {**base, "attempts": attempt, "output": outcome.output}
-        end = partial(self.records.end_staged, run, incident, started, AuditAction.STEP_FAILED, failed)
-        self._write(partial(end, attempts=attempt, output=outcome.output, error=outcome.error))
-        return StepVerdict.FAILED
-
-    def _stop_step(
-        self,
-        run: Run,
-        incident: Incident,
-        started: Staged[StepResult],
-        stop: RunStop,
-        attempts: int,
-        output: str = "",
-    ) -> StepVerdict:
-        """A step the kill switch or a shutdown stopped, during an attempt or before the next one:
-        its row, its thread entry and its audit row."""
-        halted = stop.reason() is StopReason.KILL_SWITCH
-        status, why = (StepStatus.HALTED, "kill switch") if halted else (StepStatus.FAILED, "cancelled")
-
-        self._write(partial(self.records.stopped_step, run, incident, started, status, why, attempts, output))
-        return StepVerdict.HALTED if halted else StepVerdict.CANCELLED
 
     def _roll_back(
         self,

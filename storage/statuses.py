@@ -54,6 +54,7 @@ class StepStatus(StrEnum):
     FAILED = "failed"
     HALTED = "halted"
     WOULD_RUN = "would_run"  # a dry run's step
+    SKIPPED = "skipped"  # its `when:` did not hold
 
 
 class OutboxStatus(StrEnum):
@@ -64,8 +65,8 @@ class OutboxStatus(StrEnum):
     SUPERSEDED = "superseded"  # a later update of the same message said it all
 
 
-# A step in one of these has no success or failure (yet).
-UNFINISHED_STEP_STATUSES = frozenset({StepStatus.RUNNING, StepStatus.WOULD_RUN})
+# A step in one of these has no success or failure (yet, or at all).
+UNFINISHED_STEP_STATUSES = frozenset({StepStatus.RUNNING, StepStatus.WOULD_RUN, StepStatus.SKIPPED})
 
 ACTIVE_RUN_STATUSES = frozenset({RunStatus.QUEUED, RunStatus.RUNNING})
 TERMINAL_RUN_STATUSES = frozenset(set(RunStatus) - ACTIVE_RUN_STATUSES)

@@ -213,3 +213,136 @@ def test_what_a_runbook_cannot_say_is_refused_at_load(tmp_path, secrets_dir, ste
     text = f"runbooks:\n  - id: r\n    category: database\n    steps: [{step}]\n"
     with pytest.raises(RunbookError, match=refusal.replace("(", r"\(").replace(")", r"\)")):
         load_runbooks(write_runbooks(tmp_path, text), SecretStore(directory=secrets_dir))
+
+
+POLLING = """
+runbooks:
+  - id: wait-for-catch-up
+    category: database
+    steps:
+      - name: Pause writes
+        log: paused
+        rollback: {http: {url: "URL/undo/pause"}}
+      - id: check
+        name: Wait until the replica caught up
+        http: {url: "URL/api/replicas/db2"}
+        capture: {lag: {json: "$.lag_seconds"}}
+        until: "steps.check.lag < 5"
+        every: 0.1
+        within: WITHIN
+      - name: Resume writes
+        log: "resumed at lag {steps.check.lag}s"
+"""
+
+
+def lags(*seconds: int) -> list[str]:
+    return [json.dumps({"name": "db2", "lag_seconds": s}) for s in seconds]
+
+
+def test_until_polls_until_it_holds(engine, http_server):
+    http_server.answers["/api/replicas/db2"] = lags(30, 12, 2)
+    runtime = engine(POLLING.replace("URL", http_server.url).replace("WITHIN", "10"))
+    runtime.resolution.submit(make_incident())
+    run = finish(runtime)
+    assert run.status == "resolved", run.message
+    assert http_server.paths() == ["/api/replicas/db2"] * 3  # held on the third poll
+    polls = audit.query(action="step_retry")
+    assert sorted((p.details["attempt"], p.details["poll"], p.error_message) for p in polls) == [
+        (2, True, "until steps.check.lag < 5: not yet"),
+        (3, True, "until steps.check.lag < 5: not yet"),
+    ]
+    assert step_rows(run.id)[1].attempts == 3
+    assert step_rows(run.id)[2].output == "resumed at lag 2s"
+
+
+def test_until_that_never_holds_fails_within_its_time_and_rolls_back(engine, http_server):
+    http_server.answers["/api/replicas/db2"] = lags(30)
+    runtime = engine(POLLING.replace("URL", http_server.url).replace("WITHIN", "0.35"))
+    runtime.resolution.submit(make_incident())
+    run = finish(runtime)
+    assert run.status == "failed"
+    assert run.message == "Step 2 (Wait until the replica caught up) failed; rolled back 1 of 1 step(s)"
+    (failed,) = audit.query(action="step_failed")
+    assert (failed.error_message or "").startswith(
+        "until steps.check.lag < 5: not yet; steps.check.lag < 5 did not hold within 0.35s ("
+    )
+    polls = [p for p in http_server.paths() if p.startswith("/api/")]
+    assert 2 <= len(polls) <= 4  # every 0.1 s, none begun after 0.35 s
+    assert http_server.paths()[-1] == "/undo/pause"
+
+
+def test_when_skips_a_step_that_does_not_apply_and_refuses_one_it_cannot_decide(engine):
+    text = """
+    runbooks:
+      - id: r
+        category: database
+        steps:
+          - {name: Page the DBA, log: paged, when: "priority == 'critical'"}
+          - {name: Note it, log: noted, when: "priority != 'critical' and confidence_score >= 0.9"}
+    """
+    runtime = engine(text)
+    runtime.resolution.submit(make_incident(priority="high", confidence_score=0.95))
+    run = finish(runtime)
+    assert run.status == "resolved"
+    assert [(row.name, row.status) for row in step_rows(run.id)] == [
+        ("Page the DBA", "skipped"),
+        ("Note it", "succeeded"),
+    ]
+    (skipped,) = audit.query(action="step_skipped")
+    assert skipped.details["why"] == "when priority == 'critical': did not hold"
+    undecided = text.replace("priority == 'critical'", "labels[rack] == 'r1'")
+    runtime = engine(undecided)
+    runtime.resolution.submit(make_incident(incident_id="INC-2"))
+    run = finish(runtime, "INC-2")
+    assert run.status == "failed"  # in doubt: not run, and the run stops
+    assert (
+        audit.query(action="step_failed")[0].error_message
+        == "when labels[rack] == 'r1': labels[rack] has no value"
+    )
+
+
+def test_expect_decides_success_beyond_the_exit_code_and_the_status(engine, http_server):
+    http_server.answers["/api/health"] = json.dumps({"status": "degraded", "replicas": 2})
+    text = f"""
+    runbooks:
+      - id: r
+        category: database
+        steps:
+          - name: Replicas healthy
+            http: {{url: "{http_server.url}/api/health"}}
+            expect: {{json: {{"$.status": "ok", "$.replicas": 2}}}}
+            retries: 0
+    """
+    runtime = engine(text)
+    runtime.resolution.submit(make_incident())
+    assert finish(runtime).status == "failed"
+    (failed,) = audit.query(action="step_failed")
+    assert failed.error_message == "expected $.status == ok, found degraded"
+    command = """
+    runbooks:
+      - id: r
+        category: database
+        steps:
+          - {name: Check, command: [echo, "3 replicas in sync"], expect: {regex: "[0-9]+ replicas in sync"}}
+    """
+    runtime = engine(command)
+    runtime.resolution.submit(make_incident(incident_id="INC-2"))
+    assert finish(runtime, "INC-2").status == "resolved"
+
+
+@pytest.mark.parametrize(
+    ("step", "refusal"),
+    [
+        ("{name: P, log: x, until: 'priority == 1'}", "until, every and within go together"),
+        ("{name: P, log: x, until: 'priority == 1', every: 2, within: 1}", "every must be at least"),
+        ("{name: P, log: x, until: 'priority == 1', every: 1, within: 2, retries: 2}", "leave retries out"),
+        ("{name: P, log: x, when: 'priority = 1'}", "cannot read"),
+        ("{name: P, log: x, when: '__import__(\"os\")'}", "is not an incident field"),
+        ("{name: P, log: x, when: 'steps.a.b == 1'}", "no step before it"),
+        ("{name: P, log: x, expect: {json: {'status': ok}}}", "is not a path"),
+    ],
+)
+def test_conditions_and_schedules_that_cannot_work_are_refused_at_load(tmp_path, step, refusal):
+    text = f"runbooks:\n  - id: r\n    category: database\n    steps: [{step}]\n"
+    with pytest.raises(RunbookError, match=refusal):
+        load_runbooks(write_runbooks(tmp_path, text))

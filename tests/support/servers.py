@@ -35,10 +35,11 @@ class EchoServer:
     """HTTP on 127.0.0.1:<random>. Paths: /status/<code>, /slow/<seconds>, /flaky/<key>/<failures>,
     /hold/<key> (blocks until release(key)), /drip/<seconds> (a body sent a byte each 0.2 s),
     /retry-after/<value> (503 with that Retry-After), /api/<...> (the JSON set in `answers` for that
-    path, 404 without one; only with `Authorization: Bearer <api_token>` when `api_token` is set);
+    path, 404 without one; a list: one answer per call, the last repeated; only with
+    `Authorization: Bearer <api_token>` when `api_token` is set);
     anything else answers 200 "ok". Records every request."""
 
-    answers: dict[str, str] = field(default_factory=dict)
+    answers: dict[str, str | list[str]] = field(default_factory=dict)
     api_token: str | None = None
 
     requests: list[Recorded] = field(default_factory=list)
@@ -123,6 +124,8 @@ class EchoServer:
             return 401, '{"error": "unauthorized"}'
         with self._lock:
             answer = self.answers.get(path.split("?")[0])
+            if isinstance(answer, list):
+                answer = answer.pop(0) if len(answer) > 1 else answer[0]
         return (200, answer) if answer is not None else (404, '{"error": "not found"}')
 
     def _respond(self, path: str) -> tuple[int, str]:

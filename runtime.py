@@ -18,7 +18,8 @@ from engine.events import FanOut, Notifier
 from engine.interventions import Interventions
 from engine.permissions import Authorizer
 from engine.reports import record_delivery_failure
-from engine.runbooks import RunbookCatalog, load_runbooks
+from engine.runbook_library import RunbookLibrary
+from engine.runbooks import RunbookCatalog
 from engine.runner import RunExecutor
 from engine.scheduling import every
 from engine.service import ResolutionService
@@ -50,6 +51,7 @@ from storage.outbox import OutboxMessage
 log = logging.getLogger(__name__)
 OUTBOX_POLL_SECONDS = 0.25
 WEBHOOK_POLL_SECONDS = 0.5
+RUNBOOKS_FOLLOW_SECONDS = 2.0  # how soon a replica follows a reload made elsewhere (or by the CLI)
 PRUNE_OUTBOX_SECONDS = 3600.0
 
 
@@ -64,7 +66,7 @@ class SlackRuntime:
 @dataclass
 class Runtime:
     settings: Settings
-    catalog: RunbookCatalog
+    runbooks: RunbookLibrary  # the runbooks in force; reloaded without a restart
     notifier: Notifier
     authorizer: Authorizer
     configuration: ConfigurationService
@@ -82,8 +84,13 @@ class Runtime:
     refusals: RefusalLog = field(default_factory=RefusalLog)  # unauthenticated refusals, collapsed
     callback_policy: CallbackPolicy = field(default_factory=CallbackPolicy)  # where callbacks may go
 
+    @property
+    def catalog(self) -> RunbookCatalog:
+        return self.runbooks()
+
     def start(self) -> None:
         self.worker.start()
+        every(self.scheduler, RUNBOOKS_FOLLOW_SECONDS, "follow-runbooks-reloads", self.runbooks.follow)
         every(self.scheduler, WEBHOOK_POLL_SECONDS, "deliver-result-callbacks", self.webhook_delivery.tick)
         for vendor in self.vendor_deliveries:
             every(self.scheduler, WEBHOOK_POLL_SECONDS, f"resolve-back-in-{vendor.transport}", vendor.tick)
@@ -196,11 +203,12 @@ def vendor_apis(settings: Settings, owner: str) -> tuple[list[VendorDelivery], P
 
 def build_runtime(settings: Settings, *, notifier: Notifier | None = None) -> Runtime:
     """Load runbooks, open and upgrade the database, wire engine and Slack. Raises on bad configuration."""
-    catalog = load_runbooks(settings.runbooks_file, settings.runbook_secrets())
+    library = RunbookLibrary(settings.runbooks_file, settings.runbook_secrets())
     bind(open_database(settings.database_url, pool_size=settings.database_pool_size))
     applied = migrations.upgrade()
     if applied:
         log.info("database upgraded to schema version %d", applied[-1])
+    library.start_following()
     audit_key = settings.audit_key.get_secret_value() if settings.audit_key else None
     chain = AuditChain(load_audit_key(audit_key, settings.audit_key_file, create=True))
     problem = chain.adopt_key()
@@ -213,23 +221,24 @@ def build_runtime(settings: Settings, *, notifier: Notifier | None = None) -> Ru
             log.warning("AUDIT_CHANNEL is not set: only DMs will be sent to Slack")
         notifier = people_notifier(settings)
     # People hear through `notifier`; sending tools get results through their callbacks.
-    metrics = Metrics(catalog=lambda: catalog)
+    metrics = Metrics(catalog=library)
     told = [notifier, ResultCallbacks(settings.result_webhook_url, settings.public_url), metrics]
     vendors, pagerduty_users = vendor_apis(settings, owner)
     if vendors:
         told.append(ResolveBack(settings.public_url, [vendor.source for vendor in vendors]))
     everyone = FanOut(*told)
+    library.notifier = everyone  # a reload is told in the audit channel
     authorizer = Authorizer(admins=settings.admin_users, killswitch_anyone=settings.killswitch_anyone)
     callback_policy = CallbackPolicy(allowed=tuple(settings.callback_allowed_hosts))
     configuration = ConfigurationService(everyone)
     resolution = ResolutionService(
-        catalog=lambda: catalog,
+        catalog=library,
         notifier=everyone,
         dedup_window=timedelta(seconds=settings.dedup_window_seconds),
     )
     interventions = Interventions(resolution=resolution, authorizer=authorizer, notifier=everyone)
     executor = RunExecutor(
-        catalog=lambda: catalog,
+        catalog=library,
         notifier=everyone,
         cancel=threading.Event(),
         on_finished=resolution.run_finished,
@@ -253,7 +262,7 @@ def build_runtime(settings: Settings, *, notifier: Notifier | None = None) -> Ru
             configuration=configuration,
             interventions=interventions,
             authorizer=authorizer,
-            catalog=lambda: catalog,
+            catalog=library,
         )
         bolt = build_bolt_app(settings, services, client)
         app_token = settings.slack_app_token
@@ -275,7 +284,7 @@ def build_runtime(settings: Settings, *, notifier: Notifier | None = None) -> Ru
         )
     return Runtime(
         settings=settings,
-        catalog=catalog,
+        runbooks=library,
         notifier=notifier,
         authorizer=authorizer,
         configuration=configuration,

@@ -189,6 +189,7 @@ class Settings(BaseSettings):
         "pagerduty_from_email",
         "opsgenie_webhook_token",
         "opsgenie_api_key",
+        "runbook_secrets_dir",
         "opsgenie_default_category",
         "opsgenie_default_confidence",
         "opsgenie_default_creator",

@@ -9,14 +9,21 @@ from types import SimpleNamespace
 
 from pydantic import ValidationError
 
+from cli.context import cli_actor, open_storage
 from cli.errors import CliError
+from engine.audit_actions import AuditAction
 from engine.durations import format_duration
+from engine.errors import RunbookError
 from engine.incident import IncidentIn, incident_values
 from engine.placeholders import PlaceholderError
-from engine.runbooks import Action, load_runbooks
+from engine.runbook_inputs import inputs_problem
+from engine.runbook_library import file_sha256
+from engine.runbooks import Action, load_runbooks, runbooks_json_schema
 from engine.scope import preview_scope
 from engine.steps import prepare
 from settings import Settings
+from storage import audit, config_store
+from storage.database import in_write_transaction
 
 
 def list_runbooks(settings: Settings, args: argparse.Namespace) -> int:
@@ -55,6 +62,10 @@ def test_runbook(settings: Settings, args: argparse.Namespace) -> int:
         field = ".".join(str(p) for p in first["loc"])
         raise CliError(f"--incident: {field}: {first['msg']}") from None
     values = incident_values(SimpleNamespace(**incident.stored_fields()))
+    problem = inputs_problem(runbook.inputs, values)
+    if problem is not None:
+        print(f"runbook {runbook.id} would skip incident {incident.incident_id}: {problem}")
+        return 1
     matched = catalog.find_for(values)
     verdict = "matches" if matched is not None and matched.id == runbook.id else "would NOT be chosen for"
     print(f"runbook {runbook.id} {verdict} incident {incident.incident_id} ({incident.category});")
@@ -73,10 +84,46 @@ def test_runbook(settings: Settings, args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def reload_runbooks(settings: Settings, args: argparse.Namespace) -> int:
+    """Check the file here; if it is good, every running bot reloads it within a few seconds."""
+    open_storage(settings)
+    actor = cli_actor(args.actor)
+    sha256 = file_sha256(settings.runbooks_file)
+    try:
+        catalog = load_runbooks(settings.runbooks_file, settings.runbook_secrets())
+    except RunbookError as exc:
+        with in_write_transaction():
+            audit.record(
+                action=AuditAction.RUNBOOKS_RELOAD_REFUSED,
+                actor=actor,
+                success=False,
+                error_message=str(exc)[:2000],
+                details={"file": str(settings.runbooks_file), "sha256": sha256},
+            )
+        raise CliError(f"reload refused; the running bots keep their runbooks: {exc}") from None
+    with in_write_transaction():
+        generation = config_store.raise_runbooks_generation()
+        audit.record(
+            action=AuditAction.RUNBOOKS_RELOAD_REQUESTED,
+            actor=actor,
+            details={"file": str(settings.runbooks_file), "sha256": sha256, "generation": generation},
+        )
+    print(
+        f"{len(catalog.runbooks)} runbook(s) in {catalog.source} are valid (sha256 {str(sha256)[:12]}); "
+        "running bots reload them within a few seconds (each audits it)."
+    )
+    return 0
+
+
+def print_schema(settings: Settings, args: argparse.Namespace) -> int:
+    print(json.dumps(runbooks_json_schema(), indent=2, sort_keys=True))
+    return 0
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "runbooks",
-        help="list the runbooks, or dry-run one against an incident",
+        help="list the runbooks, dry-run one against an incident, reload them, print their schema",
         epilog="examples:\n  python bot.py runbooks list\n"
         "  python bot.py runbooks test db-pool-reset --incident examples/incident.json",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -90,3 +137,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     test_parser.add_argument("runbook")
     test_parser.add_argument("--incident", required=True, help="a JSON file holding one incident")
     test_parser.set_defaults(handler=test_runbook)
+    reload_parser = actions.add_parser(
+        "reload", help="check RUNBOOKS_FILE and have every running bot reload it (no restart)"
+    )
+    reload_parser.add_argument("--actor", help="who, for the audit trail (default: the OS user)")
+    reload_parser.set_defaults(handler=reload_runbooks)
+    actions.add_parser(
+        "schema", help="print the JSON Schema of runbooks.yml (for editors: yaml-language-server)"
+    ).set_defaults(handler=print_schema)

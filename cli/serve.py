@@ -1,9 +1,13 @@
-"""`serve`: the HTTP app, the worker and the Slack connection, until SIGTERM or Ctrl-C."""
+"""`serve`: the HTTP app, the worker and the Slack connection, until SIGTERM or Ctrl-C; SIGHUP
+reloads the runbooks file (engine/runbook_library.py)."""
 
 from __future__ import annotations
 
 import argparse
 import gc
+import signal
+import threading
+from collections.abc import Callable
 
 from settings import Settings
 
@@ -14,6 +18,16 @@ def freeze_startup_objects() -> None:
     "Design choices and their measurements")."""
     gc.collect()
     gc.freeze()
+
+
+def reload_on_sighup(reload: Callable[[str], object]) -> None:
+    """SIGHUP reloads the runbooks, in a thread of its own (a handler must not wait on the database
+    the interrupted thread may hold)."""
+
+    def handler(signum: int, frame: object) -> None:
+        threading.Thread(target=reload, args=("SIGHUP",), name="runbooks-reload", daemon=True).start()
+
+    signal.signal(signal.SIGHUP, handler)
 
 
 def serve(settings: Settings, args: argparse.Namespace) -> int:
@@ -27,6 +41,7 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     runtime = build_runtime(settings)
     app = create_app(runtime.services)
     freeze_startup_objects()
+    reload_on_sighup(runtime.runbooks.reload)
     base = f"http://{settings.host}:{settings.port}"
     mode = "offline (no SLACK_BOT_TOKEN: Slack messages are printed here)" if settings.offline else "Slack"
     print(

@@ -19,6 +19,7 @@ class Permission(StrEnum):
     APPROVE = "approve"
     FORCE = "force"
     RERUN = "rerun"
+    RELOAD_RUNBOOKS = "reload_runbooks"
 
 
 REFUSAL_TEXT = {
@@ -27,6 +28,7 @@ REFUSAL_TEXT = {
     Permission.CHANGE_CONFIG: "Only admins may change the configuration.",
     Permission.APPROVE: "Only admins may approve or reject a run.",
     Permission.FORCE: "Only admins may force a run below the confidence threshold.",
+    Permission.RELOAD_RUNBOOKS: "Only admins may reload the runbooks.",
     Permission.RERUN: "Only admins may run an incident again after its automation failed, was halted, "
     "rejected or reopened, or its approval expired.",
 }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -13,6 +15,7 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationError,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -29,7 +32,14 @@ from engine.step_kinds.base import Strict, checked_template
 from engine.step_kinds.command import check_command
 from engine.step_kinds.http import HttpAction
 
-Seconds = Annotated[float, BeforeValidator(parse_duration)]
+DURATION_SCHEMA = {
+    "anyOf": [
+        {"type": "number", "minimum": 0},
+        {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*(ms|s|m|h|d)?\s*$"},
+    ],
+    "description": "seconds, or a duration like 500ms, 10s, 5m, 1h",
+}
+Seconds = Annotated[float, BeforeValidator(parse_duration), WithJsonSchema(DURATION_SCHEMA)]
 RunbookId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,127}$")]
 StepId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_\-]{1,64}$")]
 CaptureName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_]{1,64}$")]
@@ -181,6 +191,29 @@ class Runbook(Strict):
     def _whole(self) -> Runbook:
         check_runbook(self)
         return self
+
+    @property
+    def version(self) -> str:
+        """This runbook's content, as a short SHA-256: what a run records it ran."""
+        text = json.dumps(self.model_dump(mode="json", by_alias=True), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+class RunbooksFile(Strict):
+    """runbooks.yml as a whole."""
+
+    runbooks: list[Runbook]
+
+
+def runbooks_json_schema() -> dict[str, Any]:
+    """The JSON Schema of runbooks.yml, from the models the loader validates with (so editors check
+    what the bot checks, less what needs the whole file: secrets that exist, earlier steps' values)."""
+    schema = RunbooksFile.model_json_schema(by_alias=True, mode="validation")
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "Autoresolve runbooks.yml",
+        **schema,
+    }
 
 
 class RunbookCatalog:

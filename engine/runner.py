@@ -95,6 +95,9 @@ class RunExecutor:
         incident = incidents.get(incident_id=run.incident_id)
         if incident is None:  # cannot happen while incidents are never deleted; fail loudly
             return self._finish(run, None, RunStatus.FAILED, "The incident no longer exists")
+        catalog = self.catalog()  # the version in force now: a reload from here on is not noticed
+        runbook = catalog.get(run.runbook_id)
+        version = {"runbook_version": runbook.version} if runbook else {}
 
         def started() -> None:
             audit.record(
@@ -102,7 +105,7 @@ class RunExecutor:
                 incident_id=incident.incident_id,
                 confidence_score=incident.confidence_score,
                 run_id=run.id,
-                details={"runbook": run.runbook_id, "dry_run": run.dry_run, "forced": run.forced},
+                details={"runbook": run.runbook_id, "dry_run": run.dry_run, "forced": run.forced, **version},
             )
             incidents.set_resolution(
                 incident_id=incident.incident_id,
@@ -113,7 +116,6 @@ class RunExecutor:
             self.notifier.tell(build_report(run, incident, steps=()))
 
         self._write(started)
-        runbook = self.catalog().get(run.runbook_id)
         if runbook is None:
             return self._finish(
                 run,
@@ -123,7 +125,7 @@ class RunExecutor:
             )
         if run.dry_run:
             return self._dry_run(run, incident, runbook)
-        return self._run_steps(run, incident, runbook)
+        return self._run_steps(run, incident, runbook, catalog)
 
     def _dry_run(self, run: Run, incident: Incident, runbook: Runbook) -> RunStatus:
         values = preview_scope(incident_values(incident))
@@ -141,10 +143,12 @@ class RunExecutor:
             message += f"; {problems} step(s) could not be prepared"
         return self._finish(run, incident, RunStatus.DRY_RUN, message)
 
-    def _run_steps(self, run: Run, incident: Incident, runbook: Runbook) -> RunStatus:
+    def _run_steps(
+        self, run: Run, incident: Incident, runbook: Runbook, catalog: RunbookCatalog
+    ) -> RunStatus:
         category = config_store.get_category(category=incident.category)
         default_retries = category.max_retry_attempts if category else 3
-        values = run_scope(incident, self.catalog().secrets)
+        values = run_scope(incident, catalog.secrets)
         stop = RunStop(self.cancel, lambda: kill_switch_state().active, poll_seconds=self.stop_poll_seconds)
         completed: list[tuple[int, Step]] = []
         for position, step in enumerate(runbook.steps, start=1):

@@ -50,6 +50,7 @@ class GlobalSetting(BaseModel):
     kill_switch_until = UTCDateTimeField(null=True)
     updated_at = UTCDateTimeField(default=utcnow)
     audit_key_id = peewee.CharField(max_length=32, null=True)  # migration 7: which key seals the chain
+    runbooks_generation = peewee.IntegerField(default=0)  # migration 9: raised by each runbooks reload
 
     class Meta:
         table_name = "global_config"
@@ -110,3 +111,22 @@ def save_category(*, category: str, actor: str, **fields: Any) -> CategorySettin
             ).execute()
         row: CategorySetting = CategorySetting.get_by_id(category)
         return row
+
+
+def raise_runbooks_generation() -> int:
+    """One more runbooks reload: every process follows (engine/runbook_library.py). The new count."""
+    with in_write_transaction():
+        GlobalSetting.update(runbooks_generation=GlobalSetting.runbooks_generation + 1).where(
+            GlobalSetting.id == GLOBAL_ROW_ID
+        ).execute()
+        return runbooks_generation()
+
+
+def runbooks_generation() -> int:
+    with db.connection_context():
+        value = (
+            GlobalSetting.select(GlobalSetting.runbooks_generation)
+            .where(GlobalSetting.id == GLOBAL_ROW_ID)
+            .scalar()
+        )
+        return int(value or 0)

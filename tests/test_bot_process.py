@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import eventually
 from tests.support.processes import BotProcess, clean_env
 from tests.support.processes import run_cli as run_process_cli
 
@@ -131,10 +133,10 @@ def test_db_upgrade_and_help(bot_dir):
     first = run_cli(bot_dir, "db", "upgrade")
     assert (first.returncode, first.stdout.strip()) == (
         0,
-        "applied [1, 2, 3, 4, 5, 6, 7, 8]; schema version 8",
+        "applied [1, 2, 3, 4, 5, 6, 7, 8, 9]; schema version 9",
     )
     again = run_cli(bot_dir, "db", "upgrade")
-    assert again.stdout.strip() == "up to date (schema version 8)"
+    assert again.stdout.strip() == "up to date (schema version 9)"
     help_text = run_cli(bot_dir, "--help").stdout
     assert "serve" in help_text
     assert "db upgrade" in help_text
@@ -171,3 +173,44 @@ def test_log_lines_escape_control_characters():
 
     record = logging.LogRecord("x", logging.WARNING, __file__, 1, "refused %s", ("a\nFAKE \x1b[31m",), None)
     assert TextFormatter().format(record).endswith("x: refused a\\nFAKE \\x1b[31m")
+
+
+def test_sighup_and_the_cli_reload_the_runbooks_without_a_restart(bot_dir):
+    incident = {
+        "title": "Connection pool exhausted",
+        "category": "database",
+        "priority": "high",
+        "confidence_score": 0.95,
+        "created_by": "U012ABCDEF",
+        "service": "orders-db",
+    }
+
+    def output_of(incident_id: str) -> str:
+        body = {**incident, "incident_id": incident_id}
+        result = bot.client.post(f"/api/v1/incidents/{incident_id}/auto-resolve", json=body).json()
+        return str(result["resolution_steps"][0]["output"]).strip()
+
+    def reloads() -> int:
+        return len(bot.client.get("/api/v1/audit", params={"action": "runbooks_reloaded"}).json())
+
+    bot = start_bot(bot_dir)
+    try:
+        assert output_of("INC-1") == "fixing orders-db"
+        (bot_dir / "runbooks.yml").write_text(RUNBOOKS.replace("fixing", "mending"))
+        bot.process.send_signal(signal.SIGHUP)
+        eventually(lambda: reloads() == 1)
+        assert output_of("INC-2") == "mending orders-db"
+
+        (bot_dir / "runbooks.yml").write_text("runbooks: [{id: db-fix, category: database, steps: []}]")
+        refused = run_cli(bot_dir, "runbooks", "reload", "--actor", "ops")
+        assert refused.returncode != 0
+        assert "reload refused; the running bots keep their runbooks" in refused.stderr
+        assert output_of("INC-3") == "mending orders-db"
+
+        (bot_dir / "runbooks.yml").write_text(RUNBOOKS.replace("fixing", "repairing"))
+        taken = run_cli(bot_dir, "runbooks", "reload", "--actor", "ops")
+        assert taken.returncode == 0, taken.stderr
+        eventually(lambda: reloads() == 2)  # the bot follows within RUNBOOKS_FOLLOW_SECONDS
+        assert output_of("INC-4") == "repairing orders-db"
+    finally:
+        bot.stop()

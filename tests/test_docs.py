@@ -13,10 +13,13 @@ import time
 from pathlib import Path
 
 import httpx
+import jsonschema_rs
 import pytest
 import yaml
 
-from engine.runbooks import parse_runbooks
+from engine.runbook_inputs import InputRule, check_input_name
+from engine.runbooks import Step, parse_runbooks, runbooks_json_schema
+from engine.secrets import SecretStore
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -26,17 +29,35 @@ def code_blocks(path: Path, language: str) -> list[str]:
 
 
 def test_the_runbook_examples_in_the_docs_load():
+    """Every YAML block of docs/runbooks.md: the shape, whole runbooks (checked as the loader checks a
+    file, with the secrets they name), and fragments (a list of steps, an inputs mapping)."""
     blocks = code_blocks(ROOT / "docs" / "runbooks.md", "yaml")
-    assert len(blocks) == 4
     shape = yaml.safe_load(blocks[0])
-    examples = [item for block in blocks[1:] for item in yaml.safe_load("runbooks:\n" + block)["runbooks"]]
-    catalog = parse_runbooks({"runbooks": shape["runbooks"] + examples}, Path("docs/runbooks.md"))
+    whole = [b for b in blocks[1:] if b.startswith("  - id:")]
+    examples = [item for block in whole for item in yaml.safe_load("runbooks:\n" + block)["runbooks"]]
+    secrets = SecretStore(
+        ["REPLICA_API_TOKEN", "LB_API_TOKEN"], environ={"REPLICA_API_TOKEN": "a", "LB_API_TOKEN": "b"}
+    )
+    catalog = parse_runbooks({"runbooks": shape["runbooks"] + examples}, Path("docs/runbooks.md"), secrets)
     assert [rb.id for rb in catalog.runbooks] == [
         "db-pool-reset",
         "web-restart",
         "cache-flush",
         "pool-reload",
+        "resync-lagging-replica",
     ]
+    fragments = [b for b in blocks[1:] if not b.startswith("  - id:")]
+    assert len(fragments) == 3
+    for fragment in fragments:
+        document = yaml.safe_load(fragment)
+        if isinstance(document, dict):
+            assert set(document) == {"inputs"}
+            for name, rule in document["inputs"].items():
+                check_input_name(name)
+                InputRule.model_validate(rule)
+        else:
+            for step in document:
+                Step.model_validate(step)
 
 
 def test_the_alertmanager_receiver_in_the_readme_is_valid_yaml():
@@ -104,3 +125,15 @@ def test_the_readme_quick_start_works_as_written(tmp_path):
         bot.send_signal(signal.SIGTERM)
         output, _ = bot.communicate(timeout=30)
     assert "[slack offline] would send to DM U012ABCDEF" in output
+
+
+def test_the_published_runbooks_schema_is_the_one_the_loader_validates_with():
+    published = json.loads((ROOT / "docs" / "runbooks.schema.json").read_text(encoding="utf-8"))
+    assert published == runbooks_json_schema(), (
+        "run: python bot.py runbooks schema > docs/runbooks.schema.json"
+    )
+    example = yaml.safe_load((ROOT / "runbooks.yml").read_text(encoding="utf-8"))
+    jsonschema_rs.validate(published, example)  # what editors check the shipped file against
+    typo = {"runbooks": [{"id": "x", "category": "database", "steps": [{"nmae": "typo", "log": "x"}]}]}
+    with pytest.raises(jsonschema_rs.ValidationError):
+        jsonschema_rs.validate(published, typo)

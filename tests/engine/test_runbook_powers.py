@@ -4,6 +4,7 @@ nowhere, inputs rules that refuse hostile values before anything runs, and value
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from pathlib import Path
@@ -272,16 +273,23 @@ def test_until_that_never_holds_fails_within_its_time_and_rolls_back(engine, htt
 
 
 def test_when_skips_a_step_that_does_not_apply_and_refuses_one_it_cannot_decide(engine):
-    text = """
+    runtime = engine(
+        """
     runbooks:
       - id: r
         category: database
+        match: {title: "(?i)pool"}
         steps:
           - {name: Page the DBA, log: paged, when: "priority == 'critical'"}
           - {name: Note it, log: noted, when: "priority != 'critical' and confidence_score >= 0.9"}
+      - id: undecided
+        category: database
+        match: {title: "(?i)rack"}
+        steps:
+          - {name: Power cycle, log: cycled, when: "labels[rack] == 'r1'"}
     """
-    runtime = engine(text)
-    runtime.resolution.submit(make_incident(priority="high", confidence_score=0.95))
+    )
+    runtime.resolution.submit(make_incident(title="Connection pool exhausted", priority="high"))
     run = finish(runtime)
     assert run.status == "resolved"
     assert [(row.name, row.status) for row in step_rows(run.id)] == [
@@ -290,43 +298,38 @@ def test_when_skips_a_step_that_does_not_apply_and_refuses_one_it_cannot_decide(
     ]
     (skipped,) = audit.query(action="step_skipped")
     assert skipped.details["why"] == "when priority == 'critical': did not hold"
-    undecided = text.replace("priority == 'critical'", "labels[rack] == 'r1'")
-    runtime = engine(undecided)
-    runtime.resolution.submit(make_incident(incident_id="INC-2"))
+    runtime.resolution.submit(make_incident(incident_id="INC-2", title="Rack power lost"))
     run = finish(runtime, "INC-2")
     assert run.status == "failed"  # in doubt: not run, and the run stops
-    assert (
-        audit.query(action="step_failed")[0].error_message
-        == "when labels[rack] == 'r1': labels[rack] has no value"
-    )
+    (failed,) = audit.query(action="step_failed")
+    assert failed.error_message == "when labels[rack] == 'r1': labels[rack] has no value"
 
 
 def test_expect_decides_success_beyond_the_exit_code_and_the_status(engine, http_server):
     http_server.answers["/api/health"] = json.dumps({"status": "degraded", "replicas": 2})
-    text = f"""
+    runtime = engine(
+        f"""
     runbooks:
-      - id: r
+      - id: http-check
         category: database
+        match: {{title: "(?i)pool"}}
         steps:
           - name: Replicas healthy
             http: {{url: "{http_server.url}/api/health"}}
             expect: {{json: {{"$.status": "ok", "$.replicas": 2}}}}
             retries: 0
+      - id: command-check
+        category: database
+        match: {{title: "(?i)sync"}}
+        steps:
+          - {{name: Check, command: [echo, "3 in sync"], expect: {{regex: "[0-9]+ in sync"}}}}
     """
-    runtime = engine(text)
-    runtime.resolution.submit(make_incident())
+    )
+    runtime.resolution.submit(make_incident(title="Connection pool exhausted"))
     assert finish(runtime).status == "failed"
     (failed,) = audit.query(action="step_failed")
     assert failed.error_message == "expected $.status == ok, found degraded"
-    command = """
-    runbooks:
-      - id: r
-        category: database
-        steps:
-          - {name: Check, command: [echo, "3 replicas in sync"], expect: {regex: "[0-9]+ replicas in sync"}}
-    """
-    runtime = engine(command)
-    runtime.resolution.submit(make_incident(incident_id="INC-2"))
+    runtime.resolution.submit(make_incident(incident_id="INC-2", title="Replica sync lost"))
     assert finish(runtime, "INC-2").status == "resolved"
 
 
@@ -346,3 +349,49 @@ def test_conditions_and_schedules_that_cannot_work_are_refused_at_load(tmp_path,
     text = f"runbooks:\n  - id: r\n    category: database\n    steps: [{step}]\n"
     with pytest.raises(RunbookError, match=refusal):
         load_runbooks(write_runbooks(tmp_path, text))
+
+
+VERSIONED = """
+runbooks:
+  - id: r
+    category: database
+    steps:
+      - {name: Hold, http: {url: "URL/hold/reload"}}
+      - {name: Say, log: "VERSION"}
+"""
+
+
+def test_a_reload_replaces_the_runbooks_for_new_runs_and_a_running_run_does_not_notice(
+    engine, http_server, tmp_path
+):
+    runtime = engine(VERSIONED.replace("URL", http_server.url).replace("VERSION", "first version"))
+    runtime.resolution.submit(make_incident(incident_id="INC-1"))
+    assert http_server.arrival("reload").wait(15)  # the run is in its first step
+    write_runbooks(tmp_path, VERSIONED.replace("URL", http_server.url).replace("VERSION", "second version"))
+    outcome = runtime.runbooks.reload("U0ADMIN")
+    assert (outcome.taken, outcome.changed["changed"]) == (True, ["r"])
+    http_server.release("reload")
+    first = finish(runtime, "INC-1")
+    assert step_rows(first.id)[1].output == "first version"  # the version it started with
+    runtime.resolution.submit(make_incident(incident_id="INC-2"))
+    second = finish(runtime, "INC-2")
+    assert step_rows(second.id)[1].output == "second version"
+    (reloaded,) = audit.query(action="runbooks_reloaded")
+    assert reloaded.actor == "U0ADMIN"
+    assert reloaded.details["sha256"] == hashlib.sha256((tmp_path / "runbooks.yml").read_bytes()).hexdigest()
+    versions = [row.details["runbook_version"] for row in audit.query(action="auto_resolution_attempted")]
+    assert len(set(versions)) == 2  # each run records the version it ran
+
+
+def test_a_bad_file_is_refused_and_the_runbooks_in_force_stay(engine, tmp_path):
+    runtime = engine(VERSIONED.replace("URL", "http://127.0.0.1:9").replace("VERSION", "v1"))
+    (tmp_path / "runbooks.yml").write_text(
+        "runbooks: [{id: r, category: database, steps: [{name: x, wait: soon}]}]"
+    )
+    outcome = runtime.runbooks.reload("SIGHUP")
+    assert not outcome.taken
+    assert "'soon' is not a duration" in outcome.message
+    assert runtime.catalog.get("r") is not None
+    (refused,) = audit.query(action="runbooks_reload_refused")
+    assert (refused.actor, refused.success) == ("SIGHUP", False)
+    assert audit.query(action="runbooks_reloaded") == []

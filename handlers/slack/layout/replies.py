@@ -167,9 +167,8 @@ def build_runbooks(catalog: RunbookCatalog) -> Message:
     lines = [f"*{len(catalog.runbooks)} runbook(s)* from `{escape(Path(catalog.source).name)}`:"]
     for runbook in catalog.runbooks:
         description = f": {escape(runbook.description)}" if runbook.description else ""
-        lines.append(
-            f"• `{escape(runbook.id)}` ({escape(runbook.category)}, {len(runbook.steps)} steps){description}"
-        )
+        steps = f"{len(runbook.steps)} step" + ("s" if len(runbook.steps) != 1 else "")
+        lines.append(f"• `{escape(runbook.id)}` ({escape(runbook.category)}, {steps}){description}")
     return plain("\n".join(lines), more="`python bot.py runbooks list` lists them all")
 
 

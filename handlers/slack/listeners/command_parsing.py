@@ -18,7 +18,8 @@ AUTORESOLVE_USAGE = """*Usage:* `/autoresolve <sub-command>`
 • `config <category> threshold <0.5-1> | enable | disable | dry-run on|off | retries <0-10>`
    `| approval <x>|off | approval-timeout <1h> | notify on|off | budget <n> per <1h>|off`
    `| over-limit approval|skip | pause | resume`: change one (admins)
-• `runbooks`: the runbooks loaded"""
+• `runbooks`: the runbooks loaded
+• `runbooks reload`: read the runbooks file again, no restart (admins); a bad file is refused"""
 
 KILLSWITCH_USAGE = """*Usage:* `/killswitch [status] | on [<duration: 30m, 2h, 1d>] [why...] | off [why...]`
 • `on`: stop all automation now (runs in flight stop at once); anyone may. While it is on, `on` keeps
@@ -46,6 +47,11 @@ class Status:
 
 @dataclass(frozen=True)
 class Runbooks:
+    pass
+
+
+@dataclass(frozen=True)
+class ReloadRunbooks:
     pass
 
 
@@ -87,7 +93,9 @@ class KillSwitchOff:
     reason: str | None
 
 
-AutoresolveCommand = Help | Status | Runbooks | Rerun | AuditTrail | ShowConfig | ChangeConfig
+AutoresolveCommand = (
+    Help | Status | Runbooks | ReloadRunbooks | Rerun | AuditTrail | ShowConfig | ChangeConfig
+)
 KillSwitchCommand = KillSwitchStatus | KillSwitchOn | KillSwitchOff
 
 
@@ -120,6 +128,8 @@ def parse_autoresolve(text: str) -> AutoresolveCommand:
         return Status()
     if head == "runbooks" and not rest:
         return Runbooks()
+    if head == "runbooks" and [word.lower() for word in rest] == ["reload"]:
+        return ReloadRunbooks()
     if head == "audit":
         if len(rest) != 1:
             raise UsageError("`audit` takes one incident id", AUTORESOLVE_USAGE)

@@ -29,6 +29,7 @@ from handlers.slack.listeners.command_parsing import (
     KillSwitchOff,
     KillSwitchOn,
     KillSwitchStatus,
+    ReloadRunbooks,
     Rerun,
     Runbooks,
     ShowConfig,
@@ -49,6 +50,9 @@ def answer_autoresolve(services: SlackServices, user: str, text: str) -> Message
         return build_status(overview(services.catalog()))
     if isinstance(command, Runbooks):
         return build_runbooks(services.catalog())
+    if isinstance(command, ReloadRunbooks):
+        services.authorizer.require(user, Permission.RELOAD_RUNBOOKS, command="runbooks reload")
+        return plain(services.catalog.reload(actor=user).message)
     if isinstance(command, AuditTrail):
         return build_audit_trail(command.incident_id, trail(command.incident_id), AUDIT_LINES)
     if isinstance(command, ShowConfig):

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from engine.configuration import ConfigurationService
 from engine.interventions import Interventions
 from engine.permissions import Authorizer
-from engine.runbooks import RunbookCatalog
+from engine.runbook_library import RunbookLibrary
 
 
 @dataclass(frozen=True)
@@ -16,4 +15,4 @@ class SlackServices:
     configuration: ConfigurationService
     interventions: Interventions
     authorizer: Authorizer
-    catalog: Callable[[], RunbookCatalog]
+    catalog: RunbookLibrary  # called: the runbooks in force; `reload` for admins

@@ -213,3 +213,23 @@ def test_an_answer_slack_refuses_falls_back_to_a_short_one(bot):
     assert answer["text"].endswith(
         "(The full answer was refused by Slack; the CLI or the REST API shows it.)"
     )
+
+
+def test_admins_reload_the_runbooks_and_a_bad_file_is_refused(bot, tmp_path):
+    runbooks = tmp_path / "runbooks.yml"  # the file the bot was started with
+    refused = text_of(bot.command("/autoresolve", "runbooks reload", user=OTHER))
+    assert "Only admins may reload the runbooks." in refused
+    runbooks.write_text(
+        runbooks.read_text() + "  - {id: net-fix, category: network, steps: [{name: N, log: n}]}\n"
+    )
+    taken = text_of(bot.command("/autoresolve", "runbooks reload", user=ADMIN))
+    assert taken.startswith("Runbooks reloaded: 2 from ")
+    assert "; added: net-fix" in taken
+    assert "`net-fix` (network, 1 step)" in text_of(bot.command("/autoresolve", "runbooks"))
+    runbooks.write_text("runbooks:\n  - {id: broken, category: database, steps: []}\n")
+    bad = text_of(bot.command("/autoresolve", "runbooks reload", user=ADMIN))
+    assert bad.startswith("Refused; the runbooks in force stay (2): ")
+    assert "runbook 'broken'" in bad
+    assert "`net-fix`" in text_of(bot.command("/autoresolve", "runbooks"))  # the old ones stand
+    trail = bot.http.get("/api/v1/audit", params={"action": "runbooks_reload_refused"}).json()
+    assert trail[0]["actor"] == ADMIN

@@ -9,11 +9,11 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from engine.captures import CaptureError, keep
-from engine.placeholders import render
+from engine.placeholders import PlaceholderError, render
 from engine.runbook_inputs import InputRule, inputs_problem
 from engine.runbooks import Action, Step
 from engine.secrets import SecretStore
-from engine.step_kinds.base import PreparedAction, StepOutcome, Stop
+from engine.step_kinds.base import PreparedAction, StepOutcome, Stop, run_attempt
 from engine.step_kinds.command import prepare_command
 from engine.step_kinds.http import prepare_http
 from engine.step_kinds.log import PreparedLog
@@ -39,7 +39,7 @@ class Masked:
         return self.secrets.mask(self.inner.describe())
 
     def run(self, timeout: float, stop: Stop) -> StepOutcome:
-        outcome = self.inner.run(timeout, stop)
+        outcome = run_attempt(self.inner, timeout, stop)  # an exception's text is masked too
         mask = self.secrets.mask
         return replace(
             outcome,
@@ -72,9 +72,14 @@ def kept_values(
 def prepare(action: Action, values: Mapping[str, Any], *, workdir: str | None = None) -> PreparedAction:
     """Fill the action's templates from its scope; raises PlaceholderError on a bad value.
     `workdir`: where commands run (COMMAND_WORKDIR); None, an empty directory per attempt."""
-    prepared = _prepare(action, values, workdir)
     secrets = values.get("secrets")
-    return Masked(prepared, secrets) if isinstance(secrets, SecretStore) else prepared
+    if not isinstance(secrets, SecretStore):
+        return _prepare(action, values, workdir)
+    try:
+        prepared = _prepare(action, values, workdir)
+    except PlaceholderError as exc:  # its message may quote a value, a secret's too
+        raise PlaceholderError(secrets.mask(str(exc))) from None
+    return Masked(prepared, secrets)
 
 
 def _prepare(action: Action, values: Mapping[str, Any], workdir: str | None) -> PreparedAction:

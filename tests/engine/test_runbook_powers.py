@@ -395,3 +395,32 @@ def test_a_bad_file_is_refused_and_the_runbooks_in_force_stay(engine, tmp_path):
     (refused,) = audit.query(action="runbooks_reload_refused")
     assert (refused.actor, refused.success) == ("SIGHUP", False)
     assert audit.query(action="runbooks_reloaded") == []
+
+
+def test_a_secret_stays_masked_when_its_step_is_refused_or_errs(engine, tmp_path, caplog):
+    directory = tmp_path / "odd-secrets"
+    directory.mkdir()
+    (directory / "DASHED").write_text("--dangerous-s3cr3t")  # would be read as an option: refused
+    (directory / "QUERY_KEY").write_text("q-s3cr3t&x")
+    text = """
+    runbooks:
+      - id: refused
+        category: database
+        match: {title: "(?i)pool"}
+        steps: [{name: Use, command: [echo, "{secret:DASHED}"], retries: 0}]
+      - id: unreachable
+        category: database
+        match: {title: "(?i)replica"}
+        steps: [{name: Call, http: {url: "http://127.0.0.1:9/api?key={secret:QUERY_KEY}"}, retries: 0}]
+    """
+    runtime = engine(text, runbook_secrets_dir=directory)
+    runtime.resolution.submit(make_incident(title="Connection pool exhausted"))
+    assert finish(runtime).status == "failed"
+    runtime.resolution.submit(make_incident(incident_id="INC-2", title="Replica lag"))
+    assert finish(runtime, "INC-2").status == "failed"
+    stored = everything_stored()
+    assert "s3cr3t" not in stored
+    assert "s3cr3t" not in caplog.text
+    errors = [row.error_message for row in audit.query(action="step_failed")]
+    assert any("[secret:DASHED]" in (e or "") for e in errors)
+    assert any(row.action.endswith("key=[secret:QUERY_KEY]") for row in StepResult.select())

@@ -32,7 +32,8 @@ def list_runbooks(settings: Settings, args: argparse.Namespace) -> int:
     for runbook in catalog.runbooks:
         rules = runbook.match.model_dump(exclude_defaults=True)
         matching = f" match {json.dumps(rules)}" if rules else ""
-        print(f"  {runbook.id} ({runbook.category}, {len(runbook.steps)} steps){matching}")
+        steps = f"{len(runbook.steps)} step" + ("s" if len(runbook.steps) != 1 else "")
+        print(f"  {runbook.id} ({runbook.category}, {steps}){matching}")
         if runbook.description:
             print(f"      {runbook.description}")
     return 0

@@ -84,6 +84,12 @@ def check_template(template: str) -> None:
         )
 
 
+def kept_in(values: Mapping[str, Any]) -> Mapping[str, Any]:
+    """What steps kept, in a scope (a preview's stands in for every value: it may look empty)."""
+    kept = values.get("steps")
+    return {} if kept is None else kept
+
+
 def _lookup(name: str, values: Mapping[str, Any]) -> str:
     if name.startswith(SECRET_PREFIX):
         secrets: SecretStore | None = values.get("secrets")
@@ -96,7 +102,7 @@ def _lookup(name: str, values: Mapping[str, Any]) -> str:
     kept = STEP_REF.match(name)
     if kept:
         step, key = kept.groups()
-        value = (values.get("steps") or {}).get(step, {}).get(key)
+        value = kept_in(values).get(step, {}).get(key)
         if value is None or value == "":
             raise PlaceholderError(f"{{{name}}}: step {step!r} kept no {key!r}")
         return str(value)

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, field_validator, model_validator
 
-from engine.placeholders import LABEL_REF, SCALAR_FIELDS, STEP_REF
+from engine.placeholders import LABEL_REF, SCALAR_FIELDS, STEP_REF, kept_in
 from engine.step_kinds.base import Strict
 
 MAX_RULE_VALUE = 10_000
@@ -67,7 +67,7 @@ def value_of(name: str, values: Mapping[str, Any]) -> str | None:
     if label:
         value = (values.get("labels") or {}).get(label.group(1))
     elif kept:
-        value = (values.get("steps") or {}).get(kept.group(1), {}).get(kept.group(2))
+        value = kept_in(values).get(kept.group(1), {}).get(kept.group(2))
     else:
         value = values.get(name)
     return None if value is None or value == "" else str(value)

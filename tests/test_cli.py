@@ -222,7 +222,7 @@ def test_audit_tail_and_bad_times(workdir):
 
 def test_runbooks_list_and_dry_run(workdir):
     listing = run_cli(workdir, "runbooks", "list").stdout
-    assert "db-fix (database, 1 steps)" in listing
+    assert "db-fix (database, 1 step)" in listing
     dry = run_cli(workdir, "runbooks", "test", "db-fix", "--incident", str(workdir / "incident.json"))
     assert dry.returncode == 0
     assert "runbook db-fix matches incident INC-9 (database);" in dry.stdout
@@ -258,3 +258,55 @@ def test_database_passwords_are_never_shown(workdir):
 def test_the_sqlite_file_is_created_readable_by_its_owner_only(workdir):
     assert run_cli(workdir, "db", "upgrade").returncode == 0
     assert (workdir / "bot.db").stat().st_mode & 0o777 == 0o600
+
+
+def test_runbooks_test_shows_kept_values_by_name_and_secrets_masked_reading_none(workdir):
+    (workdir / "runbooks.yml").write_text(
+        """
+runbooks:
+  - id: db-fix
+    category: database
+    inputs: {service: {pattern: "[a-z-]+"}}
+    steps:
+      - id: find
+        name: Find
+        http: {url: "https://api.internal/{service}?key={secret:API_KEY}"}
+        capture: {replica: {json: "$.name"}}
+      - {name: Fix, command: [echo, "{steps.find.replica}"]}
+"""
+    )
+    secrets = workdir / "secrets"
+    secrets.mkdir()
+    (secrets / "API_KEY").write_text("never-shown")
+    dry = run_cli(
+        workdir,
+        "runbooks",
+        "test",
+        "db-fix",
+        "--incident",
+        str(workdir / "incident.json"),
+        RUNBOOK_SECRETS_DIR=str(secrets),
+    )
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    assert (
+        "1. Find [http, timeout 30.0s]: GET https://api.internal/orders-db?key=[secret:API_KEY]" in dry.stdout
+    )
+    assert "2. Fix [command, timeout 30.0s]: echo steps.find.replica" in dry.stdout
+    assert "never-shown" not in dry.stdout + dry.stderr
+    (workdir / "hostile.json").write_text(
+        (workdir / "incident.json").read_text().replace('"orders-db"', '"orders-db;reboot"')
+    )
+    hostile = run_cli(
+        workdir,
+        "runbooks",
+        "test",
+        "db-fix",
+        "--incident",
+        str(workdir / "hostile.json"),
+        RUNBOOK_SECRETS_DIR=str(secrets),
+    )
+    assert hostile.returncode == 1
+    assert (
+        "would skip incident INC-9: Input service = 'orders-db;reboot' does not match [a-z-]+"
+        in hostile.stdout
+    )

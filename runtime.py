@@ -10,6 +10,7 @@ from datetime import timedelta
 from apscheduler.schedulers.background import BackgroundScheduler
 from slack_bolt import App
 
+from engine import outcomes
 from engine.approvals import expire_approvals
 from engine.audit_checkpoints import Checkpoints
 from engine.configuration import ConfigurationService
@@ -51,6 +52,7 @@ from storage.outbox import OutboxMessage
 log = logging.getLogger(__name__)
 OUTBOX_POLL_SECONDS = 0.25
 WEBHOOK_POLL_SECONDS = 0.5
+SETTLE_OUTCOMES_SECONDS = 60.0  # how often resolutions that held are marked fixed
 RUNBOOKS_FOLLOW_SECONDS = 2.0  # how soon a replica follows a reload made elsewhere (or by the CLI)
 PRUNE_OUTBOX_SECONDS = 3600.0
 
@@ -95,6 +97,7 @@ class Runtime:
         for vendor in self.vendor_deliveries:
             every(self.scheduler, WEBHOOK_POLL_SECONDS, f"resolve-back-in-{vendor.transport}", vendor.tick)
         every(self.scheduler, 60, "forget-expired-signatures", seen_signatures.forget_expired)
+        every(self.scheduler, SETTLE_OUTCOMES_SECONDS, "settle-outcomes", self._settle_outcomes)
         every(self.scheduler, 1.0, "seal-audit-chain", self.checkpoints.seal)
         every(
             self.scheduler, self.settings.approval_check_seconds, "expire-approvals", self._expire_approvals
@@ -122,6 +125,11 @@ class Runtime:
             start=self.start,
             stop=self.stop,
         )
+
+    def _settle_outcomes(self) -> None:
+        settled = outcomes.settle(timedelta(seconds=self.settings.outcome_settle_seconds))
+        if settled:
+            log.info("%d resolution(s) stayed resolved through the settle window", settled)
 
     def _expire_approvals(self) -> None:
         with db_connection():
@@ -235,6 +243,7 @@ def build_runtime(settings: Settings, *, notifier: Notifier | None = None) -> Ru
         catalog=library,
         notifier=everyone,
         dedup_window=timedelta(seconds=settings.dedup_window_seconds),
+        outcome_settle=timedelta(seconds=settings.outcome_settle_seconds),
     )
     interventions = Interventions(resolution=resolution, authorizer=authorizer, notifier=everyone)
     executor = RunExecutor(

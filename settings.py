@@ -70,6 +70,8 @@ class Settings(BaseSettings):
 
     public_url: str | None = None  # how others reach the bot (links in result callbacks)
     dedup_window_seconds: float = Field(default=300.0, ge=0, le=86_400)
+    # How long a resolution must hold (no reopen, no re-fire of its fingerprint) to count as fixed.
+    outcome_settle_seconds: float = Field(default=86_400.0, ge=1, le=30 * 86_400)
     webhook_max_skew_seconds: float = Field(default=300.0, ge=30, le=3600)
     alertmanager_category_label: str = "category"
     alertmanager_confidence_label: str = "confidence"

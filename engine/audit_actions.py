@@ -15,6 +15,8 @@ class AuditAction(StrEnum):
     KILL_SWITCH_ACTIVATED = "kill_switch_activated"
     KILL_SWITCH_DEACTIVATED = "kill_switch_deactivated"
     CONFIG_UPDATED = "config_updated"
+    OUTCOME_RECORDED = "outcome_recorded"
+    OUTCOME_CORRECTED = "outcome_corrected"
     RUNBOOKS_RELOADED = "runbooks_reloaded"
     RUNBOOKS_RELOAD_REFUSED = "runbooks_reload_refused"
     RUNBOOKS_RELOAD_REQUESTED = "runbooks_reload_requested"  # by the CLI; each running bot follows

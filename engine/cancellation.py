@@ -3,6 +3,7 @@ admin approved is no longer what would run."""
 
 from __future__ import annotations
 
+from engine import outcomes
 from engine.audit_actions import AuditAction
 from engine.errors import Conflict
 from engine.events import Notifier
@@ -38,6 +39,7 @@ def cancel_if_waiting(
 ) -> Decision:
     """Cancel the incident's queued run or waiting approval; call inside a write transaction.
     A run under way is left to finish: the answer says so."""
+    outcomes.source_resolved(incident.incident_id, actor)  # nothing run here: the problem went away
     cancelled = None
     if active is not None and active.status == RunStatus.QUEUED:
         if runs.finish(

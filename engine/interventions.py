@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine import failure_budget
+from engine import failure_budget, outcomes
 from engine.approvals import expire_one, has_expired
 from engine.audit_actions import AuditAction
 from engine.cancellation import StaleApproval
@@ -128,6 +128,7 @@ class Interventions:
                 actor=actor,
                 confidence_score=row.confidence_score,
             )
+            outcomes.rejected(incident_id, actor)
             self._announce(row, ResolutionStatus.REJECTED.value, reason, actor)
 
     def reopen(self, incident_id: str, *, actor: str, identities: set[str]) -> None:
@@ -165,6 +166,7 @@ class Interventions:
                 confidence_score=row.confidence_score,
                 details={"previous_status": row.status},
             )
+            outcomes.reopened(incident_id, actor)
             self._announce(row, "reopened", reason, actor)
         failure_budget.charge(row.category, self.notifier)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Any, assert_never
 
+from engine import outcomes
 from engine.audit_actions import AuditAction
 from engine.events import Notifier, StepFinished
 from engine.reports import build_report, step_report
@@ -178,6 +179,7 @@ def finish_incident(incident: Incident, status: RunStatus, message: str) -> None
         error_message=None if succeeded else message,
         details={"status": status, "message": message},
     )
+    outcomes.run_ended(incident.incident_id, status, message)
 
 
 def unexpected(exc: Exception) -> str:

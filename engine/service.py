@@ -19,10 +19,12 @@ from engine.audit_actions import AuditAction
 from engine.cancellation import StaleApproval, cancel_if_waiting, check_approval_still_stands
 from engine.decision_batch import DecisionBatch, deciding
 from engine.decision_queue import DecisionQueue, Outcomes
+from engine.decision_records import record_decision
 from engine.errors import InvalidInput, NotFound
 from engine.events import Notifier
 from engine.gates import Decision, DecisionOutcome, GateInputs, decide
 from engine.incident import IncidentIn, incident_values
+from engine.outcomes import DEFAULT_SETTLE, fired_again
 from engine.reports import announce_decision
 from engine.run_limits import within_run_limit
 from engine.runbook_inputs import inputs_problem
@@ -43,12 +45,6 @@ from storage.statuses import (
 
 log = logging.getLogger(__name__)
 
-DECISION_AUDIT_ACTION = {
-    DecisionOutcome.QUEUED: AuditAction.AUTO_RESOLUTION_QUEUED,
-    DecisionOutcome.SKIPPED: AuditAction.AUTO_RESOLUTION_SKIPPED,
-    DecisionOutcome.AWAITING_APPROVAL: AuditAction.APPROVAL_REQUESTED,
-}
-
 
 @dataclass(frozen=True)
 class IncidentView:
@@ -65,11 +61,13 @@ class ResolutionService:
         notifier: Notifier,
         wake_worker: Callable[[], None] = lambda: None,
         dedup_window: timedelta = timedelta(minutes=5),
+        outcome_settle: timedelta = DEFAULT_SETTLE,
     ) -> None:
         self.catalog = catalog
         self.notifier = notifier
         self.wake_worker = wake_worker
         self.dedup_window = dedup_window
+        self.outcome_settle = outcome_settle  # how long a resolution must hold to count as fixed
         self._finished = threading.Condition()
         self._queue = DecisionQueue(self._decide_now)
 
@@ -262,23 +260,16 @@ class ResolutionService:
             incidents.count_held_delivery(incident_id=row.incident_id)
         if existing is None:
             batch.add_new(row)
-        audit.record(
-            action=DECISION_AUDIT_ACTION[decision.outcome],
-            incident_id=row.incident_id,
+        record_decision(
+            row,
+            decision,
+            category,
             actor=actor,
-            confidence_score=row.confidence_score,
             run_id=run_id,
-            success=decision.outcome is not DecisionOutcome.SKIPPED,
-            details={
-                "reason": decision.reason,
-                "gate": decision.gate or None,
-                "runbook": decision.runbook_id,
-                "threshold": category.confidence_threshold,
-                "forced": force,
-                "dry_run": category.dry_run if run_id else None,
-                "held": held if decision.gate == "held" else None,
-                "approved": request.approved_digest,
-            },
+            forced=force,
+            held=held,
+            approved=request.approved_digest,
+            settle=self.outcome_settle,
         )
         if announce:
             self._announce(row, decision, decided_by=request.decided_by, steps=steps, digest=digest)
@@ -302,6 +293,7 @@ class ResolutionService:
         )
         if earlier is None:
             return None
+        fired_again(incident.fingerprint, incident.incident_id, self.outcome_settle)
         window = int(self.dedup_window.total_seconds())
         reason = f"Duplicate of {earlier.incident_id} (same fingerprint within {window}s)"
         audit.record(

@@ -10,6 +10,7 @@ from storage.incidents import Incident
 from storage.leases import JobLease
 from storage.migrations import SchemaVersion
 from storage.outbox import OutboxMessage, SlackMessage
+from storage.outcomes import Outcome
 from storage.runs import Run, StepResult
 from storage.seen_signatures import SeenSignature
 
@@ -25,4 +26,5 @@ ALL_MODELS: list[type[BaseModel]] = [
     SlackMessage,
     JobLease,
     SeenSignature,
+    Outcome,
 ]

@@ -89,6 +89,7 @@ def test_high_confidence_incident_is_resolved_and_the_creator_told(engine, http_
         "step_started",
         "step_succeeded",
         "auto_resolution_success",
+        "outcome_recorded",  # resolved; fixed once it holds through the settle window
         "notification_sent",
     ]
     dm = notifier_of(runtime).dms[0]

@@ -13,6 +13,7 @@ from slack_bolt import App
 from engine import outcomes
 from engine.approvals import expire_approvals
 from engine.audit_checkpoints import Checkpoints
+from engine.calibration import Policy
 from engine.configuration import ConfigurationService
 from engine.console import ConsoleNotifier
 from engine.events import FanOut, Notifier
@@ -120,6 +121,7 @@ class Runtime:
             refusals=self.refusals,
             callback_policy=self.callback_policy,
             metrics_registry=self.metrics.registry,
+            calibration_policy=calibration_policy(self.settings),
             bolt=self.slack.bolt if self.slack else None,
             pagerduty_users=self.pagerduty_users,
             start=self.start,
@@ -176,6 +178,12 @@ def people_notifier(settings: Settings) -> Notifier:
     if settings.slack_bot_token is not None:
         return SlackNotifier(settings.audit_channel, admins=settings.admin_users)
     return ConsoleNotifier(settings.audit_channel)
+
+
+def calibration_policy(settings: Settings) -> Policy:
+    return Policy(
+        settings.calibration_target, settings.calibration_confidence, settings.calibration_min_outcomes
+    )
 
 
 def vendor_apis(settings: Settings, owner: str) -> tuple[list[VendorDelivery], PagerDutyUsers | None]:
@@ -272,6 +280,7 @@ def build_runtime(settings: Settings, *, notifier: Notifier | None = None) -> Ru
             interventions=interventions,
             authorizer=authorizer,
             catalog=library,
+            calibration_policy=calibration_policy(settings),
         )
         bolt = build_bolt_app(settings, services, client)
         app_token = settings.slack_app_token

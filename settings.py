@@ -72,6 +72,11 @@ class Settings(BaseSettings):
     dedup_window_seconds: float = Field(default=300.0, ge=0, le=86_400)
     # How long a resolution must hold (no reopen, no re-fire of its fingerprint) to count as fixed.
     outcome_settle_seconds: float = Field(default=86_400.0, ge=1, le=30 * 86_400)
+    # Calibration (docs/calibration.md): the highest false-resolution rate a suggested threshold may
+    # have, how sure its bound is, and how many outcomes before anything is suggested.
+    calibration_target: float = Field(default=0.02, gt=0, lt=1)
+    calibration_confidence: float = Field(default=0.95, ge=0.5, lt=1)
+    calibration_min_outcomes: int = Field(default=30, ge=1, le=1_000_000)
     webhook_max_skew_seconds: float = Field(default=300.0, ge=30, le=3600)
     alertmanager_category_label: str = "category"
     alertmanager_confidence_label: str = "confidence"

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import peewee
 
-from cli import audit_cmd, check, config_cmd, demo, killswitch_cmd, runbooks_cmd
+from cli import audit_cmd, calibration_cmd, check, config_cmd, demo, killswitch_cmd, runbooks_cmd
 from cli.context import configure_logging, load_settings
 from cli.db_cmd import db_upgrade
 from cli.errors import CliError
@@ -23,6 +23,7 @@ EXAMPLES = """examples:
   python bot.py config set database threshold 0.95
   python bot.py audit tail --follow
   python bot.py runbooks test db-pool-reset --incident incident.json
+  python bot.py report calibration --since 30d    does each category's confidence hold up?
   python bot.py db upgrade                         apply schema migrations before a rollout
   python bot.py demo                               sample incidents, dry run, throw-away database
 
@@ -44,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     config_cmd.add_parser(sub)
     audit_cmd.add_parser(sub)
     runbooks_cmd.add_parser(sub)
+    calibration_cmd.add_parser(sub)
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="apply pending schema migrations").set_defaults(handler=db_upgrade)

@@ -13,14 +13,31 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from engine.calibration_stats import Band, bands, expected_calibration_error, upper_bound, wilson
+from engine.durations import parse_duration
+from engine.errors import InvalidInput
 from storage import config_store, outcomes
-from storage.outcomes import Outcome
+from storage.database import db_connection
+from storage.fields import utcnow
+from storage.outcomes import DecisionKind, Outcome
 
 BAND_EDGES = (0.0, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 1.0)
+MAX_WINDOW_DAYS = 366
+
+
+def window_start(since: str, field: str = "since") -> datetime:
+    """The start of a window written as a duration back from now (30d, 12h); InvalidInput naming
+    `field` for anything else."""
+    try:
+        seconds = parse_duration(since)
+    except ValueError as exc:
+        raise InvalidInput(field, str(exc)) from None
+    if not 0 < seconds <= MAX_WINDOW_DAYS * 86_400:
+        raise InvalidInput(field, f"must be more than 0s and at most {MAX_WINDOW_DAYS}d")
+    return utcnow() - timedelta(seconds=seconds)
 
 
 @dataclass(frozen=True)
@@ -148,7 +165,11 @@ def calibration_report(
     since: datetime, *, category: str | None = None, policy: Policy | None = None
 ) -> list[CategoryCalibration]:
     """Every category with outcomes since `since` (or the one asked for), by name."""
-    policy = policy or Policy()
+    with db_connection():
+        return _report(since, category, policy or Policy())
+
+
+def _report(since: datetime, category: str | None, policy: Policy) -> list[CategoryCalibration]:
     rows = outcomes.in_window(since=since, category=category)
     by_category: dict[str, list[Outcome]] = {}
     for row in rows:
@@ -162,3 +183,25 @@ def calibration_report(
         threshold = setting.confidence_threshold if setting is not None else default
         report.append(calibrate(name, threshold, by_category[name], policy))
     return report
+
+
+@dataclass(frozen=True)
+class OutcomeTally:
+    """For /metrics: outcomes by category and kind, and the share of automated runs not fixed."""
+
+    by_kind: dict[tuple[str, str], int]
+    false_resolution_rate: dict[str, float]
+
+
+def outcome_tally(since: datetime) -> OutcomeTally:
+    with db_connection():
+        rows = outcomes.tally(since=since)
+    by_kind: Counter[tuple[str, str]] = Counter()
+    automated: Counter[str] = Counter()
+    wrong: Counter[str] = Counter()
+    for category, decision, kind, fixed, count in rows:
+        by_kind[(category, kind or "pending")] += count
+        if decision == DecisionKind.AUTO.value and fixed is not None:
+            automated[category] += count
+            wrong[category] += count if not fixed else 0
+    return OutcomeTally(dict(by_kind), {c: wrong[c] / n for c, n in automated.items()})

@@ -20,6 +20,7 @@ class Permission(StrEnum):
     FORCE = "force"
     RERUN = "rerun"
     RELOAD_RUNBOOKS = "reload_runbooks"
+    CORRECT_OUTCOME = "correct_outcome"
 
 
 REFUSAL_TEXT = {
@@ -29,6 +30,7 @@ REFUSAL_TEXT = {
     Permission.APPROVE: "Only admins may approve or reject a run.",
     Permission.FORCE: "Only admins may force a run below the confidence threshold.",
     Permission.RELOAD_RUNBOOKS: "Only admins may reload the runbooks.",
+    Permission.CORRECT_OUTCOME: "Only admins may correct an outcome (the creator may reopen it instead).",
     Permission.RERUN: "Only admins may run an incident again after its automation failed, was halted, "
     "rejected or reopened, or its approval expired.",
 }

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from handlers import api_audit, api_config, api_incidents, health, metrics
+from handlers import api_audit, api_calibration, api_config, api_incidents, health, metrics
 from handlers.errors import install_error_handlers
 from handlers.health import VERSION
 from handlers.limits import BodySizeLimit
@@ -48,6 +48,7 @@ def create_app(services: Services, *, manage_worker: bool = True) -> FastAPI:
         api_incidents,
         api_config,
         api_audit,
+        api_calibration,
         incidents,
         alertmanager,
         grafana,

@@ -4,6 +4,7 @@ runs in flight, outbox backlog and the kill switch read from the database at scr
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 
 import anyio
 from fastapi import APIRouter, Depends, Request
@@ -19,6 +20,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from engine.calibration import outcome_tally
 from engine.events import (
     DecisionReport,
     Event,
@@ -32,10 +34,12 @@ from engine.runbooks import RunbookCatalog
 from handlers.auth import require_api_token
 from handlers.deps import services_of
 from handlers.errors import documented_errors
+from storage.fields import utcnow
 from storage.lanes import Transport
 from storage.statuses import ACTIVE_RUN_STATUSES, RunStatus
 
 disable_created_metrics()  # no *_created series: nobody graphs them
+OUTCOME_WINDOW = timedelta(days=30)
 STEP_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 
 
@@ -103,6 +107,29 @@ class DatabaseGauges(Collector):
         yield allowed
 
 
+class OutcomeGauges(Collector):
+    """What became of automated decisions over the last 30 days (docs/calibration.md)."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        tally = outcome_tally(utcnow() - OUTCOME_WINDOW)
+        counts = GaugeMetricFamily(
+            "autoresolve_outcomes",
+            "Outcomes of decisions on confidence in the last 30 days, by category and kind",
+            labels=["category", "kind"],
+        )
+        for (category, kind), count in sorted(tally.by_kind.items()):
+            counts.add_metric([category, kind], count)
+        yield counts
+        rate = GaugeMetricFamily(
+            "autoresolve_false_resolution_rate",
+            "Share of automated runs in the last 30 days whose incident was not fixed",
+            labels=["category"],
+        )
+        for category, value in sorted(tally.false_resolution_rate.items()):
+            rate.add_metric([category], value)
+        yield rate
+
+
 class Metrics:
     """Also a Notifier: it counts what the engine reports."""
 
@@ -140,6 +167,7 @@ class Metrics:
             registry=self.registry,
         )
         self.registry.register(DatabaseGauges(catalog))
+        self.registry.register(OutcomeGauges())
 
     def tell(self, event: Event) -> None:
         """Counts decisions, finished runs, step durations, kill switch changes and pauses."""

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from prometheus_client import CollectorRegistry
 from slack_bolt import App
 
+from engine.calibration import Policy
 from engine.configuration import ConfigurationService
 from engine.service import ResolutionService
 from handlers.refusals import RefusalLog
@@ -30,6 +31,7 @@ class Services:
     refusals: RefusalLog  # unauthenticated refusals, collapsed before they are audited
     callback_policy: CallbackPolicy  # where result callbacks may go
     metrics_registry: CollectorRegistry
+    calibration_policy: Policy  # what the calibration report holds thresholds to
     bolt: App | None = None  # Slack's requests, when Slack is configured
     pagerduty_users: PagerDutyUsers | None = None  # who triggered a PagerDuty incident, by e-mail
     start: Callable[[], None] = field(default=_nothing)  # the worker and jobs, started with the app

@@ -105,3 +105,16 @@ def in_window(*, since: datetime, category: str | None = None) -> list[Outcome]:
         query = query.where(Outcome.category == category)
     with db.connection_context():
         return list(query.order_by(Outcome.decided_at))
+
+
+def tally(*, since: datetime) -> list[tuple[str, str, str | None, bool | None, int]]:
+    """(category, decision, kind, fixed, how many) for the outcomes decided since `since`."""
+    query = (
+        Outcome.select(
+            Outcome.category, Outcome.decision, Outcome.kind, Outcome.fixed, peewee.fn.COUNT(Outcome.id)
+        )
+        .where(Outcome.decided_at >= since)
+        .group_by(Outcome.category, Outcome.decision, Outcome.kind, Outcome.fixed)
+    )
+    with db.connection_context():
+        return [(str(r[0]), str(r[1]), r[2], r[3], int(r[4])) for r in query.tuples().iterator()]

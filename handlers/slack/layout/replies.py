@@ -6,6 +6,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from engine.calibration import CategoryCalibration
 from engine.configuration import KillSwitchState
 from engine.durations import format_duration
 from engine.formatting import percent
@@ -241,3 +242,29 @@ def build_home(view: Overview, *, is_admin: bool, notice: str | None = None) -> 
         )
     )
     return {"type": "home", "blocks": blocks}
+
+
+def build_calibration(report: list[CategoryCalibration], since: str) -> Message:
+    """/autoresolve calibration: per category, the verdict, the false resolutions at the current
+    threshold, and the reliability table (docs/calibration.md)."""
+    if not report:
+        return plain(f"No automated decisions in the last {escape(since)}: nothing to measure yet.")
+    lines = [f"*Calibration* over the last {escape(since)}:"]
+    for category in report:
+        lines.append(
+            f"• *{escape(category.category)}* (threshold {category.threshold:.2f}, "
+            f"{category.outcomes} outcome(s)): {escape(category.verdict)}"
+        )
+        if category.current is not None:
+            at = category.current
+            lines.append(
+                f"   at {at.threshold:.2f}: {at.not_fixed} of {at.count} not fixed "
+                f"({at.rate:.1%}, upper bound {at.upper:.1%})"
+            )
+        for band in category.bands:
+            low, high = band.interval
+            lines.append(
+                f"   `{band.low:.2f}-{band.high:.2f}` {band.count} at {band.mean_confidence:.2f}: "
+                f"{band.fraction_fixed:.0%} fixed ({low:.0%}-{high:.0%})"
+            )
+    return plain("\n".join(lines), more="`python bot.py report calibration` shows it all")

@@ -19,7 +19,9 @@ AUTORESOLVE_USAGE = """*Usage:* `/autoresolve <sub-command>`
    `| approval <x>|off | approval-timeout <1h> | notify on|off | budget <n> per <1h>|off`
    `| over-limit approval|skip | pause | resume`: change one (admins)
 • `runbooks`: the runbooks loaded
-• `runbooks reload`: read the runbooks file again, no restart (admins); a bad file is refused"""
+• `runbooks reload`: read the runbooks file again, no restart (admins); a bad file is refused
+• `calibration [<category>] [<30d>]`: does each category's confidence hold up, and the threshold it supports
+• `outcome <incident-id> fixed|not-fixed`: say how an incident ended, over what was recorded (admins)"""
 
 KILLSWITCH_USAGE = """*Usage:* `/killswitch [status] | on [<duration: 30m, 2h, 1d>] [why...] | off [why...]`
 • `on`: stop all automation now (runs in flight stop at once); anyone may. While it is on, `on` keeps
@@ -53,6 +55,18 @@ class Runbooks:
 @dataclass(frozen=True)
 class ReloadRunbooks:
     pass
+
+
+@dataclass(frozen=True)
+class Calibration:
+    category: str | None
+    since: str
+
+
+@dataclass(frozen=True)
+class CorrectOutcome:
+    incident_id: str
+    fixed: bool
 
 
 @dataclass(frozen=True)
@@ -94,7 +108,16 @@ class KillSwitchOff:
 
 
 AutoresolveCommand = (
-    Help | Status | Runbooks | ReloadRunbooks | Rerun | AuditTrail | ShowConfig | ChangeConfig
+    Help
+    | Status
+    | Runbooks
+    | ReloadRunbooks
+    | Calibration
+    | CorrectOutcome
+    | Rerun
+    | AuditTrail
+    | ShowConfig
+    | ChangeConfig
 )
 KillSwitchCommand = KillSwitchStatus | KillSwitchOn | KillSwitchOff
 
@@ -119,6 +142,18 @@ def _config(words: list[str]) -> ShowConfig | ChangeConfig:
         raise UsageError(str(exc), AUTORESOLVE_USAGE) from None
 
 
+def _calibration(words: list[str]) -> Calibration:
+    category, since = None, "30d"
+    for word in words:
+        if re.fullmatch(r"\d+(\.\d+)?[smhd]", word.lower()):
+            since = word.lower()
+        elif re.match(CATEGORY_PATTERN, word.lower()) and category is None:
+            category = word.lower()
+        else:
+            raise UsageError(f"`{word[:60]}` is neither a category nor a window like 30d", AUTORESOLVE_USAGE)
+    return Calibration(category, since)
+
+
 def parse_autoresolve(text: str) -> AutoresolveCommand:
     words = text.split()
     if not words or words[0].lower() == "help":
@@ -130,6 +165,12 @@ def parse_autoresolve(text: str) -> AutoresolveCommand:
         return Runbooks()
     if head == "runbooks" and [word.lower() for word in rest] == ["reload"]:
         return ReloadRunbooks()
+    if head == "calibration":
+        return _calibration(rest)
+    if head == "outcome":
+        if len(rest) != 2 or rest[1].lower() not in ("fixed", "not-fixed"):
+            raise UsageError("`outcome` takes an incident id and fixed or not-fixed", AUTORESOLVE_USAGE)
+        return CorrectOutcome(_incident_id(rest[0]), fixed=rest[1].lower() == "fixed")
     if head == "audit":
         if len(rest) != 1:
             raise UsageError("`audit` takes one incident id", AUTORESOLVE_USAGE)

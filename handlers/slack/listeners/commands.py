@@ -6,12 +6,15 @@ from typing import Any, assert_never
 
 from slack_bolt import App, Respond
 
+from engine import outcomes
 from engine.audit_trail import trail
+from engine.calibration import calibration_report, window_start
 from engine.overview import overview
 from engine.permissions import Permission
-from handlers.slack.layout.blocks import Message
+from handlers.slack.layout.blocks import Message, escape
 from handlers.slack.layout.replies import (
     build_audit_trail,
+    build_calibration,
     build_config,
     build_runbooks,
     build_status,
@@ -24,7 +27,9 @@ from handlers.slack.listeners.command_parsing import (
     AUTORESOLVE_USAGE,
     KILLSWITCH_USAGE,
     AuditTrail,
+    Calibration,
     ChangeConfig,
+    CorrectOutcome,
     Help,
     KillSwitchOff,
     KillSwitchOn,
@@ -53,6 +58,17 @@ def answer_autoresolve(services: SlackServices, user: str, text: str) -> Message
     if isinstance(command, ReloadRunbooks):
         services.authorizer.require(user, Permission.RELOAD_RUNBOOKS, command="runbooks reload")
         return plain(services.catalog.reload(actor=user).message)
+    if isinstance(command, Calibration):
+        start = window_start(command.since)
+        report = calibration_report(start, category=command.category, policy=services.calibration_policy)
+        return build_calibration(report, command.since)
+    if isinstance(command, CorrectOutcome):
+        services.authorizer.require(
+            user, Permission.CORRECT_OUTCOME, command="outcome", incident_id=command.incident_id
+        )
+        outcomes.correct(command.incident_id, fixed=command.fixed, actor=user)
+        said = "fixed" if command.fixed else "not fixed"
+        return plain(f"Recorded: *{escape(command.incident_id)}* was {said} (calibration counts it so).")
     if isinstance(command, AuditTrail):
         return build_audit_trail(command.incident_id, trail(command.incident_id), AUDIT_LINES)
     if isinstance(command, ShowConfig):

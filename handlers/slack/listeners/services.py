@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from engine.calibration import Policy
 from engine.configuration import ConfigurationService
 from engine.interventions import Interventions
 from engine.permissions import Authorizer
@@ -16,3 +17,4 @@ class SlackServices:
     interventions: Interventions
     authorizer: Authorizer
     catalog: RunbookLibrary  # called: the runbooks in force; `reload` for admins
+    calibration_policy: Policy  # what the calibration report holds thresholds to

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from storage import outcomes
 from tests.conftest import eventually
 from tests.handlers.slack.conftest import ADMIN, AUDIT_CHANNEL, OTHER
+from tests.handlers.test_calibration_api import seed as seed_outcomes
 
 
 def text_of(answer: dict) -> str:
@@ -233,3 +235,20 @@ def test_admins_reload_the_runbooks_and_a_bad_file_is_refused(bot, tmp_path):
     assert "`net-fix`" in text_of(bot.command("/autoresolve", "runbooks"))  # the old ones stand
     trail = bot.http.get("/api/v1/audit", params={"action": "runbooks_reload_refused"}).json()
     assert trail[0]["actor"] == ADMIN
+
+
+def test_calibration_and_corrections_in_slack(bot):
+    seed_outcomes("database", 0.97, fixed=40, not_fixed=0)
+    text = text_of(bot.command("/autoresolve", "calibration database 14d"))
+    assert "*Calibration* over the last 14d:" in text
+    assert "• *database* (threshold 0.90, 40 outcome(s)):" in text
+    assert "`0.95-1.00` 40 at 0.97: 100% fixed" in text
+    assert "Only admins may correct an outcome" in text_of(
+        bot.command("/autoresolve", "outcome database-0.97-0 not-fixed", user=OTHER)
+    )
+    said = text_of(bot.command("/autoresolve", "outcome database-0.97-0 not-fixed", user=ADMIN))
+    assert "was not fixed" in said
+    row = outcomes.get(incident_id="database-0.97-0")
+    assert row is not None
+    assert (row.fixed, row.by) == (False, ADMIN)
+    assert "is neither a category nor a window" in text_of(bot.command("/autoresolve", "calibration a b c!"))

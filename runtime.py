@@ -10,10 +10,11 @@ from datetime import timedelta
 from apscheduler.schedulers.background import BackgroundScheduler
 from slack_bolt import App
 
-from engine import outcomes
+from engine import autonomy, outcomes
 from engine.approvals import expire_approvals
 from engine.audit_checkpoints import Checkpoints
-from engine.calibration import Policy
+from engine.autonomy import Mode, settings_for
+from engine.calibration import Policy, post_weekly_summary
 from engine.configuration import ConfigurationService
 from engine.console import ConsoleNotifier
 from engine.events import FanOut, Notifier
@@ -47,13 +48,16 @@ from storage import migrations, outbox, seen_signatures
 from storage.audit_chain import AuditChain
 from storage.audit_key import load_audit_key
 from storage.database import bind, db_connection, open_database
+from storage.fields import utcnow
 from storage.group_commit import GroupCommitter
 from storage.outbox import OutboxMessage
 
 log = logging.getLogger(__name__)
 OUTBOX_POLL_SECONDS = 0.25
 WEBHOOK_POLL_SECONDS = 0.5
-SETTLE_OUTCOMES_SECONDS = 60.0  # how often resolutions that held are marked fixed
+SETTLE_OUTCOMES_SECONDS = 60.0
+REVIEW_SECONDS = 3600.0  # how often the evidence is read for autonomy proposals (and the weekly summary)
+AUTONOMY_EVIDENCE_DAYS = 30  # how often resolutions that held are marked fixed
 RUNBOOKS_FOLLOW_SECONDS = 2.0  # how soon a replica follows a reload made elsewhere (or by the CLI)
 PRUNE_OUTBOX_SECONDS = 3600.0
 
@@ -99,6 +103,10 @@ class Runtime:
             every(self.scheduler, WEBHOOK_POLL_SECONDS, f"resolve-back-in-{vendor.transport}", vendor.tick)
         every(self.scheduler, 60, "forget-expired-signatures", seen_signatures.forget_expired)
         every(self.scheduler, SETTLE_OUTCOMES_SECONDS, "settle-outcomes", self._settle_outcomes)
+        if self.settings.autonomy_proposals:
+            every(self.scheduler, REVIEW_SECONDS, "review-autonomy", self._review_autonomy, first_after=60)
+        if self.settings.calibration_weekly_summary:
+            every(self.scheduler, REVIEW_SECONDS, "calibration-summary", self._weekly_summary, first_after=60)
         every(self.scheduler, 1.0, "seal-audit-chain", self.checkpoints.seal)
         every(
             self.scheduler, self.settings.approval_check_seconds, "expire-approvals", self._expire_approvals
@@ -132,6 +140,15 @@ class Runtime:
         settled = outcomes.settle(timedelta(seconds=self.settings.outcome_settle_seconds))
         if settled:
             log.info("%d resolution(s) stayed resolved through the settle window", settled)
+
+    def _review_autonomy(self) -> None:
+        since = utcnow() - timedelta(days=AUTONOMY_EVIDENCE_DAYS)
+        proposed = autonomy.review(self.resolution.notifier, calibration_policy(self.settings), since)
+        for proposal in proposed:
+            log.info("autonomy: %s could go %s -> %s", proposal.category, proposal.current, proposal.proposed)
+
+    def _weekly_summary(self) -> None:
+        post_weekly_summary(self.resolution.notifier, calibration_policy(self.settings))
 
     def _expire_approvals(self) -> None:
         with db_connection():
@@ -246,7 +263,7 @@ def build_runtime(settings: Settings, *, notifier: Notifier | None = None) -> Ru
     library.notifier = everyone  # a reload is told in the audit channel
     authorizer = Authorizer(admins=settings.admin_users, killswitch_anyone=settings.killswitch_anyone)
     callback_policy = CallbackPolicy(allowed=tuple(settings.callback_allowed_hosts))
-    configuration = ConfigurationService(everyone)
+    configuration = ConfigurationService(everyone, settings_for(Mode(settings.new_category_mode)))
     resolution = ResolutionService(
         catalog=library,
         notifier=everyone,

@@ -77,6 +77,11 @@ class Settings(BaseSettings):
     calibration_target: float = Field(default=0.02, gt=0, lt=1)
     calibration_confidence: float = Field(default=0.95, ge=0.5, lt=1)
     calibration_min_outcomes: int = Field(default=30, ge=1, le=1_000_000)
+    # The autonomy ladder (docs/calibration.md): where a category created from now on starts, whether
+    # the evidence's proposals are posted to the audit channel, and a weekly calibration summary there.
+    new_category_mode: Literal["off", "shadow", "approval", "auto"] = "shadow"
+    autonomy_proposals: bool = True
+    calibration_weekly_summary: bool = False
     webhook_max_skew_seconds: float = Field(default=300.0, ge=30, le=3600)
     alertmanager_category_label: str = "category"
     alertmanager_confidence_label: str = "confidence"

@@ -63,4 +63,6 @@ def notifier_for(settings: Settings) -> Notifier:
 
 
 def configuration_service(settings: Settings) -> ConfigurationService:
-    return ConfigurationService(notifier_for(settings))
+    from engine.autonomy import Mode, settings_for
+
+    return ConfigurationService(notifier_for(settings), settings_for(Mode(settings.new_category_mode)))

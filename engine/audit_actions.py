@@ -17,6 +17,9 @@ class AuditAction(StrEnum):
     CONFIG_UPDATED = "config_updated"
     OUTCOME_RECORDED = "outcome_recorded"
     OUTCOME_CORRECTED = "outcome_corrected"
+    AUTONOMY_PROPOSED = "autonomy_proposed"
+    AUTONOMY_APPLIED = "autonomy_applied"
+    CALIBRATION_SUMMARY_POSTED = "calibration_summary_posted"
     RUNBOOKS_RELOADED = "runbooks_reloaded"
     RUNBOOKS_RELOAD_REFUSED = "runbooks_reload_refused"
     RUNBOOKS_RELOAD_REQUESTED = "runbooks_reload_requested"  # by the CLI; each running bot follows

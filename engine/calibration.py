@@ -16,11 +16,13 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from engine.audit_actions import AuditAction
 from engine.calibration_stats import Band, bands, expected_calibration_error, upper_bound, wilson
 from engine.durations import parse_duration
 from engine.errors import InvalidInput
-from storage import config_store, outcomes
-from storage.database import db_connection
+from engine.events import CalibrationSummary, Notifier
+from storage import audit, config_store, outcomes
+from storage.database import db_connection, in_write_transaction, key_lock
 from storage.fields import utcnow
 from storage.outcomes import DecisionKind, Outcome
 
@@ -205,3 +207,20 @@ def outcome_tally(since: datetime) -> OutcomeTally:
             automated[category] += count
             wrong[category] += count if not fixed else 0
     return OutcomeTally(dict(by_kind), {c: wrong[c] / n for c, n in automated.items()})
+
+
+SUMMARY_EVERY = timedelta(days=7)
+
+
+def post_weekly_summary(notifier: Notifier, policy: Policy) -> bool:
+    """The last week's report to the audit channel, if none was posted in the last week (replicas take
+    turns). True if posted."""
+    with in_write_transaction():
+        key_lock("calibration-summary")
+        week = utcnow() - SUMMARY_EVERY
+        if audit.query(action=AuditAction.CALIBRATION_SUMMARY_POSTED, start_date=week, limit=1):
+            return False
+        report = _report(week, None, policy)
+        audit.record(action=AuditAction.CALIBRATION_SUMMARY_POSTED, details={"categories": len(report)})
+        notifier.tell(CalibrationSummary(tuple(report), "7d"))
+    return True

@@ -3,12 +3,13 @@ by every face: `/autoresolve config <category> ...` in Slack and `bot.py config 
 
 from __future__ import annotations
 
+from engine.autonomy import LADDER, Mode, settings_for
 from engine.durations import parse_duration
 
 SETTING_GRAMMAR = (
     "threshold <0.5-1> | enable | disable | dry-run on|off | retries <0-10> | "
     "approval <x>|off | approval-timeout <1h> | notify on|off | budget <n> per <1h>|off | "
-    "over-limit approval|skip | pause | resume"
+    "over-limit approval|skip | pause | resume | mode off|shadow|approval|auto"
 )
 
 
@@ -68,6 +69,11 @@ def parse_setting_change(words: list[str]) -> dict[str, object]:
         return {"failure_budget": 0}
     if setting == "over-limit" and len(args) == 1 and args[0] in ("approval", "skip"):
         return {"over_limit": args[0]}
+    if setting == "mode" and len(args) == 1:
+        if args[0] not in {mode.value for mode in Mode}:
+            choices = ", ".join(mode.value for mode in LADDER)
+            raise SettingError(f"mode must be one of {choices}, not `{args[0]}`")
+        return settings_for(Mode(args[0]))
     if setting == "pause" and not args:
         return {"paused_reason": "paused by hand"}
     if setting == "resume" and not args:

@@ -30,6 +30,7 @@ CATEGORY_FIELDS = (
     "failure_window_seconds",
     "paused_reason",
     "over_limit",
+    "approval_all",
 )
 OVER_LIMIT_CHOICES = ("approval", "skip")
 # None: no approvals; not paused. Every other setting has a value.
@@ -144,8 +145,11 @@ class ConfigurationService:
     """Reads and changes configuration; every change is audited and announced. Each method opens
     its own connection or transaction (or joins the caller's)."""
 
-    def __init__(self, notifier: Notifier) -> None:
+    def __init__(self, notifier: Notifier, new_category: dict[str, Any] | None = None) -> None:
         self.notifier = notifier
+        # What a category created here starts with, unless the change says otherwise: the settings of
+        # NEW_CATEGORY_MODE (engine/autonomy.settings_for; `shadow` by default).
+        self.new_category = dict(new_category or {})
 
     def snapshot(self) -> ConfigSnapshot:
         with db_connection():
@@ -191,7 +195,7 @@ class ConfigurationService:
             if before_row is None and not create:
                 raise NotFound(f"Unknown category: {category}")
             before = category_as_dict(before_row) if before_row else None
-            merged = {**(before or {}), **changes}
+            merged = {**(before or self.new_category), **changes}
             if before is None and "confidence_threshold" not in changes:
                 merged["confidence_threshold"] = config_store.get_global().default_confidence_threshold
             validate_category_values(merged)

@@ -8,6 +8,8 @@ from typing import TextIO, assert_never
 
 from engine.durations import format_duration
 from engine.events import (
+    AutonomyProposal,
+    CalibrationSummary,
     CheckpointReport,
     ConfigChanged,
     CreatorNotice,
@@ -79,5 +81,14 @@ class ConsoleNotifier:
                 )
             case CheckpointReport():
                 self._print(self.audit_channel, f"Audit checkpoint: {event.seq}:{event.chain_hash}")
+            case CalibrationSummary():
+                for category in event.report:
+                    self._print(self.audit_channel, f"Calibration of {category.category}: {category.verdict}")
+            case AutonomyProposal():
+                self._print(
+                    self.audit_channel,
+                    f"Category {event.category} could go from {event.current} to {event.proposed}: "
+                    f"{event.evidence} (python bot.py config set {event.category} mode {event.proposed})",
+                )
             case _:
                 assert_never(event)

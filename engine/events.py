@@ -11,7 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from engine.calibration import CategoryCalibration
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,25 @@ class PauseReport:
 
 
 @dataclass(frozen=True)
+class AutonomyProposal:
+    """The evidence says a category could move on the autonomy ladder (engine/autonomy.py); an admin
+    decides (the audit channel's message has an Apply button)."""
+
+    category: str
+    current: str  # the mode it is in
+    proposed: str
+    evidence: str
+
+
+@dataclass(frozen=True)
+class CalibrationSummary:
+    """The week's calibration report, for the audit channel (CALIBRATION_WEEKLY_SUMMARY)."""
+
+    report: tuple[CategoryCalibration, ...]
+    since: str  # the window, as written (7d)
+
+
+@dataclass(frozen=True)
 class CheckpointReport:
     """The audit chain's head, anchored outside the database: `seq:chain_hash` is what
     `audit verify --anchor` takes."""
@@ -127,6 +149,8 @@ Event = (
     | ConfigChanged
     | PauseReport
     | CheckpointReport
+    | AutonomyProposal
+    | CalibrationSummary
 )
 
 

@@ -36,6 +36,8 @@ class GateInputs:
     by_person: bool = False  # a person asked for this decision (a rerun, an approval, the REST API)
     category_paused: str | None = None  # why the category's failure budget paused it
     input_problem: str | None = None  # how the incident's values break the runbook's inputs rules
+    approval_all: bool = False  # the category's autonomy is `approval`: every run waits for an admin
+    approved: bool = False  # this decision carries an admin's approval
 
 
 @dataclass(frozen=True)
@@ -99,4 +101,11 @@ def decide(inputs: GateInputs) -> Decision:
                 gate="confidence",
             )
         return Decision(DecisionOutcome.SKIPPED, reason, gate="confidence")
+    if inputs.approval_all and not (inputs.approved or inputs.force):
+        return Decision(
+            DecisionOutcome.AWAITING_APPROVAL,
+            "The category's autonomy is approval: an admin approves each run",
+            inputs.runbook_id,
+            gate="autonomy",
+        )
     return Decision(DecisionOutcome.QUEUED, "Queued for auto-resolution", inputs.runbook_id)

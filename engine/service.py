@@ -214,6 +214,8 @@ class ResolutionService:
                 by_person=request.by_person,
                 category_paused=category.paused_reason,
                 input_problem=inputs_problem(runbook.inputs, values) if runbook else None,
+                approval_all=category.approval_all,
+                approved=request.approved_digest is not None,
             )
         )
         # A person's say-so (a force, an approval, a rerun) is the approval past a runbook's limit.

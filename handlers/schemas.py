@@ -118,6 +118,7 @@ class CategoryConfig(BaseModel):
     failure_window_seconds: float = 3600.0
     paused_reason: str | None = Field(default=None, description="Set while the category is paused")
     over_limit: str = Field(default="approval", description="Past a runbook's run limit: approval or skip")
+    approval_all: bool = Field(default=False, description="Every run waits for an admin (autonomy: approval)")
 
 
 class CategoryConfigUpdate(BaseModel):
@@ -147,6 +148,9 @@ class CategoryConfigUpdate(BaseModel):
     )
     over_limit: Setting[Literal["approval", "skip"]] = Field(
         default=None, description="Past a runbook's run limit, wait for approval or skip"
+    )
+    approval_all: Setting[bool] = Field(
+        default=None, description="Every run waits for an admin's approval (autonomy mode: approval)"
     )
 
 

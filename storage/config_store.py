@@ -31,6 +31,10 @@ class CategorySetting(BaseModel):
     paused_reason = peewee.TextField(null=True)  # set while the failure budget holds it paused
     paused_at = UTCDateTimeField(null=True)
     over_limit = peewee.CharField(max_length=16, default="approval")  # past a runbook's limit: approval|skip
+    # Added by migration 11 (engine/autonomy.py).
+    approval_all = peewee.BooleanField(default=False)  # every run waits for an admin's approval
+    proposed_mode = peewee.CharField(max_length=16, null=True)  # what the evidence last proposed
+    proposed_at = UTCDateTimeField(null=True)
 
     class Meta:
         table_name = "category_config"
@@ -130,3 +134,12 @@ def runbooks_generation() -> int:
             .scalar()
         )
         return int(value or 0)
+
+
+def set_proposal(*, category: str, mode: str | None) -> None:
+    """The autonomy mode the evidence proposes for the category now (None: nothing); not a change of
+    its settings, so `updated_by` stays whoever changed them."""
+    with in_write_transaction():
+        CategorySetting.update(proposed_mode=mode, proposed_at=utcnow()).where(
+            CategorySetting.category == category
+        ).execute()

@@ -336,6 +336,7 @@ def test_config_reads_and_updates_with_audit(api):
         "failure_window_seconds": 3600.0,
         "paused_reason": None,
         "over_limit": "approval",
+        "approval_all": False,
     }
     update = {
         "category_config": {"category": "database", "confidence_threshold": 0.8, "approval_floor": 0.7},

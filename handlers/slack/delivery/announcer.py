@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from typing import assert_never
 
 from engine.events import (
+    AutonomyProposal,
+    CalibrationSummary,
     CheckpointReport,
     ConfigChanged,
     CreatorNotice,
@@ -19,6 +21,7 @@ from engine.events import (
 )
 from handlers.slack.layout.blocks import (
     Message,
+    build_autonomy_proposal,
     build_checkpoint_notice,
     build_config_notice,
     build_decided_by_entry,
@@ -30,6 +33,7 @@ from handlers.slack.layout.blocks import (
     build_step_entries,
     step_line,
 )
+from handlers.slack.layout.replies import build_calibration
 from storage import outbox
 from storage.lanes import Lane, Purpose
 
@@ -64,6 +68,12 @@ class SlackNotifier:
                 self._pause(event)
             case CheckpointReport():
                 self._checkpoint(event)
+            case AutonomyProposal():
+                message = build_autonomy_proposal(event)
+                self._to_audit_channel(message, method=POST, purpose=Purpose.AUDIT_NOTICE)
+            case CalibrationSummary(report=report, since=since):
+                message = build_calibration(list(report), since)
+                self._to_audit_channel(message, method=POST, purpose=Purpose.AUDIT_NOTICE)
             case _:
                 assert_never(event)
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from engine.durations import format_duration
 from engine.events import (
+    AutonomyProposal,
     CheckpointReport,
     DecisionReport,
     KillSwitchReport,
@@ -25,6 +26,7 @@ Message = tuple[str, Blocks]
 REOPEN_ACTION = "reopen_incident"
 APPROVE_ACTION = "approve_incident"
 REJECT_ACTION = "reject_incident"
+APPLY_AUTONOMY_ACTION = "apply_autonomy"
 MAX_TEXT = 2900  # a section's text may hold 3000 characters
 
 
@@ -287,3 +289,22 @@ def build_pause_notice(report: PauseReport) -> Message:
 def build_config_notice(actor: str, summary: str) -> Message:
     text = f":gear: Configuration changed by {person(actor)}: {escape(summary)}"
     return text, [section(text)]
+
+
+def build_autonomy_proposal(proposal: AutonomyProposal) -> Message:
+    """The evidence proposes a move on the autonomy ladder; an admin applies it (or not)."""
+    up = LADDER_ORDER.index(proposal.proposed) > LADDER_ORDER.index(proposal.current)
+    icon, verb = (":chart_with_upwards_trend:", "could move up") if up else (":warning:", "should move down")
+    category = escape(proposal.category)
+    text = (
+        f"{icon} *Category {category} {verb}*: from `{proposal.current}` to `{proposal.proposed}`. "
+        f"{escape(proposal.evidence)}. Nothing changes until an admin applies it "
+        f"(or `/autoresolve config {category} mode {proposal.proposed}`)."
+    )
+    value = f"{proposal.category}:{proposal.proposed}"
+    apply = button(f"Apply: {proposal.proposed}", APPLY_AUTONOMY_ACTION, value, "primary" if up else "danger")
+    plain_text = text.replace("*", "").replace("`", "")
+    return plain_text, [section(text), {"type": "actions", "elements": [apply]}]
+
+
+LADDER_ORDER = ("off", "shadow", "approval", "auto")  # engine/autonomy.py's Mode, as Slack shows it

@@ -1,4 +1,5 @@
-"""Button listeners: "Not fixed, reopen" (the creator only), Approve and Reject (admins only)."""
+"""Button listeners: "Not fixed, reopen" (the creator only), Approve and Reject, and Apply on an
+autonomy proposal (admins only)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,13 @@ from slack_bolt import App, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from engine import autonomy
+from engine.autonomy import Mode
 from engine.errors import InvalidInput
-from engine.incident import INCIDENT_ID_PATTERN
+from engine.incident import CATEGORY_PATTERN, INCIDENT_ID_PATTERN
+from engine.permissions import Permission
 from handlers.slack.layout.blocks import (
+    APPLY_AUTONOMY_ACTION,
     APPROVE_ACTION,
     REJECT_ACTION,
     REOPEN_ACTION,
@@ -42,6 +47,16 @@ def clicked(body: dict[str, Any]) -> tuple[str, str, str | None]:
     if marked and not DIGEST.match(digest):
         raise InvalidInput("actions[0].value", "not an approval request")
     return user, incident_id, digest if marked else None
+
+
+def clicked_proposal(body: dict[str, Any]) -> tuple[str, str, Mode]:
+    """(user id, category, mode) of an Apply click; the value, `<category>:<mode>`, checked like any input."""
+    user = str(body.get("user", {}).get("id", ""))
+    actions = body.get("actions") or [{}]
+    category, _, mode = str(actions[0].get("value", "")).partition(":")
+    if not re.match(CATEGORY_PATTERN, category) or mode not in {m.value for m in Mode}:
+        raise InvalidInput("actions[0].value", "not an autonomy proposal")
+    return user, category, Mode(mode)
 
 
 def identities_of(client: WebClient, user: str) -> set[str]:
@@ -98,6 +113,16 @@ def register(app: App, services: SlackServices) -> None:
 
         answer(body, respond, client, act)
 
+    def apply_autonomy(body: dict[str, Any], respond: Respond, client: WebClient) -> None:
+        def act() -> Message:
+            user, category, mode = clicked_proposal(body)
+            services.authorizer.require(user, Permission.CHANGE_CONFIG, command=f"apply {category} {mode}")
+            autonomy.apply(services.configuration, category, mode, actor=user)
+            return plain(f"Category *{category}* is now `{mode}` (applied by you; audited).")
+
+        answer(body, respond, client, act)
+
     app.action(REOPEN_ACTION)(ack=acknowledge, lazy=[reopen])
+    app.action(APPLY_AUTONOMY_ACTION)(ack=acknowledge, lazy=[apply_autonomy])
     app.action(APPROVE_ACTION)(ack=acknowledge, lazy=[approve])
     app.action(REJECT_ACTION)(ack=acknowledge, lazy=[reject])

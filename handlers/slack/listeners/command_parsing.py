@@ -17,7 +17,7 @@ AUTORESOLVE_USAGE = """*Usage:* `/autoresolve <sub-command>`
 • `config [<category>]`: settings of every category, or one
 • `config <category> threshold <0.5-1> | enable | disable | dry-run on|off | retries <0-10>`
    `| approval <x>|off | approval-timeout <1h> | notify on|off | budget <n> per <1h>|off`
-   `| over-limit approval|skip | pause | resume`: change one (admins)
+   `| over-limit approval|skip | pause | resume | mode off|shadow|approval|auto`: change one (admins)
 • `runbooks`: the runbooks loaded
 • `runbooks reload`: read the runbooks file again, no restart (admins); a bad file is refused
 • `calibration [<category>] [<30d>]`: does each category's confidence hold up, and the threshold it supports

@@ -252,3 +252,31 @@ def test_calibration_and_corrections_in_slack(bot):
     assert row is not None
     assert (row.fixed, row.by) == (False, ADMIN)
     assert "is neither a category nor a window" in text_of(bot.command("/autoresolve", "calibration a b c!"))
+
+
+def test_an_autonomy_proposal_is_posted_with_an_apply_button_for_admins(bot):
+    from datetime import timedelta
+
+    from engine import autonomy
+    from engine.calibration import Policy
+    from storage.fields import utcnow
+
+    assert "now `shadow`" not in text_of(
+        bot.command("/autoresolve", "config database mode shadow", user=ADMIN)
+    )
+    seed_outcomes("database", 0.96, fixed=160, not_fixed=0)
+    autonomy.review(bot.app.runtime.resolution.notifier, Policy(), utcnow() - timedelta(days=30))
+    posted = eventually(lambda: [m for m in bot.slack.top_level(AUDIT_CHANNEL) if "could move up" in m.text])
+    assert isinstance(posted, list)
+    (message,) = posted
+    assert "from shadow to approval" in message.text
+    (button,) = [e for block in message.blocks if block["type"] == "actions" for e in block["elements"]]
+    assert (button["action_id"], button["value"]) == ("apply_autonomy", "database:approval")
+    refused = bot.click("apply_autonomy", "database:approval", user=OTHER)
+    assert "Only admins may change the configuration." in text_of(refused[0])
+    applied = bot.click("apply_autonomy", "database:approval", user=ADMIN)
+    assert "Category *database* is now `approval`" in text_of(applied[0])
+    config = bot.http.get("/api/v1/config").json()["category_configs"]["database"]
+    assert (config["dry_run"], config["approval_all"]) == (False, True)
+    forged = bot.click("apply_autonomy", "database:sudo", user=ADMIN)
+    assert "not an autonomy proposal" in text_of(forged[0])

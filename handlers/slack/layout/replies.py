@@ -203,9 +203,16 @@ def approval_blocks(waiting: list[Incident]) -> Blocks:
     return blocks
 
 
-def build_home(view: Overview, *, is_admin: bool, notice: str | None = None) -> dict[str, Any]:
+def build_home(
+    view: Overview,
+    *,
+    is_admin: bool,
+    notice: str | None = None,
+    calibration: list[CategoryCalibration] | None = None,
+) -> dict[str, Any]:
     """The App Home tab: kill switch, what waits for approval (with buttons, for admins),
-    per-category settings, runs in flight, recent outcomes; `notice`: the answer to a click here."""
+    per-category settings, runs in flight, recent outcomes, calibration (the last 30 days);
+    `notice`: the answer to a click here."""
     approvals = (
         [*approval_blocks(view.awaiting_approval), {"type": "divider"}]
         if view.awaiting_approval and is_admin
@@ -235,6 +242,14 @@ def build_home(view: Overview, *, is_admin: bool, notice: str | None = None) -> 
         blocks.append(section(f"*Awaiting approval:* {waiting} (admins approve in the audit channel)"))
     if safety := safety_lines(view):
         blocks.append(section("*Limits*\n" + "\n".join(safety)))
+    if calibration:
+        blocks.extend(
+            fitted_sections(
+                ["*Calibration* (the last 30 days)", *(calibration_line(c) for c in calibration)],
+                left_out=lambda n: f"…and {n} more: `/autoresolve calibration` shows them all",
+                budget=4_000,
+            )
+        )
     role = "You are an admin: you may change settings, approve, and turn the kill switch off."
     blocks.append(
         context(
@@ -268,3 +283,11 @@ def build_calibration(report: list[CategoryCalibration], since: str) -> Message:
                 f"{band.fraction_fixed:.0%} fixed ({low:.0%}-{high:.0%})"
             )
     return plain("\n".join(lines), more="`python bot.py report calibration` shows it all")
+
+
+def calibration_line(category: CategoryCalibration) -> str:
+    error = f", error {category.calibration_error:.3f}" if category.calibration_error is not None else ""
+    return (
+        f"• *{escape(category.category)}* ({category.outcomes} outcome(s) at threshold "
+        f"{category.threshold:.2f}{error}): {escape(category.verdict)}"
+    )

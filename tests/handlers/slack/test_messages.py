@@ -200,6 +200,9 @@ def test_a_rejected_incident_does_not_run(bot):
 
 
 def test_app_home_shows_state(bot):
+    from tests.handlers.test_calibration_api import seed
+
+    seed("database", 0.96, fixed=35, not_fixed=0)
     bot.command("/killswitch", "on maintenance window", user=OTHER)
     response = bot.event({"type": "app_home_opened", "user": ADMIN, "channel": "D0HOME", "tab": "home"})
     assert response.status_code == 200
@@ -214,6 +217,8 @@ def test_app_home_shows_state(bot):
     assert "maintenance window" in text
     assert "• *database*: enabled, threshold 90.00%" in text
     assert "*Runs in flight* (limit 10)" in text
+    assert "*Calibration* (the last 30 days)" in text
+    assert "• *database* (35 outcome(s) at threshold 0.90, error 0.040): " in text
 
 
 def test_a_dm_for_a_long_runbook_fits_and_says_how_many_steps_it_leaves_out(make_bot):

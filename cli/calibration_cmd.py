@@ -51,6 +51,9 @@ def report_calibration(settings: Settings, args: argparse.Namespace) -> int:
         settings.calibration_target, settings.calibration_confidence, settings.calibration_min_outcomes
     )
     report = calibration_report(start, category=args.category, policy=policy)
+    if args.png:
+        draw_reliability(report, args.png, args.since)
+        print(f"reliability diagram of {len(report)} category(ies) written to {args.png}")
     if args.json:
         print(json.dumps([asdict(category) for category in report], indent=2))
         return 0
@@ -59,6 +62,43 @@ def report_calibration(settings: Settings, args: argparse.Namespace) -> int:
     for category in report:
         print("\n".join(describe(category)))
     return 0
+
+
+def draw_reliability(report: list[CategoryCalibration], path: str, since: str) -> None:
+    """A reliability diagram per category (fraction fixed against mean confidence, by band, with
+    Wilson's intervals; the diagonal is perfect calibration), as a PNG. matplotlib is an optional
+    dependency of the CLI (requirements-report.txt), never of the bot."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")  # no display: a file
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise CliError("--png needs matplotlib: pip install -r requirements-report.txt") from None
+    if not report:
+        raise CliError(f"--png: no automated decisions in the last {since} to draw")
+    columns = min(len(report), 3)
+    rows = -(-len(report) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 4 * rows), squeeze=False)
+    for ax in axes.flat[len(report) :]:
+        ax.set_visible(False)
+    for ax, category in zip(axes.flat, report, strict=False):
+        ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1)
+        xs = [band.mean_confidence for band in category.bands]
+        ys = [band.fraction_fixed for band in category.bands]
+        below = [y - band.interval[0] for y, band in zip(ys, category.bands, strict=True)]
+        above = [band.interval[1] - y for y, band in zip(ys, category.bands, strict=True)]
+        ax.errorbar(xs, ys, yerr=[below, above], fmt="o", capsize=3)
+        ax.axvline(category.threshold, color="tab:red", linewidth=1)
+        ax.set(xlim=(0, 1.02), ylim=(0, 1.02), xlabel="mean confidence", ylabel="fraction fixed")
+        ax.set_title(f"{category.category} ({category.outcomes} outcomes, {since})", fontsize=10)
+    figure.tight_layout()
+    try:
+        figure.savefig(path, format="png", dpi=100)
+    except OSError as exc:
+        raise CliError(f"--png: cannot write {path}: {exc.strerror}") from None
+    finally:
+        plt.close(figure)
 
 
 def correct_outcome(settings: Settings, args: argparse.Namespace) -> int:
@@ -82,6 +122,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     calibration.add_argument("--category", help="one category (default: every one with outcomes)")
     calibration.add_argument("--since", default="30d", help="how far back (default 30d)")
     calibration.add_argument("--json", action="store_true", help="as JSON")
+    calibration.add_argument(
+        "--png", metavar="FILE", help="also draw a reliability diagram (needs requirements-report.txt)"
+    )
     calibration.set_defaults(handler=report_calibration)
     outcome = sub.add_parser("outcome", help="say whether an incident was in the end fixed (audited)")
     outcome.add_argument("incident_id")

@@ -138,3 +138,15 @@ def test_the_command_line_loads_the_bot_only_for_the_commands_that_run_it():
     ).stdout
     heavy = {"runtime", "fastapi", "uvicorn", "slack_bolt", "slack_sdk", "apscheduler"}
     assert heavy.isdisjoint(json.loads(loaded))
+
+
+def test_the_report_extras_are_the_clis_alone():
+    """matplotlib draws `report calibration --png`; the bot never needs it (requirements-report.txt)."""
+    users = [
+        module
+        for room in ("engine", "storage", "handlers", "cli")
+        for module, tree in modules(room)
+        if any(breaks(name, {"matplotlib"}) for name in imported(tree))
+    ]
+    assert users == ["cli.calibration_cmd"]
+    assert "matplotlib" not in (ROOT / "requirements.txt").read_text(encoding="utf-8")

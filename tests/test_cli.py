@@ -310,3 +310,37 @@ runbooks:
         "would skip incident INC-9: Input service = 'orders-db;reboot' does not match [a-z-]+"
         in hostile.stdout
     )
+
+
+def test_report_calibration_as_text_json_and_a_reliability_diagram(workdir):
+    from storage import outcomes
+    from storage.database import bind, open_database
+    from storage.fields import utcnow
+
+    assert (
+        run_cli(workdir, "report", "calibration").stdout.strip() == "No automated decisions in the last 30d."
+    )
+    bind(open_database(f"sqlite:///{workdir / 'bot.db'}"))
+    for index in range(40):
+        outcomes.record_decision(
+            incident_id=f"INC-{index}", category="database", confidence=0.95, threshold=0.9, decision="auto"
+        )
+        outcomes.set_outcome(
+            incident_id=f"INC-{index}", kind="stayed_resolved", fixed=index != 0, known_at=utcnow()
+        )
+    text = run_cli(workdir, "report", "calibration").stdout
+    assert "database: threshold 0.90, 40 outcome(s), 0 without a verdict" in text
+    assert "at 0.90: 1 of 40 not fixed (2.5%, upper bound 11.3%)" in text
+    document = json.loads(run_cli(workdir, "report", "calibration", "--json").stdout)
+    assert document[0]["current"]["not_fixed"] == 1
+    drawn = run_cli(workdir, "report", "calibration", "--png", str(workdir / "reliability.png"))
+    assert drawn.returncode == 0, drawn.stderr
+    assert (workdir / "reliability.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    corrected = run_cli(workdir, "outcome", "INC-0", "fixed", "--actor", "ops")
+    assert corrected.stdout.strip() == "INC-0: recorded as fixed by ops"
+    assert "at 0.90: 0 of 40 not fixed" in run_cli(workdir, "report", "calibration").stdout
+    unknown = run_cli(workdir, "outcome", "INC-404", "fixed")
+    assert (unknown.returncode, unknown.stderr.strip()) == (
+        2,
+        "error: No automated decision was recorded for INC-404",
+    )

@@ -27,14 +27,15 @@ Figure = Callable[[Path, Database], list[dict[str, Any]]]
 
 
 def selected() -> set[str]:
-    return {f.strip() for f in os.environ.get("BENCH_FIGURES", "1,2,3,4,5,6").split(",") if f.strip()}
+    return {f.strip() for f in os.environ.get("BENCH_FIGURES", "1,1b,2,3,4,5,6").split(",") if f.strip()}
 
 
 def figures(baseline: dict[str, Any]) -> list[tuple[set[str], str, Figure]]:
     """Which figures each step measures, the database file it uses, and the step."""
     return [
         ({"1", "3"}, "ingest.db", lambda scratch, db: ingest.figures_ingest(scratch, db, baseline)),
-        ({"2"}, "e2e.db", lambda scratch, db: [end_to_end.figure_end_to_end(scratch, db)]),
+        ({"1b"}, "grouped.db", lambda scratch, db: [ingest.figure_grouped_ingest(scratch, db, baseline)]),
+        ({"2"}, "e2e.db", lambda scratch, db: [end_to_end.figure_end_to_end(scratch, db, baseline)]),
         ({"5"}, "burst.db", lambda scratch, db: [end_to_end.figure_burst(scratch, db)]),
         ({"7"}, "mixed.db", lambda scratch, db: [end_to_end.figure_mixed_burst(scratch, db)]),
         ({"4", "6"}, "audit.db", lambda scratch, db: list(audit.figure_audit(scratch, db))),
@@ -62,7 +63,7 @@ def main() -> int:
         print("PostgreSQL: not reachable (set BENCH_POSTGRES_URL); SQLite only", file=sys.stderr)
     results: list[dict[str, Any]] = []
     for kind in kinds:
-        baseline = ingest.bare_baseline() if wanted & {"1", "3"} else {}
+        baseline = ingest.bare_baseline() if wanted & {"1", "1b", "2", "3"} else {}
         for covers, name, step in figures(baseline):
             if not covers & wanted:
                 continue

@@ -26,6 +26,7 @@ class DecisionBatch:
         self._categories: dict[str, CategorySetting] = {}
         self._known = stored  # the batch's incidents, stored or new
         self._unsaved: dict[str, Incident] = {}  # the new ones, not inserted yet
+        self._unsaved_by_fingerprint: dict[str, list[str]] = {}  # their ids, by fingerprint
 
     def category(self, name: str, read: Callable[[str], CategorySetting]) -> CategorySetting:
         """The category's settings, read once per batch (`read` raises for an unknown one)."""
@@ -43,16 +44,21 @@ class DecisionBatch:
 
     def store_fingerprint(self, fingerprint: str) -> None:
         """Insert this batch's new incidents with `fingerprint`, for the fingerprint lookup to find."""
-        for same in [row for row in self._unsaved.values() if row.fingerprint == fingerprint]:
-            incidents.insert(self._unsaved.pop(same.incident_id))
+        for incident_id in self._unsaved_by_fingerprint.pop(fingerprint, []):
+            row = self._unsaved.pop(incident_id, None)  # None: inserted already (`existing`)
+            if row is not None:
+                incidents.insert(row)
 
     def add_new(self, row: Incident) -> None:
         """A new incident, decided: inserted with the others when the batch ends."""
         self._known[row.incident_id] = self._unsaved[row.incident_id] = row
+        if row.fingerprint:
+            self._unsaved_by_fingerprint.setdefault(row.fingerprint, []).append(row.incident_id)
 
     def _store_the_rest(self) -> None:
         incidents.append(self._unsaved.values())
         self._unsaved.clear()
+        self._unsaved_by_fingerprint.clear()
 
 
 @contextmanager

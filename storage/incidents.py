@@ -216,15 +216,8 @@ def count_held_delivery(*, incident_id: str) -> None:
 
 
 def earlier_with_fingerprint(*, fingerprint: str, since: datetime, other_than: str) -> Incident | None:
-    """The first incident with this fingerprint received since `since`, other than `other_than`."""
-    row: Incident | None = (
-        Incident.select()
-        .where(
-            (Incident.fingerprint == fingerprint)
-            & (Incident.received_at >= since)
-            & (Incident.incident_id != other_than)
-        )
-        .order_by(Incident.id)
-        .first()
+    """The first incident with this fingerprint received since `since`, other than `other_than`
+    (asked for every new incident that has a fingerprint: its statement is built once)."""
+    return statements.select_first(
+        Incident, fingerprint=fingerprint, received_at__gte=since, incident_id__not_in=(other_than,)
     )
-    return row

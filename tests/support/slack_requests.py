@@ -3,7 +3,9 @@ their payloads as Socket Mode hands them over."""
 
 from __future__ import annotations
 
+import itertools
 import json
+import secrets
 import time
 from typing import Any
 from urllib.parse import urlencode
@@ -23,6 +25,15 @@ def signed_headers(
     return {"X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": signature}
 
 
+_triggers = itertools.count(1)
+
+
+def next_trigger_id() -> str:
+    """A trigger id like Slack's (`<number>.<number>.<hex>`), new for each command: two commands with the
+    same text from the same person in the same second are two requests, not a replay of one."""
+    return f"{time.time_ns() // 1000}.{next(_triggers)}.{secrets.token_hex(8)}"
+
+
 def slash_command(command: str, text: str, *, user_id: str, response_url: str) -> bytes:
     return urlencode(slash_command_fields(command, text, user_id=user_id, response_url=response_url)).encode()
 
@@ -40,7 +51,7 @@ def slash_command_fields(command: str, text: str, *, user_id: str, response_url:
         "text": text,
         "api_app_id": "A0AUTO",
         "response_url": response_url,
-        "trigger_id": "123.456.abc",
+        "trigger_id": next_trigger_id(),  # Slack gives each command its own
     }
 
 
@@ -62,7 +73,7 @@ def block_action_payload(action_id: str, value: str, *, user_id: str, response_u
             "channel_id": "D0DM",
             "is_ephemeral": False,
         },
-        "trigger_id": "123.456.abc",
+        "trigger_id": next_trigger_id(),  # Slack gives each command its own
         "channel": {"id": "D0DM", "name": "directmessage"},
         "response_url": response_url,
         "actions": [

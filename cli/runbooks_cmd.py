@@ -11,19 +11,16 @@ from pydantic import ValidationError
 
 from cli.context import cli_actor, open_storage
 from cli.errors import CliError
-from engine.audit_actions import AuditAction
 from engine.durations import format_duration
 from engine.errors import RunbookError
 from engine.incident import IncidentIn, incident_values
 from engine.placeholders import PlaceholderError
 from engine.runbook_inputs import inputs_problem
-from engine.runbook_library import file_sha256
+from engine.runbook_library import request_reload
 from engine.runbooks import Action, load_runbooks, runbooks_json_schema
 from engine.scope import preview_scope
 from engine.steps import prepare
 from settings import Settings
-from storage import audit, config_store
-from storage.database import in_write_transaction
 
 
 def list_runbooks(settings: Settings, args: argparse.Namespace) -> int:
@@ -88,27 +85,12 @@ def test_runbook(settings: Settings, args: argparse.Namespace) -> int:
 def reload_runbooks(settings: Settings, args: argparse.Namespace) -> int:
     """Check the file here; if it is good, every running bot reloads it within a few seconds."""
     open_storage(settings)
-    actor = cli_actor(args.actor)
-    sha256 = file_sha256(settings.runbooks_file)
     try:
-        catalog = load_runbooks(settings.runbooks_file, settings.runbook_secrets())
-    except RunbookError as exc:
-        with in_write_transaction():
-            audit.record(
-                action=AuditAction.RUNBOOKS_RELOAD_REFUSED,
-                actor=actor,
-                success=False,
-                error_message=str(exc)[:2000],
-                details={"file": str(settings.runbooks_file), "sha256": sha256},
-            )
-        raise CliError(f"reload refused; the running bots keep their runbooks: {exc}") from None
-    with in_write_transaction():
-        generation = config_store.raise_runbooks_generation()
-        audit.record(
-            action=AuditAction.RUNBOOKS_RELOAD_REQUESTED,
-            actor=actor,
-            details={"file": str(settings.runbooks_file), "sha256": sha256, "generation": generation},
+        catalog, sha256 = request_reload(
+            settings.runbooks_file, settings.runbook_secrets(), cli_actor(args.actor)
         )
+    except RunbookError as exc:
+        raise CliError(f"reload refused; the running bots keep their runbooks: {exc}") from None
     print(
         f"{len(catalog.runbooks)} runbook(s) in {catalog.source} are valid (sha256 {str(sha256)[:12]}); "
         "running bots reload them within a few seconds (each audits it)."

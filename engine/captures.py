@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from engine.step_kinds.base import StepOutcome, Strict
+from engine.step_kinds.base import StepOutcome, Strict, checked_regex
 
 JSON_PATH = re.compile(r"^\$((\.[A-Za-z0-9_\-]+)|(\[\d{1,6}\]))*$")
 _PATH_PART = re.compile(r"\.([A-Za-z0-9_\-]+)|\[(\d{1,6})\]")
@@ -35,11 +35,7 @@ class Capture(Strict):
             raise ValueError("a capture is exactly one of json, regex, exit_code")
         if self.json_path is not None and not JSON_PATH.match(self.json_path):
             raise ValueError(f"{self.json_path!r} is not a path like $.items[0].name")
-        if self.regex is not None:
-            try:
-                re.compile(self.regex)
-            except re.error as exc:
-                raise ValueError(f"not a valid regular expression: {exc}") from exc
+        checked_regex(self.regex)
         if self.exit_code is False:
             raise ValueError("exit_code: true, or leave it out")
         return self
@@ -84,11 +80,7 @@ class Expect(Strict):
     def _some(self) -> Expect:
         if self.regex is None and self.json_fields is None:
             raise ValueError("expect needs regex, json or both")
-        if self.regex is not None:
-            try:
-                re.compile(self.regex)
-            except re.error as exc:
-                raise ValueError(f"not a valid regular expression: {exc}") from exc
+        checked_regex(self.regex)
         for path in self.json_fields or {}:
             if not JSON_PATH.match(path):
                 raise ValueError(f"{path!r} is not a path like $.status")

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from pydantic import Field, field_validator, model_validator
 
 from engine.placeholders import LABEL_REF, SCALAR_FIELDS, STEP_REF, kept_in
-from engine.step_kinds.base import Strict
+from engine.step_kinds.base import Strict, checked_regex
 
 MAX_RULE_VALUE = 10_000
 
@@ -24,12 +24,7 @@ class InputRule(Strict):
     @field_validator("pattern")
     @classmethod
     def _regex(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"not a valid regular expression: {exc}") from exc
-        return value
+        return checked_regex(value)
 
     @model_validator(mode="after")
     def _says_something(self) -> InputRule:

@@ -83,16 +83,8 @@ class RunbookLibrary:
         if following is not None:
             details["following"] = following
         try:
-            catalog = load_runbooks(self.path, self.secrets)
+            catalog = load_or_refuse(self.path, self.secrets, actor, details)
         except RunbookError as exc:
-            with in_write_transaction():
-                audit.record(
-                    action=AuditAction.RUNBOOKS_RELOAD_REFUSED,
-                    actor=actor,
-                    success=False,
-                    error_message=str(exc)[:2000],
-                    details=details,
-                )
             log.error("runbooks reload refused; the runbooks in force stay: %s", exc)
             shown = str(exc).replace(str(self.path), self.path.name)  # the server's paths stay on it
             in_force = len(self._catalog.runbooks)
@@ -113,6 +105,40 @@ class RunbookLibrary:
                 self.notifier.tell(ConfigChanged(actor=actor, summary=summary))
         log.info("%s", summary)
         return Reload(True, summary, sha256, changed)
+
+
+def load_or_refuse(
+    path: Path, secrets: SecretStore, actor: str, details: dict[str, object]
+) -> RunbookCatalog:
+    """The file's runbooks; a file refused is audited (`runbooks_reload_refused`) and RunbookError raised."""
+    try:
+        return load_runbooks(path, secrets)
+    except RunbookError as exc:
+        with in_write_transaction():
+            audit.record(
+                action=AuditAction.RUNBOOKS_RELOAD_REFUSED,
+                actor=actor,
+                success=False,
+                error_message=str(exc)[:2000],
+                details=details,
+            )
+        raise
+
+
+def request_reload(path: Path, secrets: SecretStore, actor: str) -> tuple[RunbookCatalog, str | None]:
+    """From outside the bot (the CLI): check the file here, then have every running process reload
+    it (they follow the generation counter). Audited as requested, or refused."""
+    sha256 = file_sha256(path)
+    details: dict[str, object] = {"file": str(path), "sha256": sha256}
+    catalog = load_or_refuse(path, secrets, actor, details)
+    with in_write_transaction():
+        generation = config_store.raise_runbooks_generation()
+        audit.record(
+            action=AuditAction.RUNBOOKS_RELOAD_REQUESTED,
+            actor=actor,
+            details={**details, "generation": generation},
+        )
+    return catalog, sha256
 
 
 def changes(before: RunbookCatalog, after: RunbookCatalog) -> dict[str, list[str]]:

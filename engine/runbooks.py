@@ -28,7 +28,7 @@ from engine.incident import CATEGORY_PATTERN
 from engine.runbook_checks import check_runbook, missing_secrets
 from engine.runbook_inputs import InputRule, check_input_name
 from engine.secrets import NO_SECRETS, SecretStore
-from engine.step_kinds.base import Strict, checked_template
+from engine.step_kinds.base import Strict, checked_regex, checked_template
 from engine.step_kinds.command import check_command
 from engine.step_kinds.http import HttpAction
 
@@ -139,12 +139,7 @@ class MatchRule(Strict):
     @field_validator("title", "description", "service")
     @classmethod
     def _regex(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"not a valid regular expression: {exc}") from exc
-        return value
+        return checked_regex(value)
 
     def matches(self, incident: Mapping[str, Any]) -> bool:
         for field in ("title", "description", "service"):

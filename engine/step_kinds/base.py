@@ -3,6 +3,7 @@ attempt bounded by its timeout and its Stop. Nothing an attempt raises escapes i
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -119,3 +120,13 @@ def checked_template(template: str) -> str:
     except PlaceholderError as exc:
         raise ValueError(str(exc)) from exc
     return template
+
+
+def checked_regex(value: str | None) -> str | None:
+    """The regular expression, if it compiles; ValueError (for pydantic) saying why otherwise."""
+    if value is not None:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {exc}") from exc
+    return value

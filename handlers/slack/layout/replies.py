@@ -6,6 +6,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from engine.autonomy import mode_of
 from engine.calibration import CategoryCalibration
 from engine.configuration import KillSwitchState
 from engine.durations import format_duration
@@ -59,9 +60,11 @@ def _when(moment: datetime) -> str:
 
 def category_line(row: CategorySetting) -> str:
     state = "enabled" if row.auto_resolution_enabled else "*disabled*"
-    extras = []
+    extras = [f"autonomy {mode_of(row)}"]
     if row.dry_run:
         extras.append("dry run")
+    if row.approval_all and row.auto_resolution_enabled and not row.dry_run:
+        extras.append("every run approved by an admin")
     if row.approval_floor is not None:
         timeout = format_duration(row.approval_timeout_seconds)
         extras.append(f"approval from {percent(row.approval_floor)}, expires after {timeout}")

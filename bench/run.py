@@ -20,14 +20,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import audit, end_to_end, ingest
+from bench import audit, end_to_end, ingest, storm
 from bench.harness import ROOT, Database, postgres_database, postgres_server, sqlite_database
 
 Figure = Callable[[Path, Database], list[dict[str, Any]]]
 
 
 def selected() -> set[str]:
-    return {f.strip() for f in os.environ.get("BENCH_FIGURES", "1,1b,2,3,4,5,6").split(",") if f.strip()}
+    return {f.strip() for f in os.environ.get("BENCH_FIGURES", "1,1b,2,3,4,5,6,7").split(",") if f.strip()}
 
 
 def figures(baseline: dict[str, Any]) -> list[tuple[set[str], str, Figure]]:
@@ -37,7 +37,8 @@ def figures(baseline: dict[str, Any]) -> list[tuple[set[str], str, Figure]]:
         ({"1b"}, "grouped.db", lambda scratch, db: [ingest.figure_grouped_ingest(scratch, db, baseline)]),
         ({"2"}, "e2e.db", lambda scratch, db: [end_to_end.figure_end_to_end(scratch, db, baseline)]),
         ({"5"}, "burst.db", lambda scratch, db: [end_to_end.figure_burst(scratch, db)]),
-        ({"7"}, "mixed.db", lambda scratch, db: [end_to_end.figure_mixed_burst(scratch, db)]),
+        ({"5b"}, "mixed.db", lambda scratch, db: [end_to_end.figure_mixed_burst(scratch, db)]),
+        ({"7"}, "storm.db", lambda scratch, db: [storm.figure_storm(scratch, db)]),
         ({"4", "6"}, "audit.db", lambda scratch, db: list(audit.figure_audit(scratch, db))),
     ]
 

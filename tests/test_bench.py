@@ -41,3 +41,16 @@ def test_the_mixed_burst_figure_runs_and_checks_every_approval_is_actionable(tmp
     assert (result["awaiting_approval"], result["approvals_actionable"]) == (3, 3)
     assert result["dms"] == 57
     assert result["refused_by_slack"] == 0
+
+
+def test_the_storms_deliveries_are_alertmanagers_and_mix_as_described():
+    from bench import storm
+    from handlers.webhooks.alertmanager import AlertmanagerPayload
+
+    deliveries = [storm.delivery(first) for first in range(0, 1000, storm.PER_DELIVERY)]
+    for document in deliveries:
+        AlertmanagerPayload.model_validate(document)  # what the endpoint reads, validated as it does
+    confidences = [float(a["labels"]["confidence"]) for d in deliveries for a in d["alerts"]]
+    assert len(confidences) == 1000
+    assert (confidences.count(0.5), confidences.count(0.85), confidences.count(0.95)) == (100, 50, 850)
+    assert storm.STORM_ID.fullmatch("am-storm00000042")

@@ -21,10 +21,10 @@ class _PreviewSecrets(SecretStore):
     """Every secret, as a stand-in that survives percent-encoding, shown masked."""
 
     def value(self, name: str) -> str:
-        return f"__secret_{name}__"
+        return f"~secret~{name}~"  # `~` is in no secret's name, and percent-encoding leaves it be
 
     def mask(self, text: str) -> str:
-        return re.sub(r"__secret_([A-Za-z0-9_.\-]+?)__", lambda m: masked(m.group(1)), text)
+        return re.sub(r"~secret~([A-Za-z0-9_.\-]+)~", lambda m: masked(m.group(1)), text)
 
 
 class _PreviewStep(dict[str, str]):

@@ -9,6 +9,7 @@ from typing import Any
 
 import peewee
 
+from storage import statements
 from storage.database import BaseModel, db, in_write_transaction
 from storage.fields import UTCDateTimeField, utcnow
 
@@ -77,14 +78,11 @@ def set_outcome(*, incident_id: str, only_open: bool = True, **fields: Any) -> b
 
 
 def unsettled_with_fingerprint(*, fingerprint: str, resolved_since: datetime) -> list[Outcome]:
-    """Resolutions of this fingerprint since `resolved_since` not yet known to have stayed."""
+    """Resolutions of this fingerprint since `resolved_since` not yet known to have stayed (asked for
+    every new incident decided on its confidence: its statement is built once)."""
     with db.connection_context():
-        return list(
-            Outcome.select().where(
-                (Outcome.fingerprint == fingerprint)
-                & (Outcome.kind == OutcomeKind.RESOLVED.value)
-                & (Outcome.known_at > resolved_since)
-            )
+        return statements.select_all(
+            Outcome, fingerprint=fingerprint, kind=OutcomeKind.RESOLVED.value, known_at__gte=resolved_since
         )
 
 

@@ -78,8 +78,9 @@ class Delivered:
             for post in posts:
                 for outbox_id in post.outbox_ids:
                     per_id[int(outbox_id)] += 1
-                if name.startswith("D"):
-                    dms.update(incident_id.findall(post.text))
+                if name.startswith("D"):  # a DM, or a digest of them: each incident once a post
+                    texts = [post.text] + [str(b.get("text", {}).get("text", "")) for b in post.blocks]
+                    dms.update(set(incident_id.findall("\n".join(texts))))
                 elif name == AUDIT_CHANNEL:
                     for block in post.blocks:
                         for element in block.get("elements", []) if block.get("type") == "actions" else []:

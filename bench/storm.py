@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,8 @@ from typing import Any
 import httpx
 
 from bench.end_to_end import CREATORS, RUNBOOK, Delivered, creator
-from bench.harness import Database, slack_settings, start_bot
-from tests.support.slack_emulator import SlackEmulator
+from bench.harness import AUDIT_CHANNEL, Database, slack_settings, start_bot
+from tests.support.slack_emulator import Call, SlackEmulator
 
 ALERTS = int(os.environ.get("BENCH_STORM_ALERTS", "10000"))
 PER_DELIVERY = 100
@@ -116,6 +117,11 @@ def figure_storm(scratch: Path, database: Database) -> dict[str, Any]:
     with emulator._lock:
         calls = list(emulator.calls)
     refused = sum(1 for c in calls if c.error and c.error != "ratelimited")
+    taken = [c for c in calls if c.status == 200 and not c.error and c.at >= start]
+    channel_calls = [c for c in taken if c.params.get("channel") == AUDIT_CHANNEL]
+    dm_posts = [
+        c for c in taken if c.method == "chat.postMessage" and str(c.params.get("channel"))[:1] in "UD"
+    ]
     result = {
         "figure": "7 alert storm: 10,000 alerts in deliveries of 100, 32 at once, under Slack's limits",
         "database": database.label,
@@ -131,7 +137,10 @@ def figure_storm(scratch: Path, database: Database) -> dict[str, Any]:
         "posted_twice": sum(1 for n in seen.posts_per_outbox_id.values() if n > 1),
         "refused_by_slack": refused,
         "calls_inside_retry_after": len(emulator.calls_inside_retry_after()),
+        "answered_429": sum(1 for c in calls if c.error == "ratelimited"),
         "peak_rss_mb": round(memory, 1),
+        "audit_channel_calls": _tally(channel_calls, start),
+        "dm_posts": _tally(dm_posts, start),
         "target": "decided in 30 s, channel complete in 5 min, peak < 300 MB, nothing refused, lost or twice",
     }
     result["met"] = (
@@ -145,3 +154,12 @@ def figure_storm(scratch: Path, database: Database) -> dict[str, Any]:
         and result["posted_twice"] == 0
     )
     return result
+
+
+def _tally(calls: list[Call], start: float) -> str:
+    """What Slack took, by method, with digests counted apart, and when the last call came."""
+    digests = sum(1 for c in calls if "(digest)" in str(c.params.get("text", "")))
+    methods = Counter(c.method.removeprefix("chat.") for c in calls)
+    last = max((c.at for c in calls), default=start) - start
+    shown = ", ".join(f"{n} {method}" for method, n in sorted(methods.items()))
+    return f"{shown} ({digests} digests), the last at {last:.0f} s"

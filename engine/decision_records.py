@@ -4,7 +4,7 @@ confidence (engine/outcomes.py)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Callable
 
 from engine import outcomes
 from engine.audit_actions import AuditAction
@@ -12,6 +12,7 @@ from engine.gates import Decision, DecisionOutcome
 from storage import audit
 from storage.config_store import CategorySetting
 from storage.incidents import Incident
+from storage.outcomes import Outcome
 
 DECISION_AUDIT_ACTION = {
     DecisionOutcome.QUEUED: AuditAction.AUTO_RESOLUTION_QUEUED,
@@ -30,8 +31,11 @@ def record_decision(
     forced: bool,
     held: str | None,
     approved: str | None,
-    settle: timedelta,
+    new_incident: bool,
+    unsettled: Callable[[str], list[Outcome]],
 ) -> None:
+    """`new_incident`: first stored by this decision; `unsettled(fingerprint)`: the fingerprint's
+    resolutions not yet settled (a new incident of it re-fires them)."""
     audit.record(
         action=DECISION_AUDIT_ACTION[decision.outcome],
         incident_id=row.incident_id,
@@ -57,5 +61,6 @@ def record_decision(
         threshold=category.confidence_threshold,
         dry_run=category.dry_run,
         forced=forced,
-        settle=settle,
+        new_incident=new_incident,
+        unsettled=unsettled,
     )

@@ -17,6 +17,7 @@ Every outcome that becomes known is audited (`outcome_recorded`, `outcome_correc
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import timedelta
 
 from engine.audit_actions import AuditAction
@@ -26,7 +27,7 @@ from storage import audit, outcomes
 from storage.database import in_write_transaction
 from storage.fields import utcnow
 from storage.incidents import Incident
-from storage.outcomes import DecisionKind, OutcomeKind
+from storage.outcomes import DecisionKind, Outcome, OutcomeKind
 from storage.statuses import RunStatus
 
 DEFAULT_SETTLE = timedelta(hours=24)
@@ -51,30 +52,35 @@ def decided(
     threshold: float,
     dry_run: bool,
     forced: bool,
-    settle: timedelta,
+    new_incident: bool,
+    unsettled: Callable[[str], list[Outcome]],
 ) -> None:
     """Open the incident's outcome at its first confidence decision (in the decision's transaction);
-    a new incident of a fingerprint resolved within the settle window re-fired it."""
+    a new incident of a fingerprint resolved within the settle window re-fired it. A new incident's
+    outcome goes with the decision's other rows; an incident stored before may have one already."""
     kind = None if forced else decision_kind(outcome, gate, dry_run=dry_run)  # a force says nothing
     if kind is None:
         return
-    new = outcomes.record_decision(
-        incident_id=row.incident_id,
-        category=row.category,
-        confidence=row.confidence_score,
-        threshold=threshold,
-        decision=kind.value,
-        fingerprint=row.fingerprint,
-    )
-    if new and row.fingerprint:
-        fired_again(row.fingerprint, row.incident_id, settle)
+    fields = {
+        "incident_id": row.incident_id,
+        "category": row.category,
+        "confidence": row.confidence_score,
+        "threshold": threshold,
+        "decision": kind.value,
+        "fingerprint": row.fingerprint,
+    }
+    if new_incident:
+        outcomes.open_later(**fields)
+    elif not outcomes.record_decision(**fields):
+        return
+    if row.fingerprint:
+        fired_again(unsettled(row.fingerprint), row.incident_id)
 
 
-def fired_again(fingerprint: str, incident_id: str, settle: timedelta) -> None:
-    """A new incident of `fingerprint` (decided, or a duplicate): a resolution of the same fingerprint
-    within the settle window did not hold."""
-    since = utcnow() - settle
-    for earlier in outcomes.unsettled_with_fingerprint(fingerprint=fingerprint, resolved_since=since):
+def fired_again(unsettled: list[Outcome], incident_id: str) -> None:
+    """A new incident of a fingerprint (decided, or a duplicate): its resolutions not yet settled
+    (`unsettled`, within the settle window) did not hold."""
+    for earlier in unsettled:
         if earlier.incident_id != incident_id:
             _known(earlier.incident_id, OutcomeKind.REFIRED, False, by=None, refired_as=incident_id)
 

@@ -32,8 +32,7 @@ from engine.runbooks import RunbookCatalog
 from engine.submissions import Submission, SubmitRequest
 from storage import audit, config_store, incidents, runs
 from storage.config_store import CategorySetting
-from storage.database import db_connection, in_transaction, in_write_transaction, key_lock
-from storage.fields import utcnow
+from storage.database import db_connection, in_transaction, in_write_transaction
 from storage.incidents import Incident
 from storage.runs import Run, StepResult
 from storage.statuses import (
@@ -144,7 +143,8 @@ class ResolutionService:
 
     def _decide_all(self, requests: Sequence[SubmitRequest]) -> list[Submission | InvalidInput]:
         outcomes: list[Submission | InvalidInput] = []
-        with deciding([r.incident.incident_id for r in requests]) as batch:
+        delivered = [r.incident for r in requests]
+        with deciding(delivered, dedup_window=self.dedup_window, settle=self.outcome_settle) as batch:
             for request in requests:
                 try:
                     category = batch.category(request.incident.category, self.check_category)
@@ -165,8 +165,7 @@ class ResolutionService:
         incident, actor, force = request.incident, request.actor, request.force
         existing = batch.existing(incident.incident_id)
         if existing is None and incident.fingerprint and self.dedup_window:
-            batch.store_fingerprint(incident.fingerprint)
-            duplicate = self._same_fingerprint(incident, actor)
+            duplicate = self._same_fingerprint(incident, actor, batch)
             if duplicate is not None:
                 return duplicate
         active = runs.active_for(incident_id=incident.incident_id) if existing else None
@@ -271,7 +270,8 @@ class ResolutionService:
             forced=force,
             held=held,
             approved=request.approved_digest,
-            settle=self.outcome_settle,
+            new_incident=existing is None,
+            unsettled=batch.take_unsettled,
         )
         if announce:
             self._announce(row, decision, decided_by=request.decided_by, steps=steps, digest=digest)
@@ -284,18 +284,13 @@ class ResolutionService:
         outcome = cancel_if_waiting(existing, active, actor, reason, self.notifier)
         return Submission(existing.incident_id, outcome, None, created=False)
 
-    def _same_fingerprint(self, incident: IncidentIn, actor: str) -> Submission | None:
+    def _same_fingerprint(self, incident: IncidentIn, actor: str, batch: DecisionBatch) -> Submission | None:
         """A new incident id whose fingerprint arrived within the window is the same incident."""
         assert incident.fingerprint is not None
-        key_lock(f"fingerprint:{incident.fingerprint}")
-        earlier = incidents.earlier_with_fingerprint(
-            fingerprint=incident.fingerprint,
-            since=utcnow() - self.dedup_window,
-            other_than=incident.incident_id,
-        )
+        earlier = batch.earlier_with_fingerprint(incident.fingerprint, other_than=incident.incident_id)
         if earlier is None:
             return None
-        fired_again(incident.fingerprint, incident.incident_id, self.outcome_settle)
+        fired_again(batch.take_unsettled(incident.fingerprint), incident.incident_id)
         window = int(self.dedup_window.total_seconds())
         reason = f"Duplicate of {earlier.incident_id} (same fingerprint within {window}s)"
         audit.record(

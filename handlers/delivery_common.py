@@ -72,8 +72,8 @@ class LeaseHolder:
 
 class OutboxDispatcher(ABC):
     """A periodic delivery job: one tick at a time in this process, one replica at a time overall.
-    Each tick hands every lane with messages due to one of `lane_workers` threads (order is kept
-    within a lane); a lane still busy is left out of later ticks until it is done."""
+    Each tick hands every lane with messages to send to one of `lane_workers` threads, which reads
+    the lane and delivers it in order; a lane still busy is left out of later ticks until it is done."""
 
     transport: Transport  # which outbox rows are this dispatcher's
 
@@ -99,21 +99,28 @@ class OutboxDispatcher(ABC):
 
     def _deliver_due(self) -> int:
         with self._in_flight_lock:
-            # Lanes busy before the read are left out even if they finish meanwhile: what was read
-            # of them may already be stale (sent since), and a stale read would send twice.
             busy = set(self._in_flight)
-        lanes: dict[Lane, list[OutboxMessage]] = {}
-        for message in outbox.heads_of_lanes(transport=self.transport, skip_lanes=tuple(sorted(busy))):
-            lanes.setdefault(message.lane, []).append(message)
+        lanes = self.ready_lanes(
+            [lane for lane in outbox.lanes_with_work(transport=self.transport) if lane not in busy]
+        )
         with self._in_flight_lock:
             self._in_flight.update(lanes)
-        for lane, messages in lanes.items():
-            self._lane_workers.submit(self._drain_in_turn, lane, messages)
+        for lane in lanes:
+            self._lane_workers.submit(self._drain_in_turn, lane)
         return len(lanes)
 
-    def _drain_in_turn(self, lane: Lane, messages: list[OutboxMessage]) -> None:
+    def ready_lanes(self, lanes: list[Lane]) -> list[Lane]:
+        """Of the lanes with work (the longest waiting first), those to deliver now: all of them,
+        unless the transport paces its calls (Slack's deliverer keeps those it may send to)."""
+        return lanes
+
+    def _drain_in_turn(self, lane: Lane) -> None:
         try:
-            self._drain(lane, messages)  # holds no connection across its calls out
+            # Read once the lane is taken: no other worker sends from it until it is let go, so what
+            # is read is what is still to send.
+            messages = outbox.lane_messages(lane)
+            if messages:
+                self._drain(lane, messages)  # holds no connection across its calls out
         except Exception:
             log.exception("delivering lane %s failed; it is tried again at the next tick", lane)
         finally:

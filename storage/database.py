@@ -7,7 +7,7 @@ import os
 import select
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -177,6 +177,18 @@ def key_lock(key: str) -> None:
     """Serialise transactions about one key (a fingerprint, say) across processes on PostgreSQL."""
     if is_postgres():
         db.execute_sql("SELECT pg_advisory_xact_lock(hashtext(%s))", (key,))
+
+
+def key_locks(keys: Sequence[str]) -> None:
+    """`key_lock` for several keys in one statement, taken in the order of their hashes (the lock
+    is on the hash): two transactions locking overlapping sets never wait on each other in a cycle."""
+    if is_postgres() and keys:
+        db.execute_sql(
+            # a volatile function in the output list is evaluated after the sort (PostgreSQL 9.6 on)
+            "SELECT pg_advisory_xact_lock(h) FROM "
+            "(SELECT DISTINCT hashtext(k) AS h FROM unnest(%s::text[]) AS k) AS hashes ORDER BY h",
+            (list(keys),),
+        )
 
 
 def claim_lock() -> None:

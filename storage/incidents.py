@@ -215,9 +215,9 @@ def count_held_delivery(*, incident_id: str) -> None:
         ).execute()
 
 
-def earlier_with_fingerprint(*, fingerprint: str, since: datetime, other_than: str) -> Incident | None:
-    """The first incident with this fingerprint received since `since`, other than `other_than`
-    (asked for every new incident that has a fingerprint: its statement is built once)."""
-    return statements.select_first(
-        Incident, fingerprint=fingerprint, received_at__gte=since, incident_id__not_in=(other_than,)
-    )
+def received_with_fingerprints(*, fingerprints: Sequence[str], since: datetime) -> list[Incident]:
+    """The incidents with any of these fingerprints received since `since`, oldest first (asked once
+    for a batch of new incidents: its statement is built once per count of fingerprints)."""
+    if not fingerprints:
+        return []
+    return statements.select_all(Incident, fingerprint=tuple(fingerprints), received_at__gte=since)

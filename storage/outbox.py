@@ -17,6 +17,7 @@ PENDING = OutboxStatus.PENDING
 SENDING = OutboxStatus.SENDING
 SETTLED = SETTLED_OUTBOX_STATUSES  # nothing more to do: kept a while, then pruned
 PRUNE_BATCH = 5000  # rows deleted per transaction: the writer lock is held briefly each time
+PER_LANE = 500  # messages of a lane read at once: more than a digest covers
 
 
 class OutboxMessage(BaseModel):
@@ -49,6 +50,7 @@ class OutboxMessage(BaseModel):
             (("status", "next_attempt_at"), False),
             (("lane", "id"), False),
             (("message_key", "status"), False),
+            (("transport", "status", "lane", "id"), False),  # lanes with work, and their heads
         )
 
 
@@ -90,20 +92,26 @@ def enqueue(
         )
 
 
-def heads_of_lanes(
-    *, transport: Transport, skip_lanes: tuple[Lane, ...] = (), per_lane: int = 500, limit: int = 5000
-) -> list[OutboxMessage]:
-    """Pending messages in id order: each lane's first `per_lane` (a long backlog in one lane does
-    not hide the heads of the others), at most `limit` in all, but for the lanes in `skip_lanes` (a
-    lane being delivered right now); the dispatcher walks each lane from its head."""
+def lanes_with_work(*, transport: Transport) -> list[Lane]:
+    """The lanes with messages pending or being sent, the one waiting longest (the oldest head)
+    first. An index answers it without reading the messages: a storm's backlog costs its size in
+    index entries, not its rows."""
+    heads: dict[Lane, int] = {}
+    with db.connection_context():
+        for status in (PENDING, SENDING):
+            for lane, head in statements.first_key_of_each(
+                OutboxMessage, "lane", transport=transport, status=status
+            ):
+                heads[lane] = min(head, heads.get(lane, head))
+    return sorted(heads, key=heads.__getitem__)
+
+
+def lane_messages(lane: Lane, *, limit: int = PER_LANE) -> list[OutboxMessage]:
+    """The lane's messages pending or being sent, in order from its head, at most `limit` (what a
+    digest can cover)."""
     with db.connection_context():
         return statements.select_all(
-            OutboxMessage,
-            limit=limit,
-            first_of_each=("lane", per_lane),
-            status=(PENDING, SENDING),
-            transport=transport,
-            lane__not_in=skip_lanes,
+            OutboxMessage, limit=limit, transport=lane.kind.transport, status=(PENDING, SENDING), lane=lane
         )
 
 

@@ -3,6 +3,7 @@ ended (engine/outcomes.py says when each is known)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -77,12 +78,23 @@ def set_outcome(*, incident_id: str, only_open: bool = True, **fields: Any) -> b
         return bool(query.execute())
 
 
-def unsettled_with_fingerprint(*, fingerprint: str, resolved_since: datetime) -> list[Outcome]:
-    """Resolutions of this fingerprint since `resolved_since` not yet known to have stayed (asked for
-    every new incident decided on its confidence: its statement is built once)."""
+def open_later(**fields: Any) -> None:
+    """A new incident's first confidence decision: nothing can be recorded for it yet, so the row
+    goes with the decision's other rows at the end of its block (a row there already is kept)."""
+    statements.append(Outcome, unless_there=True, decided_at=utcnow(), **fields)
+
+
+def unsettled_with_fingerprints(*, fingerprints: Sequence[str], resolved_since: datetime) -> list[Outcome]:
+    """Resolutions of these fingerprints since `resolved_since` not yet known to have stayed (asked
+    once for a batch of decisions: its statement is built once per count of fingerprints)."""
+    if not fingerprints:
+        return []
     with db.connection_context():
         return statements.select_all(
-            Outcome, fingerprint=fingerprint, kind=OutcomeKind.RESOLVED.value, known_at__gte=resolved_since
+            Outcome,
+            fingerprint=tuple(fingerprints),
+            kind=OutcomeKind.RESOLVED.value,
+            known_at__gte=resolved_since,
         )
 
 

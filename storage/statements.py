@@ -132,26 +132,31 @@ class _Deferred:
     """What an `appending()` block holds back until it ends: rows per table, then the other
     statements (updates, upserts) in order."""
 
-    rows: dict[type[peewee.Model], list[list[Any]]] = dataclasses.field(default_factory=dict)
+    rows: dict[tuple[type[peewee.Model], bool], list[list[Any]]] = dataclasses.field(default_factory=dict)
     later: list[tuple[str, list[Any]]] = dataclasses.field(default_factory=list)
 
     def statements(self) -> Iterator[tuple[str, list[Any]]]:
-        for model, table_rows in self.rows.items():
+        for (model, unless_there), table_rows in self.rows.items():
             for start in range(0, len(table_rows), MAX_ROWS_PER_INSERT):
                 chunk = table_rows[start : start + MAX_ROWS_PER_INSERT]
-                yield _insert_sql(model, len(chunk)), [value for row in chunk for value in row]
+                sql = _insert_sql(model, len(chunk)) + (" ON CONFLICT DO NOTHING" if unless_there else "")
+                yield sql, [value for row in chunk for value in row]
         yield from self.later
 
 
-def append(model: type[peewee.Model], **values: Any) -> None:
+def append(model: type[peewee.Model], *, unless_there: bool = False, **values: Any) -> None:
     """Insert a row that nothing reads back before the transaction commits (an audit row, an outbox
     message). Inside `appending()` it waits for the end of the block, to go with the others of its
-    table in one multi-row INSERT, in the order appended; elsewhere it is inserted at once."""
+    table in one multi-row INSERT, in the order appended; elsewhere it is inserted at once.
+    `unless_there`: a row that a unique key already has is left out (ON CONFLICT DO NOTHING)."""
     deferred: _Deferred | None = getattr(_appended, "deferred", None)
+    if deferred is None and unless_there:
+        db.execute_sql(_insert_sql(model, 1) + " ON CONFLICT DO NOTHING", _row_params(model, values))
+        return
     if deferred is None:
         insert(model, **values)
         return
-    deferred.rows.setdefault(model, []).append(_row_params(model, values))
+    deferred.rows.setdefault((model, unless_there), []).append(_row_params(model, values))
 
 
 def update_later(model: type[peewee.Model], where: dict[str, Any], **values: Any) -> None:
@@ -250,6 +255,26 @@ def select_all(
     return _select(
         model, where, descending=descending, limit=limit, offset=offset, first_of_each=first_of_each
     )
+
+
+def first_key_of_each(model: type[peewee.Model], field: str, **where: Any) -> list[tuple[Any, int]]:
+    """Each value of `field` among the rows matching every condition, with the smallest primary key
+    it has there: an index that starts with the conditions' fields and then `field` answers it
+    without reading a row."""
+    key = ("first_key_of_each", model, field, _shape(where), is_postgres())
+    params: list[Any] = []
+    clause = _where(model, where, params)
+    column = model._meta.fields[field]
+    sql = _sql_cache.get(key)
+    if sql is None:
+        name = _quote(column.column_name)
+        primary = _quote(_primary_column(model))
+        table = _quote(model._meta.table_name)
+        sql = f"SELECT {name}, MIN({primary}) FROM {table}{clause} GROUP BY {name}"  # noqa: S608
+        _sql_cache[key] = sql
+    return [
+        (column.python_value(value), int(first)) for value, first in db.execute_sql(sql, params).fetchall()
+    ]
 
 
 def count(model: type[peewee.Model], **where: Any) -> int:

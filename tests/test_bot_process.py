@@ -133,10 +133,10 @@ def test_db_upgrade_and_help(bot_dir):
     first = run_cli(bot_dir, "db", "upgrade")
     assert (first.returncode, first.stdout.strip()) == (
         0,
-        "applied [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]; schema version 11",
+        "applied [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]; schema version 12",
     )
     again = run_cli(bot_dir, "db", "upgrade")
-    assert again.stdout.strip() == "up to date (schema version 11)"
+    assert again.stdout.strip() == "up to date (schema version 12)"
     help_text = run_cli(bot_dir, "--help").stdout
     assert "serve" in help_text
     assert "db upgrade" in help_text

@@ -36,28 +36,33 @@ def _queue(lane: str, n: int) -> None:
         )
 
 
-def test_a_long_lane_does_not_hide_the_heads_of_the_others():
-    _queue("channel:C0AUDIT", 30)  # a backlog queued first
+def test_lanes_with_work_come_longest_waiting_first_and_a_lane_is_read_from_its_head():
+    _queue("dm:U2", 1)  # waiting longest
+    _queue("channel:C0AUDIT", 30)
     _queue("dm:U1", 2)
-    _queue("dm:U2", 1)
-    heads = outbox.heads_of_lanes(transport=Transport.SLACK, per_lane=5, limit=100)
-    by_lane: dict[str, list[int]] = {}
-    for message in heads:
-        by_lane.setdefault(str(message.lane), []).append(message.payload["n"])
-    assert by_lane == {"channel:C0AUDIT": [0, 1, 2, 3, 4], "dm:U1": [0, 1], "dm:U2": [0]}
-    assert [m.id for m in heads] == sorted(m.id for m in heads)  # in queue order
-
-
-def test_heads_leave_out_busy_lanes_and_keep_to_the_limit():
-    _queue("channel:C0AUDIT", 3)
-    _queue("dm:U1", 3)
-    _queue("dm:U2", 3)
-    heads = outbox.heads_of_lanes(transport=Transport.SLACK, skip_lanes=(Lane.dm("U1"),), per_lane=2, limit=3)
-    assert [(str(m.lane), m.payload["n"]) for m in heads] == [
-        ("channel:C0AUDIT", 0),
-        ("channel:C0AUDIT", 1),
-        ("dm:U2", 0),
+    _queue("webhook:https://hooks.example.com/x", 1)  # another transport's
+    first = statements.select_first(OutboxMessage, lane=Lane.parse("channel:C0AUDIT"))
+    assert first is not None
+    outbox.mark_sent(message=first)  # settled: the channel's head is its second message now
+    assert [str(lane) for lane in outbox.lanes_with_work(transport=Transport.SLACK)] == [
+        "dm:U2",
+        "channel:C0AUDIT",
+        "dm:U1",
     ]
+    channel = outbox.lane_messages(Lane.parse("channel:C0AUDIT"), limit=5)
+    assert [m.payload["n"] for m in channel] == [1, 2, 3, 4, 5]
+    assert [m.payload["n"] for m in outbox.lane_messages(Lane.dm("U1"))] == [0, 1]
+
+
+def test_a_message_being_sent_keeps_its_lane_in_work_until_it_is_settled():
+    _queue("dm:U1", 1)
+    (message,) = outbox.lane_messages(Lane.dm("U1"))
+    outbox.mark_sending(ids=[message.id], look_after=timedelta(seconds=20))
+    assert outbox.lanes_with_work(transport=Transport.SLACK) == [Lane.dm("U1")]
+    assert [m.status for m in outbox.lane_messages(Lane.dm("U1"))] == ["sending"]
+    outbox.settle_sent(message=message, superseded=[], posted=None)
+    assert outbox.lanes_with_work(transport=Transport.SLACK) == []
+    assert outbox.lane_messages(Lane.dm("U1")) == []
 
 
 def test_settled_messages_are_pruned_after_the_retention_and_undelivered_ones_never(monkeypatch):
@@ -86,6 +91,7 @@ def test_a_callback_url_as_long_as_an_incident_may_give_is_a_lane():
         outbox.enqueue(
             lane=Lane.webhook(url), method="POST", target=url, payload={}, purpose=Purpose.RESULT_CALLBACK
         )
-    (message,) = outbox.heads_of_lanes(transport=Transport.WEBHOOK)
+    assert outbox.lanes_with_work(transport=Transport.WEBHOOK) == [Lane.webhook(url)]
+    (message,) = outbox.lane_messages(Lane.webhook(url))
     assert message.lane == Lane.webhook(url)
     assert message.target == url

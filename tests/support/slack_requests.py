@@ -55,12 +55,18 @@ def slash_command_fields(command: str, text: str, *, user_id: str, response_url:
     }
 
 
-def block_action(action_id: str, value: str, *, user_id: str, response_url: str) -> bytes:
-    payload = block_action_payload(action_id, value, user_id=user_id, response_url=response_url)
+def block_action(
+    action_id: str, value: str, *, user_id: str, response_url: str, block_id: str = "b"
+) -> bytes:
+    payload = block_action_payload(
+        action_id, value, user_id=user_id, response_url=response_url, block_id=block_id
+    )
     return urlencode({"payload": json.dumps(payload)}).encode()
 
 
-def block_action_payload(action_id: str, value: str, *, user_id: str, response_url: str) -> dict[str, Any]:
+def block_action_payload(
+    action_id: str, value: str, *, user_id: str, response_url: str, block_id: str = "b"
+) -> dict[str, Any]:
     return {
         "type": "block_actions",
         "team": {"id": "T0EMU", "domain": "emulated"},
@@ -79,7 +85,7 @@ def block_action_payload(action_id: str, value: str, *, user_id: str, response_u
         "actions": [
             {
                 "action_id": action_id,
-                "block_id": "b",
+                "block_id": block_id,
                 "text": {"type": "plain_text", "text": "x"},
                 "value": value,
                 "type": "button",

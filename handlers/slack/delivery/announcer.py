@@ -113,13 +113,17 @@ class SlackNotifier:
         purpose: Purpose,
         incident_id: str | None = None,
         message_key: str | None = None,
+        lines: list[str] | None = None,
     ) -> None:
         text, blocks = message
+        payload: dict[str, object] = {"text": text, "blocks": blocks}
+        if lines:
+            payload["lines"] = lines  # what a digest of the DMs shows under the message's text
         outbox.enqueue(
             lane=Lane.dm(user),
             method=POST,
             target=f"dm:{user}",
-            payload={"text": text, "blocks": blocks},
+            payload=payload,
             purpose=purpose,
             incident_id=incident_id,
             message_key=message_key,
@@ -132,6 +136,7 @@ class SlackNotifier:
             purpose=Purpose.CREATOR_DM,
             incident_id=report.incident_id,
             message_key=f"dm:{report.incident_id}:{report.run_id}",
+            lines=[step_line(step) for step in report.steps],
         )
 
     def _decision(self, report: DecisionReport) -> None:

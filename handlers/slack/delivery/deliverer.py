@@ -108,6 +108,9 @@ class SlackDelivery(OutboxDispatcher):
         self._user_ids: dict[str, str] = {}
         self._dm_channels: dict[str, str] = {}
 
+    def ready_lanes(self, lanes: list[Lane]) -> list[Lane]:
+        return self.pacer.ready_lanes(lanes)  # a lane that must wait is not even read
+
     def _drain(self, lane: Lane, messages: list[OutboxMessage]) -> int:
         settled = 0
         done: set[int] = set()

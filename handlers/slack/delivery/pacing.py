@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from storage.lanes import Lane
 
+POST = "chat.postMessage"
 WORKSPACE_429_WINDOW = 5.0  # seconds: 429s on two channels within this are the workspace's limit
 
 
@@ -16,23 +17,27 @@ WORKSPACE_429_WINDOW = 5.0  # seconds: 429s on two channels within this are the 
 class TokenBucket:
     """`rate` calls a second on average, up to `capacity` at once. Slack's limits are approximate:
     each 429 halves the rate (down to a quarter of it), and each call that goes through wins back
-    a twentieth of the original, so a channel settles just under whatever Slack really allows."""
+    a twentieth of the original, so a channel settles just under whatever Slack really allows. A
+    429 also ends the bucket's bursts: a channel busy enough to be refused once is sent to evenly
+    (a burst after each pause would be refused again, and halve the rate again)."""
 
     rate: float
     capacity: float
     tokens: float = field(default=-1.0)
     stamp: float = 0.0
     current: float = field(default=-1.0)  # the rate in force, after 429s
+    burst: float = field(default=-1.0)  # the calls at once in force: `capacity` until a 429, then one
 
     def __post_init__(self) -> None:
         self.current = self.rate
+        self.burst = self.capacity
 
     def ready(self, now: float) -> bool:
         if self.tokens < 0:
             self.tokens, self.stamp = self.capacity, now
         if now < self.stamp:
             return False
-        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.current)
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.current)
         self.stamp = now
         return self.tokens >= 1
 
@@ -41,8 +46,8 @@ class TokenBucket:
         self.current = min(self.rate, self.current + self.rate / 20)
 
     def empty_until(self, moment: float) -> None:
-        """After a 429: nothing before `moment`, then half the rate without a burst."""
-        self.tokens, self.stamp = 0.0, moment
+        """After a 429: nothing before `moment`, then half the rate, and no bursts from now on."""
+        self.tokens, self.stamp, self.burst = 0.0, moment, 1.0
         self.current = max(self.rate / 4, self.current / 2)
 
 
@@ -66,7 +71,7 @@ class SlackPacer:
         self._methods = {
             "chat.update": TokenBucket(rate=updates_per_minute / 60, capacity=5),  # Tier 3
             # chat.postMessage's workspace-wide limit, beside each channel's: all posts share it
-            "chat.postMessage": TokenBucket(rate=workspace_rate, capacity=workspace_burst),
+            POST: TokenBucket(rate=workspace_rate, capacity=workspace_burst),
         }
         self._post_limited: dict[Lane, float] = {}  # lane -> when its last post got a 429
         self._lane_hold: dict[Lane, float] = {}
@@ -95,6 +100,21 @@ class SlackPacer:
                 bucket.take()
         return True
 
+    def ready_lanes(self, lanes: list[Lane]) -> list[Lane]:
+        """Of `lanes` (longest waiting first), those that may post now, as many as the workspace's
+        posts allow (at least one: it may have an update to make)."""
+        ready = [lane for lane in lanes if self.lane_ready(lane)]
+        return ready[: max(1, self.posts_available())]
+
+    def posts_available(self) -> int:
+        """How many posts the workspace-wide budget lets out now (0 while it is held)."""
+        now = self.clock()
+        if self._method_hold.get(POST, 0.0) > now:
+            return 0
+        bucket = self._methods[POST]
+        with self._lock:
+            return int(bucket.tokens) if bucket.ready(now) else 0
+
     def rate_limited(self, lane: Lane, method: str, retry_after: float) -> None:
         """A 429: the lane waits `retry_after`; so does the method across the workspace when its
         limit is the workspace's (every method but a post, and a post limited on several channels)."""
@@ -102,7 +122,7 @@ class SlackPacer:
         self._lane_hold[lane] = until
         if lane in self._lanes:
             self._lanes[lane].empty_until(until)
-        if method != "chat.postMessage" or self._workspace_limited(lane):
+        if method != POST or self._workspace_limited(lane):
             self._method_hold[method] = until
             if method in self._methods:
                 self._methods[method].empty_until(until)

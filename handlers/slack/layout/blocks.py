@@ -24,6 +24,7 @@ Blocks = list[dict[str, Any]]
 Message = tuple[str, Blocks]
 
 REOPEN_ACTION = "reopen_incident"
+IN_DIGEST = "digest:"  # begins the block_id of buttons carried into a digest: a click there replaces nothing
 APPROVE_ACTION = "approve_incident"
 REJECT_ACTION = "reject_incident"
 APPLY_AUTONOMY_ACTION = "apply_autonomy"

@@ -20,6 +20,7 @@ from engine.permissions import Permission
 from handlers.slack.layout.blocks import (
     APPLY_AUTONOMY_ACTION,
     APPROVE_ACTION,
+    IN_DIGEST,
     REJECT_ACTION,
     REOPEN_ACTION,
     Message,
@@ -47,6 +48,13 @@ def clicked(body: dict[str, Any]) -> tuple[str, str, str | None]:
     if marked and not DIGEST.match(digest):
         raise InvalidInput("actions[0].value", "not an approval request")
     return user, incident_id, digest if marked else None
+
+
+def in_digest(body: dict[str, Any]) -> bool:
+    """Whether the button clicked is in a digest: replacing that message would take the other
+    incidents' buttons with it, so the answer is ephemeral."""
+    actions = body.get("actions") or [{}]
+    return str(actions[0].get("block_id", "")).startswith(IN_DIGEST)
 
 
 def clicked_proposal(body: dict[str, Any]) -> tuple[str, str, Mode]:
@@ -84,7 +92,7 @@ def register(app: App, services: SlackServices) -> None:
             return done[0]
 
         text, blocks = compute_answer(act)
-        if done:  # replace the DM's button with what happened
+        if done and not in_digest(body):  # replace the DM's button with what happened
             respond(text=text, blocks=blocks, replace_original=True)
         else:
             respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)

@@ -52,9 +52,10 @@ class SlackBot:
         assert isinstance(answers, list)
         return answers[0]
 
-    def click(self, action_id: str, value: str, user: str) -> list[dict[str, Any]]:
+    def click(self, action_id: str, value: str, user: str, block_id: str = "b") -> list[dict[str, Any]]:
         name = f"act{next(_names)}"
-        body = block_action(action_id, value, user_id=user, response_url=self.slack.response_url(name))
+        url = self.slack.response_url(name)
+        body = block_action(action_id, value, user_id=user, response_url=url, block_id=block_id)
         response = post_signed(self.http, body)
         assert response.status_code == 200, response.text
         answers = eventually(lambda: self.slack.responses_to(name))

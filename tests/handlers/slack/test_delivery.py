@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 
-from handlers.slack.delivery.pacing import TokenBucket
+from handlers.slack.delivery.pacing import SlackPacer, TokenBucket
 from storage import outbox
-from storage.lanes import Lane, Transport
+from storage.lanes import Lane
 from storage.outbox import OutboxMessage
 from tests.conftest import eventually, wired_runtime
 from tests.handlers.slack.conftest import ADMIN, AUDIT_CHANNEL, CREATOR, RUNBOOKS, SlackBot
@@ -175,8 +175,8 @@ def test_a_stale_read_of_a_lane_never_posts_again(slack, sqlite_url, tmp_path):
     assert runtime.slack is not None
     runtime.configuration.activate_kill_switch(actor="U0ADMIN", reason="stale read test")  # one post
     lane = Lane.channel(AUDIT_CHANNEL)
-    first_read = [m for m in outbox.heads_of_lanes(transport=Transport.SLACK) if m.lane == lane]
-    second_read = [m for m in outbox.heads_of_lanes(transport=Transport.SLACK) if m.lane == lane]
+    first_read = outbox.lane_messages(lane)
+    second_read = outbox.lane_messages(lane)
     assert [m.method for m in first_read] == ["chat.postMessage"]
     delivery = runtime.slack.delivery
     try:
@@ -203,6 +203,40 @@ def test_after_a_429_a_channel_goes_at_half_its_rate_and_wins_it_back_call_by_ca
     for _ in range(5):  # 429 after 429: down to a quarter, not further
         bucket.empty_until(10.0)
     assert bucket.current == 0.25
+
+
+def test_only_lanes_that_may_post_now_are_read_and_no_more_than_the_workspace_lets_out():
+    now = [0.0]
+    pacer = SlackPacer(
+        per_channel_rate=1.0,
+        per_channel_burst=1.0,
+        updates_per_minute=50.0,
+        workspace_rate=10.0,
+        workspace_burst=2.0,
+        clock=lambda: now[0],
+    )
+    lanes = [Lane.dm(f"U0{n}") for n in range(5)]
+    pacer.rate_limited(lanes[0], "chat.postMessage", 5.0)  # held by its Retry-After
+    assert pacer.ready_lanes(lanes) == lanes[1:3]  # the workspace's burst of two, longest waiting first
+    assert pacer.take_method("chat.postMessage") and pacer.take_method("chat.postMessage")
+    assert pacer.ready_lanes(lanes) == lanes[1:2]  # its budget spent: one lane, which may have an update
+    now[0] = 6.0
+    assert pacer.ready_lanes(lanes) == lanes[:2]  # the hold is over
+
+
+def test_after_a_429_a_channel_gets_no_more_bursts():
+    bucket = TokenBucket(rate=1.0, capacity=3)
+    assert bucket.ready(0.0)
+    for _ in range(3):  # a burst of three while it is quiet
+        bucket.take()
+    assert not bucket.ready(0.5)
+    bucket.empty_until(1.0)  # refused: Slack's window does not take bursts this busy
+    for _ in range(20):
+        bucket.take()  # its rate won back
+    bucket.tokens = 0.0
+    assert bucket.ready(100.0)  # long quiet: one call's worth, not three
+    bucket.take()
+    assert not bucket.ready(100.0)
 
 
 def test_a_message_slack_refuses_is_audited_and_the_channel_goes_on(bot):

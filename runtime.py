@@ -271,12 +271,13 @@ def build_runtime(settings: Settings, *, notifier: Notifier | None = None) -> Ru
         outcome_settle=timedelta(seconds=settings.outcome_settle_seconds),
     )
     interventions = Interventions(resolution=resolution, authorizer=authorizer, notifier=everyone)
+    writes = GroupCommitter()  # the runs' stages and the Slack outbox's marks share its commits
     executor = RunExecutor(
         catalog=library,
         notifier=everyone,
         cancel=threading.Event(),
         on_finished=resolution.run_finished,
-        writes=GroupCommitter(),
+        writes=writes,
         stop_poll_seconds=settings.kill_switch_poll_seconds,
         command_workdir=str(settings.command_workdir) if settings.command_workdir else None,
     )
@@ -315,6 +316,7 @@ def build_runtime(settings: Settings, *, notifier: Notifier | None = None) -> Ru
                 workspace_rate=settings.slack_workspace_rate,
                 workspace_burst=settings.slack_workspace_burst,
                 call_timeout_seconds=settings.slack_timeout_seconds,
+                writes=writes,
             ),
         )
     return Runtime(

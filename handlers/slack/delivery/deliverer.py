@@ -32,6 +32,7 @@ from handlers.delivery_common import OutboxDispatcher, retry_after_seconds
 from handlers.slack.delivery import digest
 from handlers.slack.delivery.announcer import UPSERT
 from handlers.slack.delivery.pacing import SlackPacer
+from handlers.slack.delivery.post_records import PostRecords
 from handlers.slack.delivery.slack_errors import (
     RETRYABLE_ERRORS,
     TOO_BIG_ERRORS,
@@ -43,15 +44,15 @@ from handlers.slack.delivery.slack_errors import (
     fallback,
 )
 from handlers.slack.layout.blocks import Message
-from handlers.slack.layout.fitting import MESSAGE_TEXT, NOTE_ROOM, TOP_TEXT, clip, fitted_sections
+from handlers.slack.layout.fitting import TOP_TEXT, clip, fitted_sections
 from storage import outbox
 from storage.fields import utcnow
+from storage.group_commit import GroupCommitter
 from storage.lanes import Lane, LaneKind, Purpose, Transport
 from storage.outbox import OutboxMessage
 
 log = logging.getLogger(__name__)
 
-MAX_ENTRIES_PER_THREAD_POST = 20
 LANE_WORKERS = 16  # lanes (channels, DMs) delivered at once: each mostly waits (Slack, the writer lock)
 LEASE_NAME = "slack-outbox"
 METADATA_TYPE = "autoresolve_outbox"
@@ -89,6 +90,7 @@ class SlackDelivery(OutboxDispatcher):
         workspace_rate: float = 10.0,
         workspace_burst: float = 20.0,
         call_timeout_seconds: float = 10.0,
+        writes: GroupCommitter | None = None,  # the runtime's group commit (a new one if not given)
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(
@@ -96,6 +98,9 @@ class SlackDelivery(OutboxDispatcher):
         )
         self.client = client
         self.clock = clock
+        self._writes = writes or GroupCommitter()
+        self._owns_writes = writes is None
+        self.records = PostRecords(self._writes)
         self.sending_stale = timedelta(seconds=SENDING_STALE_TIMEOUTS * call_timeout_seconds)
         self.pacer = SlackPacer(
             per_channel_rate=per_channel_rate,
@@ -107,6 +112,11 @@ class SlackDelivery(OutboxDispatcher):
         )
         self._user_ids: dict[str, str] = {}
         self._dm_channels: dict[str, str] = {}
+
+    def close(self) -> None:
+        super().close()
+        if self._owns_writes:
+            self._writes.stop()
 
     def ready_lanes(self, lanes: list[Lane]) -> list[Lane]:
         return self.pacer.ready_lanes(lanes)  # a lane that must wait is not even read
@@ -140,7 +150,7 @@ class SlackDelivery(OutboxDispatcher):
                 latest = batch[-1].payload
                 result, posted = self._attempt(message, partial(self._upsert, message, latest))
             elif message.thread_key and message.purpose == Purpose.AUDIT_STEP:
-                batch = self._contiguous_thread_entries(messages[index:])
+                batch = digest.thread_entries(messages[index:])
                 result, posted = self._attempt(message, partial(self._post_thread, batch))
             else:
                 batch = [message]
@@ -150,25 +160,9 @@ class SlackDelivery(OutboxDispatcher):
             self.pacer.take_lane(lane)
             done.update(m.id for m in batch)
             if result is Result.SENT:
-                outbox.settle_sent(message=message, superseded=[m.id for m in batch[1:]], posted=posted)
+                self.records.sent(message, [m.id for m in batch[1:]], posted)
             settled += len(batch)
         return settled
-
-    @staticmethod
-    def _contiguous_thread_entries(messages: list[OutboxMessage]) -> list[OutboxMessage]:
-        """The head's run of thread entries of one incident, as many as one message holds (whole
-        entries: the rest go in the next one)."""
-        first = messages[0]
-        batch = [first]
-        used = len(_thread_text(first))
-        for message in messages[1:MAX_ENTRIES_PER_THREAD_POST]:
-            if message.thread_key != first.thread_key or message.purpose != first.purpose:
-                break
-            used += len(_thread_text(message)) + 1
-            if used > MESSAGE_TEXT - NOTE_ROOM:
-                break
-            batch.append(message)
-        return batch
 
     def _attempt(
         self, message: OutboxMessage, send: Callable[[], outbox.Posted | None]
@@ -185,7 +179,7 @@ class SlackDelivery(OutboxDispatcher):
 
     def _upsert(self, message: OutboxMessage, payload: dict[str, Any]) -> outbox.Posted | None:
         assert message.message_key is not None
-        posted = outbox.posted(message_key=message.message_key)
+        posted = self.records.posted(message.message_key)
         if posted is not None:
             try:
                 self._call_with_fallback(
@@ -206,7 +200,7 @@ class SlackDelivery(OutboxDispatcher):
     def _post_thread(self, batch: list[OutboxMessage]) -> outbox.Posted | None:
         first = batch[0]
         assert first.thread_key is not None
-        parent = outbox.posted(message_key=first.thread_key)
+        parent = self.records.posted(first.thread_key)
         lines = [line for m in batch for line in m.payload.get("lines", [m.payload.get("text", "")])]
         where = f"`/autoresolve audit {first.incident_id}` has them all"
         blocks = fitted_sections(lines, left_out=lambda n: f"…and {n} more line(s): {where}")
@@ -244,7 +238,7 @@ class SlackDelivery(OutboxDispatcher):
         if thread_ts:
             arguments["thread_ts"] = thread_ts
         self._pace("chat.postMessage")  # before the rows are `sending`: a wait here sends nothing
-        if not outbox.mark_sending(ids=ids, look_after=self.sending_stale):
+        if not self.records.sending(ids, self.sending_stale):
             raise Wait  # settled by another deliverer since the lane was read: read it again
         try:
             response = self._call_with_fallback(message, "chat.postMessage", arguments, paced=True)
@@ -282,7 +276,7 @@ class SlackDelivery(OutboxDispatcher):
         order) or Slack cannot be asked now (the rows stay `sending` until it can).
         """
         channel = self._channel_for(message)
-        parent = outbox.posted(message_key=message.thread_key) if message.thread_key else None
+        parent = self.records.posted(message.thread_key) if message.thread_key else None
         places: list[tuple[str, dict[str, Any]]] = []
         if parent is not None:
             places.append(("conversations.replies", {"ts": parent.ts}))
@@ -392,7 +386,3 @@ class SlackDelivery(OutboxDispatcher):
             raise Drop(f"{error} (still failing after {self.max_age})")
         self.retry_later(message, error)
         raise Wait(maybe_sent)
-
-
-def _thread_text(message: OutboxMessage) -> str:
-    return "\n".join(message.payload.get("lines", [message.payload.get("text", "")]))

@@ -3,8 +3,9 @@ step lines under it and its buttons (Approve / Reject, Not fixed) kept. Slack ta
 per second per channel and a few a second per workspace; a burst of incidents would otherwise queue
 for minutes in the audit channel and in each creator's DMs, so once messages about DIGEST_BACKLOG
 incidents wait in a lane, they go out together. Below that, each message goes on its own (an
-incident's own message in the channel is updated in place). When even one line per step does not
-let a digest cover the lane's backlog, it shows one line per incident and says where the steps are."""
+incident's own message in the channel is updated in place; its consecutive thread entries go as one
+thread message). When even one line per step does not let a digest cover the lane's backlog, it
+shows one line per incident and says where the steps are."""
 
 from __future__ import annotations
 
@@ -13,12 +14,13 @@ from datetime import datetime
 from typing import Any
 
 from handlers.slack.layout.blocks import IN_DIGEST, Message, context, section
-from handlers.slack.layout.fitting import MESSAGE_TEXT, block_text_length, clip, pack
+from handlers.slack.layout.fitting import MESSAGE_TEXT, NOTE_ROOM, block_text_length, clip, pack
 from storage import outbox
 from storage.lanes import Lane, LaneKind, Purpose
 from storage.outbox import OutboxMessage
 
 DIGEST_BACKLOG = 10  # incidents with messages waiting in a lane that make it busy
+MAX_ENTRIES_PER_THREAD_POST = 20
 MAX_BLOCKS = 48  # in a digest (Slack allows 50): the title and a note beside them
 TITLE_ROOM = 400  # of the message's text budget: the title and a note
 STEP_INDENT = "      "
@@ -108,6 +110,26 @@ def _fitted(
     if count == 1 and len(blocks) > MAX_BLOCKS:
         blocks = blocks[: MAX_BLOCKS - 1]
     return run[:count], blocks, missing
+
+
+def thread_entries(messages: list[OutboxMessage]) -> list[OutboxMessage]:
+    """The head's run of thread entries of one incident, as many as one message holds (whole
+    entries: the rest go in the next one)."""
+    first = messages[0]
+    batch = [first]
+    used = len(_thread_text(first))
+    for message in messages[1:MAX_ENTRIES_PER_THREAD_POST]:
+        if message.thread_key != first.thread_key or message.purpose != first.purpose:
+            break
+        used += len(_thread_text(message)) + 1
+        if used > MESSAGE_TEXT - NOTE_ROOM:
+            break
+        batch.append(message)
+    return batch
+
+
+def _thread_text(message: OutboxMessage) -> str:
+    return "\n".join(message.payload.get("lines", [message.payload.get("text", "")]))
 
 
 def _budget() -> int:

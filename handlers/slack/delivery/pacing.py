@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from storage.lanes import Lane
+from storage.lanes import Lane, LaneKind
 
 POST = "chat.postMessage"
 WORKSPACE_429_WINDOW = 5.0  # seconds: 429s on two channels within this are the workspace's limit
@@ -102,8 +102,9 @@ class SlackPacer:
 
     def ready_lanes(self, lanes: list[Lane]) -> list[Lane]:
         """Of `lanes` (longest waiting first), those that may post now, as many as the workspace's
-        posts allow (at least one: it may have an update to make)."""
-        ready = [lane for lane in lanes if self.lane_ready(lane)]
+        posts allow (at least one: it may have an update to make). Channels go before DMs: the
+        audit channel is where approvals wait for a person, and where the on-call team looks."""
+        ready = sorted((lane for lane in lanes if self.lane_ready(lane)), key=_dm_last)
         return ready[: max(1, self.posts_available())]
 
     def posts_available(self) -> int:
@@ -135,3 +136,7 @@ class SlackPacer:
             self._post_limited[lane] = now
             recent = [when for when in self._post_limited.values() if now - when < WORKSPACE_429_WINDOW]
         return len(recent) >= 2
+
+
+def _dm_last(lane: Lane) -> bool:
+    return lane.kind is LaneKind.SLACK_DM

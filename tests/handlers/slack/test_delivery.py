@@ -218,10 +218,13 @@ def test_only_lanes_that_may_post_now_are_read_and_no_more_than_the_workspace_le
     lanes = [Lane.dm(f"U0{n}") for n in range(5)]
     pacer.rate_limited(lanes[0], "chat.postMessage", 5.0)  # held by its Retry-After
     assert pacer.ready_lanes(lanes) == lanes[1:3]  # the workspace's burst of two, longest waiting first
-    assert pacer.take_method("chat.postMessage") and pacer.take_method("chat.postMessage")
+    assert pacer.take_method("chat.postMessage")
+    assert pacer.take_method("chat.postMessage")
     assert pacer.ready_lanes(lanes) == lanes[1:2]  # its budget spent: one lane, which may have an update
     now[0] = 6.0
     assert pacer.ready_lanes(lanes) == lanes[:2]  # the hold is over
+    channel = Lane.channel("C0AUDIT")
+    assert pacer.ready_lanes([*lanes, channel]) == [channel, lanes[0]]  # where approvals wait goes first
 
 
 def test_after_a_429_a_channel_gets_no_more_bursts():

@@ -41,7 +41,8 @@ class _Entry:
         head = self.state or (f"{incident_id}:" if incident_id else None)
         if compact and self.lines and incident_id:
             return [f"{head} · {len(self.lines)} step line(s)"]
-        return ([head] if head else []) + [STEP_INDENT + line for line in self.lines]
+        indented = [STEP_INDENT + line.replace("\n", "\n" + STEP_INDENT) for line in self.lines]
+        return ([head] if head else []) + indented  # a step's command on the line under it, indented too
 
 
 def busy(lane: Lane, waiting: list[OutboxMessage], now: datetime) -> bool:

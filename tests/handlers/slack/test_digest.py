@@ -245,6 +245,21 @@ def test_an_approval_request_in_a_digest_keeps_its_buttons_under_its_line():
     assert blocks[actions_at - 1]["text"]["text"].endswith("INC-5: awaiting approval")  # right under it
 
 
+def test_a_step_entry_of_several_lines_is_indented_under_its_incident_on_each_line():
+    rows = [
+        row(1, method=UPSERT, text="INC-1: resolved", incident="INC-1"),
+        row(
+            2, method="chat.postMessage", text="", incident="INC-1", lines=["Step 1 *a*: succeeded\n`echo a`"]
+        ),
+    ]
+    _, (_, blocks) = build_digest(rows, utcnow())
+    assert blocks[1]["text"]["text"].splitlines() == [
+        "INC-1: resolved",
+        "      Step 1 *a*: succeeded",
+        "      `echo a`",
+    ]
+
+
 def test_a_later_state_without_buttons_replaces_the_request_and_its_buttons():
     request = [approval_actions("approval:INC-1", "INC-1", None)]
     rows = [

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -32,6 +33,22 @@ runbooks:
 """
 
 
+def burst(prefix: str, created_by: Callable[[int], str]) -> list[dict[str, object]]:
+    """BURST incidents at once, all above the threshold, each raised by `created_by(n)`."""
+    return [
+        {
+            "incident_id": f"{prefix}-{n}",
+            "title": "Replication lag",
+            "category": "database",
+            "priority": "high",
+            "confidence_score": 0.95,
+            "created_by": created_by(n),
+            "service": "orders-db",
+        }
+        for n in range(BURST)
+    ]
+
+
 def audit_channel_lines(slack) -> list[str]:
     """What the audit channel shows: each message's text (an incident's own message, updated in
     place, says `<id>: <state>`) and its blocks (a digest lists one line per incident and step)."""
@@ -49,19 +66,7 @@ def test_a_burst_reaches_the_audit_channel_as_digests_with_every_outcome(make_bo
     creators = [f"U0BURST{n:02d}" for n in range(10)]  # each DM channel also takes ~1 message a second
     slack.users.update({user: {"email": f"{user.lower()}@example.com"} for user in creators})
     bot = make_bot(LOG_RUNBOOK)
-    incidents = [
-        {
-            "incident_id": f"BURST-{n}",
-            "title": "Replication lag",
-            "category": "database",
-            "priority": "high",
-            "confidence_score": 0.95,
-            "created_by": creators[n % len(creators)],
-            "service": "orders-db",
-        }
-        for n in range(BURST)
-    ]
-    answer = bot.http.post("/webhooks/incidents", json=incidents)
+    answer = bot.http.post("/webhooks/incidents", json=burst("BURST", lambda n: creators[n % len(creators)]))
     assert answer.status_code == 202, answer.text
     assert {item["decision"] for item in answer.json()["accepted"]} == {"queued"}
 
@@ -104,19 +109,7 @@ def test_a_burst_for_one_creator_reaches_them_as_digests_whose_buttons_each_reop
     creator = "U0STORMY"
     slack.users[creator] = {"email": "stormy@example.com"}
     bot = make_bot(LOG_RUNBOOK)
-    incidents = [
-        {
-            "incident_id": f"MINE-{n}",
-            "title": "Replication lag",
-            "category": "database",
-            "priority": "high",
-            "confidence_score": 0.95,
-            "created_by": creator,
-            "service": "orders-db",
-        }
-        for n in range(BURST)
-    ]
-    answer = bot.http.post("/webhooks/incidents", json=incidents)
+    answer = bot.http.post("/webhooks/incidents", json=burst("MINE", lambda n: creator))
     assert answer.status_code == 202, answer.text
 
     def told() -> dict[str, list[tuple[str, str]]] | None:

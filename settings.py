@@ -150,7 +150,7 @@ class Settings(BaseSettings):
 
     slack_channel_rate: float = Field(default=1.0, gt=0, le=100)  # Slack allows about 1 message/s/channel
     slack_channel_burst: float = Field(default=3.0, ge=1, le=100)
-    slack_updates_per_minute: float = Field(default=50.0, gt=0, le=6000)  # chat.update is Tier 3
+    slack_updates_per_minute: float = Field(default=50.0, gt=0, le=6000)  # each Tier 3 method's
     # chat.postMessage across the workspace (every channel and DM together), and its burst
     slack_workspace_rate: float = Field(default=10.0, gt=0, le=1000)
     slack_workspace_burst: float = Field(default=20.0, ge=1, le=1000)

@@ -93,7 +93,8 @@ class SlackEmulator:
     responses: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     messages: dict[str, list[Posted]] = field(default_factory=dict)
     enforce_channel_rate: bool = False
-    enforce_update_rate: bool = False  # chat.update is Tier 3: about 50 a minute
+    # Tier 3, about 50 calls a minute each: chat.update, and a DM's conversations.open, users.lookupByEmail
+    enforce_update_rate: bool = False
     workspace_post_rate: float | None = None  # chat.postMessage a second across all channels, if set
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _rate_limits: dict[str, list[float]] = field(default_factory=dict)
@@ -105,7 +106,7 @@ class SlackEmulator:
     _lost_answers: dict[str, list[int]] = field(default_factory=dict)
     _ts: itertools.count = field(default_factory=lambda: itertools.count(1))
     _last_post: dict[str, list[float]] = field(default_factory=dict)
-    _updates: list[float] = field(default_factory=list)
+    _tier3: dict[str, list[float]] = field(default_factory=dict)  # method -> its recent calls
     port: int = 0
     socket_mode_url: str | None = None  # what apps.connections.open answers (a SocketModeServer's)
 
@@ -405,23 +406,24 @@ class SlackEmulator:
             self._last_post["*workspace*"] = recent
         return True
 
-    def _within_update_rate(self) -> float:
-        """Tier 3: at most 50 calls in any minute; else the seconds until one is allowed."""
+    def _tier3_limited(self, method: str) -> tuple[int, dict[str, str], Any] | None:
+        """Tier 3 (with `enforce_update_rate`): at most 50 calls of the method in any minute; past
+        that a 429 with the seconds until one is allowed."""
+        if not self.enforce_update_rate:
+            return None
         now = time.monotonic()
         with self._lock:
-            self._updates = [t for t in self._updates if now - t < 60.0]
-            if len(self._updates) >= 50:
-                return 60.0 - (now - self._updates[0])
-            self._updates.append(now)
-        return 0.0
+            recent = self._tier3[method] = [t for t in self._tier3.get(method, []) if now - t < 60.0]
+            if len(recent) < 50:
+                recent.append(now)
+                return None
+            wait = 60.0 - (now - recent[0])
+        return 429, {"Retry-After": str(max(1, round(wait + 0.5)))}, {"ok": False, "error": "ratelimited"}
 
     def _chat_update(self, params: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
         channel, ts = str(params.get("channel", "")), str(params.get("ts", ""))
-        if self.enforce_update_rate:
-            wait = self._within_update_rate()
-            if wait > 0:
-                retry_after = str(max(1, round(wait + 0.5)))
-                return 429, {"Retry-After": retry_after}, {"ok": False, "error": "ratelimited"}
+        if (limited := self._tier3_limited("chat.update")) is not None:
+            return limited
         blocks = params.get("blocks") or []
         if isinstance(blocks, str):
             blocks = json.loads(blocks)
@@ -482,6 +484,8 @@ class SlackEmulator:
         return self._ok(messages=found[start:end], has_more=more, response_metadata=metadata)
 
     def _conversations_open(self, params: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
+        if (limited := self._tier3_limited("conversations.open")) is not None:
+            return limited
         user = str(params.get("users", "")).split(",")[0]
         if user not in self.users:
             return self._error("user_not_found")
@@ -497,6 +501,8 @@ class SlackEmulator:
         }
 
     def _users_lookupByEmail(self, params: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
+        if (limited := self._tier3_limited("users.lookupByEmail")) is not None:
+            return limited
         email = str(params.get("email", ""))
         for user_id, info in self.users.items():
             if info.get("email") == email:

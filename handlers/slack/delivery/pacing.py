@@ -69,7 +69,11 @@ class SlackPacer:
         self._channel_rate = (per_channel_rate, per_channel_burst)
         self._lanes: dict[Lane, TokenBucket] = {}
         self._methods = {
-            "chat.update": TokenBucket(rate=updates_per_minute / 60, capacity=5),  # Tier 3
+            # Tier 3: updates, and what a first DM to someone needs (their DM channel; their user by e-mail)
+            **{
+                method: TokenBucket(rate=updates_per_minute / 60, capacity=5)
+                for method in ("chat.update", "conversations.open", "users.lookupByEmail")
+            },
             # chat.postMessage's workspace-wide limit, beside each channel's: all posts share it
             POST: TokenBucket(rate=workspace_rate, capacity=workspace_burst),
         }

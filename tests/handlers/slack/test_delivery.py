@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import time
 
+import pytest
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
 from handlers.slack.delivery.pacing import SlackPacer, TokenBucket
 from storage import outbox
 from storage.lanes import Lane
 from storage.outbox import OutboxMessage
 from tests.conftest import eventually, wired_runtime
 from tests.handlers.slack.conftest import ADMIN, AUDIT_CHANNEL, CREATOR, RUNBOOKS, SlackBot
-from tests.support.slack_emulator import DROPPED, Call
+from tests.support.slack_emulator import DROPPED, Call, SlackEmulator
 from tests.support.slack_requests import SIGNING_SECRET
 
 
@@ -304,3 +308,40 @@ def test_after_the_workspaces_limit_answers_429_every_post_waits(make_bot, slack
     hold_until = second.at + (second.retry_after or 0) - 0.05
     in_flight = second.at + 0.1  # posts already on their way when the second 429 came back
     assert [c for c in posts if in_flight < c.at < hold_until] == []
+
+
+def test_the_emulator_holds_a_first_dms_tier_3_calls_to_about_50_a_minute():
+    slack = SlackEmulator(users={f"U0T{n:02d}": {"email": f"t{n}@example.com"} for n in range(51)})
+    slack.enforce_update_rate = True
+    slack.start()
+    try:
+        client = WebClient(token="xoxb-test-token", base_url=slack.api_url)
+        for n in range(50):
+            client.conversations_open(users=f"U0T{n:02d}")
+            client.users_lookupByEmail(email=f"t{n}@example.com")
+        with pytest.raises(SlackApiError) as opened:
+            client.conversations_open(users="U0T50")
+        with pytest.raises(SlackApiError) as looked_up:
+            client.users_lookupByEmail(email="t50@example.com")
+        for refused in (opened.value, looked_up.value):  # the 51st of each in a minute
+            assert refused.response.status_code == 429
+            assert int(refused.response.headers["Retry-After"]) >= 1
+    finally:
+        slack.stop()
+
+
+def test_a_first_dms_tier_3_calls_are_paced_as_updates_are():
+    now = [0.0]
+    pacer = SlackPacer(
+        per_channel_rate=1.0,
+        per_channel_burst=3.0,
+        updates_per_minute=50.0,
+        workspace_rate=10.0,
+        workspace_burst=20.0,
+        clock=lambda: now[0],
+    )
+    for method in ("conversations.open", "users.lookupByEmail", "chat.update"):
+        assert [pacer.take_method(method) for _ in range(6)] == [True] * 5 + [False], method
+        now[0] += 60 / 50  # one more a 50th of a minute later
+        assert pacer.take_method(method), method
+        now[0] = 0.0

@@ -195,9 +195,10 @@ class SlackEmulator:
         with self._lock:
             self._refused_responses.extend([error] * times)
 
-    def hang(self, method: str, seconds: float) -> None:
+    def hang(self, method: str, seconds: float, *, channel: str | None = None) -> None:
+        """Wait `seconds` before answering the method (only for calls to `channel`, if given)."""
         with self._lock:
-            self._hangs[method] = seconds
+            self._hangs[f"{method}@{channel}" if channel else method] = seconds
 
     def accept_then_hang(self, method: str, seconds: float) -> None:
         """Do the call (store the message), then wait before answering: a client that dies
@@ -292,7 +293,7 @@ class SlackEmulator:
     def _answer(self, call: Call) -> tuple[int, dict[str, str], Any]:
         method, params, token = call.method, call.params, call.token
         with self._lock:
-            hang = self._hangs.get(method, 0.0)
+            hang = self._hangs.get(f"{method}@{params.get('channel')}") or self._hangs.get(method, 0.0)
             limited = self._rate_limits.get(method, [])
             retry_after = limited.pop(0) if limited else None
             failures = self._failures.get(method, [])
@@ -353,7 +354,9 @@ class SlackEmulator:
 
     def _chat_postMessage(self, params: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
         channel = str(params.get("channel", ""))
-        if channel[:1] in ("U", "W"):
+        if channel[:1] in ("U", "W"):  # Slack opens the app's DM with the user, and answers its ID
+            if channel not in self.users:
+                return self._error("channel_not_found")
             channel = self._dm_channel(channel)
         if channel[:1] not in ("C", "D", "G"):
             return self._error("channel_not_found")

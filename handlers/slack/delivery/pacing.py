@@ -92,6 +92,16 @@ class SlackPacer:
     def take_lane(self, lane: Lane) -> None:
         self._lanes[lane].take()
 
+    def method_ready(self, method: str) -> bool:
+        """Whether the method could be called now (not held; its budget, if it has one, not spent)."""
+        if self._method_hold.get(method, 0.0) > self.clock():
+            return False
+        bucket = self._methods.get(method)
+        if bucket is None:
+            return True
+        with self._lock:
+            return bucket.ready(self.clock())
+
     def take_method(self, method: str) -> bool:
         """Take the method's workspace-wide token; False while it is held or its budget is spent."""
         if self._method_hold.get(method, 0.0) > self.clock():

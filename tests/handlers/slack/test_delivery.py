@@ -8,6 +8,7 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from handlers.slack.delivery.deliverer import SlackDelivery
 from handlers.slack.delivery.pacing import SlackPacer, TokenBucket
 from storage import outbox
 from storage.lanes import Lane
@@ -123,20 +124,24 @@ def test_a_lost_post_is_found_past_the_first_page_of_a_busy_channel(bot):
     assert cursors.count("200") == 2  # each lookup asked for the second page
 
 
+def posts_to(bot: SlackBot, channel: str) -> list[Call]:
+    return [c for c in bot.slack.calls_to("chat.postMessage") if c.params.get("channel") == channel]
+
+
 def test_a_hanging_slack_times_out_and_is_retried(make_bot):
     bot = make_bot(slack_timeout_seconds=1)
-    bot.slack.hang("conversations.open", 3)  # longer than the client's time-out
+    bot.slack.hang("chat.postMessage", 3, channel=CREATOR)  # the DM, longer than the client's time-out
     bot.incident()
-    eventually(lambda: bot.slack.calls_to("conversations.open"), timeout=10)
-    bot.slack.hang("conversations.open", 0)
+    eventually(lambda: posts_to(bot, CREATOR), timeout=10)
+    bot.slack.hang("chat.postMessage", 0, channel=CREATOR)
     eventually(lambda: bot.slack.channel("D" + CREATOR[1:]), timeout=60)
     assert len(bot.slack.channel("D" + CREATOR[1:])) == 1
 
 
 def test_a_hanging_dm_does_not_hold_up_the_audit_channel(bot):
-    bot.slack.hang("conversations.open", 8)  # only the DM lane opens a conversation
+    bot.slack.hang("chat.postMessage", 8, channel=CREATOR)  # the DM only
     bot.incident("INC-1")
-    eventually(lambda: bot.slack.calls_to("conversations.open"), timeout=10)
+    eventually(lambda: posts_to(bot, CREATOR), timeout=10)
     hung_at = time.monotonic()
     bot.incident("INC-2")  # its audit-channel messages must not wait for INC-1's DM
 
@@ -146,7 +151,7 @@ def test_a_hanging_dm_does_not_hold_up_the_audit_channel(bot):
     eventually(channel_shows_resolved, timeout=6)
     assert time.monotonic() - hung_at < 8  # while the DM's call still hangs
     assert bot.slack.channel("D" + CREATOR[1:]) == []
-    bot.slack.hang("conversations.open", 0)
+    bot.slack.hang("chat.postMessage", 0, channel=CREATOR)
     eventually(lambda: len(bot.slack.channel("D" + CREATOR[1:])) == 2, timeout=60)
 
 
@@ -345,3 +350,19 @@ def test_a_first_dms_tier_3_calls_are_paced_as_updates_are():
         now[0] += 60 / 50  # one more a 50th of a minute later
         assert pacer.take_method(method), method
         now[0] = 0.0
+
+
+def test_a_dm_to_an_email_not_yet_looked_up_waits_while_lookups_must_and_takes_no_posts_turn():
+    now = [0.0]
+    delivery = SlackDelivery(
+        WebClient(token="xoxb-test-token"), owner="t", on_give_up=lambda m, e: None, clock=lambda: now[0]
+    )
+    try:
+        by_email, by_id = Lane.dm("ada@example.com"), Lane.dm("U0ADA")
+        while delivery.pacer.take_method("users.lookupByEmail"):
+            pass  # the Tier 3 budget spent
+        assert delivery.ready_lanes([by_email, by_id]) == [by_id]
+        now[0] += 60 / 50
+        assert delivery.ready_lanes([by_email, by_id]) == [by_email, by_id]
+    finally:
+        delivery.close()

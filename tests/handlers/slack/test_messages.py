@@ -58,7 +58,10 @@ def test_the_creator_gets_a_dm_with_steps_and_a_reopen_button(bot):
     assert "Step 2 *Fix*: succeeded" in text
     assert "`echo fixing orders-db`" in text
     assert buttons(dm) == [("reopen_incident", "INC-1")]
-    assert [c.params["users"] for c in bot.slack.calls_to("conversations.open")] == [CREATOR]
+    # posted to the creator's ID: Slack opens the DM (no Tier 3 conversations.open first)
+    posts = [c.params["channel"] for c in bot.slack.calls_to("chat.postMessage")]
+    assert [channel for channel in posts if channel != AUDIT_CHANNEL] == [CREATOR]
+    assert bot.slack.calls_to("conversations.open") == []
     (sent,) = bot.audit(action="notification_sent")
     assert sent["details"]["recipient"] == CREATOR
 

@@ -31,6 +31,7 @@ from slack_sdk.errors import SlackApiError
 from handlers.delivery_common import OutboxDispatcher, retry_after_seconds
 from handlers.slack.delivery import digest
 from handlers.slack.delivery.announcer import UPSERT
+from handlers.slack.delivery.dm_channels import DmChannels
 from handlers.slack.delivery.pacing import SlackPacer
 from handlers.slack.delivery.post_records import PostRecords
 from handlers.slack.delivery.slack_errors import (
@@ -110,8 +111,7 @@ class SlackDelivery(OutboxDispatcher):
             workspace_burst=workspace_burst,
             clock=clock,
         )
-        self._user_ids: dict[str, str] = {}
-        self._dm_channels: dict[str, str] = {}
+        self.dms = DmChannels()
 
     def close(self) -> None:
         super().close()
@@ -122,10 +122,9 @@ class SlackDelivery(OutboxDispatcher):
         """The lanes that may post now (one that must wait is not even read); a DM to an e-mail not
         yet looked up waits while the Tier 3 lookup must, rather than take a post's turn."""
         looking_up = self.pacer.method_ready("users.lookupByEmail")
-        return self.pacer.ready_lanes([lane for lane in lanes if looking_up or not self._unknown_email(lane)])
-
-    def _unknown_email(self, lane: Lane) -> bool:
-        return lane.kind is LaneKind.SLACK_DM and "@" in lane.address and lane.address not in self._user_ids
+        return self.pacer.ready_lanes(
+            [lane for lane in lanes if looking_up or not self.dms.unknown_email(lane)]
+        )
 
     def _drain(self, lane: Lane, messages: list[OutboxMessage]) -> int:
         settled = 0
@@ -255,8 +254,7 @@ class SlackDelivery(OutboxDispatcher):
         except Drop:
             outbox.release_sending(ids=ids[1:])  # Slack refused it; the head is failed by the caller
             raise
-        if arguments["channel"][:1] in ("U", "W"):  # the DM's channel, which Slack opened for the post
-            self._dm_channels[arguments["channel"]] = str(response["channel"])
+        self.dms.answered(arguments["channel"], str(response["channel"]))
         if message.message_key and not digest:
             return outbox.Posted(message.message_key, response["channel"], response["ts"])
         return None
@@ -326,22 +324,17 @@ class SlackDelivery(OutboxDispatcher):
         log.info("outbox %s had reached Slack before its sender stopped; not posting it again", message.id)
 
     def _channel_for(self, message: OutboxMessage, *, to_post: bool = False) -> str:
-        """The channel ID of the message's lane; a DM's ('dm:U...' or 'dm:e-mail') is opened first,
-        but for a post: Slack opens it for a post to the user's ID, and answers its ID (a Tier 3 call
-        fewer for each person)."""
+        """The channel ID of the message's lane (a DM's: `DmChannels`; a post may go to the user's ID)."""
         if message.lane.kind is not LaneKind.SLACK_DM:
             return message.target
-        who = message.lane.address
-        user_id = self._user_ids.get(who) if "@" in who else who
-        if user_id is None:
-            user_id = self._user_ids[who] = self._api(message, "users.lookupByEmail", email=who)["user"]["id"]
-        channel = self._dm_channels.get(user_id)
-        if channel is None and to_post:
-            return user_id
-        if channel is None:
-            opened = self._api(message, "conversations.open", users=user_id)
-            channel = self._dm_channels[user_id] = opened["channel"]["id"]
-        return channel
+
+        def look_up(email: str) -> str:
+            return str(self._api(message, "users.lookupByEmail", email=email)["user"]["id"])
+
+        def open_channel(user_id: str) -> str:
+            return str(self._api(message, "conversations.open", users=user_id)["channel"]["id"])
+
+        return self.dms.target(message.lane.address, look_up, None if to_post else open_channel)
 
     def _pace(self, method: str) -> None:
         """Take the method's token (its workspace-wide budget, shared by the lanes) before the call,

@@ -101,6 +101,17 @@ class Delivered:
         )
 
 
+def started_emulator(*, slack_limits: bool) -> SlackEmulator:
+    """The Slack emulator with the figures' creators, enforcing Slack's limits if asked, started."""
+    emulator = SlackEmulator(
+        users={creator(n): {"email": f"e2e{n}@example.com"} for n in range(CREATORS)},
+        enforce_channel_rate=slack_limits,
+        enforce_update_rate=slack_limits,
+    )
+    emulator.start()
+    return emulator
+
+
 def run_burst(
     scratch: Path,
     database: Database,
@@ -110,12 +121,7 @@ def run_burst(
     incidents: int = INCIDENTS,
     mixed: bool = False,
 ) -> dict[str, Any]:
-    emulator = SlackEmulator(
-        users={creator(n): {"email": f"e2e{n}@example.com"} for n in range(CREATORS)},
-        enforce_channel_rate=slack_limits,
-        enforce_update_rate=slack_limits,
-    )
-    emulator.start()
+    emulator = started_emulator(slack_limits=slack_limits)
     runbooks = scratch / "e2e-runbooks.yml"
     runbooks.write_text(RUNBOOKS_WITH_LONG if mixed else RUNBOOK)
     waiting = sum(1 for n in range(incidents) if incident(n, mixed=mixed)["confidence_score"] < 0.9)

@@ -17,9 +17,9 @@ from typing import Any
 
 import httpx
 
-from bench.end_to_end import CREATORS, RUNBOOK, Delivered, creator
+from bench.end_to_end import RUNBOOK, Delivered, creator, started_emulator
 from bench.harness import AUDIT_CHANNEL, Database, slack_settings, start_bot
-from tests.support.slack_emulator import Call, SlackEmulator
+from tests.support.slack_emulator import Call
 
 ALERTS = int(os.environ.get("BENCH_STORM_ALERTS", "10000"))
 PER_DELIVERY = 100
@@ -67,12 +67,7 @@ def peak_mb(pid: int) -> float:
 
 
 def figure_storm(scratch: Path, database: Database) -> dict[str, Any]:
-    emulator = SlackEmulator(
-        users={creator(n): {"email": f"e2e{n}@example.com"} for n in range(CREATORS)},
-        enforce_channel_rate=True,
-        enforce_update_rate=True,
-    )
-    emulator.start()
+    emulator = started_emulator(slack_limits=True)
     runbooks = scratch / "storm-runbooks.yml"
     runbooks.write_text(RUNBOOK)
     ran = sum(1 for n in range(ALERTS) if confidence(n) >= 0.9)

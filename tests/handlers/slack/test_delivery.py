@@ -214,16 +214,22 @@ def test_after_a_429_a_channel_goes_at_half_its_rate_and_wins_it_back_call_by_ca
     assert bucket.current == 0.25
 
 
-def test_only_lanes_that_may_post_now_are_read_and_no_more_than_the_workspace_lets_out():
-    now = [0.0]
-    pacer = SlackPacer(
+def pacer_at(now: list[float], *, channel_burst: float = 3.0, workspace_burst: float = 20.0) -> SlackPacer:
+    """Slack's default pacing (1 post a second a channel, 50 Tier 3 calls a minute, 10 posts a second
+    in the workspace), on a clock the test moves."""
+    return SlackPacer(
         per_channel_rate=1.0,
-        per_channel_burst=1.0,
+        per_channel_burst=channel_burst,
         updates_per_minute=50.0,
         workspace_rate=10.0,
-        workspace_burst=2.0,
+        workspace_burst=workspace_burst,
         clock=lambda: now[0],
     )
+
+
+def test_only_lanes_that_may_post_now_are_read_and_no_more_than_the_workspace_lets_out():
+    now = [0.0]
+    pacer = pacer_at(now, channel_burst=1.0, workspace_burst=2.0)
     lanes = [Lane.dm(f"U0{n}") for n in range(5)]
     pacer.rate_limited(lanes[0], "chat.postMessage", 5.0)  # held by its Retry-After
     assert pacer.ready_lanes(lanes) == lanes[1:3]  # the workspace's burst of two, longest waiting first
@@ -337,14 +343,7 @@ def test_the_emulator_holds_a_first_dms_tier_3_calls_to_about_50_a_minute():
 
 def test_a_first_dms_tier_3_calls_are_paced_as_updates_are():
     now = [0.0]
-    pacer = SlackPacer(
-        per_channel_rate=1.0,
-        per_channel_burst=3.0,
-        updates_per_minute=50.0,
-        workspace_rate=10.0,
-        workspace_burst=20.0,
-        clock=lambda: now[0],
-    )
+    pacer = pacer_at(now)
     for method in ("conversations.open", "users.lookupByEmail", "chat.update"):
         assert [pacer.take_method(method) for _ in range(6)] == [True] * 5 + [False], method
         now[0] += 60 / 50  # one more a 50th of a minute later

@@ -93,9 +93,10 @@ def enqueue(
 
 
 def lanes_with_work(*, transport: Transport) -> list[Lane]:
-    """The lanes with messages pending or being sent, the one waiting longest (the oldest head)
-    first. An index answers it without reading the messages: a storm's backlog costs its size in
-    index entries, not its rows."""
+    """The lanes with messages pending or being sent whose head (the oldest of them) is due now, the
+    one waiting longest first: a lane whose head waits for its retry, or for a lost answer to be
+    looked for, is not read until then. An index answers it without reading the messages: a storm's
+    backlog costs its size in index entries, not its rows."""
     heads: dict[Lane, int] = {}
     with db.connection_context():
         for status in (PENDING, SENDING):
@@ -103,7 +104,13 @@ def lanes_with_work(*, transport: Transport) -> list[Lane]:
                 OutboxMessage, "lane", transport=transport, status=status
             ):
                 heads[lane] = min(head, heads.get(lane, head))
-    return sorted(heads, key=heads.__getitem__)
+        due_at = (
+            statements.column_of(OutboxMessage, "next_attempt_at", id=tuple(heads.values())) if heads else {}
+        )
+    now = utcnow()
+    return sorted(
+        (lane for lane, head in heads.items() if due_at.get(head, now) <= now), key=heads.__getitem__
+    )
 
 
 def lane_messages(lane: Lane, *, limit: int = PER_LANE) -> list[OutboxMessage]:

@@ -277,6 +277,20 @@ def first_key_of_each(model: type[peewee.Model], field: str, **where: Any) -> li
     ]
 
 
+def column_of(model: type[peewee.Model], field: str, **where: Any) -> dict[Any, Any]:
+    """One field of the rows matching every condition, by primary key (nothing else is read)."""
+    key = ("column_of", model, field, _shape(where), is_postgres())
+    params: list[Any] = []
+    clause = _where(model, where, params)
+    column = model._meta.fields[field]
+    sql = _sql_cache.get(key)
+    if sql is None:
+        primary = _quote(_primary_column(model))
+        sql = f"SELECT {primary}, {_quote(column.column_name)} FROM {_quote(model._meta.table_name)}{clause}"  # noqa: S608
+        _sql_cache[key] = sql
+    return {pk: column.python_value(value) for pk, value in db.execute_sql(sql, params).fetchall()}
+
+
 def count(model: type[peewee.Model], **where: Any) -> int:
     """How many rows match every condition."""
     key = ("count", model, _shape(where), is_postgres())

@@ -54,10 +54,26 @@ def test_lanes_with_work_come_longest_waiting_first_and_a_lane_is_read_from_its_
     assert [m.payload["n"] for m in outbox.lane_messages(Lane.dm("U1"))] == [0, 1]
 
 
+def test_a_lane_whose_head_waits_for_its_retry_is_not_read_until_it_is_due():
+    _queue("webhook:https://hooks.example.com/down", 3)  # its receiver is down
+    _queue("webhook:https://hooks.example.com/up", 1)
+    head = outbox.lane_messages(Lane.parse("webhook:https://hooks.example.com/down"))[0]
+    outbox.retry_later(message=head, error="HTTP 503", delay_seconds=60)
+    assert outbox.lanes_with_work(transport=Transport.WEBHOOK) == [
+        Lane.parse("webhook:https://hooks.example.com/up")
+    ]
+    with in_write_transaction():  # its retry is due
+        statements.update(OutboxMessage, {"id": head.id}, next_attempt_at=utcnow() - timedelta(seconds=1))
+    assert len(outbox.lanes_with_work(transport=Transport.WEBHOOK)) == 2
+
+
 def test_a_message_being_sent_keeps_its_lane_in_work_until_it_is_settled():
     _queue("dm:U1", 1)
     (message,) = outbox.lane_messages(Lane.dm("U1"))
     outbox.mark_sending(ids=[message.id], look_after=timedelta(seconds=20))
+    assert outbox.lanes_with_work(transport=Transport.SLACK) == []  # looked for in Slack after 20 s, if still
+    with in_write_transaction():
+        statements.update(OutboxMessage, {"id": message.id}, next_attempt_at=utcnow() - timedelta(seconds=1))
     assert outbox.lanes_with_work(transport=Transport.SLACK) == [Lane.dm("U1")]
     assert [m.status for m in outbox.lane_messages(Lane.dm("U1"))] == ["sending"]
     outbox.settle_sent(message=message, superseded=[], posted=None)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -261,46 +261,56 @@ def first_key_of_each(model: type[peewee.Model], field: str, **where: Any) -> li
     """Each value of `field` among the rows matching every condition, with the smallest primary key
     it has there: an index that starts with the conditions' fields and then `field` answers it
     without reading a row."""
-    key = ("first_key_of_each", model, field, _shape(where), is_postgres())
-    params: list[Any] = []
-    clause = _where(model, where, params)
     column = model._meta.fields[field]
-    sql = _sql_cache.get(key)
-    if sql is None:
-        name = _quote(column.column_name)
-        primary = _quote(_primary_column(model))
-        table = _quote(model._meta.table_name)
-        sql = f"SELECT {name}, MIN({primary}) FROM {table}{clause} GROUP BY {name}"  # noqa: S608
-        _sql_cache[key] = sql
-    return [
-        (column.python_value(value), int(first)) for value, first in db.execute_sql(sql, params).fetchall()
-    ]
+    name = _quote(column.column_name)
+    rows = _built_once(
+        ("first_key_of_each", field),
+        model,
+        where,
+        lambda table, primary, clause: f"SELECT {name}, MIN({primary}) FROM {table}{clause} GROUP BY {name}",  # noqa: S608
+    )
+    return [(column.python_value(value), int(first)) for value, first in rows]
 
 
 def column_of(model: type[peewee.Model], field: str, **where: Any) -> dict[Any, Any]:
     """One field of the rows matching every condition, by primary key (nothing else is read)."""
-    key = ("column_of", model, field, _shape(where), is_postgres())
-    params: list[Any] = []
-    clause = _where(model, where, params)
     column = model._meta.fields[field]
-    sql = _sql_cache.get(key)
-    if sql is None:
-        primary = _quote(_primary_column(model))
-        sql = f"SELECT {primary}, {_quote(column.column_name)} FROM {_quote(model._meta.table_name)}{clause}"  # noqa: S608
-        _sql_cache[key] = sql
-    return {pk: column.python_value(value) for pk, value in db.execute_sql(sql, params).fetchall()}
+    name = _quote(column.column_name)
+    rows = _built_once(
+        ("column_of", field),
+        model,
+        where,
+        lambda table, primary, clause: f"SELECT {primary}, {name} FROM {table}{clause}",  # noqa: S608
+    )
+    return {key: column.python_value(value) for key, value in rows}
 
 
 def count(model: type[peewee.Model], **where: Any) -> int:
     """How many rows match every condition."""
-    key = ("count", model, _shape(where), is_postgres())
+    rows = _built_once(
+        ("count",),
+        model,
+        where,
+        lambda table, _, clause: f"SELECT COUNT(*) FROM {table}{clause}",  # noqa: S608
+    )
+    return int(rows[0][0])
+
+
+def _built_once(
+    kind: tuple[str, ...],
+    model: type[peewee.Model],
+    where: dict[str, Any],
+    text: Callable[[str, str, str], str],
+) -> list[tuple[Any, ...]]:
+    """The rows of a statement on the model's table whose SQL, `text(table, primary key column,
+    where clause)`, is built once per `kind`, model and shape of the conditions."""
+    key = (*kind, model, _shape(where), is_postgres())
     params: list[Any] = []
     clause = _where(model, where, params)
     sql = _sql_cache.get(key)
     if sql is None:
-        sql = f"SELECT COUNT(*) FROM {_quote(model._meta.table_name)}{clause}"  # noqa: S608
-        _sql_cache[key] = sql
-    return int(db.execute_sql(sql, params).fetchone()[0])
+        sql = _sql_cache[key] = text(_quote(model._meta.table_name), _quote(_primary_column(model)), clause)
+    return list(db.execute_sql(sql, params).fetchall())
 
 
 def _select(

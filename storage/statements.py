@@ -246,15 +246,11 @@ def select_all(
     limit: int | None = None,
     offset: int = 0,
     descending: bool = False,
-    first_of_each: tuple[str, int] | None = None,
     **where: Any,
 ) -> list[M]:
     """The rows matching every condition in primary key order (`descending`: newest first), skipping
-    `offset` of them, at most `limit`. `first_of_each=(field, n)`: only the first n rows (in key
-    order) of each value of `field`, so one value's many rows do not crowd out the others'."""
-    return _select(
-        model, where, descending=descending, limit=limit, offset=offset, first_of_each=first_of_each
-    )
+    `offset` of them, at most `limit`."""
+    return _select(model, where, descending=descending, limit=limit, offset=offset)
 
 
 def first_key_of_each(model: type[peewee.Model], field: str, **where: Any) -> list[tuple[Any, int]]:
@@ -320,10 +316,8 @@ def _select(
     descending: bool,
     limit: int | None,
     offset: int = 0,
-    first_of_each: tuple[str, int] | None = None,
 ) -> list[M]:
-    grouped = first_of_each[0] if first_of_each else None
-    key = ("select", model, _shape(where), descending, limit is not None, offset > 0, grouped, is_postgres())
+    key = ("select", model, _shape(where), descending, limit is not None, offset > 0, is_postgres())
     params: list[Any] = []
     clause = _where(model, where, params)
     sql = _sql_cache.get(key)
@@ -332,21 +326,13 @@ def _select(
         primary = _quote(_primary_column(model))
         order = f" ORDER BY {primary}" + (" DESC" if descending else "")
         table = _quote(model._meta.table_name)
-        if grouped is None:
-            sql = f"SELECT {columns} FROM {table}{clause}{order}"  # noqa: S608
-        else:
-            partition = _quote(model._meta.fields[grouped].column_name)
-            rank = f"ROW_NUMBER() OVER (PARTITION BY {partition} ORDER BY {primary}) AS n_"
-            numbered = f"SELECT {columns}, {rank} FROM {table}{clause}"  # noqa: S608
-            sql = f"SELECT {columns} FROM ({numbered}) AS numbered WHERE n_ <= {_param()}{order}"  # noqa: S608
+        sql = f"SELECT {columns} FROM {table}{clause}{order}"  # noqa: S608
         if limit is not None:
             sql += f" LIMIT {_param()}"
         if offset > 0:
             unlimited = "" if limit is not None or is_postgres() else " LIMIT -1"  # SQLite needs one
             sql += f"{unlimited} OFFSET {_param()}"
         _sql_cache[key] = sql
-    if first_of_each is not None:
-        params.append(first_of_each[1])
     if limit is not None:
         params.append(limit)
     if offset > 0:

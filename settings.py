@@ -45,6 +45,7 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite:///autoresolve.db"
     database_pool_size: int = Field(default=20, ge=2, le=500)  # PostgreSQL connections per process
+    processes: int = Field(default=1, ge=1, le=64)  # bot processes `serve` starts on one port (PostgreSQL)
     runbooks_file: Path = Path("runbooks.yml")
     # Where runbook steps' {secret:NAME} come from: these environment variables (by name), and files
     # in this directory (one per secret, named by it, as Kubernetes and Docker mount secrets).
@@ -332,6 +333,15 @@ class Settings(BaseSettings):
         if self.pagerduty_api_token is not None and not self.pagerduty_from_email:
             raise ValueError(
                 "PAGERDUTY_API_TOKEN needs PAGERDUTY_FROM_EMAIL (PagerDuty asks who acts, by e-mail)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _several_processes_need_postgresql(self) -> Settings:
+        if self.processes > 1 and not self.database_url.startswith(("postgresql://", "postgres://")):
+            raise ValueError(
+                f"PROCESSES={self.processes} needs DATABASE_URL=postgresql://...: the processes are "
+                "replicas of each other, and SQLite has one writer"
             )
         return self
 

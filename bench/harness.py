@@ -138,6 +138,8 @@ AUDIT_KEY = "bench-audit-key-" + "0" * 32  # the figures' trails are sealed with
 
 def bot_env(database: Database, runbooks: Path, port: int, **settings: str) -> dict[str, str]:
     """The machine's environment without the bot's settings, plus what this figure sets."""
+    if database.label == "postgresql" and "BENCH_PROCESSES" in os.environ:
+        settings = {"PROCESSES": os.environ["BENCH_PROCESSES"], **settings}
     return clean_env(
         DATABASE_URL=database.url,
         RUNBOOKS_FILE=str(runbooks),

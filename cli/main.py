@@ -40,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="<command>")
     serve_parser = sub.add_parser("serve", help="serve the HTTP API, Slack and the worker (the default)")
     serve_parser.set_defaults(handler=serve)
+    # PROCESSES > 1: the supervisor starts each process on its socket (cli/processes.py)
+    serve_parser.add_argument("--listen-fd", type=int, help=argparse.SUPPRESS)
     check.add_parser(sub)
     killswitch_cmd.add_parser(sub)
     config_cmd.add_parser(sub)

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import signal
+import socket
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from settings import Settings
 
@@ -31,10 +34,22 @@ def reload_on_sighup(reload: Callable[[str], object]) -> None:
 
 
 def serve(settings: Settings, args: argparse.Namespace) -> int:
+    from cli import processes
+
+    listen_fd = getattr(args, "listen_fd", None)
+    if listen_fd is None and settings.processes > 1:
+        return processes.Supervisor(settings.processes, processes.listening_socket(settings)).run()
+    sock = None if listen_fd is None else processes.inherited_socket(listen_fd)
+    if sock is not None:
+        processes.end_with_parent()
+    return serve_one(settings, sock)
+
+
+def serve_one(settings: Settings, sock: socket.socket | None) -> int:
+    """One bot process: on HOST:PORT, or on the supervisor's socket (then a replica among others)."""
     import uvicorn
 
     from handlers.app import create_app
-    from handlers.http_server import server_options
     from runtime import build_runtime
     from storage.database import redact_url
 
@@ -43,6 +58,10 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     freeze_startup_objects()
     reload_on_sighup(runtime.runbooks.reload)
     base = f"http://{settings.host}:{settings.port}"
+    if sock is not None:
+        print(f"Autoresolve process {os.getpid()} serving {base}.", flush=True)
+        uvicorn.Server(uvicorn.Config(app, **uvicorn_options(settings))).run(sockets=[sock])
+        return 0
     mode = "offline (no SLACK_BOT_TOKEN: Slack messages are printed here)" if settings.offline else "Slack"
     print(
         f"Autoresolve on {base} ({mode}); database {redact_url(settings.database_url)}; "
@@ -69,12 +88,17 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
             "Or run `make demo` for a tour.",
             flush=True,
         )
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level.lower(),
-        log_config=None,  # our logging configuration (text or JSON) applies to uvicorn too
-        **server_options(settings),
-    )
+    uvicorn.run(app, **uvicorn_options(settings))
     return 0
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    from handlers.http_server import server_options
+
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": settings.log_level.lower(),
+        "log_config": None,  # our logging configuration (text or JSON) applies to uvicorn too
+        **server_options(settings),
+    }

@@ -16,12 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg2
 import pytest
 
-from storage.database import bind, db, open_database
-from storage.schema import ALL_MODELS
 from tests.conftest import eventually
+from tests.faults.conftest import sql
 from tests.support.processes import BotProcess, clean_env, run_cli
 from tests.support.servers import EchoServer
 from tests.support.slack_emulator import SlackEmulator
@@ -33,26 +31,6 @@ AUDIT_CHANNEL = "C0AUDIT"
 TOKEN = "replica-token"
 INCIDENTS = 150  # enough that every replica runs some, the kill lands mid-run, and the limit binds
 LIMIT = 4
-
-
-@pytest.fixture
-def pg_url() -> str:
-    url = os.environ.get("TEST_DATABASE_URL")
-    if not url:
-        pytest.skip("replica tests run on PostgreSQL: set TEST_DATABASE_URL")
-    bind(open_database(url))
-    with db.connection_context():
-        db.execute_sql(f"DROP TABLE IF EXISTS {', '.join(m._meta.table_name for m in ALL_MODELS)} CASCADE")
-    db.obj.close_all()
-    return url
-
-
-def sql(url: str, query: str, *args: Any) -> list[tuple[Any, ...]]:
-    with psycopg2.connect(url) as connection, connection.cursor() as cursor:
-        cursor.execute(query, args)
-        rows: list[tuple[Any, ...]] = cursor.fetchall()
-    connection.close()
-    return rows
 
 
 @pytest.fixture

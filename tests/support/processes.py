@@ -23,7 +23,18 @@ def free_port() -> int:
 
 def clean_env(**settings: str) -> dict[str, str]:
     """The machine's environment without any of the bot's settings, plus `settings`."""
-    prefixes = ("SLACK_", "API_", "WEBHOOK_", "DATABASE_", "RUNBOOKS_", "AUDIT_", "ADMIN_", "HOST", "PORT")
+    prefixes = (
+        "SLACK_",
+        "API_",
+        "WEBHOOK_",
+        "DATABASE_",
+        "RUNBOOKS_",
+        "AUDIT_",
+        "ADMIN_",
+        "HOST",
+        "PORT",
+        "PROCESSES",
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
     env.update(settings)
     return env

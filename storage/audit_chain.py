@@ -135,24 +135,40 @@ class AuditChain:
     # -- sealing ----------------------------------------------------------------------------------
 
     def seal_pending(self, limit: int = 200) -> Sealed:
-        """Give unsealed rows (in id order) the next sequence numbers and links. Small batches: the
-        write lock is held for one batch only."""
+        """Give unsealed rows (in id order) the next sequence numbers and links. Small batches, and
+        the links worked out before the write lock is taken: it is held for the batch's UPDATE only
+        (and, should another replica have sealed meanwhile, for working them out again)."""
         if not self.sealing:
             return Sealed(0, None, False)
+        with db.connection_context():
+            head = db.execute_sql(HEAD).fetchone()
+            rows = statements.select_all(AuditEntry, limit=limit, seq=None)
+        if not rows:
+            return Sealed(0, None, False)
+        seq, previous, updates = self._links(head, rows)
         with in_write_transaction():
             key_lock("audit-chain")
-            head = db.execute_sql(HEAD).fetchone()
-            seq, previous = (int(head[0]), str(head[1])) if head else (0, GENESIS)
-            rows = statements.select_all(AuditEntry, limit=limit, seq=None)
-            updates = []
-            for row in rows:
-                seq += 1
-                previous = self.digest(previous, row)
-                updates.append((seq, previous, row.id))
+            now = db.execute_sql(HEAD).fetchone()
+            if now != head:  # sealed elsewhere meanwhile: the links start from the new head
+                rows = statements.select_all(AuditEntry, limit=limit, seq=None)
+                seq, previous, updates = self._links(now, rows)
             if updates:
                 db.execute_sql(_sealing_sql(len(updates)), [value for row in updates for value in row])
         changed = any(row.action in KILL_SWITCH_ACTIONS for row in rows)
         return Sealed(len(rows), Anchor(seq, previous) if updates else None, changed)
+
+    def _links(
+        self, head: tuple[int, str] | None, rows: list[AuditEntry]
+    ) -> tuple[int, str, list[tuple[int, str, int]]]:
+        """The rows' sequence numbers and links after `head`: the last seq and hash, and
+        (seq, hash, id) for each row."""
+        seq, previous = (int(head[0]), str(head[1])) if head else (0, GENESIS)
+        updates = []
+        for row in rows:
+            seq += 1
+            previous = self.digest(previous, row)
+            updates.append((seq, previous, row.id))
+        return seq, previous, updates
 
     def seal_all(self, budget_seconds: float | None = None) -> Sealed:
         """Seal batch after batch (each its own transaction, so writers get in between) until none

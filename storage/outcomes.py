@@ -71,11 +71,11 @@ def get(*, incident_id: str) -> Outcome | None:
 def set_outcome(*, incident_id: str, only_open: bool = True, **fields: Any) -> bool:
     """Record how it ended; with `only_open`, only over nothing known yet or a resolution not yet
     known to have stayed."""
-    query = Outcome.update(**fields).where(Outcome.incident_id == incident_id)
+    where: dict[str, Any] = {"incident_id": incident_id}
     if only_open:
-        query = query.where(Outcome.kind.is_null() | (Outcome.kind == OutcomeKind.RESOLVED.value))
+        where["kind"] = (None, OutcomeKind.RESOLVED.value)
     with in_write_transaction():
-        return bool(query.execute())
+        return bool(statements.update(Outcome, where, **fields))
 
 
 def open_later(**fields: Any) -> None:

@@ -4,7 +4,8 @@ Composing a statement costs peewee a tenth of a millisecond or more of Python (b
 decision runs about ten of them, so the write paths taken for every incident, step and message
 (insert a row, read one by key, update by key) go through here. Values are converted with the
 model's own field types, so rows read and written here are the same as peewee's. Only equality
-conditions (IN for a tuple or frozenset value; >=, <= and NOT IN by a suffix on the name). Only names
+conditions (IN for a tuple or frozenset value, None in it meaning NULL; >=, <= and NOT IN by a
+suffix on the name). Only names
 from the models are spliced into the SQL text (hence the S608 waivers); values are always bound as
 parameters. `appending()` holds rows back to the end of a block, to go in as one multi-row INSERT.
 """
@@ -70,20 +71,34 @@ def _where(model: type[peewee.Model], where: dict[str, Any], params: list[Any]) 
         if value is None and operator == "=":
             parts.append(f"{_quote(field.column_name)} IS NULL")
         elif isinstance(value, tuple):
-            if not value:  # IN () is not SQL: nothing is in an empty tuple
-                parts.append("1 = 1" if operator == "NOT IN" else "1 = 0")
-                continue
-            membership = "NOT IN" if operator == "NOT IN" else "IN"
-            parts.append(f"{_quote(field.column_name)} {membership} ({', '.join(param for _ in value)})")
-            params.extend(field.db_value(v) for v in value)
+            parts.append(_membership(field, value, excluded=operator == "NOT IN", params=params))
         else:
             parts.append(f"{_quote(field.column_name)} {operator} {param}")
             params.append(field.db_value(value))
     return f" WHERE {' AND '.join(parts)}" if parts else ""
 
 
+def _membership(field: peewee.Field, values: tuple[Any, ...], *, excluded: bool, params: list[Any]) -> str:
+    """`column IN (...)` (NOT IN if `excluded`); None among the values stands for NULL, which IN
+    never matches, so it is asked for apart (IS NULL, or IS NOT NULL when excluded)."""
+    column = _quote(field.column_name)
+    known = [v for v in values if v is not None]
+    parts = []
+    if len(known) < len(values):
+        parts.append(f"{column} IS NOT NULL" if excluded else f"{column} IS NULL")
+    if known:
+        parts.append(f"{column} {'NOT IN' if excluded else 'IN'} ({', '.join(_param() for _ in known)})")
+        params.extend(field.db_value(v) for v in known)
+    if not parts:  # IN () is not SQL: nothing is in an empty tuple
+        return "1 = 1" if excluded else "1 = 0"
+    joined = f" {'AND' if excluded else 'OR'} ".join(parts)
+    return f"({joined})" if len(parts) > 1 else joined
+
+
 def _shape(where: dict[str, Any]) -> tuple[Any, ...]:
-    return tuple((k, len(v) if isinstance(v, tuple | frozenset) else v is None) for k, v in where.items())
+    return tuple(
+        (k, (len(v), None in v) if isinstance(v, tuple | frozenset) else v is None) for k, v in where.items()
+    )
 
 
 @functools.cache

@@ -79,39 +79,43 @@ def deliver(port: int, incident_id: str) -> dict[str, object]:
 
 def test_two_processes_serve_one_port_replace_a_killed_one_and_stop_together(pg_url, tmp_path):
     bot = BotProcess(tmp_path, env_for(pg_url, tmp_path), token=TOKEN)
-    first = wait_for_children(bot.pid, set(), set())
-    delivered = [f"P-{n}" for n in range(20)]
-    for incident_id in delivered:
-        assert deliver(bot.port, incident_id)["decision"] == "queued"
+    try:
+        first = wait_for_children(bot.pid, set(), set())
+        delivered = [f"P-{n}" for n in range(20)]
+        for incident_id in delivered:
+            assert deliver(bot.port, incident_id)["decision"] == "queued"
 
-    victim = min(first)
-    os.kill(victim, signal.SIGKILL)
-    both = wait_for_children(bot.pid, first - {victim}, {victim})
-    (replacement,) = both - first
+        victim = min(first)
+        os.kill(victim, signal.SIGKILL)
+        both = wait_for_children(bot.pid, first - {victim}, {victim})
+        (replacement,) = both - first
 
-    def runs_of_the_replacement() -> int:
-        delivered.append(f"P-{len(delivered)}")
-        assert deliver(bot.port, delivered[-1])["decision"] == "queued"
-        claimed = "SELECT count(*) FROM run WHERE claimed_by LIKE %s"
-        return int(sql(pg_url, claimed, f"%:{replacement}:%")[0][0])
+        def runs_of_the_replacement() -> int:
+            delivered.append(f"P-{len(delivered)}")
+            assert deliver(bot.port, delivered[-1])["decision"] == "queued"
+            claimed = "SELECT count(*) FROM run WHERE claimed_by LIKE %s"
+            return int(sql(pg_url, claimed, f"%:{replacement}:%")[0][0])
 
-    eventually(runs_of_the_replacement, timeout=60)  # it serves: incidents it took, it runs
+        eventually(runs_of_the_replacement, timeout=60)  # it serves: incidents it took, it runs
 
-    (tmp_path / "runbooks.yml").write_text(RUNBOOKS.replace("fixed", "mended"))
-    bot.process.send_signal(signal.SIGHUP)  # passed on: each process reloads; the supervisor lives on
-    eventually(lambda: sql(pg_url, "SELECT count(*) FROM audit_log WHERE actor = 'SIGHUP'")[0][0] >= 1)
-    assert alive(bot.pid)
-    assert all(alive(pid) for pid in both)
+        (tmp_path / "runbooks.yml").write_text(RUNBOOKS.replace("fixed", "mended"))
+        bot.process.send_signal(signal.SIGHUP)  # passed on: each process reloads; the supervisor lives on
+        eventually(lambda: sql(pg_url, "SELECT count(*) FROM audit_log WHERE actor = 'SIGHUP'")[0][0] >= 1)
+        assert alive(bot.pid)
+        assert all(alive(pid) for pid in both)
 
-    resolved = "SELECT count(*) FROM run WHERE status = 'resolved'"
-    eventually(lambda: sql(pg_url, resolved)[0][0] == len(delivered))
-    output = bot.stop()
-    assert output.count("Autoresolve stopped") == 2, output  # both processes shut down gracefully
-    assert not any(alive(pid) for pid in both)
-    assert "Traceback" not in output
-    runs = sql(pg_url, "SELECT incident_id, count(*) FROM run GROUP BY incident_id")
-    assert sorted(r[0] for r in runs) == sorted(delivered)
-    assert {r[1] for r in runs} == {1}  # every incident ran once, whichever process took it
+        resolved = "SELECT count(*) FROM run WHERE status = 'resolved'"
+        eventually(lambda: sql(pg_url, resolved)[0][0] == len(delivered))
+        output = bot.stop()
+        assert output.count("Autoresolve stopped") == 2, output  # both processes shut down gracefully
+        assert not any(alive(pid) for pid in both)
+        assert "Traceback" not in output
+        runs = sql(pg_url, "SELECT incident_id, count(*) FROM run GROUP BY incident_id")
+        assert sorted(r[0] for r in runs) == sorted(delivered)
+        assert {r[1] for r in runs} == {1}  # every incident ran once, whichever process took it
+    finally:
+        if bot.process.poll() is None:  # failed part-way: nothing left running
+            bot.kill()
 
 
 def test_a_process_that_refuses_its_configuration_stops_the_others(pg_url, tmp_path):

@@ -149,3 +149,30 @@ def test_the_periodic_job_keeps_up_with_more_than_a_batch():
     assert chain.seal_all(budget_seconds=0.5).rows == 450
     verdict = chain.verify(now=later())
     assert (verdict.ok, verdict.checked, verdict.unsealed) == (True, 450, 0)
+
+
+def test_rows_sealed_by_another_replica_while_links_were_worked_out_are_not_sealed_again():
+    """The links are worked out before the write lock is taken; if another replica sealed meanwhile,
+    they are worked out again from its head, so the chain stays one chain."""
+    other = AuditChain(KEY)
+    assert other.adopt_key() is None
+    write(4)
+
+    class Interrupted(AuditChain):
+        interrupted = False
+
+        def _links(self, head, rows):  # type: ignore[no-untyped-def]
+            if not self.interrupted:  # the other replica seals between this one's read and its lock
+                self.interrupted = True
+                write(2, start=4)
+                assert other.seal_pending().rows == 6
+            return super()._links(head, rows)
+
+    chain = Interrupted(KEY)
+    assert chain.seal_pending().rows == 0  # nothing was left for it
+    write(1, start=6)
+    assert chain.seal_pending().rows == 1
+    verdict = chain.verify(now=later())
+    assert (verdict.ok, verdict.checked, verdict.unsealed) == (True, 7, 0)
+    with db.connection_context():
+        assert [r.seq for r in AuditEntry.select().order_by(AuditEntry.id)] == list(range(1, 8))

@@ -161,7 +161,7 @@ def test_rows_sealed_by_another_replica_while_links_were_worked_out_are_not_seal
     class Interrupted(AuditChain):
         interrupted = False
 
-        def _links(self, head, rows):  # type: ignore[no-untyped-def]
+        def _links(self, head, rows):
             if not self.interrupted:  # the other replica seals between this one's read and its lock
                 self.interrupted = True
                 write(2, start=4)

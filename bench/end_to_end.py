@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from bench.harness import AUDIT_CHANNEL, Database, slack_settings, start_bot
+from bench.harness import AUDIT_CHANNEL, Database, intake_processes, slack_settings, start_bot
 from tests.support.slack_emulator import SlackEmulator
 
 INCIDENTS = 1000
@@ -120,12 +120,14 @@ def run_burst(
     give_up_after: float,
     incidents: int = INCIDENTS,
     mixed: bool = False,
+    processes: int = 1,
 ) -> dict[str, Any]:
     emulator = started_emulator(slack_limits=slack_limits)
     runbooks = scratch / "e2e-runbooks.yml"
     runbooks.write_text(RUNBOOKS_WITH_LONG if mixed else RUNBOOK)
     waiting = sum(1 for n in range(incidents) if incident(n, mixed=mixed)["confidence_score"] < 0.9)
-    bot = start_bot(scratch, database, runbooks, **slack_settings(emulator.api_url, fast=not slack_limits))
+    slack = slack_settings(emulator.api_url, fast=not slack_limits)
+    bot = start_bot(scratch, database, runbooks, **slack, PROCESSES=str(processes))
     try:
         with httpx.Client(base_url=bot.url, timeout=60) as client:
             client.put("/api/v1/config", json={"max_concurrent_resolutions": 20}).raise_for_status()
@@ -133,7 +135,7 @@ def run_burst(
                 floor = {"category_config": {"category": "database", "approval_floor": 0.8}}
                 client.put("/api/v1/config", json=floor).raise_for_status()
             time.sleep(0.5)  # let the configuration notice go out before the clock starts
-            start = time.monotonic()
+            start, cpu_before = time.monotonic(), bot.cpu_seconds()
             for first in range(0, incidents, PER_REQUEST):
                 batch = [incident(n, mixed=mixed) for n in range(first, min(first + PER_REQUEST, incidents))]
                 answer = client.post("/webhooks/incidents", json=batch)
@@ -146,6 +148,7 @@ def run_burst(
                 time.sleep(0.25)
                 delivered = Delivered.read(emulator)
             took = time.monotonic() - start
+            cpu = bot.cpu_seconds() - cpu_before
     finally:
         bot.stop()
         emulator.stop()
@@ -156,6 +159,8 @@ def run_burst(
         "accepted_s": round(accepted, 2),
         "complete_s": round(took, 2),
         "per_s": round(incidents / took, 1),
+        "processes": processes,
+        "bot_cpu_ms_per_incident": round(cpu * 1000 / incidents, 2),
         "dms": len(delivered.dms),
         "dms_twice": sum(1 for n in delivered.dms.values() if n > 1),
         "resolved_in_audit_channel": len(delivered.resolved_in_channel),
@@ -171,7 +176,8 @@ def run_burst(
 
 
 def figure_end_to_end(scratch: Path, database: Database, baseline: dict[str, Any]) -> dict[str, Any]:
-    result = run_burst(scratch, database, slack_limits=False, give_up_after=120)
+    processes = int(intake_processes(database)["PROCESSES"])
+    result = run_burst(scratch, database, slack_limits=False, give_up_after=120, processes=processes)
     bare = baseline["rate"]
     return {
         "figure": "2 end to end, 1,000 incidents, 3 log steps, Slack answering at once",

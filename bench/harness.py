@@ -52,6 +52,19 @@ class Server:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user and system) the process and its children used so far (with PROCESSES > 1
+        the bot processes are the supervisor's children)."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for pid in [self.process.pid, *children_of(self.process.pid)]:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        return total / ticks
+
     def rss_mb(self) -> float:
         for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
@@ -64,6 +77,26 @@ class Server:
             self.process.wait(30)
         except subprocess.TimeoutExpired:
             self.process.kill()
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int(Path(entry, "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
+            if parent == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def intake_processes(database: Database) -> dict[str, str]:
+    """The bot processes figures 1, 1b and 2 start: on PostgreSQL BENCH_PROCESSES (default 2: one bot
+    process uses about one core, docs/deployment.md), on SQLite one (it has one writer)."""
+    count = os.environ.get("BENCH_PROCESSES", "2") if database.label == "postgresql" else "1"
+    return {"PROCESSES": count}
 
 
 def wrk(
@@ -138,8 +171,6 @@ AUDIT_KEY = "bench-audit-key-" + "0" * 32  # the figures' trails are sealed with
 
 def bot_env(database: Database, runbooks: Path, port: int, **settings: str) -> dict[str, str]:
     """The machine's environment without the bot's settings, plus what this figure sets."""
-    if database.label == "postgresql" and "BENCH_PROCESSES" in os.environ:
-        settings = {"PROCESSES": os.environ["BENCH_PROCESSES"], **settings}
     return clean_env(
         DATABASE_URL=database.url,
         RUNBOOKS_FILE=str(runbooks),

@@ -18,6 +18,7 @@ from bench.harness import (
     Database,
     Server,
     free_port,
+    intake_processes,
     percentile,
     slack_settings,
     start_bot,
@@ -78,7 +79,8 @@ def figures_ingest(scratch: Path, database: Database, baseline: dict[str, Any]) 
     emulator.start()
     runbooks = scratch / "ingest-runbooks.yml"
     runbooks.write_text("runbooks:\n  - {id: fix, category: database, steps: [{name: a, log: b}]}\n")
-    bot = start_bot(scratch, database, runbooks, **slack_settings(emulator.api_url, fast=True))
+    processes = intake_processes(database)
+    bot = start_bot(scratch, database, runbooks, **slack_settings(emulator.api_url, fast=True), **processes)
     commands = SlashCommands(bot.url, emulator.response_url("bench"))
     try:
         # The bench process's own collector stops every thread in it, the command timer too, and on
@@ -100,6 +102,7 @@ def figures_ingest(scratch: Path, database: Database, baseline: dict[str, Any]) 
         {
             "figure": "1 webhook ingest (32 clients)",
             "database": database.label,
+            "processes": int(processes["PROCESSES"]),
             "bot_per_s": round(measured["rate"]),
             "bot_p50_ms": measured["p50_ms"],
             "bot_p99_ms": measured["p99_ms"],
@@ -127,7 +130,8 @@ def figure_grouped_ingest(scratch: Path, database: Database, baseline: dict[str,
     second against the bare endpoint's single requests per second in the same run."""
     runbooks = scratch / "ingest-runbooks.yml"
     runbooks.write_text("runbooks:\n  - {id: fix, category: database, steps: [{name: a, log: b}]}\n")
-    bot = start_bot(scratch, database, runbooks)
+    processes = intake_processes(database)
+    bot = start_bot(scratch, database, runbooks, **processes)
     try:
         measured = wrk(
             f"{bot.url}/webhooks/alertmanager", script=ALERTMANAGER_SCRIPT, connections=GROUPED_CLIENTS
@@ -138,6 +142,7 @@ def figure_grouped_ingest(scratch: Path, database: Database, baseline: dict[str,
     return {
         "figure": "1b grouped ingest (100 alerts a delivery, 8 clients)",
         "database": database.label,
+        "processes": int(processes["PROCESSES"]),
         "incidents_per_s": round(incidents),
         "deliveries_per_s": round(measured["rate"], 1),
         "delivery_p99_ms": measured["p99_ms"],

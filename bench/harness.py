@@ -65,6 +65,17 @@ class Server:
             total += int(fields[11]) + int(fields[12])  # utime, stime
         return total / ticks
 
+    def peak_mb(self) -> float:
+        """The peak resident memory (VmHWM) of the process and its children, summed."""
+        total = 0.0
+        for pid in [self.process.pid, *children_of(self.process.pid)]:
+            try:
+                lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+            except OSError:
+                continue
+            total += sum(int(line.split()[1]) / 1024 for line in lines if line.startswith("VmHWM:"))
+        return total
+
     def rss_mb(self) -> float:
         for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
@@ -93,8 +104,8 @@ def children_of(pid: int) -> list[int]:
 
 
 def intake_processes(database: Database) -> dict[str, str]:
-    """The bot processes figures 1, 1b and 2 start: on PostgreSQL BENCH_PROCESSES (default 2: one bot
-    process uses about one core, docs/deployment.md), on SQLite one (it has one writer)."""
+    """The bot processes figures 1, 1b, 2 and 7 start: on PostgreSQL BENCH_PROCESSES (default 2: one
+    bot process uses about one core, docs/deployment.md), on SQLite one (it has one writer)."""
     count = os.environ.get("BENCH_PROCESSES", "2") if database.label == "postgresql" else "1"
     return {"PROCESSES": count}
 

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 
 from bench.end_to_end import RUNBOOK, Delivered, creator, started_emulator
-from bench.harness import AUDIT_CHANNEL, Database, slack_settings, start_bot
+from bench.harness import AUDIT_CHANNEL, Database, intake_processes, slack_settings, start_bot
 from tests.support.slack_emulator import Call
 
 ALERTS = int(os.environ.get("BENCH_STORM_ALERTS", "10000"))
@@ -59,20 +59,14 @@ def delivery(first: int) -> dict[str, Any]:
     return {"version": "4", "status": "firing", "receiver": "autoresolve", "alerts": alerts}
 
 
-def peak_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def figure_storm(scratch: Path, database: Database) -> dict[str, Any]:
     emulator = started_emulator(slack_limits=True)
     runbooks = scratch / "storm-runbooks.yml"
     runbooks.write_text(RUNBOOK)
     ran = sum(1 for n in range(ALERTS) if confidence(n) >= 0.9)
     waiting = sum(1 for n in range(ALERTS) if confidence(n) == 0.85)
-    bot = start_bot(scratch, database, runbooks, **slack_settings(emulator.api_url, fast=False))
+    processes = intake_processes(database)
+    bot = start_bot(scratch, database, runbooks, **slack_settings(emulator.api_url, fast=False), **processes)
     try:
         with httpx.Client(base_url=bot.url, timeout=120) as client:
             client.put("/api/v1/config", json={"max_concurrent_resolutions": 20}).raise_for_status()
@@ -105,7 +99,7 @@ def figure_storm(scratch: Path, database: Database) -> dict[str, Any]:
                     break
                 time.sleep(1.0)
             seen = Delivered.read(emulator, STORM_ID)
-        memory = peak_mb(bot.process.pid)
+        memory = bot.peak_mb()
     finally:
         bot.stop()
         emulator.stop()
@@ -120,6 +114,7 @@ def figure_storm(scratch: Path, database: Database) -> dict[str, Any]:
     result = {
         "figure": "7 alert storm: 10,000 alerts in deliveries of 100, 32 at once, under Slack's limits",
         "database": database.label,
+        "processes": int(processes["PROCESSES"]),
         "alerts": ALERTS,
         "accepted": accepted,
         "decided_s": round(decided, 1),

@@ -2,7 +2,8 @@
 (when it answers) PostgreSQL; a table on the terminal, JSON in bench/out/results.json.
 
 Needs `wrk` (Debian: apt-get install wrk). BENCH_SECONDS sets each wrk run's length (default 10);
-BENCH_FIGURES picks figures (e.g. "1,4"); BENCH_POSTGRES_URL (or TEST_DATABASE_URL) names the
+BENCH_FIGURES picks figures (e.g. "1,4"); BENCH_PROCESSES the bot processes figures 1, 1b, 2 and 7
+start on PostgreSQL (default 2); BENCH_POSTGRES_URL (or TEST_DATABASE_URL) names the
 PostgreSQL server, on which each figure gets a database of its own, dropped afterwards.
 """
 

@@ -5,9 +5,9 @@ decision runs about ten of them, so the write paths taken for every incident, st
 (insert a row, read one by key, update by key) go through here. Values are converted with the
 model's own field types, so rows read and written here are the same as peewee's. Only equality
 conditions (IN for a tuple or frozenset value, None in it meaning NULL; >=, <= and NOT IN by a
-suffix on the name). Only names
-from the models are spliced into the SQL text (hence the S608 waivers); values are always bound as
-parameters. `appending()` holds rows back to the end of a block, to go in as one multi-row INSERT.
+suffix on the name). Only names from the models are spliced into the SQL text (hence the S608
+waivers); values are always bound as parameters. `appending()` holds rows back to the end of a
+block, to go in as one multi-row INSERT.
 """
 
 from __future__ import annotations
@@ -81,24 +81,19 @@ def _where(model: type[peewee.Model], where: dict[str, Any], params: list[Any]) 
 def _membership(field: peewee.Field, values: tuple[Any, ...], *, excluded: bool, params: list[Any]) -> str:
     """`column IN (...)` (NOT IN if `excluded`); None among the values stands for NULL, which IN
     never matches, so it is asked for apart (IS NULL, or IS NOT NULL when excluded)."""
-    column = _quote(field.column_name)
-    known = [v for v in values if v is not None]
-    parts = []
-    if len(known) < len(values):
-        parts.append(f"{column} IS NOT NULL" if excluded else f"{column} IS NULL")
+    column, known = _quote(field.column_name), [v for v in values if v is not None]
+    parts = [f"{column} IS {'NOT ' if excluded else ''}NULL"] if len(known) < len(values) else []
     if known:
         parts.append(f"{column} {'NOT IN' if excluded else 'IN'} ({', '.join(_param() for _ in known)})")
         params.extend(field.db_value(v) for v in known)
     if not parts:  # IN () is not SQL: nothing is in an empty tuple
         return "1 = 1" if excluded else "1 = 0"
-    joined = f" {'AND' if excluded else 'OR'} ".join(parts)
-    return f"({joined})" if len(parts) > 1 else joined
+    return "(" + (" AND " if excluded else " OR ").join(parts) + ")" if len(parts) > 1 else parts[0]
 
 
 def _shape(where: dict[str, Any]) -> tuple[Any, ...]:
-    return tuple(
-        (k, (len(v), None in v) if isinstance(v, tuple | frozenset) else v is None) for k, v in where.items()
-    )
+    many = (tuple, frozenset)
+    return tuple((k, (len(v), None in v) if isinstance(v, many) else v is None) for k, v in where.items())
 
 
 @functools.cache

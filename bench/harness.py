@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from tests.support.processes import clean_env, free_port
+from tests.support.processes import children_of, clean_env, free_port, proc_stat
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
@@ -55,15 +55,12 @@ class Server:
     def cpu_seconds(self) -> float:
         """CPU time (user and system) the process and its children used so far (with PROCESSES > 1
         the bot processes are the supervisor's children)."""
-        ticks = os.sysconf("SC_CLK_TCK")
         total = 0
         for pid in [self.process.pid, *children_of(self.process.pid)]:
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-        return total / ticks
+            fields = proc_stat(pid)
+            if fields is not None:
+                total += int(fields[11]) + int(fields[12])  # utime, stime
+        return total / os.sysconf("SC_CLK_TCK")
 
     def peak_mb(self) -> float:
         """The peak resident memory (VmHWM) of the process and its children, summed."""
@@ -88,19 +85,6 @@ class Server:
             self.process.wait(30)
         except subprocess.TimeoutExpired:
             self.process.kill()
-
-
-def children_of(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                parent = int(Path(entry, "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except OSError:
-                continue
-            if parent == pid:
-                found.append(int(entry.name))
-    return found
 
 
 def intake_processes(database: Database) -> dict[str, str]:

@@ -34,7 +34,8 @@ def listening_socket(settings: Settings) -> socket.socket:
     try:
         sock = socket.create_server((settings.host, settings.port), backlog=LISTEN_BACKLOG)
     except OSError as exc:
-        raise CliError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}") from exc
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise CliError(f"cannot listen on {settings.host}:{settings.port}: {reason}") from exc
     sock.set_inheritable(True)
     return sock
 

@@ -76,7 +76,10 @@ def test_an_incident_delivered_again_in_the_same_delivery_is_refreshed_and_decid
     assert second.run_id is not None
     with db_connection():
         (stored,) = Incident.select().where(Incident.incident_id == "TWICE-1")
-        assert (stored.confidence_score, stored.resolution_status) == (0.95, "queued")
+        # decided again: its run is queued, or the running worker has taken it already
+        assert stored.confidence_score == 0.95
+        assert stored.resolution_status in {"queued", "running", "resolved"}
+        assert Run.select().where(Run.incident_id == "TWICE-1").count() == 1
 
 
 def test_the_same_fingerprint_twice_in_one_delivery_is_one_incident(engine):

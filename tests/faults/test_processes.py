@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import eventually
 from tests.faults.conftest import sql
 from tests.support.factories import incident_body
-from tests.support.processes import BotProcess, clean_env, run_cli
+from tests.support.processes import BotProcess, alive, children_of, clean_env, run_cli
 
 pytestmark = pytest.mark.replicas
 
@@ -32,39 +32,17 @@ def env_for(pg_url: str, tmp_path: Path) -> dict[str, str]:
     )
 
 
-def children(pid: int) -> set[int]:
-    """The processes whose parent is `pid`, read from /proc."""
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid and fields[0] != "Z":
-                found.add(int(entry.name))
-    return found
-
-
 def wait_for_children(pid: int, kept: set[int], gone: set[int]) -> set[int]:
     """Its two processes, once there are two, `kept` among them and `gone` not."""
     found: set[int] = set()
 
     def two() -> bool:
         nonlocal found
-        found = children(pid)
+        found = children_of(pid)
         return len(found) == 2 and kept <= found and not found & gone
 
     eventually(two, timeout=30)
     return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def deliver(port: int, incident_id: str) -> dict[str, object]:

@@ -38,7 +38,7 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
 
     listen_fd = getattr(args, "listen_fd", None)
     if listen_fd is None and settings.processes > 1:
-        return processes.Supervisor(settings.processes, processes.listening_socket(settings)).run()
+        return processes.supervise(settings)
     sock = None if listen_fd is None else processes.inherited_socket(listen_fd)
     if sock is not None:
         processes.end_with_parent()

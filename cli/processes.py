@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import NoReturn
 
 from cli.errors import CliError
 from settings import Settings
@@ -30,7 +31,7 @@ def listening_socket(settings: Settings) -> socket.socket:
     return sock
 
 
-def supervise(settings: Settings) -> int:
+def supervise(settings: Settings) -> NoReturn:
     """Bind the socket here (a port in use fails with one line), then become the supervisor: this
     process's image, with everything the command line imported, is replaced by cli/supervisor.py's."""
     sock = listening_socket(settings)

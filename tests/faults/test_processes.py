@@ -63,6 +63,9 @@ def test_two_processes_serve_one_port_replace_a_killed_one_and_stop_together(pg_
         for incident_id in delivered:
             assert deliver(bot.port, incident_id)["decision"] == "queued"
 
+        resolved = "SELECT count(*) FROM run WHERE status = 'resolved'"
+        # nothing in flight when it is killed (a run it held would wait out its lease: test_replicas)
+        eventually(lambda: sql(pg_url, resolved)[0][0] == len(delivered))
         victim = min(first)
         os.kill(victim, signal.SIGKILL)
         both = wait_for_children(bot.pid, first - {victim}, {victim})
@@ -82,7 +85,6 @@ def test_two_processes_serve_one_port_replace_a_killed_one_and_stop_together(pg_
         assert alive(bot.pid)
         assert all(alive(pid) for pid in both)
 
-        resolved = "SELECT count(*) FROM run WHERE status = 'resolved'"
         eventually(lambda: sql(pg_url, resolved)[0][0] == len(delivered))
         output = bot.stop()
         assert output.count("Autoresolve stopped") == 2, output  # both processes shut down gracefully

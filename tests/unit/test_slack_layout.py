@@ -15,6 +15,7 @@ from handlers.slack.layout.blocks import (
     Message,
     build_decided_by_entry,
     build_incident_decision,
+    build_incident_run,
     build_resolution_dm,
     status_icon,
     step_line,
@@ -106,6 +107,20 @@ def test_a_persons_decision_in_the_thread_mentions_them_and_escapes_the_reason()
     )
     anonymous = build_decided_by_entry(replace(DECISION, decided_by="api-user"))[0]
     assert anonymous.startswith("Rejected by api-user: ")  # not a broken <@api-user> mention
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        build_incident_decision(DECISION),
+        build_incident_run(replace(RUN, status=RunStatus.FAILED, message="Step 1 (<!channel>) failed")),
+    ],
+)
+def test_the_fallback_text_escapes_what_it_repeats_because_a_digest_shows_it_as_mrkdwn(message):
+    text, _ = message
+    assert "<!" not in text
+    assert "<http" not in text
+    assert "&lt;!" in text
 
 
 def test_an_approval_request_shows_what_runs_and_its_buttons_carry_the_request():

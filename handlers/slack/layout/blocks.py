@@ -143,7 +143,7 @@ def build_incident_decision(report: DecisionReport) -> Message:
         blocks.append(
             approval_actions(f"approval:{report.incident_id}", report.incident_id, report.approval_digest)
         )
-    text = f"{report.incident_id}: {report.outcome.replace('_', ' ')} — {report.reason}"
+    text = f"{report.incident_id}: {report.outcome.replace('_', ' ')} — {escape(report.reason)}"
     return clip(text), blocks
 
 
@@ -177,7 +177,7 @@ def build_incident_run(report: RunReport) -> Message:
     if report.status == RunStatus.RUNNING:
         blocks.append(context("Steps are posted in the thread as they finish."))
     text = f"{report.incident_id}: {report.status.replace('_', ' ')}"
-    return (f"{text} — {report.message}" if report.message else text), blocks
+    return (f"{text} — {escape(report.message)}" if report.message else text), blocks
 
 
 def step_line(step: StepReport) -> str:
@@ -202,6 +202,14 @@ def build_step_entries(steps: list[StepReport]) -> Message:
     return clip(text), [section(text)]
 
 
+def run_facts(report: RunReport) -> str:
+    """What the creator's DM says of the run, beside its steps (a digest of DMs shows it too)."""
+    return (
+        f"Confidence *{percent(report.confidence)}*, runbook `{escape(report.runbook_id)}`, "
+        f"category {escape(report.category)}"
+    )
+
+
 def build_resolution_dm(report: RunReport) -> Message:
     """The creator's DM: outcome, confidence, runbook, each step with its result and duration."""
     endings: dict[str, str] = {
@@ -213,10 +221,7 @@ def build_resolution_dm(report: RunReport) -> Message:
     blocks: Blocks = [
         section(f"{status_icon(report.status)} Your incident *{escape(report.incident_id)}* {outcome}."),
         title_block(report.title),
-        context(
-            f"Confidence *{percent(report.confidence)}*, runbook `{escape(report.runbook_id)}`, "
-            f"category {escape(report.category)}"
-        ),
+        context(run_facts(report)),
     ]
     if report.steps:
         where = (

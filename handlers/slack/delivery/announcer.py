@@ -31,6 +31,7 @@ from handlers.slack.layout.blocks import (
     build_pause_notice,
     build_resolution_dm,
     build_step_entries,
+    run_facts,
     step_line,
 )
 from handlers.slack.layout.replies import build_calibration
@@ -136,7 +137,7 @@ class SlackNotifier:
             purpose=Purpose.CREATOR_DM,
             incident_id=report.incident_id,
             message_key=f"dm:{report.incident_id}:{report.run_id}",
-            lines=[step_line(step) for step in report.steps],
+            lines=[run_facts(report), *(step_line(step) for step in report.steps)],
         )
 
     def _decision(self, report: DecisionReport) -> None:

@@ -127,6 +127,14 @@ def test_a_burst_for_one_creator_reaches_them_as_digests_whose_buttons_each_reop
     assert any("(digest)" in post.text for post in dms)
     assert sorted(buttons.values()) == sorted([("reopen_incident", i)] for i in buttons)  # each one's own
     assert slack.calls_inside_retry_after() == []
+    digest = next(post for post in dms if "(digest)" in post.text)
+    shown = "\n".join(str(block.get("text", {}).get("text", "")) for block in digest.blocks)
+    for incident_id in set(re.findall(r"MINE-\d+", shown)):  # as a DM of its own says it
+        assert f"Incident {incident_id} was resolved automatically." in shown
+    assert shown.count("Confidence *95.00%*, runbook `db-fix`, category database") == shown.count(
+        "was resolved automatically"
+    )
+    assert shown.count("Step 2 *Fix*: succeeded") == shown.count("was resolved automatically")
 
     in_digest = next(
         block["block_id"]

@@ -38,6 +38,7 @@ def supervise(settings: Settings) -> NoReturn:
     sys.stdout.flush()
     sys.stderr.flush()
     command = [sys.executable, str(SUPERVISOR), str(sock.fileno()), str(settings.processes)]
+    command += [settings.log_level, settings.log_format]  # its own log lines as the processes write theirs
     os.execv(sys.executable, command)  # noqa: S606 (our interpreter and our file, no shell, no input)
 
 

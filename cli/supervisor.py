@@ -106,9 +106,15 @@ class Supervisor:
 
 
 def main(argv: list[str]) -> int:
-    """`supervisor.py <listening socket's descriptor> <processes>`, as cli/processes.py starts it."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    fd, count = int(argv[0]), int(argv[1])
+    """`supervisor.py <listening socket's descriptor> <processes> <log level> <text|json>`, as
+    cli/processes.py starts it."""
+    fd, count, level, log_format = int(argv[0]), int(argv[1]), argv[2], argv[3]
+    sys.path.insert(0, str(BOT.parent))  # run as a script: the log formats are the package's
+    from cli.logs import JsonFormatter, TextFormatter
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
+    logging.basicConfig(level=level.upper(), handlers=[handler])
     return Supervisor(count, socket.socket(fileno=fd)).run()
 
 

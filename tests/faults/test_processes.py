@@ -3,6 +3,7 @@ signals reach them, a killed one is replaced, a refused configuration stops them
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 from pathlib import Path
@@ -106,6 +107,16 @@ def test_a_process_that_refuses_its_configuration_stops_the_others(pg_url, tmp_p
     assert "error: runbooks file refused" in result.stderr
     assert "refused to start (status 2): stopping" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_with_log_format_json_the_supervisors_own_lines_are_json_too(pg_url, tmp_path):
+    env = {**env_for(pg_url, tmp_path), "LOG_FORMAT": "json"}
+    (tmp_path / "runbooks.yml").write_text("runbooks:\n  - {id: broken, steps: [{name: x, wait: soon}]}\n")
+    result = run_cli(tmp_path, "serve", env=env)
+    assert result.returncode == 2
+    (line,) = [line for line in result.stderr.splitlines() if "refused to start" in line]
+    entry = json.loads(line)
+    assert (entry["logger"], entry["level"]) == ("cli.supervisor", "ERROR")
 
 
 def test_several_processes_are_refused_on_sqlite(tmp_path):

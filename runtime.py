@@ -47,7 +47,7 @@ from settings import Settings
 from storage import migrations, outbox, seen_signatures
 from storage.audit_chain import AuditChain
 from storage.audit_key import load_audit_key
-from storage.database import bind, db_connection, open_database
+from storage.database import bind, checkpoint_wal, db_connection, is_postgres, open_database
 from storage.fields import utcnow
 from storage.group_commit import GroupCommitter
 from storage.outbox import OutboxMessage
@@ -60,6 +60,7 @@ REVIEW_SECONDS = 3600.0  # how often the evidence is read for autonomy proposals
 AUTONOMY_EVIDENCE_DAYS = 30  # how often resolutions that held are marked fixed
 RUNBOOKS_FOLLOW_SECONDS = 2.0  # how soon a replica follows a reload made elsewhere (or by the CLI)
 PRUNE_OUTBOX_SECONDS = 3600.0
+WAL_CHECKPOINT_SECONDS = 1.0  # SQLite: the write-ahead log copied into the database file, apart from commits
 
 
 @dataclass
@@ -108,6 +109,8 @@ class Runtime:
         if self.settings.calibration_weekly_summary:
             every(self.scheduler, REVIEW_SECONDS, "calibration-summary", self._weekly_summary, first_after=60)
         every(self.scheduler, 1.0, "seal-audit-chain", self.checkpoints.seal)
+        if not is_postgres():
+            every(self.scheduler, WAL_CHECKPOINT_SECONDS, "checkpoint-sqlite-wal", checkpoint_wal)
         every(
             self.scheduler, self.settings.approval_check_seconds, "expire-approvals", self._expire_approvals
         )
@@ -237,7 +240,7 @@ def vendor_apis(settings: Settings, owner: str) -> tuple[list[VendorDelivery], P
 def build_runtime(settings: Settings, *, notifier: Notifier | None = None) -> Runtime:
     """Load runbooks, open and upgrade the database, wire engine and Slack. Raises on bad configuration."""
     library = RunbookLibrary(settings.runbooks_file, settings.runbook_secrets())
-    bind(open_database(settings.database_url, pool_size=settings.database_pool_size))
+    bind(open_database(settings.database_url, pool_size=settings.database_pool_size, checkpoints_apart=True))
     applied = migrations.upgrade()
     if applied:
         log.info("database upgraded to schema version %d", applied[-1])

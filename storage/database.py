@@ -85,8 +85,13 @@ def _create_private(path: str) -> None:
             os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
 
 
-def open_database(url: str, *, pool_size: int = 20) -> peewee.Database:
-    """Build (without connecting) the database named by a sqlite:/// or postgresql:// URL."""
+def open_database(url: str, *, pool_size: int = 20, checkpoints_apart: bool = False) -> peewee.Database:
+    """Build (without connecting) the database named by a sqlite:/// or postgresql:// URL.
+    `checkpoints_apart` (SQLite; the serving bot, which calls `checkpoint_wal` every second): a
+    commit never copies the write-ahead log into the database file itself. SQLite's automatic
+    checkpoint runs inside whichever commit fills the log past a thousand pages, and waits for the
+    disk there (fsync), holding the write lock: every writer waited behind it, for up to 1.5 s on
+    a 2-core VM under figure 1's load (bench/RESULTS.md)."""
     scheme = urlparse(url).scheme
     shown = redact_url(url)
     if scheme == "sqlite":
@@ -100,7 +105,7 @@ def open_database(url: str, *, pool_size: int = 20) -> peewee.Database:
         # Pooled: a thread's next unit of work reuses a connection (and its pragmas) instead of opening one.
         return PooledSqliteDatabase(
             path,
-            pragmas=SQLITE_PRAGMAS,
+            pragmas={**SQLITE_PRAGMAS, "wal_autocheckpoint": 0} if checkpoints_apart else SQLITE_PRAGMAS,
             timeout=10,
             check_same_thread=False,
             max_connections=pool_size * 4,
@@ -195,6 +200,17 @@ def claim_lock() -> None:
     """Serialise claim transactions across processes (PostgreSQL; SQLite's IMMEDIATE already does)."""
     if is_postgres():
         db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (CLAIM_LOCK_KEY,))
+
+
+def checkpoint_wal() -> tuple[int, int]:
+    """SQLite: copy what the write-ahead log holds into the database file, without waiting for
+    readers or writers (PASSIVE): writers go on meanwhile, and the log starts over once all of it
+    is copied. The pages in the log, and how many of them are copied now. PostgreSQL: (0, 0)."""
+    if is_postgres():
+        return 0, 0
+    with db.connection_context():
+        _, pages, copied = db.execute_sql("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    return int(pages), int(copied)
 
 
 def ping() -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from storage import outbox, statements
-from storage.database import in_write_transaction
+from storage.database import db, in_write_transaction, is_postgres
 from storage.fields import utcnow
 from storage.lanes import Lane, Purpose
 from storage.outbox import OutboxMessage
@@ -33,3 +33,16 @@ def test_delivered_messages_are_pruned_a_minute_after_start_and_then_hourly(engi
     assert job.trigger.interval == timedelta(hours=1)
     job.func()
     assert [m.id for m in statements.select_all(OutboxMessage)] == [recent.id]
+
+
+def test_on_sqlite_the_running_bot_copies_the_write_ahead_log_every_second_and_no_commit_does(engine):
+    runtime = engine(RUNBOOKS)
+    job = runtime.scheduler.get_job("checkpoint-sqlite-wal")
+    if is_postgres():
+        assert job is None  # PostgreSQL has its own checkpoints
+        return
+    assert job.trigger.interval == timedelta(seconds=1)
+    with db.connection_context():
+        assert db.execute_sql("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+    pages, copied = job.func()
+    assert copied == pages

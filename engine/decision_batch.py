@@ -18,7 +18,7 @@ from datetime import timedelta
 
 from engine.configuration import kill_switch_state
 from engine.incident import IncidentIn
-from storage import incidents, outcomes, statements
+from storage import deferred_writes, incidents, outcomes
 from storage.config_store import CategorySetting
 from storage.database import in_write_transaction, key_locks
 from storage.fields import utcnow
@@ -95,7 +95,7 @@ def deciding(
     delivered: Sequence[IncidentIn], *, dedup_window: timedelta, settle: timedelta
 ) -> Iterator[DecisionBatch]:
     """A write transaction for deciding these incidents, and its batch."""
-    with in_write_transaction(), statements.appending():
+    with in_write_transaction(), deferred_writes.appending():
         stored = incidents.get_many(incident_ids=[i.incident_id for i in delivered])
         batch = DecisionBatch(kill_switch_state().active, stored)
         batch._read_fingerprints(delivered, dedup_window, settle)

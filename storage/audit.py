@@ -11,7 +11,7 @@ from typing import Any
 
 import peewee
 
-from storage import statements
+from storage import deferred_writes, statements
 from storage.database import BaseModel, db, in_write_transaction
 from storage.fields import JSONField, UTCDateTimeField, utcnow
 
@@ -68,12 +68,12 @@ def record(
     error_message: str | None = None,
     run_id: int | None = None,
 ) -> None:
-    """Append one audit row (in the caller's transaction, if any; see `statements.append`)."""
+    """Append one audit row (in the caller's transaction, if any; see `deferred_writes.append`)."""
     behalf = on_behalf_of.get()
     if behalf is not None:
         details = {**(details or {}), "on_behalf_of": behalf}
     with in_write_transaction():
-        statements.append(
+        deferred_writes.append(
             AuditEntry,
             audit_id=uuid.uuid4().hex,
             timestamp=utcnow(),

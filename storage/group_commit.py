@@ -18,7 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, Generic, TypeVar
 
-from storage import statements
+from storage import deferred_writes
 from storage.batches import BatchWorker
 from storage.database import db, db_connection, in_write_transaction
 
@@ -73,7 +73,7 @@ class GroupCommitter:
         with db_connection(), in_write_transaction():
             if not isolated:
                 try:
-                    with statements.appending():
+                    with deferred_writes.appending():
                         for write, done in group:
                             outcomes.append((done, write(), None))
                 except Exception as exc:
@@ -81,7 +81,7 @@ class GroupCommitter:
                 return outcomes
             for write, done in group:
                 try:
-                    with db.atomic(), statements.appending():  # its held-back rows fail it too
+                    with db.atomic(), deferred_writes.appending():  # its held-back rows fail it too
                         result = write()
                 except Exception as exc:
                     outcomes.append((done, None, exc))

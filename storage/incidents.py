@@ -8,7 +8,7 @@ from typing import Any
 
 import peewee
 
-from storage import statements
+from storage import deferred_writes, statements
 from storage.database import BaseModel, db, in_write_transaction
 from storage.fields import JSONField, UTCDateTimeField, utcnow
 from storage.statuses import IncidentStatus, ResolutionStatus
@@ -101,11 +101,11 @@ def insert(row: Incident) -> None:
 
 def append(rows: Iterable[Incident]) -> None:
     """Store rows from `new_row` that nothing reads back from the database before the transaction
-    commits: inside `statements.appending()`, with its other rows in one multi-row INSERT (on
+    commits: inside `deferred_writes.appending()`, with its other rows in one multi-row INSERT (on
     PostgreSQL no round trip of their own); their ids stay unset."""
     with in_write_transaction():
         for row in rows:
-            statements.append(Incident, **row.__data__)
+            deferred_writes.append(Incident, **row.__data__)
 
 
 def save_delivery(*, fields: dict[str, Any], existing: Incident, refresh: bool) -> Incident:
@@ -134,7 +134,7 @@ def set_resolution(
     """Record where the incident stands in the resolution lifecycle (and any seed fields with it).
     `deferred`: the update may wait for the end of the transaction's appended rows, for a caller
     after which nothing in the transaction reads or changes the incident (a run's own stages)."""
-    update = statements.update_later if deferred else statements.update
+    update = deferred_writes.update_later if deferred else statements.update
     with in_write_transaction():
         update(
             Incident,

@@ -7,7 +7,7 @@ from typing import Any, NamedTuple
 
 import peewee
 
-from storage import statements
+from storage import deferred_writes, statements
 from storage.database import BaseModel, db, in_write_transaction
 from storage.fields import JSONField, UTCDateTimeField, utcnow
 from storage.lanes import Lane, LaneField, Purpose, Transport
@@ -76,7 +76,7 @@ def enqueue(
 ) -> None:
     """Queue one message. Call inside the transaction that writes the audit row it belongs to."""
     with in_write_transaction():
-        statements.append(
+        deferred_writes.append(
             OutboxMessage,
             lane=lane,
             transport=lane.transport,
@@ -148,19 +148,19 @@ def settle_sent(*, message: OutboxMessage, superseded: list[int], posted: Posted
     """Slack took `message` (and with it the `superseded` rows): one transaction records where it
     was posted, if it has a key, and marks the rows."""
     now = utcnow()
-    with in_write_transaction(), statements.appending():  # PostgreSQL: all of it in one round trip
+    with in_write_transaction(), deferred_writes.appending():  # PostgreSQL: all of it in one round trip
         if posted is not None:
             record_posted(message_key=posted.message_key, channel=posted.channel, ts=posted.ts)
         mark_sent(message=message)
         if superseded:
             where = {"id": tuple(superseded), "status": (PENDING, SENDING)}
-            statements.update_later(OutboxMessage, where, status=OutboxStatus.SUPERSEDED, sent_at=now)
+            deferred_writes.update_later(OutboxMessage, where, status=OutboxStatus.SUPERSEDED, sent_at=now)
 
 
 def settle_found(*, ids: list[int], posted: Posted | None) -> None:
     """A post found in Slack after its sender stopped before recording it: where it is (a keyed
     message) and its rows sent, in one transaction."""
-    with in_write_transaction(), statements.appending():
+    with in_write_transaction(), deferred_writes.appending():
         if posted is not None:
             record_posted(message_key=posted.message_key, channel=posted.channel, ts=posted.ts)
         mark_sent_ids(ids=ids)
@@ -177,13 +177,15 @@ def release_sending(*, ids: list[int]) -> None:
 def mark_sent_ids(*, ids: list[int]) -> None:
     with in_write_transaction():
         fields = {"status": OutboxStatus.SENT, "sent_at": utcnow(), "last_error": None}
-        statements.update_later(OutboxMessage, {"id": tuple(ids)}, **fields)
+        deferred_writes.update_later(OutboxMessage, {"id": tuple(ids)}, **fields)
 
 
 def mark_sent(*, message: OutboxMessage) -> None:
     with in_write_transaction():
         fields = {"status": OutboxStatus.SENT, "sent_at": utcnow(), "last_error": None}
-        statements.update_later(OutboxMessage, {"id": message.id}, **fields, attempts=message.attempts + 1)
+        deferred_writes.update_later(
+            OutboxMessage, {"id": message.id}, **fields, attempts=message.attempts + 1
+        )
 
 
 def mark_failed(*, message: OutboxMessage, error: str) -> None:
@@ -245,6 +247,6 @@ def posted(*, message_key: str) -> SlackMessage | None:
 def record_posted(*, message_key: str, channel: str, ts: str) -> None:
     """Where the keyed message now is (posted again after a deletion: the new place)."""
     with in_write_transaction():
-        statements.upsert_later(
+        deferred_writes.upsert_later(
             SlackMessage, message_key=message_key, channel=channel, ts=ts, posted_at=utcnow()
         )

@@ -10,7 +10,7 @@ from typing import Any
 
 import peewee
 
-from storage import statements
+from storage import deferred_writes, statements
 from storage.database import BaseModel, db, in_write_transaction
 from storage.fields import UTCDateTimeField, utcnow
 
@@ -81,7 +81,7 @@ def set_outcome(*, incident_id: str, only_open: bool = True, **fields: Any) -> b
 def open_later(**fields: Any) -> None:
     """A new incident's first confidence decision: nothing can be recorded for it yet, so the row
     goes with the decision's other rows at the end of its block (a row there already is kept)."""
-    statements.append(Outcome, unless_there=True, decided_at=utcnow(), **fields)
+    deferred_writes.append(Outcome, unless_there=True, decided_at=utcnow(), **fields)
 
 
 def unsettled_with_fingerprints(*, fingerprints: Sequence[str], resolved_since: datetime) -> list[Outcome]:

@@ -7,7 +7,7 @@ from typing import Any
 
 import peewee
 
-from storage import config_store, statements
+from storage import config_store, deferred_writes, statements
 from storage.database import BaseModel, claim_lock, db, in_write_transaction
 from storage.fields import UTCDateTimeField, utcnow
 from storage.incidents import Incident
@@ -210,7 +210,7 @@ def start_step(*, run_id: int, position: int, name: str, kind: str, phase: str, 
         started_at=utcnow(),
     )
     with in_write_transaction():
-        statements.append(StepResult, **row.__data__)
+        deferred_writes.append(StepResult, **row.__data__)
     return row
 
 
@@ -222,7 +222,7 @@ def finish_step(*, step: StepResult, **fields: Any) -> StepResult:
     fields.setdefault("duration_ms", int((now - step.started_at).total_seconds() * 1000))
     where = {"run": step.run_id, "position": step.position, "phase": step.phase}
     with in_write_transaction():
-        statements.update_later(StepResult, where, **fields)
+        deferred_writes.update_later(StepResult, where, **fields)
     for name, value in fields.items():
         setattr(step, name, value)
     return step

@@ -6,17 +6,14 @@ decision runs about ten of them, so the write paths taken for every incident, st
 model's own field types, so rows read and written here are the same as peewee's. Only equality
 conditions (IN for a tuple or frozenset value, None in it meaning NULL; >=, <= and NOT IN by a
 suffix on the name). Only names from the models are spliced into the SQL text (hence the S608
-waivers); values are always bound as parameters. `appending()` holds rows back to the end of a
-block, to go in as one multi-row INSERT.
+waivers); values are always bound as parameters. storage/deferred_writes.py holds these rows and
+updates back to the end of a block.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import functools
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import peewee
@@ -26,8 +23,6 @@ from storage.database import db, is_postgres
 M = TypeVar("M", bound=peewee.Model)
 
 _sql_cache: dict[tuple[Any, ...], str] = {}
-_appended = threading.local()  # what waits for the end of an `appending()` block, per thread
-MAX_ROWS_PER_INSERT = 500  # keeps a statement's parameters well under either database's limit
 
 
 def _quote(name: str) -> str:
@@ -102,14 +97,14 @@ def _inserted_fields(model: type[peewee.Model]) -> tuple[peewee.Field, ...]:
     return tuple(f for f in _fields(model) if not isinstance(f, peewee.AutoField))
 
 
-def _insert_sql(model: type[peewee.Model], rows: int) -> str:
+def insert_sql(model: type[peewee.Model], rows: int) -> str:
     fields = _inserted_fields(model)
     columns = ", ".join(_quote(f.column_name) for f in fields)
     row = "(" + ", ".join(_param() for _ in fields) + ")"
     return f"INSERT INTO {_quote(model._meta.table_name)} ({columns}) VALUES {', '.join([row] * rows)}"  # noqa: S608
 
 
-def _row_params(model: type[peewee.Model], values: dict[str, Any]) -> list[Any]:
+def row_params(model: type[peewee.Model], values: dict[str, Any]) -> list[Any]:
     """The row's values in column order, converted for the database; defaults for fields not given."""
     params = []
     for field in _inserted_fields(model):
@@ -126,114 +121,15 @@ def insert(model: type[peewee.Model], **values: Any) -> int:
     key = ("insert", model, is_postgres())
     sql = _sql_cache.get(key)
     if sql is None:
-        sql = _insert_sql(model, 1)
+        sql = insert_sql(model, 1)
         primary = model._meta.primary_key
         if is_postgres() and isinstance(primary, peewee.AutoField):
             sql += f" RETURNING {_quote(primary.column_name)}"
         _sql_cache[key] = sql
-    cursor = db.execute_sql(sql, _row_params(model, values))
+    cursor = db.execute_sql(sql, row_params(model, values))
     if is_postgres() and isinstance(model._meta.primary_key, peewee.AutoField):
         return int(cursor.fetchone()[0])
     return int(cursor.lastrowid)
-
-
-@dataclasses.dataclass
-class _Deferred:
-    """What an `appending()` block holds back until it ends: rows per table, then the other
-    statements (updates, upserts) in order."""
-
-    rows: dict[tuple[type[peewee.Model], bool], list[list[Any]]] = dataclasses.field(default_factory=dict)
-    later: list[tuple[str, list[Any]]] = dataclasses.field(default_factory=list)
-
-    def statements(self) -> Iterator[tuple[str, list[Any]]]:
-        for (model, unless_there), table_rows in self.rows.items():
-            for start in range(0, len(table_rows), MAX_ROWS_PER_INSERT):
-                chunk = table_rows[start : start + MAX_ROWS_PER_INSERT]
-                sql = _insert_sql(model, len(chunk)) + (" ON CONFLICT DO NOTHING" if unless_there else "")
-                yield sql, [value for row in chunk for value in row]
-        yield from self.later
-
-
-def append(model: type[peewee.Model], *, unless_there: bool = False, **values: Any) -> None:
-    """Insert a row that nothing reads back before the transaction commits (an audit row, an outbox
-    message). Inside `appending()` it waits for the end of the block, to go with the others of its
-    table in one multi-row INSERT, in the order appended; elsewhere it is inserted at once.
-    `unless_there`: a row that a unique key already has is left out (ON CONFLICT DO NOTHING)."""
-    deferred: _Deferred | None = getattr(_appended, "deferred", None)
-    if deferred is None and unless_there:
-        db.execute_sql(_insert_sql(model, 1) + " ON CONFLICT DO NOTHING", _row_params(model, values))
-        return
-    if deferred is None:
-        insert(model, **values)
-        return
-    deferred.rows.setdefault((model, unless_there), []).append(_row_params(model, values))
-
-
-def update_later(model: type[peewee.Model], where: dict[str, Any], **values: Any) -> None:
-    """`update` for rows that nothing in the transaction reads back or changes after it, and whose
-    count of changed rows nobody needs. Inside `appending()` it waits for the end of the block
-    (after the block's appended rows, in order with the block's other held-back statements); elsewhere
-    it runs at once."""
-    _later(*_update_statement(model, where, values))
-
-
-def upsert_later(model: type[peewee.Model], **values: Any) -> None:
-    """Insert the row, or set its given fields where a row with its primary key is there already
-    (INSERT ... ON CONFLICT DO UPDATE, on both databases); held back as `update_later` is."""
-    key = ("upsert", model, tuple(values), is_postgres())
-    sql = _sql_cache.get(key)
-    if sql is None:
-        fields = [model._meta.fields[name] for name in values]
-        columns = [_quote(f.column_name) for f in fields]
-        primary = _primary_column(model)
-        changed = ", ".join(f"{c} = excluded.{c}" for c in columns if c != _quote(primary))
-        sql = (
-            f"INSERT INTO {_quote(model._meta.table_name)} ({', '.join(columns)}) "  # noqa: S608
-            f"VALUES ({', '.join(_param() for _ in fields)}) "
-            f"ON CONFLICT ({_quote(primary)}) DO UPDATE SET {changed}"
-        )
-        _sql_cache[key] = sql
-    _later(sql, [model._meta.fields[name].db_value(value) for name, value in values.items()])
-
-
-def _later(sql: str, params: list[Any]) -> None:
-    """Hold the statement back to the end of the `appending()` block, or run it now outside one."""
-    deferred: _Deferred | None = getattr(_appended, "deferred", None)
-    if deferred is None:
-        db.execute_sql(sql, params)
-        return
-    deferred.later.append((sql, params))
-
-
-@contextmanager
-def appending() -> Iterator[None]:
-    """Collect the rows `append`ed and the statements held back (`update_later`, `upsert_later`)
-    inside, and write them when the block ends (inside the caller's transaction, before it
-    commits): on PostgreSQL in one round trip. A block that raises writes none of them; nested
-    blocks are one."""
-    if getattr(_appended, "deferred", None) is not None:
-        yield
-        return
-    deferred = _appended.deferred = _Deferred()
-    try:
-        yield
-    finally:
-        _appended.deferred = None
-    _execute_all(list(deferred.statements()))
-
-
-def _execute_all(batch: list[tuple[str, list[Any]]]) -> None:
-    """Run statements whose results nobody reads. PostgreSQL: one round trip for all of them (the
-    driver quotes each statement's values, as it does for any statement; then they go as one
-    text). SQLite answers in-process: one by one."""
-    if not batch:
-        return
-    if not is_postgres() or len(batch) == 1:
-        for sql, params in batch:
-            db.execute_sql(sql, params)
-        return
-    cursor = db.cursor()
-    cursor.execute(b";\n".join(cursor.mogrify(sql, params) for sql, params in batch))
 
 
 def create(model: type[M], **values: Any) -> M:
@@ -380,11 +276,11 @@ def _instance(
 
 def update(model: type[peewee.Model], where: dict[str, Any], **values: Any) -> int:
     """Set the given fields on rows matching every condition in `where`; the number of rows changed."""
-    sql, params = _update_statement(model, where, values)
+    sql, params = update_statement(model, where, values)
     return int(db.execute_sql(sql, params).rowcount)
 
 
-def _update_statement(
+def update_statement(
     model: type[peewee.Model], where: dict[str, Any], values: dict[str, Any]
 ) -> tuple[str, list[Any]]:
     key = ("update", model, tuple(values), _shape(where), is_postgres())
@@ -398,3 +294,21 @@ def _update_statement(
         sql = f"UPDATE {_quote(model._meta.table_name)} SET {assignments}{clause}"  # noqa: S608
         _sql_cache[key] = sql
     return sql, params
+
+
+def upsert_statement(model: type[peewee.Model], values: dict[str, Any]) -> tuple[str, list[Any]]:
+    """INSERT ... ON CONFLICT (primary key) DO UPDATE SET the given fields, with its parameters."""
+    key = ("upsert", model, tuple(values), is_postgres())
+    sql = _sql_cache.get(key)
+    if sql is None:
+        fields = [model._meta.fields[name] for name in values]
+        columns = [_quote(f.column_name) for f in fields]
+        primary = _primary_column(model)
+        changed = ", ".join(f"{c} = excluded.{c}" for c in columns if c != _quote(primary))
+        sql = (
+            f"INSERT INTO {_quote(model._meta.table_name)} ({', '.join(columns)}) "  # noqa: S608
+            f"VALUES ({', '.join(_param() for _ in fields)}) "
+            f"ON CONFLICT ({_quote(primary)}) DO UPDATE SET {changed}"
+        )
+        _sql_cache[key] = sql
+    return sql, [model._meta.fields[name].db_value(value) for name, value in values.items()]

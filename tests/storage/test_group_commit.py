@@ -12,14 +12,14 @@ from typing import TypeVar
 import peewee
 import pytest
 
-from storage import audit, outbox, runs, statements
+from storage import audit, deferred_writes, outbox, runs, statements
 from storage.audit import AuditEntry
 from storage.database import db, in_write_transaction
+from storage.deferred_writes import MAX_ROWS_PER_INSERT
 from storage.group_commit import GroupCommitter, NotApplied, WriteAhead
 from storage.lanes import Lane, Purpose
 from storage.outbox import OutboxMessage
 from storage.runs import Run, StepResult
-from storage.statements import MAX_ROWS_PER_INSERT
 
 pytestmark = pytest.mark.usefixtures("database")
 T = TypeVar("T")
@@ -130,13 +130,13 @@ def test_after_a_failed_write_the_later_ones_are_left_out_and_durable_raises_it(
 
 
 def test_appended_rows_go_in_at_the_end_of_the_block_in_order_and_not_at_all_if_it_raises():
-    with db.connection_context(), in_write_transaction(), statements.appending():
+    with db.connection_context(), in_write_transaction(), deferred_writes.appending():
         for n in range(MAX_ROWS_PER_INSERT + 7):  # more than one statement's worth
             audit.record(action="step_started", incident_id=f"A-{n}")
         assert statements.count(AuditEntry) == 0  # nothing yet: they wait for the end
 
     def changes_its_mind() -> None:
-        with db.connection_context(), in_write_transaction(), statements.appending():
+        with db.connection_context(), in_write_transaction(), deferred_writes.appending():
             audit.record(action="step_failed", incident_id="NEVER")
             raise RuntimeError("the caller changes its mind")
 
@@ -182,12 +182,12 @@ def committed_steps() -> list[tuple[str, str]]:
 def test_updates_made_later_follow_the_blocks_appended_rows_in_order_with_their_values_intact():
     awkward = "100% done; it's 'quoted' -- %s %(name)s \\ ;"  # nothing in it is taken as SQL
     run_id = statements.insert(Run, incident_id="INC-L", runbook_id="fix", status="running")
-    with db.connection_context(), in_write_transaction(), statements.appending():
+    with db.connection_context(), in_write_transaction(), deferred_writes.appending():
         for position in (1, 2):
             runs.start_step(run_id=run_id, position=position, name="s", kind="log", phase="step", action="")
-        statements.update_later(StepResult, {"run": run_id, "position": 1}, status="failed")
-        statements.update_later(StepResult, {"run": run_id, "position": 1}, error=awkward)
-        statements.update_later(StepResult, {"run": run_id, "position": 2}, status="succeeded")
+        deferred_writes.update_later(StepResult, {"run": run_id, "position": 1}, status="failed")
+        deferred_writes.update_later(StepResult, {"run": run_id, "position": 1}, error=awkward)
+        deferred_writes.update_later(StepResult, {"run": run_id, "position": 2}, status="succeeded")
         assert statements.count(StepResult) == 0  # all of it waits for the end of the block
     rows = statements.select_all(StepResult)
     assert [(s.position, s.status, s.error) for s in rows] == [(1, "failed", awkward), (2, "succeeded", None)]
@@ -196,14 +196,14 @@ def test_updates_made_later_follow_the_blocks_appended_rows_in_order_with_their_
 def test_a_held_back_row_that_fails_fails_only_its_own_write():
     writes = GroupCommitter()
     with db.connection_context(), in_write_transaction():
-        statements.append(AuditEntry, audit_id="a" * 32, action="step_started")
+        deferred_writes.append(AuditEntry, audit_id="a" * 32, action="step_started")
     start = threading.Barrier(3)
     outcomes: dict[str, object] = {}
 
     def write(name: str, audit_id: str) -> None:
         start.wait()
         try:
-            write_and_wait(writes, lambda: statements.append(AuditEntry, audit_id=audit_id, action=name))
+            write_and_wait(writes, lambda: deferred_writes.append(AuditEntry, audit_id=audit_id, action=name))
             outcomes[name] = "ok"
         except peewee.IntegrityError:
             outcomes[name] = "refused"

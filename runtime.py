@@ -60,7 +60,7 @@ REVIEW_SECONDS = 3600.0  # how often the evidence is read for autonomy proposals
 AUTONOMY_EVIDENCE_DAYS = 30  # how often resolutions that held are marked fixed
 RUNBOOKS_FOLLOW_SECONDS = 2.0  # how soon a replica follows a reload made elsewhere (or by the CLI)
 PRUNE_OUTBOX_SECONDS = 3600.0
-WAL_CHECKPOINT_SECONDS = 1.0  # SQLite: the write-ahead log copied into the database file, apart from commits
+WAL_CHECKPOINT_SECONDS = 0.25  # SQLite: the write-ahead log copied into the database file, apart from commits
 
 
 @dataclass

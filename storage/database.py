@@ -25,6 +25,8 @@ SQLITE_PRAGMAS = {
 }
 
 _sqlite_writer = threading.RLock()
+RESTART_AFTER_PAGES = 1_000  # SQLite's own automatic checkpoint lets the log grow as far (4 MB)
+RESTART_WAIT_MS = 50  # for readers to leave the log, writers held: as long as a decision batch holds them
 
 # A lock key for claim transactions on PostgreSQL (pg_advisory_xact_lock): any constant will do.
 CLAIM_LOCK_KEY = 0x4155544F
@@ -87,7 +89,7 @@ def _create_private(path: str) -> None:
 
 def open_database(url: str, *, pool_size: int = 20, checkpoints_apart: bool = False) -> peewee.Database:
     """Build (without connecting) the database named by a sqlite:/// or postgresql:// URL.
-    `checkpoints_apart` (SQLite; the serving bot, which calls `checkpoint_wal` every second): a
+    `checkpoints_apart` (SQLite; the serving bot, which calls `checkpoint_wal` four times a second): a
     commit never copies the write-ahead log into the database file itself. SQLite's automatic
     checkpoint runs inside whichever commit fills the log past a thousand pages, and waits for the
     disk there (fsync), holding the write lock: every writer waited behind it, for up to 1.5 s on
@@ -203,13 +205,29 @@ def claim_lock() -> None:
 
 
 def checkpoint_wal() -> tuple[int, int]:
-    """SQLite: copy what the write-ahead log holds into the database file, without waiting for
-    readers or writers (PASSIVE): writers go on meanwhile, and the log starts over once all of it
-    is copied. The pages in the log, and how many of them are copied now. PostgreSQL: (0, 0)."""
+    """SQLite: copy what the write-ahead log holds into the database file without waiting for
+    readers or writers (PASSIVE), so writers go on while it is copied and the disk syncs. The log
+    starts over only when a write begins with all of it copied and no reader in it, which seldom
+    happens while writes and reads keep coming; so when it holds more than RESTART_AFTER_PAGES,
+    the pages written meanwhile (a quarter second's worth) are copied again with this process's
+    writers held, waiting at most RESTART_WAIT_MS for readers to leave the log (RESTART), and the
+    next write starts it over. The pages in the log, and how many are copied. PostgreSQL: (0, 0)."""
     if is_postgres():
         return 0, 0
     with db.connection_context():
-        _, pages, copied = db.execute_sql("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        pages, copied = _copy_wal("PASSIVE")
+        if pages > RESTART_AFTER_PAGES:
+            with _sqlite_writer:
+                db.execute_sql(f"PRAGMA busy_timeout = {RESTART_WAIT_MS}")
+                try:
+                    pages, copied = _copy_wal("RESTART")
+                finally:
+                    db.execute_sql(f"PRAGMA busy_timeout = {SQLITE_PRAGMAS['busy_timeout']}")
+    return pages, copied
+
+
+def _copy_wal(mode: str) -> tuple[int, int]:
+    _, pages, copied = db.execute_sql(f"PRAGMA wal_checkpoint({mode})").fetchone()
     return int(pages), int(copied)
 
 

@@ -1,5 +1,6 @@
 """SQLite's write-ahead log copied into the database file apart from the commits (the serving bot's
-way): a commit never waits for the disk on a checkpoint, and nothing written is lost by it."""
+way): a commit never waits for the disk on a checkpoint, the log still starts over once copied, and
+nothing written is lost by it."""
 
 from __future__ import annotations
 
@@ -29,7 +30,10 @@ def test_with_checkpoints_apart_commits_leave_the_log_whole_until_checkpoint_wal
         else:
             assert pages < 1_000  # SQLite's own checkpoint ran inside some commit, and the log started over
         assert copied == pages
+        with in_write_transaction():  # the next write starts the log over: it was all copied
+            db.execute_sql("INSERT INTO filler (body) VALUES (?)", ("x" * 4000,))
+        assert checkpoint_wal()[0] < 10
         with db.connection_context():
-            assert db.execute_sql("SELECT count(*) FROM filler").fetchone()[0] == PAGES
+            assert db.execute_sql("SELECT count(*) FROM filler").fetchone()[0] == PAGES + 1
     finally:
         db.obj.close_all()

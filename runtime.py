@@ -47,10 +47,11 @@ from settings import Settings
 from storage import migrations, outbox, seen_signatures
 from storage.audit_chain import AuditChain
 from storage.audit_key import load_audit_key
-from storage.database import bind, checkpoint_wal, db_connection, is_postgres, open_database
+from storage.database import bind, db_connection, is_postgres, open_database
 from storage.fields import utcnow
 from storage.group_commit import GroupCommitter
 from storage.outbox import OutboxMessage
+from storage.wal_checkpoints import WalCheckpointer
 
 log = logging.getLogger(__name__)
 OUTBOX_POLL_SECONDS = 0.25
@@ -60,7 +61,6 @@ REVIEW_SECONDS = 3600.0  # how often the evidence is read for autonomy proposals
 AUTONOMY_EVIDENCE_DAYS = 30  # how often resolutions that held are marked fixed
 RUNBOOKS_FOLLOW_SECONDS = 2.0  # how soon a replica follows a reload made elsewhere (or by the CLI)
 PRUNE_OUTBOX_SECONDS = 3600.0
-WAL_CHECKPOINT_SECONDS = 0.25  # SQLite: the write-ahead log copied into the database file, apart from commits
 
 
 @dataclass
@@ -91,6 +91,8 @@ class Runtime:
     pagerduty_users: PagerDutyUsers | None = None  # with PAGERDUTY_API_TOKEN: who triggered an incident
     refusals: RefusalLog = field(default_factory=RefusalLog)  # unauthenticated refusals, collapsed
     callback_policy: CallbackPolicy = field(default_factory=CallbackPolicy)  # where callbacks may go
+    # SQLite: the write-ahead log copied apart from the commits (open_database's checkpoints_apart)
+    wal_checkpoints: WalCheckpointer | None = None
 
     @property
     def catalog(self) -> RunbookCatalog:
@@ -98,6 +100,8 @@ class Runtime:
 
     def start(self) -> None:
         self.worker.start()
+        if self.wal_checkpoints is not None:
+            self.wal_checkpoints.start()
         every(self.scheduler, RUNBOOKS_FOLLOW_SECONDS, "follow-runbooks-reloads", self.runbooks.follow)
         every(self.scheduler, WEBHOOK_POLL_SECONDS, "deliver-result-callbacks", self.webhook_delivery.tick)
         for vendor in self.vendor_deliveries:
@@ -109,8 +113,6 @@ class Runtime:
         if self.settings.calibration_weekly_summary:
             every(self.scheduler, REVIEW_SECONDS, "calibration-summary", self._weekly_summary, first_after=60)
         every(self.scheduler, 1.0, "seal-audit-chain", self.checkpoints.seal)
-        if not is_postgres():
-            every(self.scheduler, WAL_CHECKPOINT_SECONDS, "checkpoint-sqlite-wal", checkpoint_wal)
         every(
             self.scheduler, self.settings.approval_check_seconds, "expire-approvals", self._expire_approvals
         )
@@ -183,6 +185,8 @@ class Runtime:
         if self.pagerduty_users is not None:
             self.pagerduty_users.close()
         self.resolution.stop()
+        if self.wal_checkpoints is not None:
+            self.wal_checkpoints.stop()
         self.worker.executor.writes.stop()
 
 
@@ -340,6 +344,7 @@ def build_runtime(settings: Settings, *, notifier: Notifier | None = None) -> Ru
             trusted_url=settings.result_webhook_url,
         ),
         callback_policy=callback_policy,
+        wal_checkpoints=None if is_postgres() else WalCheckpointer(),
         metrics=metrics,
         checkpoints=Checkpoints(
             chain,

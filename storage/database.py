@@ -24,9 +24,9 @@ SQLITE_PRAGMAS = {
     "synchronous": "normal",
 }
 
-_sqlite_writer = threading.RLock()
-RESTART_AFTER_PAGES = 1_000  # SQLite's own automatic checkpoint lets the log grow as far (4 MB)
-RESTART_WAIT_MS = 50  # for readers to leave the log, writers held: as long as a decision batch holds them
+# This process's SQLite writers queue on it (in_write_transaction); storage/wal_checkpoints.py holds
+# it to let the write-ahead log start over.
+sqlite_writer = threading.RLock()
 
 # A lock key for claim transactions on PostgreSQL (pg_advisory_xact_lock): any constant will do.
 CLAIM_LOCK_KEY = 0x4155544F
@@ -89,7 +89,7 @@ def _create_private(path: str) -> None:
 
 def open_database(url: str, *, pool_size: int = 20, checkpoints_apart: bool = False) -> peewee.Database:
     """Build (without connecting) the database named by a sqlite:/// or postgresql:// URL.
-    `checkpoints_apart` (SQLite; the serving bot, which calls `checkpoint_wal` four times a second): a
+    `checkpoints_apart` (SQLite; the serving bot, whose storage/wal_checkpoints.py copies it): a
     commit never copies the write-ahead log into the database file itself. SQLite's automatic
     checkpoint runs inside whichever commit fills the log past a thousand pages, and waits for the
     disk there (fsync), holding the write lock: every writer waited behind it, for up to 1.5 s on
@@ -176,7 +176,7 @@ def in_write_transaction() -> Iterator[Any]:
             with db.atomic() as txn:
                 yield txn
         else:
-            with _sqlite_writer, db.atomic("IMMEDIATE") as txn:
+            with sqlite_writer, db.atomic("IMMEDIATE") as txn:
                 yield txn
 
 
@@ -202,33 +202,6 @@ def claim_lock() -> None:
     """Serialise claim transactions across processes (PostgreSQL; SQLite's IMMEDIATE already does)."""
     if is_postgres():
         db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (CLAIM_LOCK_KEY,))
-
-
-def checkpoint_wal() -> tuple[int, int]:
-    """SQLite: copy what the write-ahead log holds into the database file without waiting for
-    readers or writers (PASSIVE), so writers go on while it is copied and the disk syncs. The log
-    starts over only when a write begins with all of it copied and no reader in it, which seldom
-    happens while writes and reads keep coming; so when it holds more than RESTART_AFTER_PAGES,
-    the pages written meanwhile (a quarter second's worth) are copied again with this process's
-    writers held, waiting at most RESTART_WAIT_MS for readers to leave the log (RESTART), and the
-    next write starts it over. The pages in the log, and how many are copied. PostgreSQL: (0, 0)."""
-    if is_postgres():
-        return 0, 0
-    with db.connection_context():
-        pages, copied = _copy_wal("PASSIVE")
-        if pages > RESTART_AFTER_PAGES:
-            with _sqlite_writer:
-                db.execute_sql(f"PRAGMA busy_timeout = {RESTART_WAIT_MS}")
-                try:
-                    pages, copied = _copy_wal("RESTART")
-                finally:
-                    db.execute_sql(f"PRAGMA busy_timeout = {SQLITE_PRAGMAS['busy_timeout']}")
-    return pages, copied
-
-
-def _copy_wal(mode: str) -> tuple[int, int]:
-    _, pages, copied = db.execute_sql(f"PRAGMA wal_checkpoint({mode})").fetchone()
-    return int(pages), int(copied)
 
 
 def ping() -> bool:

@@ -35,14 +35,18 @@ def test_delivered_messages_are_pruned_a_minute_after_start_and_then_hourly(engi
     assert [m.id for m in statements.select_all(OutboxMessage)] == [recent.id]
 
 
-def test_on_sqlite_the_running_bot_copies_the_write_ahead_log_four_times_a_second_and_no_commit_does(engine):
+def test_on_sqlite_the_running_bot_copies_the_write_ahead_log_on_a_thread_of_its_own_and_no_commit_does(
+    engine,
+):
     runtime = engine(RUNBOOKS)
-    job = runtime.scheduler.get_job("checkpoint-sqlite-wal")
     if is_postgres():
-        assert job is None  # PostgreSQL has its own checkpoints
+        assert runtime.wal_checkpoints is None  # PostgreSQL has its own checkpoints
         return
-    assert job.trigger.interval == timedelta(seconds=0.25)
+    assert runtime.wal_checkpoints is not None
+    assert runtime.wal_checkpoints.running
     with db.connection_context():
         assert db.execute_sql("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
-    pages, copied = job.func()
+    pages, copied = runtime.wal_checkpoints.checkpoint()
     assert copied == pages
+    runtime.stop()
+    assert not runtime.wal_checkpoints.running

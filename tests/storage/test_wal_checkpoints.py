@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from storage.database import bind, checkpoint_wal, db, in_write_transaction, open_database
+from storage.database import bind, db, in_write_transaction, open_database
+from storage.wal_checkpoints import checkpoint_wal
 
 PAGES = 1_500  # more than SQLite's automatic checkpoint lets the log hold (1,000 pages)
 

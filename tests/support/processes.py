@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -89,6 +90,10 @@ class BotProcess:
             stderr=subprocess.STDOUT,
             text=True,
         )
+        # Read as it comes: a pipe read only at the end fills (64 KB of log lines) and blocks the bot.
+        self._lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.client = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", headers=headers, timeout=30)
         deadline = time.monotonic() + 60
@@ -106,11 +111,23 @@ class BotProcess:
     def pid(self) -> int:
         return self.process.pid
 
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self._lines.append(line)
+
+    def _output(self, timeout: float) -> str:
+        self.process.wait(timeout=timeout)
+        self._reader.join(timeout)
+        if not self._reader.is_alive() and self.process.stdout is not None:
+            self.process.stdout.close()
+        return "".join(self._lines)
+
     def stop(self) -> str:
         """SIGTERM, as systemd would; uvicorn shuts down gracefully, then re-raises the signal."""
         self.client.close()
         self.process.send_signal(signal.SIGTERM)
-        output, _ = self.process.communicate(timeout=60)
+        output = self._output(timeout=60)
         assert self.process.returncode in (0, -signal.SIGTERM), output
         assert "Autoresolve stopped" in output, output
         return output
@@ -119,5 +136,4 @@ class BotProcess:
         """kill -9: no shutdown, leases left to lapse. Returns what it printed."""
         self.client.close()
         self.process.kill()
-        output, _ = self.process.communicate(timeout=30)
-        return output or ""
+        return self._output(timeout=30)

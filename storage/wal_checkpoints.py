@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from storage.database import SQLITE_PRAGMAS, db, is_postgres, sqlite_writer
+from storage.database import SQLITE_PRAGMAS, db, sqlite_writer
 
 log = logging.getLogger(__name__)
 
@@ -22,9 +22,8 @@ def checkpoint_wal() -> tuple[int, int]:
     happens while writes and reads keep coming; so when it holds more than RESTART_AFTER_PAGES,
     the pages written meanwhile (a quarter second's worth) are copied again with this process's
     writers held, waiting at most RESTART_WAIT_MS for readers to leave the log (RESTART), and the
-    next write starts it over. The pages in the log, and how many are copied. PostgreSQL: (0, 0)."""
-    if is_postgres():
-        return 0, 0
+    next write starts it over. The pages in the log, and how many are copied. SQLite only (the
+    runtime starts a WalCheckpointer only there)."""
     with db.connection_context():
         pages, copied = _copy_wal("PASSIVE")
         if pages > RESTART_AFTER_PAGES:

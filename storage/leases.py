@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import peewee
 
-from storage.database import BaseModel, db, in_write_transaction
+from storage.database import BaseModel, in_write_transaction
 from storage.fields import UTCDateTimeField, utcnow
 
 
@@ -30,11 +30,11 @@ def acquire(*, name: str, owner: str, ttl_seconds: float) -> bool:
         )
         if taken:
             return True
-        if JobLease.get_or_none(JobLease.name == name) is not None:
-            return False
-        try:
-            with db.atomic():
-                JobLease.create(name=name, owner=owner, expires_at=until)
-        except peewee.IntegrityError:
-            return False
-        return True
+        # Another replica may insert it first: that is a refusal, not an error (none in the server's log).
+        inserted = (
+            JobLease.insert(name=name, owner=owner, expires_at=until)
+            .on_conflict_ignore()
+            .as_rowcount()
+            .execute()
+        )
+        return bool(inserted)

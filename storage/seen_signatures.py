@@ -6,7 +6,7 @@ from datetime import datetime
 
 import peewee
 
-from storage.database import BaseModel, db, in_write_transaction
+from storage.database import BaseModel, in_write_transaction
 from storage.fields import UTCDateTimeField, utcnow
 
 
@@ -18,14 +18,11 @@ class SeenSignature(BaseModel):
 
 
 def remember(*, signature: str, expires_at: datetime) -> bool:
-    """Record a signature; false if it was seen before (a replay)."""
+    """Record a signature; false if it was seen before (a replay: refused without a database error,
+    so replays do not fill the server's log)."""
     with in_write_transaction():
-        try:
-            with db.atomic():
-                SeenSignature.create(signature=signature, expires_at=expires_at)
-        except peewee.IntegrityError:
-            return False
-    return True
+        query = SeenSignature.insert(signature=signature, expires_at=expires_at).on_conflict_ignore()
+        return bool(query.as_rowcount().execute())
 
 
 def forget_expired() -> int:

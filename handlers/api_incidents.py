@@ -32,9 +32,8 @@ router = APIRouter(
 )
 
 MAX_INCIDENTS_PER_REQUEST = 100
-# Waiting for runs holds a thread each; this many may wait at once without starving other requests
-# (per event loop: one limiter shared by two loops can hang, see thread_limits.py).
-_waiters = ThreadLimit(200)
+# Waiting for runs holds a thread each; this many may wait at once without starving other requests.
+_waiters = ThreadLimit(200, "run-waits")
 IncidentPath = Annotated[str, Path(pattern=INCIDENT_ID_PATTERN)]
 
 
@@ -101,12 +100,8 @@ async def auto_resolve_incident(
     [submission] = await asyncio.wrap_future(services.resolution.decide([asked]))
     if isinstance(submission, InvalidInput):
         raise submission
-    status, body = await anyio.to_thread.run_sync(
-        _outcome,
-        services.resolution,
-        submission,
-        services.settings.auto_resolve_wait_seconds,
-        limiter=_waiters.limiter(),
+    status, body = await _waiters.run(
+        _outcome, services.resolution, submission, services.settings.auto_resolve_wait_seconds
     )
     return JSONResponse(status_code=status, content=body.model_dump(mode="json"))
 
@@ -151,7 +146,7 @@ async def batch_auto_resolve(
             _outcome(services.resolution, s, max(0.0, deadline - time.monotonic()))[1] for s in submissions
         ]
 
-    return await anyio.to_thread.run_sync(outcomes, limiter=_waiters.limiter())
+    return await _waiters.run(outcomes)
 
 
 @router.get("/{incident_id}", response_model=IncidentDetail, responses=documented_errors(404))

@@ -13,17 +13,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-import anyio
-
 from handlers.thread_limits import ThreadLimit
 from storage.database import is_postgres
 
 T = TypeVar("T")
-_readers = ThreadLimit(2)
+_readers = ThreadLimit(2, "reads")
 
 
 async def run_read(read: Callable[[], T], *, bounded: bool) -> T:
     """Run `read` (a database read) on the loop if it is `bounded` and the database is local."""
     if bounded and not is_postgres():
         return read()
-    return await anyio.to_thread.run_sync(read, limiter=_readers.limiter())
+    return await _readers.run(read)

@@ -1,31 +1,32 @@
-"""How many threads a kind of blocking work may use at once, per event loop.
+"""How many threads a kind of blocking work may use at once: a thread pool of its own per kind.
 
-One anyio CapacityLimiter shared by event loops that run at the same time in different threads
-(several apps in one process, as the tests serve them) can hang: a caller waiting in one loop is
-woken from another loop's thread. Each loop here gets a limiter of its own.
+The event loop waits for the pool's future without a thread of its own. A hop this way costs about
+30 us of CPU, anyio's `to_thread.run_sync` about 73 (bench/RESULTS.md); and a pool, unlike one anyio
+CapacityLimiter shared by event loops running in different threads (several apps in one process, as
+the tests serve them), can be waited on from any loop.
 """
 
 from __future__ import annotations
 
 import asyncio
-import weakref
+import contextvars
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import Any, TypeVar
 
-import anyio
+T = TypeVar("T")
 
 
 class ThreadLimit:
-    """At most `threads` at once for this kind of work, in whichever event loop asks."""
+    """At most `threads` at once for this kind of work, started as needed, from whichever loop asks."""
 
-    def __init__(self, threads: int) -> None:
+    def __init__(self, threads: int, name: str) -> None:
         self.threads = threads
-        self._limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=name)
 
-    def limiter(self) -> anyio.CapacityLimiter:
-        """The running loop's limiter (call from inside the loop)."""
-        loop = asyncio.get_running_loop()
-        limiter = self._limiters.get(loop)
-        if limiter is None:
-            limiter = self._limiters[loop] = anyio.CapacityLimiter(self.threads)
-        return limiter
+    async def run(self, work: Callable[..., T], *args: Any) -> T:
+        """`work(*args)` in one of the pool's threads, with the caller's context variables (as anyio
+        passes them); a waiting caller that is cancelled leaves the work to finish."""
+        call = partial(contextvars.copy_context().run, work, *args)
+        return await asyncio.wrap_future(self._pool.submit(call))

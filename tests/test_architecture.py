@@ -108,7 +108,7 @@ def test_the_checker_sees_an_import_hidden_behind_type_checking():
 
 def test_the_faces_share_no_limiter_between_event_loops():
     """A module-level anyio.CapacityLimiter is shared by every event loop in the process and can hang
-    (handlers/thread_limits.py); faces use ThreadLimit, one limiter per loop."""
+    (handlers/thread_limits.py); faces use ThreadLimit, a thread pool any loop can wait on."""
     shared = [
         module
         for module, tree in modules("handlers")

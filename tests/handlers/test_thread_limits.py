@@ -1,44 +1,57 @@
-"""A thread limit holds in each event loop, and loops running at once in different threads do not
-hang each other (as one shared anyio limiter does)."""
+"""A thread limit holds across event loops running at once in different threads (which one shared
+anyio limiter does not survive: it hangs), and the work sees the caller's context variables."""
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import threading
-import time
-
-import anyio
 
 from handlers.thread_limits import ThreadLimit
+from tests.conftest import eventually
+
+caller: contextvars.ContextVar[str] = contextvars.ContextVar("caller", default="nobody")
 
 
-def test_each_loop_keeps_to_the_limit_and_loops_at_once_do_not_hang():
-    limit = ThreadLimit(1)
+def test_loops_at_once_keep_to_the_limit_together_and_do_not_hang():
+    limit = ThreadLimit(2, "test-limit")
     lock = threading.Lock()
-    busy: dict[int, int] = {}
-    most: dict[int, int] = {}
+    gate = threading.Event()  # the work waits here until the test has seen the pool full
+    busy = most = 0
     finished: list[int] = []
 
-    def work(loop_number: int) -> None:
+    def work() -> None:
+        nonlocal busy, most
         with lock:
-            busy[loop_number] = busy.get(loop_number, 0) + 1
-            most[loop_number] = max(most.get(loop_number, 0), busy[loop_number])
-        time.sleep(0.02)
+            busy += 1
+            most = max(most, busy)
+        gate.wait(10)
         with lock:
-            busy[loop_number] -= 1
+            busy -= 1
 
-    async def many(loop_number: int) -> None:
-        calls = (anyio.to_thread.run_sync(work, loop_number, limiter=limit.limiter()) for _ in range(4))
-        await asyncio.gather(*calls)
+    async def many() -> None:
+        await asyncio.gather(*(limit.run(work) for _ in range(4)))
 
     def in_own_loop(loop_number: int) -> None:
-        asyncio.run(many(loop_number))
+        asyncio.run(many())
         finished.append(loop_number)
 
     threads = [threading.Thread(target=in_own_loop, args=(n,), daemon=True) for n in range(3)]
     for thread in threads:
         thread.start()
+    eventually(lambda: busy == 2)
+    gate.set()
     for thread in threads:
-        thread.join(timeout=10)
+        thread.join(timeout=30)
     assert sorted(finished) == [0, 1, 2]
-    assert most == {0: 1, 1: 1, 2: 1}
+    assert most == 2
+
+
+def test_the_work_runs_with_the_callers_context_variables():
+    limit = ThreadLimit(1, "test-context")
+
+    async def ask() -> str:
+        caller.set("U0ME")
+        return await limit.run(caller.get)
+
+    assert asyncio.run(ask()) == "U0ME"

@@ -15,7 +15,6 @@ import re
 from collections.abc import Sequence
 from datetime import timedelta
 
-import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from slack_bolt import App, BoltRequest, BoltResponse
@@ -29,7 +28,7 @@ from handlers.slack.listeners import payloads
 from handlers.thread_limits import ThreadLimit
 
 router = APIRouter(tags=["Slack"])
-_dispatchers = ThreadLimit(32)
+_dispatchers = ThreadLimit(32, "slack-requests")
 
 
 @router.post("/slack/events", include_in_schema=False)
@@ -49,12 +48,10 @@ async def slack_events(request: Request) -> Response:
     if not signed(verifier, body, headers):
         await audit_refused(request, "Slack request with a missing, bad or stale signature")
         return Response(status_code=401)
-    if not await anyio.to_thread.run_sync(first_time, headers["x-slack-signature"]):
+    if not await _dispatchers.run(first_time, headers["x-slack-signature"]):
         await audit_refused(request, "Slack request replayed (its signature was taken already)")
         return Response(status_code=401)
-    answer = await anyio.to_thread.run_sync(
-        dispatch, bolt, body, query, headers, limiter=_dispatchers.limiter()
-    )
+    answer = await _dispatchers.run(dispatch, bolt, body, query, headers)
     if answer.status == 401:
         await audit_refused(request, "Slack request with a missing, bad or stale signature")
     return Response(

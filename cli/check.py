@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import peewee
 
-from cli.context import load_settings
+from cli.context import load_settings, misnamed_settings
 from cli.errors import CliError
 from engine.errors import RunbookError
 from engine.runbooks import RunbookCatalog, load_runbooks
@@ -123,6 +123,8 @@ def check(settings: Settings | None, args: argparse.Namespace) -> int:
         print(f"FAIL  {exc}")
         return 1
     report.ok(f"settings: HTTP on {settings.host}:{settings.port}")
+    for line in misnamed_settings():
+        report.warn(line)
     if not is_loopback(settings.host):
         report.ok("HTTP: bound beyond loopback with API and webhook authentication set")
     elif not settings.api_credentials():

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
 
 import peewee
 
 from cli import audit_cmd, calibration_cmd, check, config_cmd, demo, killswitch_cmd, runbooks_cmd
-from cli.context import configure_logging, load_settings
+from cli.context import configure_logging, load_settings, misnamed_settings
 from cli.db_cmd import db_upgrade
 from cli.errors import CliError
 from cli.serve import serve
 from engine.errors import EngineError, RunbookError
 from storage.database import DatabaseUrlError
+
+log = logging.getLogger("cli")
 
 EXAMPLES = """examples:
   python bot.py                                    serve (the same as `serve`)
@@ -63,6 +66,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return int(args.handler(None, args))
         settings = load_settings()
         configure_logging(settings.log_level, json_format=settings.log_format == "json")
+        for line in misnamed_settings():
+            log.warning("%s", line)
         return int(args.handler(settings, args))
     except CliError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -75,6 +75,22 @@ def test_check_names_what_is_wrong(workdir, setup, env, expected):
     assert "Traceback" not in result.stdout + result.stderr
 
 
+def test_a_misnamed_setting_is_named_with_the_one_meant_by_check_and_by_every_command(workdir):
+    (workdir / ".env").write_text("AUDIT_CHANEL=C0AUDIT\n")
+    misnamed = {"SLACK_ADMIN_USERS": "U0ADMIN", "HTTP_PROXY": "http://proxy.internal:3128"}
+    checked = run_cli(workdir, "check", **misnamed)
+    assert "warn  SLACK_ADMIN_USERS is not a setting, so it changes nothing (did you mean ADMIN_USERS?)" in (
+        checked.stdout
+    )
+    assert "warn  AUDIT_CHANEL is not a setting, so it changes nothing (did you mean AUDIT_CHANNEL?)" in (
+        checked.stdout
+    )
+    assert "HTTP_PROXY" not in checked.stdout  # another program's setting, not a typo of ours
+    status = run_cli(workdir, "killswitch", "status", **misnamed)
+    assert status.returncode == 0
+    assert "WARNING cli: SLACK_ADMIN_USERS is not a setting" in status.stderr
+
+
 def test_check_warns_about_missing_programs_and_unconfigured_categories(workdir):
     (workdir / "runbooks.yml").write_text(
         "runbooks:\n  - {id: x, category: payments, steps: [{name: s, command: [no-such-tool-here]}]}\n"

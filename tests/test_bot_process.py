@@ -166,6 +166,26 @@ def test_forged_requests_cannot_write_lines_or_escapes_into_the_log(bot_dir):
     assert '"GET /api/v1/incidents/%0A2026-12-01' in output  # the access log has the path, quoted
 
 
+def test_a_well_configured_start_warns_about_nothing(bot_dir):
+    """An operator reads the first lines: a warning there must mean something is wrong (Bolt warned
+    that SLACK_BOT_TOKEN went unused beside the bot's client, at every start, though it is the
+    client's token)."""
+    bot = BotProcess(
+        bot_dir,
+        bot_env(
+            bot_dir,
+            LOG_LEVEL="INFO",
+            SLACK_BOT_TOKEN="xoxb-test",
+            SLACK_SIGNING_SECRET="s3cret",
+            AUDIT_CHANNEL="C0AUDIT",
+        ),
+        token=TOKEN,
+    )
+    output = bot.stop()
+    assert "Autoresolve on http://" in output
+    assert [line for line in output.splitlines() if "WARNING" in line or "ERROR" in line] == []
+
+
 def test_log_lines_escape_control_characters():
     import logging
 

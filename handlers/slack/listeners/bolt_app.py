@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 from slack_bolt import App
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk import WebClient
 
 from handlers.slack.delivery.web_client import KeepAliveWebClient
@@ -30,6 +31,18 @@ def web_client(settings: Settings) -> KeepAliveWebClient:
         timeout=settings.slack_timeout_seconds,
         retry_handlers=[],
     )
+
+
+class _OurClientHasTheToken(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN from the environment itself, and warns at every start that it goes
+    unused beside the client given; the client is built from that same setting, so nothing is wrong."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != warning_client_prioritized_and_token_skipped()
+
+
+_bolt_log = logging.getLogger("slack_bolt.App")
+_bolt_log.addFilter(_OurClientHasTheToken())
 
 
 def build_bolt_app(settings: Settings, services: SlackServices, client: WebClient) -> App:

@@ -5,15 +5,30 @@ EngineError          base class; never raised itself.
   NotFound           the incident, run or category does not exist (HTTP 404).
   NotAuthorized      the actor may not do this (HTTP 403, ephemeral refusal); audited by the caller.
   Conflict           the action contradicts the current state (HTTP 409).
+Every refusal is audited: where the engine writes the audit row itself (with more to say than the
+face knows), the error says `audited`; a face (Slack, REST) audits the others it answers.
 RunbookError         runbooks.yml is unusable; `.location` says file, runbook id and field. Start-up
                      refuses to go on; it is not an EngineError because no request can cause it.
 """
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 
 class EngineError(Exception):
     """Base class of errors a request can cause."""
+
+    audited = False  # its request_refused audit row is written already
+
+
+E = TypeVar("E", bound=EngineError)
+
+
+def audited(error: E) -> E:
+    """`error`, marked as audited (the caller wrote its audit row)."""
+    error.audited = True
+    return error
 
 
 class InvalidInput(EngineError):

@@ -6,7 +6,7 @@ from engine import failure_budget, outcomes
 from engine.approvals import expire_one, has_expired
 from engine.audit_actions import AuditAction
 from engine.cancellation import StaleApproval
-from engine.errors import Conflict, NotAuthorized, NotFound
+from engine.errors import Conflict, NotAuthorized, NotFound, audited
 from engine.events import Notifier
 from engine.incident import IncidentIn
 from engine.permissions import Authorizer, Permission, record_refusal
@@ -101,6 +101,7 @@ class Interventions:
             )
         except Conflict as exc:
             record_refusal(actor=actor, error=str(exc), incident_id=incident_id, command="approve")
+            audited(exc)
             raise
         audit.record(
             action=AuditAction.APPROVAL_GRANTED,
@@ -146,7 +147,7 @@ class Interventions:
                 command="reopen",
                 created_by=row.created_by,
             )
-            raise NotAuthorized("Only the person who raised this incident can reopen it.")
+            raise audited(NotAuthorized("Only the person who raised this incident can reopen it."))
         if row.status != IncidentStatus.AUTO_RESOLVED:
             raise Conflict(f"Incident {incident_id} is not auto-resolved (it is {row.status})")
         reason = f"Reopened by {actor}: not fixed"

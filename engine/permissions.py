@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import Any
 
 from engine.audit_actions import AuditAction
-from engine.errors import NotAuthorized
+from engine.errors import NotAuthorized, audited
 from storage import audit
 from storage.database import in_write_transaction
 
@@ -79,4 +79,4 @@ class Authorizer:
         record_refusal(
             actor=actor, error=error, incident_id=incident_id, permission=permission.value, **context
         )
-        raise NotAuthorized(REFUSAL_TEXT[permission])
+        raise audited(NotAuthorized(REFUSAL_TEXT[permission]))

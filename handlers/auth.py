@@ -70,11 +70,11 @@ def api_caller(request: Request) -> str:
     return str(getattr(request.state, "api_caller", OPEN_CALLER))
 
 
-async def audit_refused(request: Request, reason: str) -> None:
-    """Audit a refused request: what was asked, from where and why (never its body)."""
+async def audit_refused(request: Request, reason: str, actor: str = "unauthenticated") -> None:
+    """Audit a refused request: what was asked, by whom, from where and why (never its body)."""
     details: dict[str, object] = {
         "method": request.method,
         "path": request.url.path,
         "client": request.client.host if request.client else None,
     }
-    await anyio.to_thread.run_sync(services_of(request).refusals.record, reason, details)
+    await anyio.to_thread.run_sync(services_of(request).refusals.record, reason, details, actor)

@@ -13,11 +13,13 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from engine.errors import Conflict, EngineError, InvalidInput, NotAuthorized, NotFound
+from handlers.auth import api_caller, audit_refused
 from handlers.schemas import ErrorBody
 
 log = logging.getLogger(__name__)
 
 ENGINE_STATUS = {InvalidInput: 422, NotFound: 404, NotAuthorized: 403, Conflict: 409}
+READS = frozenset({"GET", "HEAD", "OPTIONS"})
 NOT_TEXT = "invalid JSON: not UTF-8 text"
 TOO_DEEP = "invalid JSON: nested too deeply"
 ERROR_MEANINGS = {
@@ -67,6 +69,13 @@ def _validation_fields(exc: RequestValidationError) -> list[dict[str, str]]:
     return fields
 
 
+def refused_action(request: Request) -> bool:
+    """Whether an engine error answers an action asked of the REST API (audited as refused). A read is
+    no action; a malformed webhook delivery is its sender's fault, answered with the fields at fault
+    (its refused authentication is audited apart, handlers/webhooks/auth.py)."""
+    return request.method not in READS and request.url.path.startswith("/api/")
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -85,6 +94,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(EngineError)
     async def _engine_error(request: Request, exc: EngineError) -> JSONResponse:
         status = next((code for cls, code in ENGINE_STATUS.items() if isinstance(exc, cls)), 400)
+        if refused_action(request) and not exc.audited:
+            await audit_refused(request, str(exc), api_caller(request))
         if isinstance(exc, InvalidInput):
             return error_response(status, str(exc), [{"field": exc.field, "message": exc.message}])
         return error_response(status, str(exc))

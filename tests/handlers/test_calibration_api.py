@@ -87,6 +87,17 @@ def test_a_person_corrects_an_outcome_over_rest(api):
     assert bad.status_code == 422
 
 
+def test_an_action_the_engine_refuses_over_rest_is_audited_and_a_read_is_not(api):
+    assert api.post("/api/v1/incidents/INC-404/outcome", json={"fixed": True}).status_code == 404
+    assert api.get("/api/v1/incidents/INC-404").status_code == 404
+    (refused,) = api.get("/api/v1/audit", params={"action": "request_refused"}).json()
+    assert refused["error_message"] == "No automated decision was recorded for INC-404"
+    assert (refused["details"]["method"], refused["details"]["path"]) == (
+        "POST",
+        "/api/v1/incidents/INC-404/outcome",
+    )
+
+
 def test_the_metrics_show_outcomes_and_the_false_resolution_rate(api):
     seed("database", 0.97, fixed=3, not_fixed=1)
     text = api.get("/metrics").text

@@ -50,6 +50,15 @@ def clicked(body: dict[str, Any]) -> tuple[str, str, str | None]:
     return user, incident_id, digest if marked else None
 
 
+def asked(body: dict[str, Any]) -> dict[str, str]:
+    """Who clicked and what (the button's action and value), for the audit row if it is refused."""
+    action = (body.get("actions") or [{}])[0]
+    return {
+        "actor": str(body.get("user", {}).get("id", "")),
+        "asked": f"button {action.get('action_id', '')} {action.get('value', '')}",
+    }
+
+
 def in_digest(body: dict[str, Any]) -> bool:
     """Whether the button clicked is in a digest: replacing that message would take the other
     incidents' buttons with it, so the answer is ephemeral."""
@@ -91,7 +100,7 @@ def register(app: App, services: SlackServices) -> None:
             done.append(build_reopened_dm(incident_id))
             return done[0]
 
-        text, blocks = compute_answer(act)
+        text, blocks = compute_answer(act, **asked(body))
         if done and not in_digest(body):  # replace the DM's button with what happened
             respond(text=text, blocks=blocks, replace_original=True)
         else:
@@ -101,9 +110,9 @@ def register(app: App, services: SlackServices) -> None:
         """A click in a message is answered ephemerally; one on the Home tab (no response_url)
         republishes the Home tab with the answer on top."""
         if body.get("response_url"):
-            answer_ephemerally(respond, act)
+            answer_ephemerally(respond, act, **asked(body))
             return
-        text, _ = compute_answer(act)
+        text, _ = compute_answer(act, **asked(body))
         publish_home(client, services, str(body.get("user", {}).get("id", "")), notice=text)
 
     def approve(body: dict[str, Any], respond: Respond, client: WebClient) -> None:

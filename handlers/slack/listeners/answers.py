@@ -1,4 +1,5 @@
-"""Answering a person in Slack: run the work, turn typed errors into a friendly ephemeral reply."""
+"""Answering a person in Slack: run the work, turn typed errors into a friendly ephemeral reply, and
+audit each refusal (a command that cannot be done gets an answer and an audit row)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 from slack_bolt import Ack
 
 from engine.errors import EngineError
+from engine.permissions import record_refusal
 from handlers.slack.layout.blocks import Message
 from handlers.slack.layout.fitting import clip
 from handlers.slack.layout.replies import build_error
@@ -24,13 +26,21 @@ def acknowledge(ack: Ack) -> None:
     ack()
 
 
-def compute_answer(produce: Callable[[], Message]) -> Message:
-    """The reply for the person: the result, their mistake with the usage, or an error id to quote."""
+MAX_ASKED = 300  # characters of what was asked kept in a refusal's audit row
+
+
+def compute_answer(produce: Callable[[], Message], *, actor: str, asked: str) -> Message:
+    """The reply for `actor`: the result, their mistake with the usage, or an error id to quote. A
+    refusal is audited with what was `asked` (the command's text, the button's action and value),
+    unless the engine audited it already."""
     try:
         return produce()
     except UsageError as exc:
+        audit_refusal(actor, str(exc), asked)
         return build_error(str(exc), exc.usage)
     except EngineError as exc:
+        if not exc.audited:
+            audit_refusal(actor, str(exc), asked)
         return build_error(str(exc))
     except Exception:
         error_id = uuid.uuid4().hex[:8]
@@ -40,8 +50,16 @@ def compute_answer(produce: Callable[[], Message]) -> Message:
         )
 
 
-def answer_ephemerally(respond: Any, produce: Callable[[], Message]) -> None:
-    text, blocks = compute_answer(produce)
+def audit_refusal(actor: str, error: str, asked: str) -> None:
+    """The refusal's audit row; a database that cannot take it is logged, and the person is answered."""
+    try:
+        record_refusal(actor=actor or "unknown", error=error, command=clip(asked, MAX_ASKED))
+    except Exception:
+        log.exception("could not audit a refused Slack request from %s", actor)
+
+
+def answer_ephemerally(respond: Any, produce: Callable[[], Message], *, actor: str, asked: str) -> None:
+    text, blocks = compute_answer(produce, actor=actor, asked=asked)
     answered = respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
     status = getattr(answered, "status_code", 200)
     if status >= 400:

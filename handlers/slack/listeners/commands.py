@@ -113,13 +113,18 @@ def answer_killswitch(services: SlackServices, user: str, text: str) -> Message:
 
 def register(app: App, services: SlackServices) -> None:
     def autoresolve(command: dict[str, Any], respond: Respond) -> None:
+        user, text = command["user_id"], command.get("text") or ""
         answer_ephemerally(
-            respond, lambda: answer_autoresolve(services, command["user_id"], command.get("text") or "")
+            respond,
+            lambda: answer_autoresolve(services, user, text),
+            actor=user,
+            asked=f"/autoresolve {text}",
         )
 
     def killswitch(command: dict[str, Any], respond: Respond) -> None:
+        user, text = command["user_id"], command.get("text") or ""
         answer_ephemerally(
-            respond, lambda: answer_killswitch(services, command["user_id"], command.get("text") or "")
+            respond, lambda: answer_killswitch(services, user, text), actor=user, asked=f"/killswitch {text}"
         )
 
     app.command("/autoresolve")(ack=acknowledge, lazy=[autoresolve])

@@ -280,3 +280,33 @@ def test_an_autonomy_proposal_is_posted_with_an_apply_button_for_admins(bot):
     assert (config["dry_run"], config["approval_all"]) == (False, True)
     forged = bot.click("apply_autonomy", "database:sudo", user=ADMIN)
     assert "not an autonomy proposal" in text_of(forged[0])
+
+
+def test_every_refused_command_and_click_gets_one_audit_row_naming_who_asked_what(bot):
+    """A refused command gets a clear answer and an audit row: the ones the engine refuses by rule
+    (audited there, once), and the mistakes (unknown incident or category, a value out of range,
+    no such sub-command, a click on a request no longer standing)."""
+    bot.incident("INC-1")  # resolved: no approval stands for it
+    asked = [
+        ("/autoresolve", "INC-404", ADMIN, "Unknown incident: INC-404"),
+        ("/autoresolve", "config nosuch threshold 0.9", ADMIN, "Unknown category: nosuch"),
+        ("/autoresolve", "config database threshold 0.2", ADMIN, "threshold must be between 0.5 and 1"),
+        ("/autoresolve", "frobnicate the database", OTHER, "is not a sub-command"),
+        ("/killswitch", "off", OTHER, "Only admins may turn the kill switch off."),
+    ]
+    for command, text, user, answer in asked:
+        assert answer in text_of(bot.command(command, text, user=user))
+    (clicked,) = bot.click("approve_incident", "INC-1", user=ADMIN)
+    assert "is not awaiting approval" in text_of(clicked)
+    rows = sorted(bot.audit(action="request_refused"), key=lambda row: row["timestamp"])
+    assert [(row["actor"], row["error_message"].split(":")[0]) for row in rows] == [
+        (ADMIN, "Unknown incident"),
+        (ADMIN, "Unknown category"),
+        (ADMIN, "threshold must be between 0.5 and 1"),
+        (OTHER, "`frobnicate the database` is not a sub-command"),
+        (OTHER, "not allowed"),  # the engine's own row, with the permission: not written twice
+        (ADMIN, "Incident INC-1 is not awaiting approval (it is resolved)"),
+    ]
+    assert rows[0]["details"]["command"] == "/autoresolve INC-404"
+    assert rows[4]["details"]["permission"] == "kill_switch_off"
+    assert rows[5]["details"]["command"] == "button approve_incident INC-1"

@@ -10,11 +10,12 @@ from collections.abc import Sequence
 import peewee
 
 from cli import audit_cmd, calibration_cmd, check, config_cmd, demo, killswitch_cmd, runbooks_cmd
-from cli.context import configure_logging, load_settings, misnamed_settings
+from cli.context import cli_actor, configure_logging, load_settings, misnamed_settings
 from cli.db_cmd import db_upgrade
 from cli.errors import CliError
 from cli.serve import serve
 from engine.errors import EngineError, RunbookError
+from engine.permissions import record_refusal
 from storage.database import DatabaseUrlError
 
 log = logging.getLogger("cli")
@@ -59,6 +60,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def audit_refusal(exc: EngineError, args: argparse.Namespace, argv: Sequence[str]) -> None:
+    """What the engine refused from the command line is audited as from anywhere else (unless it was
+    already), with the command as typed; a database that cannot take the row leaves the error said."""
+    if exc.audited:
+        return
+    try:
+        record_refusal(actor=cli_actor(getattr(args, "actor", None)), error=str(exc), command=" ".join(argv))
+    except Exception as problem:  # the refusal is reported above either way
+        log.warning("could not audit the refusal: %s", problem)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -73,8 +85,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
     except RunbookError as exc:
         print(f"error: runbooks file refused: {exc}", file=sys.stderr)
-    except (DatabaseUrlError, EngineError) as exc:
+    except DatabaseUrlError as exc:
         print(f"error: {exc}", file=sys.stderr)
+    except EngineError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        audit_refusal(exc, args, sys.argv[1:] if argv is None else argv)
     except peewee.OperationalError as exc:
         print(f"error: cannot use the database: {exc}", file=sys.stderr)
     return 2

@@ -176,6 +176,13 @@ def test_config_show_and_set(workdir):
     assert refused.stderr.startswith("error: threshold must be between 0.5 and 1")
     unknown = run_cli(workdir, "config", "set", "payments", "enable")
     assert unknown.stderr.strip() == "error: Unknown category: payments"
+    refusals = [json.loads(row) for row in run_cli(workdir, "audit", "query", "--json").stdout.splitlines()]
+    [refusal] = [row for row in refusals if row["action"] == "request_refused"]
+    assert (refusal["actor"], refusal["error_message"]) == (
+        f"cli:{getpass.getuser()}",
+        "Unknown category: payments",
+    )
+    assert refusal["details"]["command"] == "config set payments enable"
     assert run_cli(workdir, "config", "set", "payments", "enable", "--create").returncode == 0
 
 

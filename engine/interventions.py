@@ -115,7 +115,8 @@ class Interventions:
 
     def reject(self, incident_id: str, *, actor: str) -> None:
         row = self._awaiting(incident_id, actor, "reject")
-        reason = f"Rejected by {actor}: it runs only when an admin starts it again"
+        why = "it runs only when an admin starts it again"
+        reason = f"Rejected by {actor}: {why}"  # stored: the incident's reason names who
         with in_write_transaction():
             incidents.end_approval(
                 incident_id=incident_id,
@@ -130,7 +131,7 @@ class Interventions:
                 confidence_score=row.confidence_score,
             )
             outcomes.rejected(incident_id, actor)
-            self._announce(row, ResolutionStatus.REJECTED.value, reason, actor)
+            self._announce(row, ResolutionStatus.REJECTED.value, why.capitalize(), actor)
 
     def reopen(self, incident_id: str, *, actor: str, identities: set[str]) -> None:
         """The creator says the fix did not work: the incident is open again, for people to handle.
@@ -150,7 +151,8 @@ class Interventions:
             raise audited(NotAuthorized("Only the person who raised this incident can reopen it."))
         if row.status != IncidentStatus.AUTO_RESOLVED:
             raise Conflict(f"Incident {incident_id} is not auto-resolved (it is {row.status})")
-        reason = f"Reopened by {actor}: not fixed"
+        why = "not fixed, says the person who raised it"
+        reason = f"Reopened by {actor}: {why}"
         with in_write_transaction():
             incidents.set_resolution(
                 incident_id=incident_id,
@@ -168,8 +170,9 @@ class Interventions:
                 details={"previous_status": row.status},
             )
             outcomes.reopened(incident_id, actor)
-            self._announce(row, "reopened", reason, actor)
+            self._announce(row, "reopened", why.capitalize(), actor)
         failure_budget.charge(row.category, self.notifier)
 
     def _announce(self, row: Incident, outcome: str, reason: str, actor: str) -> None:
+        """Announced with `actor` apart (Slack mentions them): `reason` says why, not who."""
         announce_decision(self.notifier, row, outcome, reason, decided_by=actor)

@@ -150,7 +150,12 @@ def test_only_the_creator_can_reopen_and_it_is_told_everywhere(bot):
     )
     (reopened,) = bot.audit(action="incident_reopened")
     assert reopened["actor"] == CREATOR
+    assert detail["resolution_reason"] == f"Reopened by {CREATOR}: not fixed, says the person who raised it"
     eventually(lambda: incident_message(bot).text.startswith("INC-1: reopened"))
+    # Who reopened it is said once, as a mention (the reason says why, not who again).
+    assert incident_message(bot).text == "INC-1: reopened — Not fixed, says the person who raised it"
+    said = f"Reopened by <@{CREATOR}>: Not fixed, says the person who raised it"
+    eventually(lambda: said in [m.text for m in bot.slack.thread(AUDIT_CHANNEL, incident_message(bot).ts)])
     again = bot.click("reopen_incident", "INC-1", user=CREATOR)
     assert "is not auto-resolved" in again[0]["text"]
 
@@ -198,6 +203,8 @@ def test_a_rejected_incident_does_not_run(bot):
     assert (detail["resolution_status"], detail["latest_run"]) == ("rejected", None)
     assert detail["resolution_reason"] == f"Rejected by {ADMIN}: it runs only when an admin starts it again"
     eventually(lambda: "Decided by" in block_texts(incident_message(bot)))
+    said = f"Rejected by <@{ADMIN}>: It runs only when an admin starts it again"
+    eventually(lambda: said in [m.text for m in bot.slack.thread(AUDIT_CHANNEL, incident_message(bot).ts)])
     late = bot.click("approve_incident", "INC-1", user=ADMIN)
     assert "is not awaiting approval" in late[0]["text"]
 

@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 
 import peewee
 
-from cli.context import load_settings, misnamed_settings
+from cli.context import load_settings
 from cli.errors import CliError
+from cli.setting_names import misnamed_settings
 from engine.errors import RunbookError
 from engine.runbooks import RunbookCatalog, load_runbooks
 from settings import Settings, is_loopback

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import getpass
 import logging
-import os
 import sys
-from pathlib import Path
 
 from pydantic import ValidationError
 
 from cli.errors import CliError
 from engine.configuration import ConfigurationService
 from engine.events import Notifier
-from settings import Settings, unknown_setting_names
+from settings import Settings
 from storage import migrations
 from storage.database import bind, open_database
 
@@ -31,16 +29,6 @@ def load_settings() -> Settings:
     except UnicodeDecodeError as exc:  # the .env file
         byte = exc.object[exc.start]
         raise CliError(f"invalid settings: .env is not UTF-8 text (byte {byte:#x})") from None
-
-
-def misnamed_settings() -> list[str]:
-    """A line for each name in the environment or .env that looks like a setting and is not one."""
-    names = set(os.environ)
-    if Path(".env").is_file():
-        from dotenv import dotenv_values  # pydantic-settings' own reader of .env
-
-        names |= set(dotenv_values(".env"))
-    return unknown_setting_names(names)
 
 
 def configure_logging(level: str, json_format: bool = False) -> None:

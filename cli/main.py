@@ -10,10 +10,11 @@ from collections.abc import Sequence
 import peewee
 
 from cli import audit_cmd, calibration_cmd, check, config_cmd, demo, killswitch_cmd, runbooks_cmd
-from cli.context import cli_actor, configure_logging, load_settings, misnamed_settings
+from cli.context import cli_actor, configure_logging, load_settings
 from cli.db_cmd import db_upgrade
 from cli.errors import CliError
 from cli.serve import serve
+from cli.setting_names import misnamed_settings
 from engine.errors import EngineError, RunbookError
 from engine.permissions import record_refusal
 from storage.database import DatabaseUrlError

@@ -95,7 +95,10 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _engine_error(request: Request, exc: EngineError) -> JSONResponse:
         status = next((code for cls, code in ENGINE_STATUS.items() if isinstance(exc, cls)), 400)
         if refused_action(request) and not exc.audited:
-            await audit_refused(request, str(exc), api_caller(request))
+            try:
+                await audit_refused(request, str(exc), api_caller(request))
+            except Exception:  # the caller still gets its answer; the log says what was not audited
+                log.exception("could not audit a refused %s %s", request.method, request.url.path)
         if isinstance(exc, InvalidInput):
             return error_response(status, str(exc), [{"field": exc.field, "message": exc.message}])
         return error_response(status, str(exc))

@@ -16,7 +16,7 @@ from typing import Any, Literal
 import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from engine.errors import InvalidInput
 from engine.incident import IncidentIn
@@ -67,6 +67,12 @@ class Alert(BaseModel):
     endsAt: datetime | None = None
     generatorURL: str = ""
     fingerprint: str = Field(min_length=1, max_length=64)
+
+    @field_validator("endsAt")
+    @classmethod
+    def _zero_time_is_unset(cls, value: datetime | None) -> datetime | None:
+        """Alertmanager (Go) writes an end it has not set as the zero time, 0001-01-01T00:00:00Z."""
+        return None if value is not None and value.year == 1 else value
 
 
 class AlertmanagerPayload(BaseModel):

@@ -110,6 +110,16 @@ def test_a_resolved_alert_is_recorded_on_its_incident(hooks):
     assert row["details"]["reason"] == "Alert resolved (ends 2026-11-27T08:00:00+00:00)"
 
 
+def test_a_resolved_alert_without_an_end_time_says_now_not_year_one(hooks):
+    """Alertmanager sends Go's zero time, 0001-01-01T00:00:00Z, for an end it has not set."""
+    resolved = alert(status="resolved", endsAt="0001-01-01T00:00:00Z")
+    response = hooks.post("/webhooks/alertmanager", payload(resolved, status="resolved"))
+    (accepted,) = response.json()["accepted"]
+    assert accepted["reason"].startswith("Alert resolved (ends now)")
+    (row,) = hooks.audit(action="alert_resolved")
+    assert row["details"]["ends_at"] is None
+
+
 def test_a_resolved_alert_cancels_its_waiting_approval(make_hooks):
     hooks = make_hooks()
     floor = {"category_config": {"category": "infrastructure", "approval_floor": 0.5}}

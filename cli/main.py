@@ -16,7 +16,7 @@ from cli.errors import CliError
 from cli.serve import serve
 from cli.setting_names import misnamed_settings
 from engine.errors import EngineError, RunbookError
-from engine.permissions import record_refusal
+from engine.permissions import record_refusal_or_log
 from storage.database import DatabaseUrlError
 
 log = logging.getLogger("cli")
@@ -64,12 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
 def audit_refusal(exc: EngineError, args: argparse.Namespace, argv: Sequence[str]) -> None:
     """What the engine refused from the command line is audited as from anywhere else (unless it was
     already), with the command as typed; a database that cannot take the row leaves the error said."""
-    if exc.audited:
-        return
-    try:
-        record_refusal(actor=cli_actor(getattr(args, "actor", None)), error=str(exc), command=" ".join(argv))
-    except Exception as problem:  # the refusal is reported above either way
-        log.warning("could not audit the refusal: %s", problem)
+    if not exc.audited:
+        actor = cli_actor(getattr(args, "actor", None))
+        record_refusal_or_log(actor=actor, error=str(exc), command=" ".join(argv))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

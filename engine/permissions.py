@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from typing import Any
@@ -10,6 +11,8 @@ from engine.audit_actions import AuditAction
 from engine.errors import NotAuthorized, audited
 from storage import audit
 from storage.database import in_write_transaction
+
+log = logging.getLogger(__name__)
 
 
 class Permission(StrEnum):
@@ -55,6 +58,15 @@ def record_refusal(
             error_message=error,
             details={**(details or {}), **context},
         )
+
+
+def record_refusal_or_log(*, actor: str, error: str, **context: Any) -> None:
+    """`record_refusal` for a face that answers the person either way: a database that cannot take
+    the row is logged (with what was refused), not raised into the answer."""
+    try:
+        record_refusal(actor=actor, error=error, **context)
+    except Exception:
+        log.exception("could not audit a refusal of %s: %s", actor, error)
 
 
 class Authorizer:

@@ -22,7 +22,6 @@ class ThreadLimit:
     """At most `threads` at once for this kind of work, started as needed, from whichever loop asks."""
 
     def __init__(self, threads: int, name: str) -> None:
-        self.threads = threads
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=name)
 
     async def run(self, work: Callable[..., T], *args: Any) -> T:

@@ -11,7 +11,7 @@ from typing import Any
 from slack_bolt import Ack
 
 from engine.errors import EngineError
-from engine.permissions import record_refusal
+from engine.permissions import record_refusal_or_log
 from handlers.slack.layout.blocks import Message
 from handlers.slack.layout.fitting import clip
 from handlers.slack.layout.replies import build_error
@@ -51,11 +51,7 @@ def compute_answer(produce: Callable[[], Message], *, actor: str, asked: str) ->
 
 
 def audit_refusal(actor: str, error: str, asked: str) -> None:
-    """The refusal's audit row; a database that cannot take it is logged, and the person is answered."""
-    try:
-        record_refusal(actor=actor or "unknown", error=error, command=clip(asked, MAX_ASKED))
-    except Exception:
-        log.exception("could not audit a refused Slack request from %s", actor)
+    record_refusal_or_log(actor=actor or "unknown", error=error, command=clip(asked, MAX_ASKED))
 
 
 def answer_ephemerally(respond: Any, produce: Callable[[], Message], *, actor: str, asked: str) -> None:
